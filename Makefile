@@ -1,0 +1,38 @@
+# pipecd-ts — the two commands of the quick start are `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export npm_config_nodedir ?= /usr
+
+.PHONY: help bootstrap demo test check lint typecheck proto-check unit bench gen
+
+help:
+	@echo "make demo   - start the control plane on SQLite (embedded defaults) and print how to reach it"
+	@echo "make test   - install what is needed, lint, typecheck, proto drift check, all tests (starts PostgreSQL itself)"
+	@echo "make bench  - run the benchmarks in test/bench (SQLite and PostgreSQL)"
+	@echo "make gen    - regenerate packages/proto from proto/"
+
+bootstrap:
+	@bash scripts/bootstrap.sh
+
+gen: bootstrap
+	@pnpm gen
+
+check: bootstrap
+	@echo "== lint (eslint, prettier, dependency direction)"
+	@node_modules/.bin/eslint --max-warnings=0 --cache --cache-location node_modules/.cache/eslint .
+	@node_modules/.bin/prettier --log-level warn --check .
+	@node scripts/check-deps.mjs
+	@echo "== typecheck (tsc -b)"
+	@node_modules/.bin/tsc -b
+	@echo "== proto (buf lint + drift check)"
+	@bash scripts/check-proto-drift.sh
+
+test: check
+	@echo "== tests (node:test; PostgreSQL started by scripts/with-postgres.sh)"
+	@bash scripts/with-postgres.sh bash scripts/run-tests.sh
+
+bench: bootstrap
+	@bash scripts/with-postgres.sh node --import tsx test/bench/control-plane.bench.ts
+
+demo: bootstrap
+	@bash scripts/demo.sh

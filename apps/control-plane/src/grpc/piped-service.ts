@@ -1,0 +1,526 @@
+import * as grpc from "@grpc/grpc-js";
+import { create } from "@bufbuild/protobuf";
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import {
+  ApplicationDeploymentReferenceSchema,
+  ApplicationSyncStateSchema,
+  DeploymentStatus,
+  PipedService,
+  PipelineStageSchema,
+  WatchResponseSchema,
+  WatchResponse_ApplicationsChangedSchema,
+  WatchResponse_HeartbeatSchema,
+  type Application,
+  type Command,
+  type Deployment,
+  type GrpcServiceImpl,
+  type WatchResponse,
+} from "@pipecd-ts/proto";
+import type { Datastore } from "@pipecd-ts/datastore";
+import { isDeploymentCompleted } from "@pipecd-ts/model";
+import {
+  AppError,
+  InvalidArgumentError,
+  NotFoundError,
+  PermissionDeniedError,
+  grpcStatusOf,
+  toAppError,
+  type Clock,
+  type Logger,
+} from "@pipecd-ts/runtime";
+import type { Authenticator } from "../auth/authenticator.js";
+import type { PipedPrincipal } from "../auth/principal.js";
+import type { Hub } from "../hub.js";
+import type { Metrics } from "../metrics.js";
+
+/** Options of {@link createPipedServiceImpl}. */
+export interface PipedServiceOptions {
+  ds: Datastore;
+  auth: Authenticator;
+  hub: Hub;
+  metrics: Metrics;
+  clock: Clock;
+  logger: Logger;
+  webBaseUrl: string;
+  /** Interval of Watch heartbeats (also refreshes the piped's last-seen time). */
+  heartbeatIntervalMs: number;
+}
+
+type Impl = GrpcServiceImpl<typeof PipedService.method>;
+
+function need(value: string, field: string): string {
+  if (!value) throw new InvalidArgumentError(`${field} is required`);
+  return value;
+}
+
+/** Builds the PipedService handlers: auth, validation, ownership, idempotent reports. */
+export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
+  const { ds, hub, clock } = o;
+  const now = () => timestampFromDate(clock.now());
+  const lastTouched = new Map<string, number>();
+
+  /** Marks a piped as seen (at most every 30 s per piped, off the hot path). */
+  const touch = (pipedId: string, force = false): void => {
+    const t = clock.now().getTime();
+    if (!force && (lastTouched.get(pipedId) ?? 0) + 30_000 > t) return;
+    lastTouched.set(pipedId, t);
+    ds.pipeds
+      .update(pipedId, (p) => {
+        p.lastSeenAt = timestampFromDate(new Date(t));
+      })
+      .catch((err: unknown) => o.logger.warn({ err, pipedId }, "could not record piped last-seen time"));
+  };
+
+  /** Wraps a unary handler with auth, error mapping and metrics. */
+  function unary<Req, Res>(
+    method: string,
+    fn: (req: Req, piped: PipedPrincipal) => Promise<Res>,
+  ): grpc.handleUnaryCall<Req, Res> {
+    return (call, callback) => {
+      const started = performance.now();
+      const header = call.metadata.get("authorization")[0];
+      o.auth
+        .piped(typeof header === "string" ? header : undefined)
+        .then(async (piped) => {
+          touch(piped.pipedId);
+          return fn(call.request, piped);
+        })
+        .then(
+          (res) => {
+            o.metrics.rpcRequests.inc({ method, code: "OK" });
+            o.metrics.rpcDuration.observe({ method }, (performance.now() - started) / 1000);
+            callback(null, res);
+          },
+          (err: unknown) => {
+            const e = toAppError(err);
+            if (e.code === "INTERNAL") o.logger.error({ err, method }, "PipedService call failed");
+            o.metrics.rpcRequests.inc({ method, code: e.code });
+            callback({ code: grpcStatusOf(e.code), details: e.message });
+          },
+        );
+    };
+  }
+
+  async function ownedApp(id: string, piped: PipedPrincipal): Promise<Application> {
+    const app = await ds.applications.get(need(id, "application_id"));
+    if (app.pipedId !== piped.pipedId || app.projectId !== piped.projectId)
+      throw new PermissionDeniedError(`application ${id} does not belong to piped ${piped.pipedId}`);
+    return app;
+  }
+
+  function assertOwns(d: Deployment, piped: PipedPrincipal): void {
+    if (d.pipedId !== piped.pipedId || d.projectId !== piped.projectId)
+      throw new PermissionDeniedError(`deployment ${d.id} does not belong to piped ${piped.pipedId}`);
+  }
+
+  /** Read-modify-write of an owned deployment, then an SSE notice. */
+  async function updateDeployment(
+    id: string,
+    piped: PipedPrincipal,
+    fn: (d: Deployment) => void,
+    stageId?: string,
+  ): Promise<Deployment> {
+    const d = await ds.deployments.update(need(id, "deployment_id"), (d) => {
+      assertOwns(d, piped);
+      fn(d);
+    });
+    hub.emit({
+      type: stageId ? "stage" : "deployment",
+      id: stageId ?? d.id,
+      deploymentId: d.id,
+      applicationId: d.applicationId,
+      pipedId: d.pipedId,
+      stageId,
+      status: stageId
+        ? String(d.stages.find((s) => s.id === stageId)?.status ?? "")
+        : DeploymentStatus[d.status],
+    });
+    return d;
+  }
+
+  function deploymentRef(d: Deployment) {
+    return create(ApplicationDeploymentReferenceSchema, {
+      deploymentId: d.id,
+      trigger: d.trigger,
+      summary: d.summary,
+      version: d.version,
+      configFilename: d.gitPath?.configFilename ?? "",
+      versions: d.versions,
+      startedAt: d.createdAt,
+      completedAt: d.completedAt,
+    });
+  }
+
+  async function updateApp(id: string, fn: (a: Application) => void): Promise<void> {
+    const a = await ds.applications.update(id, fn);
+    hub.emit({ type: "application", id: a.id, applicationId: a.id, pipedId: a.pipedId });
+  }
+
+  const impl: Impl = {
+    reportPipedMeta: unary("ReportPipedMeta", async (req, piped) => {
+      const p = await ds.pipeds.update(piped.pipedId, (p) => {
+        p.version = req.version;
+        p.platformProviders = req.platformProviders;
+        p.repositories = req.repositories;
+        p.startedAt = now();
+        p.lastSeenAt = now();
+      });
+      hub.emit({ type: "piped", id: p.id, pipedId: p.id });
+      return { name: p.name, projectId: p.projectId, webBaseUrl: o.webBaseUrl };
+    }),
+
+    watch: (call) => {
+      const header = call.metadata.get("authorization")[0];
+      o.metrics.rpcRequests.inc({ method: "Watch", code: "STARTED" });
+      let detach = (): void => {};
+      let heartbeat: NodeJS.Timeout | undefined;
+      let closed = false;
+      const close = (): void => {
+        if (closed) return;
+        closed = true;
+        detach();
+        clearInterval(heartbeat);
+      };
+      call.on("cancelled", close);
+      call.on("close", close);
+      call.on("error", close);
+
+      const fail = (err: unknown): void => {
+        const e = toAppError(err);
+        if (e.code === "INTERNAL") o.logger.error({ err }, "Watch failed");
+        close();
+        call.emit("error", { code: grpcStatusOf(e.code), details: e.message });
+      };
+
+      o.auth.piped(typeof header === "string" ? header : undefined).then((piped) => {
+        if (closed) return;
+        const log = o.logger.child({ pipedId: piped.pipedId });
+        let lastSeq = call.request.afterSequence;
+        let pumping = false;
+        let again = false;
+
+        /** Writes a message, waiting for 'drain' when the socket buffer is full. */
+        const write = async (msg: WatchResponse): Promise<void> => {
+          if (closed) return;
+          if (!call.write(msg)) {
+            await new Promise<void>((resolve) => {
+              const done = (): void => {
+                call.off("drain", done);
+                call.off("close", done);
+                resolve();
+              };
+              call.on("drain", done);
+              call.on("close", done);
+            });
+          }
+        };
+
+        /** Sends every unhandled command after lastSeq; re-runs if notified meanwhile. */
+        const pump = async (): Promise<void> => {
+          if (pumping) {
+            again = true;
+            return;
+          }
+          pumping = true;
+          try {
+            do {
+              again = false;
+              for (;;) {
+                const cmds: Command[] = await ds.commands.listUnhandledAfter(piped.pipedId, lastSeq, 200);
+                for (const c of cmds) {
+                  if (closed) return;
+                  await write(create(WatchResponseSchema, { event: { case: "command", value: c } }));
+                  lastSeq = c.sequence;
+                }
+                if (cmds.length < 200) break;
+              }
+            } while (again && !closed);
+          } finally {
+            pumping = false;
+          }
+        };
+        const kick = (): void => {
+          pump().catch((err: unknown) => {
+            log.warn({ err }, "could not send commands on Watch stream; closing it");
+            fail(new AppError("UNAVAILABLE", "could not read commands; reconnect"));
+          });
+        };
+
+        detach = hub.attach(piped.pipedId, {
+          commandsAvailable: kick,
+          applicationsChanged: (ids) => {
+            write(
+              create(WatchResponseSchema, {
+                event: {
+                  case: "applicationsChanged",
+                  value: create(WatchResponse_ApplicationsChangedSchema, { applicationIds: ids }),
+                },
+              }),
+            ).catch(() => undefined);
+          },
+        });
+        touch(piped.pipedId, true);
+        hub.emit({ type: "piped", id: piped.pipedId, pipedId: piped.pipedId, status: "ONLINE" });
+        log.info({ afterSequence: String(lastSeq) }, "piped connected (Watch)");
+        heartbeat = setInterval(() => {
+          touch(piped.pipedId, true);
+          write(
+            create(WatchResponseSchema, {
+              event: { case: "heartbeat", value: create(WatchResponse_HeartbeatSchema, { time: now() }) },
+            }),
+          ).catch(() => undefined);
+        }, o.heartbeatIntervalMs);
+        call.on("close", () => log.info("piped disconnected (Watch)"));
+        kick();
+      }, fail);
+    },
+
+    listApplications: unary("ListApplications", async (_req, piped) => {
+      const applications: Application[] = [];
+      let cursor = "";
+      do {
+        const page = await ds.applications.list({
+          projectId: piped.projectId,
+          pipedId: piped.pipedId,
+          disabled: false,
+          limit: 500,
+          cursor,
+        });
+        applications.push(...page.items);
+        cursor = page.cursor;
+      } while (cursor);
+      return { applications };
+    }),
+
+    listNotCompletedDeployments: unary("ListNotCompletedDeployments", async (req, piped) => {
+      const page = await ds.deployments.listNotCompleted(piped.pipedId, {
+        cursor: req.cursor,
+        limit: req.limit || 100,
+      });
+      return { deployments: page.items, cursor: page.cursor };
+    }),
+
+    getDeployment: unary("GetDeployment", async (req, piped) => {
+      const d = await ds.deployments.get(need(req.id, "id"));
+      assertOwns(d, piped);
+      return { deployment: d };
+    }),
+
+    getApplicationMostRecentDeployment: unary("GetApplicationMostRecentDeployment", async (req, piped) => {
+      const app = await ownedApp(req.applicationId, piped);
+      const ref =
+        req.status === DeploymentStatus.DEPLOYMENT_SUCCESS
+          ? app.mostRecentlySuccessfulDeployment
+          : req.status === DeploymentStatus.DEPLOYMENT_PENDING
+            ? app.mostRecentlyTriggeredDeployment
+            : undefined;
+      if (req.status !== DeploymentStatus.DEPLOYMENT_SUCCESS && req.status !== DeploymentStatus.DEPLOYMENT_PENDING)
+        throw new InvalidArgumentError("status must be DEPLOYMENT_PENDING (last triggered) or DEPLOYMENT_SUCCESS");
+      if (!ref) throw new NotFoundError(`application ${app.id} has no such deployment yet`);
+      return { deployment: ref };
+    }),
+
+    createDeployment: unary("CreateDeployment", async (req, piped) => {
+      const d = req.deployment;
+      if (!d) throw new InvalidArgumentError("deployment is required");
+      need(d.id, "deployment.id");
+      const app = await ownedApp(d.applicationId, piped);
+      d.pipedId = piped.pipedId;
+      d.projectId = piped.projectId;
+      d.applicationName ||= app.name;
+      d.status = DeploymentStatus.DEPLOYMENT_PENDING;
+      d.stages = [];
+      d.createdAt ??= now();
+      d.updatedAt = now();
+      const res = await ds.deployments.create(d);
+      if (res.created) {
+        await updateApp(app.id, (a) => {
+          a.mostRecentlyTriggeredDeployment = deploymentRef(res.deployment);
+        });
+        hub.emit({
+          type: "deployment",
+          id: d.id,
+          deploymentId: d.id,
+          applicationId: d.applicationId,
+          pipedId: d.pipedId,
+          status: DeploymentStatus[d.status],
+        });
+      }
+      return {};
+    }),
+
+    reportDeploymentPlanned: unary("ReportDeploymentPlanned", async (req, piped) => {
+      const stamp = now();
+      const d = await updateDeployment(req.deploymentId, piped, (d) => {
+        d.status = DeploymentStatus.DEPLOYMENT_PLANNED;
+        d.summary = req.summary;
+        d.statusReason = req.statusReason;
+        d.runningCommitHash = req.runningCommitHash;
+        d.runningConfigFilename = req.runningConfigFilename;
+        d.version = req.version;
+        d.versions = req.versions;
+        if (d.trigger) {
+          d.trigger.syncStrategy = req.syncStrategy;
+          d.trigger.strategySummary = req.strategySummary;
+        }
+        const ids = new Set<string>();
+        d.stages = req.stages.map((s) => {
+          need(s.id, "stages[].id");
+          if (ids.has(s.id)) throw new InvalidArgumentError(`duplicate stage id ${s.id}`);
+          ids.add(s.id);
+          return create(PipelineStageSchema, { ...s, createdAt: s.createdAt ?? stamp, updatedAt: stamp });
+        });
+      });
+      await updateApp(d.applicationId, (a) => {
+        a.deploying = true;
+      });
+      return {};
+    }),
+
+    reportDeploymentStatusChanged: unary("ReportDeploymentStatusChanged", async (req, piped) => {
+      if (
+        req.status !== DeploymentStatus.DEPLOYMENT_RUNNING &&
+        req.status !== DeploymentStatus.DEPLOYMENT_ROLLING_BACK
+      )
+        throw new InvalidArgumentError(
+          "status must be DEPLOYMENT_RUNNING or DEPLOYMENT_ROLLING_BACK (use ReportDeploymentCompleted to finish)",
+        );
+      await updateDeployment(req.deploymentId, piped, (d) => {
+        d.status = req.status;
+        d.statusReason = req.statusReason;
+      });
+      return {};
+    }),
+
+    reportDeploymentCompleted: unary("ReportDeploymentCompleted", async (req, piped) => {
+      if (!isDeploymentCompleted(req.status))
+        throw new InvalidArgumentError("status must be DEPLOYMENT_SUCCESS, DEPLOYMENT_FAILURE or DEPLOYMENT_CANCELLED");
+      const completedAt = req.completedAt ?? now();
+      const d = await updateDeployment(req.deploymentId, piped, (d) => {
+        const wasCompleted = isDeploymentCompleted(d.status);
+        d.status = req.status;
+        if (wasCompleted) return; // idempotent re-report: keep what was recorded first
+        d.statusReason = req.statusReason;
+        d.completedAt = completedAt;
+        for (const [stageId, status] of Object.entries(req.stageStatuses)) {
+          const s = d.stages.find((x) => x.id === stageId);
+          if (!s) throw new InvalidArgumentError(`stage_statuses names unknown stage ${stageId}`);
+          if (s.status !== status) {
+            s.status = status;
+            s.updatedAt = completedAt;
+            s.completedAt ??= completedAt;
+          }
+        }
+      });
+      await updateApp(d.applicationId, (a) => {
+        a.deploying = false;
+        if (d.status === DeploymentStatus.DEPLOYMENT_SUCCESS) {
+          const prev = a.mostRecentlySuccessfulDeployment?.startedAt;
+          if (!prev || !d.createdAt || timestampDate(prev) <= timestampDate(d.createdAt))
+            a.mostRecentlySuccessfulDeployment = deploymentRef(d);
+        }
+      });
+      return {};
+    }),
+
+    reportStageStatusChanged: unary("ReportStageStatusChanged", async (req, piped) => {
+      need(req.stageId, "stage_id");
+      await updateDeployment(
+        req.deploymentId,
+        piped,
+        (d) => {
+          const s = d.stages.find((x) => x.id === req.stageId);
+          if (!s) throw new NotFoundError(`deployment ${d.id} has no stage ${req.stageId}`);
+          if (s.status === req.status && s.retriedCount === req.retriedCount && s.statusReason === req.statusReason)
+            return; // idempotent re-report
+          s.status = req.status;
+          s.statusReason = req.statusReason;
+          s.retriedCount = req.retriedCount;
+          s.visible = req.visible || s.visible;
+          if (req.requires.length) s.requires = req.requires;
+          if (req.completedAt) s.completedAt = req.completedAt;
+          s.updatedAt = now();
+        },
+        req.stageId,
+      );
+      return {};
+    }),
+
+    reportStageLogs: unary("ReportStageLogs", async (req, piped) => {
+      const d = await ds.deployments.get(need(req.deploymentId, "deployment_id"));
+      assertOwns(d, piped);
+      need(req.stageId, "stage_id");
+      if (!d.stages.some((s) => s.id === req.stageId))
+        throw new NotFoundError(`deployment ${d.id} has no stage ${req.stageId}`);
+      const key = { deploymentId: d.id, stageId: req.stageId, retriedCount: req.retriedCount };
+      if (req.blocks.length) await ds.stageLogs.append(key, req.blocks);
+      if (req.completed) await ds.stageLogs.complete(key);
+      return {};
+    }),
+
+    saveDeploymentMetadata: unary("SaveDeploymentMetadata", async (req, piped) => {
+      await updateDeployment(req.deploymentId, piped, (d) => {
+        Object.assign(d.metadata, req.metadata);
+      });
+      return {};
+    }),
+
+    saveStageMetadata: unary("SaveStageMetadata", async (req, piped) => {
+      need(req.stageId, "stage_id");
+      await updateDeployment(
+        req.deploymentId,
+        piped,
+        (d) => {
+          const s = d.stages.find((x) => x.id === req.stageId);
+          if (!s) throw new NotFoundError(`deployment ${d.id} has no stage ${req.stageId}`);
+          Object.assign(s.metadata, req.metadata);
+        },
+        req.stageId,
+      );
+      return {};
+    }),
+
+    reportCommandHandled: unary("ReportCommandHandled", async (req, piped) => {
+      const cmd = await ds.commands.get(need(req.commandId, "command_id"));
+      if (cmd.pipedId !== piped.pipedId)
+        throw new PermissionDeniedError(`command ${cmd.id} does not belong to piped ${piped.pipedId}`);
+      const handled = await ds.commands.markHandled(
+        cmd.id,
+        req.status,
+        req.metadata,
+        req.handledAt ? timestampDate(req.handledAt) : clock.now(),
+      );
+      hub.emit({
+        type: "command",
+        id: handled.id,
+        pipedId: handled.pipedId,
+        deploymentId: handled.deploymentId || undefined,
+        stageId: handled.stageId || undefined,
+        status: String(handled.status),
+      });
+      return {};
+    }),
+
+    reportApplicationSyncState: unary("ReportApplicationSyncState", async (req, piped) => {
+      const app = await ownedApp(req.applicationId, piped);
+      if (!req.state) throw new InvalidArgumentError("state is required");
+      const state = create(ApplicationSyncStateSchema, { ...req.state, timestamp: req.state.timestamp ?? now() });
+      await updateApp(app.id, (a) => {
+        a.syncState = state;
+      });
+      return {};
+    }),
+
+    reportApplicationLiveState: unary("ReportApplicationLiveState", async (req, piped) => {
+      const snap = req.snapshot;
+      if (!snap) throw new InvalidArgumentError("snapshot is required");
+      await ownedApp(snap.applicationId, piped);
+      snap.pipedId = piped.pipedId;
+      snap.projectId = piped.projectId;
+      snap.updatedAt ??= now();
+      await ds.liveStates.put(snap);
+      return {};
+    }),
+  };
+  return impl;
+}

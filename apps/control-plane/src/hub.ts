@@ -1,0 +1,96 @@
+import type { Notifier } from "@pipecd-ts/datastore";
+import type { StreamEvent } from "@pipecd-ts/rest-api";
+import type { Logger } from "@pipecd-ts/runtime";
+
+const CH_COMMANDS = "pipecd_commands";
+const CH_APPS = "pipecd_apps";
+const CH_EVENTS = "pipecd_events";
+
+/** Receives notices for one connected Watch stream. */
+export interface WatchSink {
+  /** New commands may be stored for this piped: fetch and send them. */
+  commandsAvailable(): void;
+  applicationsChanged(applicationIds: string[]): void;
+}
+
+/**
+ * Fan-out of change notices over the datastore notifier, so that with PostgreSQL whichever
+ * replica holds a piped's stream hears about a command stored by another replica (LISTEN/NOTIFY),
+ * and with SQLite it is an in-process call. Commands themselves are re-read from the datastore
+ * by the stream, which keeps ordering and resumption in one place (the sequence).
+ */
+export class Hub {
+  private readonly sinks = new Map<string, Set<WatchSink>>();
+  private readonly listeners = new Set<(e: StreamEvent) => void>();
+  private readonly unsubscribe: (() => void)[] = [];
+
+  constructor(
+    private readonly notifier: Notifier,
+    private readonly logger: Logger,
+  ) {
+    this.unsubscribe.push(
+      notifier.subscribe(CH_COMMANDS, (pipedId) => {
+        for (const s of this.sinks.get(pipedId) ?? []) s.commandsAvailable();
+      }),
+      notifier.subscribe(CH_APPS, (payload) => {
+        const { pipedId, applicationIds } = JSON.parse(payload) as { pipedId: string; applicationIds: string[] };
+        for (const s of this.sinks.get(pipedId) ?? []) s.applicationsChanged(applicationIds);
+      }),
+      notifier.subscribe(CH_EVENTS, (payload) => {
+        const ev = JSON.parse(payload) as StreamEvent;
+        for (const l of this.listeners) l(ev);
+      }),
+    );
+  }
+
+  /** Registers a Watch stream of `pipedId`; returns the function that detaches it. */
+  attach(pipedId: string, sink: WatchSink): () => void {
+    let set = this.sinks.get(pipedId);
+    if (!set) this.sinks.set(pipedId, (set = new Set()));
+    set.add(sink);
+    return () => {
+      set.delete(sink);
+      if (set.size === 0) this.sinks.delete(pipedId);
+    };
+  }
+
+  /** Whether a stream of `pipedId` is connected to this replica. */
+  isConnected(pipedId: string): boolean {
+    return this.sinks.has(pipedId);
+  }
+
+  /** Number of pipeds with a stream on this replica. */
+  connectedPipeds(): number {
+    return this.sinks.size;
+  }
+
+  /** Announces that commands were stored for `pipedId`. */
+  commandsStored(pipedId: string): Promise<void> {
+    return this.notifier.publish(CH_COMMANDS, pipedId);
+  }
+
+  /** Announces application changes to the owning piped's streams. */
+  applicationsChanged(pipedId: string, applicationIds: string[]): Promise<void> {
+    return this.notifier.publish(CH_APPS, JSON.stringify({ pipedId, applicationIds }));
+  }
+
+  /** Publishes a change event for SSE clients (best effort: failures are logged). */
+  emit(ev: StreamEvent): void {
+    this.notifier
+      .publish(CH_EVENTS, JSON.stringify(ev))
+      .catch((err: unknown) => this.logger.warn({ err }, "could not publish change event"));
+  }
+
+  /** Subscribes to change events; returns the unsubscribe function. */
+  onEvent(listener: (e: StreamEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Stops listening to the notifier. */
+  close(): void {
+    for (const u of this.unsubscribe) u();
+    this.sinks.clear();
+    this.listeners.clear();
+  }
+}

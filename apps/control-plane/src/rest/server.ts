@@ -1,0 +1,145 @@
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import { Role } from "@pipecd-ts/proto";
+import { roleAllows } from "@pipecd-ts/model";
+import { Routes, buildOpenApiDocument, type Access, type OperationId, type RouteDef } from "@pipecd-ts/rest-api";
+import { PermissionDeniedError, toAppError, type Logger } from "@pipecd-ts/runtime";
+import { SESSION_COOKIE, type Authenticator } from "../auth/authenticator.js";
+import type { Principal } from "../auth/principal.js";
+import type { Hub } from "../hub.js";
+import type { Metrics } from "../metrics.js";
+import type { Handlers, HandlerContext } from "./handlers.js";
+import { fastifySchema, installErrorHandling, installValidation, sendError } from "./http.js";
+
+/** Options of {@link createRestServer}. */
+export interface RestServerOptions {
+  handlers: Handlers;
+  auth: Authenticator;
+  hub: Hub;
+  metrics: Metrics;
+  logger: Logger;
+  version: string;
+  /** Max JSON body size in bytes. */
+  bodyLimit: number;
+  /** Marks cookies Secure (TLS listener). */
+  secureCookies: boolean;
+  https?: { cert: Buffer; key: Buffer };
+  /** Interval of SSE keep-alive comments. */
+  sseKeepAliveMs: number;
+}
+
+const ROLE_OF: Record<Exclude<Access, "public">, Role> = {
+  viewer: Role.VIEWER,
+  editor: Role.EDITOR,
+  admin: Role.ADMIN,
+};
+
+function cookie(req: FastifyRequest, name: string): string | undefined {
+  const header = req.headers.cookie;
+  if (!header) return undefined;
+  for (const part of header.split(";")) {
+    const i = part.indexOf("=");
+    if (i > 0 && part.slice(0, i).trim() === name) return decodeURIComponent(part.slice(i + 1).trim());
+  }
+  return undefined;
+}
+
+/** Builds the fastify app serving the REST API, SSE stream, OpenAPI, health and metrics. */
+export function createRestServer(o: RestServerOptions): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: o.bodyLimit,
+    ...(o.https ? { https: o.https } : {}),
+    return503OnClosing: true,
+    forceCloseConnections: "idle",
+  } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
+  installValidation(app);
+  installErrorHandling(app, o.logger);
+
+  async function authenticate(req: FastifyRequest, access: Access): Promise<Principal | undefined> {
+    if (access === "public") return undefined;
+    const principal = await o.auth.rest(req.headers.authorization, cookie(req, SESSION_COOKIE));
+    if (!roleAllows(principal.role, ROLE_OF[access]))
+      throw new PermissionDeniedError(`this needs the ${access} role; ${principal.username} has a lesser role`);
+    return principal;
+  }
+
+  app.addHook("onResponse", (req, reply, done) => {
+    const route = req.routeOptions.url ?? "unmatched";
+    o.metrics.httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
+    o.metrics.httpDuration.observe({ method: req.method, route }, reply.elapsedTime / 1000);
+    done();
+  });
+
+  for (const [op, raw] of Object.entries(Routes)) {
+    const def = raw as RouteDef;
+    const handler = o.handlers[op as OperationId] as (req: unknown, ctx: HandlerContext) => Promise<unknown>;
+    app.route({
+      method: def.method,
+      url: def.path,
+      schema: fastifySchema(def),
+      handler: async (req: FastifyRequest, reply: FastifyReply) => {
+        const principal = (await authenticate(req, def.access)) ?? { username: "", role: Role.VIEWER };
+        const ctx: HandlerContext = {
+          principal,
+          ip: req.ip,
+          setSession(token, expiresAt) {
+            const attrs = `Path=/; HttpOnly; SameSite=Strict${o.secureCookies ? "; Secure" : ""}`;
+            void reply.header(
+              "set-cookie",
+              token
+                ? `${SESSION_COOKIE}=${encodeURIComponent(token)}; ${attrs}; Expires=${expiresAt?.toUTCString() ?? ""}`
+                : `${SESSION_COOKIE}=; ${attrs}; Max-Age=0`,
+            );
+          },
+        };
+        const res = await handler({ params: req.params, query: req.query, body: req.body ?? {} }, ctx);
+        return reply.code(def.status).send(res);
+      },
+    });
+  }
+
+  app.get("/healthz", async () => ({ status: "ok" }));
+
+  app.get("/api/v1/openapi.json", async (req) => {
+    await authenticate(req, "viewer");
+    return buildOpenApiDocument(o.version);
+  });
+
+  app.get("/metrics", async (req, reply) => {
+    await authenticate(req, "viewer");
+    const body = await o.metrics.registry.metrics();
+    return reply.header("content-type", o.metrics.registry.contentType).send(body);
+  });
+
+  app.get("/api/v1/stream", async (req, reply) => {
+    try {
+      await authenticate(req, "viewer");
+    } catch (err) {
+      return sendError(reply, toAppError(err));
+    }
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-cache, no-transform",
+      connection: "keep-alive",
+      "x-accel-buffering": "no",
+    });
+    res.write(": connected\n\n");
+    let seq = 0;
+    const off = o.hub.onEvent((ev) => {
+      seq++;
+      res.write(`id: ${seq}\nevent: ${ev.type}\ndata: ${JSON.stringify(ev)}\n\n`);
+    });
+    const keepAlive = setInterval(() => res.write(": keep-alive\n\n"), o.sseKeepAliveMs);
+    const cleanup = (): void => {
+      off();
+      clearInterval(keepAlive);
+    };
+    req.raw.on("close", cleanup);
+    res.on("close", cleanup);
+  });
+
+  return app;
+}
+

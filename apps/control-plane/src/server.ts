@@ -1,0 +1,200 @@
+import { mkdir, readFile, writeFile, chmod } from "node:fs/promises";
+import { join } from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { APIKeySchema, PipedService, Role, grpcServiceDefinition } from "@pipecd-ts/proto";
+import { openDatastore, type Datastore } from "@pipecd-ts/datastore";
+import { DEFAULT_CONTROL_PLANE_CONFIG, type ControlPlaneConfig } from "@pipecd-ts/config";
+import { InvalidArgumentError, systemClock, type Clock, type Logger } from "@pipecd-ts/runtime";
+import { Actions } from "./actions.js";
+import { Authenticator } from "./auth/authenticator.js";
+import { parseApiKey } from "./auth/principal.js";
+import { generateSecret, hashSecret } from "./auth/secrets.js";
+import { createPipedServiceImpl } from "./grpc/piped-service.js";
+import { Hub } from "./hub.js";
+import { Metrics } from "./metrics.js";
+import { createHandlers } from "./rest/handlers.js";
+import { createRestServer } from "./rest/server.js";
+
+/** Version reported by the control plane. */
+export const CONTROL_PLANE_VERSION = "0.1.0";
+
+/** Options of {@link startControlPlane}. */
+export interface ControlPlaneOptions {
+  dataDir: string;
+  /** `sqlite:PATH`, `postgres://…`; default `sqlite:<dataDir>/pipecd.db`. */
+  datastoreUrl?: string;
+  httpPort: number;
+  grpcPort: number;
+  listenHost: string;
+  config?: ControlPlaneConfig;
+  bootstrapAdminKeyFile?: string;
+  tls?: { cert: Buffer; key: Buffer };
+  logger: Logger;
+  clock?: Clock;
+  /** Watch heartbeat interval; default 30 s. */
+  heartbeatIntervalMs?: number;
+  /** A piped not seen for this long is OFFLINE; default 2 min (PipeCD's PipedStatsRetention). */
+  offlineAfterMs?: number;
+  /** Max REST body size; default 256 KiB. */
+  bodyLimit?: number;
+}
+
+/** A running control plane. */
+export interface ControlPlane {
+  readonly httpUrl: string;
+  /** host:port of the gRPC PipedService. */
+  readonly grpcAddress: string;
+  readonly ds: Datastore;
+  /** Path of the admin key file written at first start, if this start wrote one. */
+  readonly adminKeyFile?: string;
+  /** Stops accepting, drains for up to `graceMs`, then closes everything. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Starts the control plane: datastore, gRPC PipedService and REST API. */
+export async function startControlPlane(o: ControlPlaneOptions): Promise<ControlPlane> {
+  const clock = o.clock ?? systemClock;
+  const config = o.config ?? DEFAULT_CONTROL_PLANE_CONFIG;
+  const logger = o.logger;
+  await mkdir(o.dataDir, { recursive: true, mode: 0o700 });
+  const datastoreUrl = o.datastoreUrl ?? `sqlite:${join(o.dataDir, "pipecd.db")}`;
+  const ds = await openDatastore(datastoreUrl, { logger: logger.child({ component: "datastore" }), clock });
+  const cleanup: (() => Promise<void>)[] = [() => ds.close()];
+  try {
+    const adminKeyFile = await bootstrapAdminKey(ds, config.projectId, o, clock, logger);
+    const hub = new Hub(ds.notifier, logger);
+    cleanup.unshift(async () => hub.close());
+    const metrics = new Metrics({ ds, hub, projectId: config.projectId });
+    const auth = new Authenticator({ ds, config, clock, logger });
+    const actions = new Actions({ ds, hub, metrics, clock, logger, projectId: config.projectId });
+
+    const grpcServer = new grpc.Server({
+      "grpc.keepalive_time_ms": 30_000,
+      "grpc.keepalive_timeout_ms": 10_000,
+      "grpc.keepalive_permit_without_calls": 1,
+      "grpc.http2.min_ping_interval_without_data_ms": 10_000,
+      "grpc.max_receive_message_length": 16 * 1024 * 1024,
+    });
+    grpcServer.addService(
+      grpcServiceDefinition(PipedService),
+      createPipedServiceImpl({
+        ds,
+        auth,
+        hub,
+        metrics,
+        clock,
+        logger: logger.child({ component: "piped-api" }),
+        webBaseUrl: config.webBaseUrl,
+        heartbeatIntervalMs: o.heartbeatIntervalMs ?? 30_000,
+      }) as unknown as grpc.UntypedServiceImplementation,
+    );
+    const creds = o.tls
+      ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: o.tls.cert, private_key: o.tls.key }], false)
+      : grpc.ServerCredentials.createInsecure();
+    const grpcPort = await new Promise<number>((resolve, reject) =>
+      grpcServer.bindAsync(`${o.listenHost}:${o.grpcPort}`, creds, (err, port) => (err ? reject(err) : resolve(port))),
+    );
+    cleanup.unshift(
+      () =>
+        new Promise<void>((resolve) => {
+          grpcServer.forceShutdown();
+          resolve();
+        }),
+    );
+
+    const rest = createRestServer({
+      handlers: createHandlers({
+        ds,
+        auth,
+        actions,
+        hub,
+        clock,
+        projectId: config.projectId,
+        offlineAfterMs: o.offlineAfterMs ?? 120_000,
+      }),
+      auth,
+      hub,
+      metrics,
+      logger: logger.child({ component: "rest-api" }),
+      version: CONTROL_PLANE_VERSION,
+      bodyLimit: o.bodyLimit ?? 256 * 1024,
+      secureCookies: !!o.tls,
+      https: o.tls,
+      sseKeepAliveMs: 15_000,
+    });
+    await rest.listen({ host: o.listenHost, port: o.httpPort });
+    const addr = rest.server.address();
+    const httpPort = typeof addr === "object" && addr ? addr.port : o.httpPort;
+    const shownHost = o.listenHost === "0.0.0.0" || o.listenHost === "::" ? "127.0.0.1" : o.listenHost;
+    const httpUrl = `${o.tls ? "https" : "http"}://${shownHost}:${httpPort}`;
+    const grpcAddress = `${shownHost}:${grpcPort}`;
+    logger.info({ httpUrl, grpcAddress, datastore: ds.driver }, "control plane listening");
+
+    let closed: Promise<void> | undefined;
+    return {
+      httpUrl,
+      grpcAddress,
+      ds,
+      adminKeyFile,
+      close(graceMs = 5_000) {
+        closed ??= (async () => {
+          // Phase one: stop taking new work and let in-flight calls finish.
+          const drained = Promise.all([
+            rest.close(),
+            new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve())),
+          ]);
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([drained, new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+          clearTimeout(timer);
+          // Phase two: force what is left (open Watch streams, keep-alive sockets).
+          for (const c of cleanup) await c();
+        })();
+        return closed;
+      },
+    };
+  } catch (err) {
+    for (const c of cleanup) await c().catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * On an empty datastore, creates the first admin API key: from `--bootstrap-admin-key-file`, or
+ * generated and written to `<dataDir>/admin-api-key` (0600). Logs the path, never the key.
+ */
+async function bootstrapAdminKey(
+  ds: Datastore,
+  projectId: string,
+  o: ControlPlaneOptions,
+  clock: Clock,
+  logger: Logger,
+): Promise<string | undefined> {
+  if ((await ds.apiKeys.list(projectId)).length > 0) return undefined;
+  let key: string;
+  let file: string;
+  if (o.bootstrapAdminKeyFile) {
+    file = o.bootstrapAdminKeyFile;
+    key = (await readFile(file, "utf8")).trim();
+    const parsed = parseApiKey(key);
+    if (!parsed || !/^[A-Za-z0-9-]{8,64}$/.test(parsed.id) || parsed.secret.length < 32)
+      throw new InvalidArgumentError(
+        `--bootstrap-admin-key-file ${file}: expected "<keyId>.<secret>" (id 8-64 of [A-Za-z0-9-], secret ≥ 32 chars)`,
+      );
+  } else {
+    const id = crypto.randomUUID();
+    key = `${id}.${generateSecret()}`;
+    file = join(o.dataDir, "admin-api-key");
+    await writeFile(file, key + "\n", { mode: 0o600 });
+    await chmod(file, 0o600);
+  }
+  const id = parseApiKey(key)?.id ?? "";
+  const stamp = timestampFromDate(clock.now());
+  await ds.apiKeys.create(
+    create(APIKeySchema, { id, name: "bootstrap-admin", projectId, role: Role.ADMIN, creator: "admin", createdAt: stamp, updatedAt: stamp }),
+    hashSecret(key),
+  );
+  logger.info({ path: file }, "created the first admin API key; it is stored in this file (mode 0600)");
+  return file;
+}

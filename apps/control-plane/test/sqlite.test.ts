@@ -1,0 +1,3 @@
+import { controlPlaneSuite } from "./suite.js";
+
+controlPlaneSuite("sqlite", async () => undefined);

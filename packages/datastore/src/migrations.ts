@@ -1,0 +1,267 @@
+// Versioned schema migrations, one list per driver. A migration is never edited once released:
+// add a new version instead. Each driver applies the missing versions in one transaction and
+// records them in `schema_migrations` (see sqlite/migrate.ts, postgres/migrate.ts).
+//
+// Storage shape: every entity is a document (`data`, protobuf binary) plus the columns that
+// lists filter and sort on, kept in sync with the document on every write.
+
+/** One schema migration. */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/** SQLite migrations, ascending by version. */
+export const SQLITE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "initial schema",
+    sql: `
+CREATE TABLE pipeds (
+  id TEXT PRIMARY KEY,
+  project_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  disabled INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  key_hashes TEXT NOT NULL,
+  command_seq INTEGER NOT NULL DEFAULT 0,
+  data BLOB NOT NULL
+) STRICT;
+CREATE INDEX pipeds_by_project ON pipeds (project_id, created_at DESC, id DESC);
+
+CREATE TABLE api_keys (
+  id TEXT PRIMARY KEY,
+  project_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  disabled INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  hash TEXT NOT NULL,
+  data BLOB NOT NULL
+) STRICT;
+CREATE INDEX api_keys_by_project ON api_keys (project_id, created_at DESC, id DESC);
+
+CREATE TABLE applications (
+  id TEXT PRIMARY KEY,
+  project_id TEXT NOT NULL,
+  piped_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  disabled INTEGER NOT NULL,
+  deleted INTEGER NOT NULL,
+  labels TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  data BLOB NOT NULL
+) STRICT;
+CREATE INDEX applications_by_project ON applications (project_id, created_at DESC, id DESC);
+CREATE INDEX applications_by_piped ON applications (piped_id, created_at DESC, id DESC);
+
+CREATE TABLE deployments (
+  id TEXT PRIMARY KEY,
+  project_id TEXT NOT NULL,
+  piped_id TEXT NOT NULL,
+  application_id TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  data BLOB NOT NULL
+) STRICT;
+CREATE INDEX deployments_by_project ON deployments (project_id, created_at DESC, id DESC);
+CREATE INDEX deployments_by_application ON deployments (application_id, created_at DESC, id DESC);
+CREATE INDEX deployments_by_piped_status ON deployments (piped_id, status, created_at, id);
+CREATE INDEX deployments_by_project_status ON deployments (project_id, status);
+
+CREATE TABLE commands (
+  id TEXT PRIMARY KEY,
+  project_id TEXT NOT NULL,
+  piped_id TEXT NOT NULL REFERENCES pipeds (id),
+  seq INTEGER NOT NULL,
+  status INTEGER NOT NULL,
+  type INTEGER NOT NULL,
+  deployment_id TEXT NOT NULL,
+  stage_id TEXT NOT NULL,
+  dedup_key TEXT UNIQUE,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  UNIQUE (piped_id, seq)
+) STRICT;
+CREATE INDEX commands_by_deployment ON commands (deployment_id, created_at DESC, id DESC);
+CREATE INDEX commands_by_created ON commands (created_at DESC, id DESC);
+
+CREATE TABLE stage_log_blocks (
+  deployment_id TEXT NOT NULL,
+  stage_id TEXT NOT NULL,
+  retried_count INTEGER NOT NULL,
+  block_index INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  PRIMARY KEY (deployment_id, stage_id, retried_count, block_index)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE stage_log_completions (
+  deployment_id TEXT NOT NULL,
+  stage_id TEXT NOT NULL,
+  retried_count INTEGER NOT NULL,
+  completed_at INTEGER NOT NULL,
+  PRIMARY KEY (deployment_id, stage_id, retried_count)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE audit_log (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  project_id TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  resource_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  data BLOB NOT NULL
+) STRICT;
+CREATE INDEX audit_log_by_project ON audit_log (project_id, created_at DESC, id DESC);
+
+CREATE TABLE sessions (
+  token_hash TEXT PRIMARY KEY,
+  username TEXT NOT NULL,
+  role INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+
+CREATE TABLE live_states (
+  application_id TEXT PRIMARY KEY,
+  project_id TEXT NOT NULL,
+  piped_id TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  data BLOB NOT NULL
+) STRICT;
+`,
+  },
+];
+
+/** PostgreSQL migrations, ascending by version. */
+export const POSTGRES_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "initial schema",
+    sql: `
+CREATE TABLE pipeds (
+  id TEXT PRIMARY KEY,
+  project_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  disabled BOOLEAN NOT NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  key_hashes JSONB NOT NULL,
+  command_seq BIGINT NOT NULL DEFAULT 0,
+  data BYTEA NOT NULL
+);
+CREATE INDEX pipeds_by_project ON pipeds (project_id, created_at DESC, id DESC);
+
+CREATE TABLE api_keys (
+  id TEXT PRIMARY KEY,
+  project_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  disabled BOOLEAN NOT NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  hash TEXT NOT NULL,
+  data BYTEA NOT NULL
+);
+CREATE INDEX api_keys_by_project ON api_keys (project_id, created_at DESC, id DESC);
+
+CREATE TABLE applications (
+  id TEXT PRIMARY KEY,
+  project_id TEXT NOT NULL,
+  piped_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  disabled BOOLEAN NOT NULL,
+  deleted BOOLEAN NOT NULL,
+  labels JSONB NOT NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  data BYTEA NOT NULL
+);
+CREATE INDEX applications_by_project ON applications (project_id, created_at DESC, id DESC);
+CREATE INDEX applications_by_piped ON applications (piped_id, created_at DESC, id DESC);
+
+CREATE TABLE deployments (
+  id TEXT PRIMARY KEY,
+  project_id TEXT NOT NULL,
+  piped_id TEXT NOT NULL,
+  application_id TEXT NOT NULL,
+  status SMALLINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  data BYTEA NOT NULL
+);
+CREATE INDEX deployments_by_project ON deployments (project_id, created_at DESC, id DESC);
+CREATE INDEX deployments_by_application ON deployments (application_id, created_at DESC, id DESC);
+CREATE INDEX deployments_by_piped_status ON deployments (piped_id, status, created_at, id);
+CREATE INDEX deployments_by_project_status ON deployments (project_id, status);
+
+CREATE TABLE commands (
+  id TEXT PRIMARY KEY,
+  project_id TEXT NOT NULL,
+  piped_id TEXT NOT NULL REFERENCES pipeds (id),
+  seq BIGINT NOT NULL,
+  status SMALLINT NOT NULL,
+  type SMALLINT NOT NULL,
+  deployment_id TEXT NOT NULL,
+  stage_id TEXT NOT NULL,
+  dedup_key TEXT UNIQUE,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  data BYTEA NOT NULL,
+  UNIQUE (piped_id, seq)
+);
+CREATE INDEX commands_by_deployment ON commands (deployment_id, created_at DESC, id DESC);
+CREATE INDEX commands_by_created ON commands (created_at DESC, id DESC);
+
+CREATE TABLE stage_log_blocks (
+  deployment_id TEXT NOT NULL,
+  stage_id TEXT NOT NULL,
+  retried_count INTEGER NOT NULL,
+  block_index BIGINT NOT NULL,
+  data BYTEA NOT NULL,
+  PRIMARY KEY (deployment_id, stage_id, retried_count, block_index)
+);
+
+CREATE TABLE stage_log_completions (
+  deployment_id TEXT NOT NULL,
+  stage_id TEXT NOT NULL,
+  retried_count INTEGER NOT NULL,
+  completed_at BIGINT NOT NULL,
+  PRIMARY KEY (deployment_id, stage_id, retried_count)
+);
+
+CREATE TABLE audit_log (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  project_id TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  resource_id TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  data BYTEA NOT NULL
+);
+CREATE INDEX audit_log_by_project ON audit_log (project_id, created_at DESC, id DESC);
+
+CREATE TABLE sessions (
+  token_hash TEXT PRIMARY KEY,
+  username TEXT NOT NULL,
+  role SMALLINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL
+);
+CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+
+CREATE TABLE live_states (
+  application_id TEXT PRIMARY KEY,
+  project_id TEXT NOT NULL,
+  piped_id TEXT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  data BYTEA NOT NULL
+);
+`,
+  },
+];

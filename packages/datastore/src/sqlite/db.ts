@@ -1,0 +1,210 @@
+import Database from "better-sqlite3";
+import {
+  AlreadyExistsError,
+  AppError,
+  InternalError,
+  InvalidArgumentError,
+  UnavailableError,
+  type Logger,
+} from "@pipecd-ts/runtime";
+
+/** How SQLite syncs commits: FULL (durable before we answer, default) or NORMAL (opt-out). */
+export type SqliteSynchronous = "full" | "normal";
+
+/** Options of {@link SqliteDb.open}. */
+export interface SqliteOpenOptions {
+  /** File path, or ":memory:". */
+  path: string;
+  synchronous: SqliteSynchronous;
+  logger: Logger;
+  /** How long a writer waits for another process's lock before failing (default 5000). */
+  busyTimeoutMs?: number;
+}
+
+/** Most operations applied in one group commit; the rest go into the next transaction. */
+const MAX_BATCH = 1000;
+
+interface PendingWrite {
+  what: string;
+  fn: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+type Outcome = { ok: true; value: unknown } | { ok: false; err: unknown };
+
+/**
+ * One better-sqlite3 connection with group commit. Reads run at once. Writes issued in the same
+ * event-loop turn are applied in ONE transaction (each in its own SAVEPOINT, so a failing write
+ * rolls back alone and fails only its caller), and every caller's promise settles after that
+ * single commit — one fsync for the whole group instead of one per write.
+ */
+export class SqliteDb {
+  readonly db: Database.Database;
+  readonly #logger: Logger;
+  #queue: PendingWrite[] = [];
+  #scheduled = false;
+  #closed = false;
+  readonly #batch: (ops: PendingWrite[]) => Outcome[];
+  readonly #single: (op: PendingWrite) => unknown;
+  readonly #statements = new Map<string, Database.Statement>();
+
+  private constructor(db: Database.Database, logger: Logger) {
+    this.db = db;
+    this.#logger = logger;
+    // Nested better-sqlite3 transactions are SAVEPOINTs: a throwing op rolls back only itself.
+    const inSavepoint = db.transaction((op: PendingWrite) => op.fn());
+    this.#batch = db.transaction((ops: PendingWrite[]): Outcome[] =>
+      ops.map((op) => {
+        try {
+          return { ok: true, value: inSavepoint(op) };
+        } catch (err) {
+          // Some errors (disk full, I/O) make SQLite roll back the whole transaction: then the
+          // group cannot continue, and every write in it fails.
+          if (!db.inTransaction) throw err;
+          return { ok: false, err };
+        }
+      }),
+    ).immediate;
+    this.#single = db.transaction((op: PendingWrite) => op.fn()).immediate;
+  }
+
+  /** Opens (creating if needed) the database and sets WAL, busy timeout, foreign keys and sync. */
+  static open(opts: SqliteOpenOptions): SqliteDb {
+    let db: Database.Database;
+    try {
+      db = new Database(opts.path);
+    } catch (err) {
+      throw new UnavailableError(`cannot open SQLite database at ${opts.path}`, { cause: err });
+    }
+    try {
+      db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
+      if (opts.path !== ":memory:") {
+        const mode = db.pragma("journal_mode = WAL", { simple: true });
+        if (String(mode).toLowerCase() !== "wal") {
+          throw new UnavailableError(`SQLite database at ${opts.path} cannot use WAL (journal_mode=${String(mode)})`);
+        }
+      }
+      db.pragma("foreign_keys = ON");
+      db.pragma(`synchronous = ${opts.synchronous === "normal" ? "NORMAL" : "FULL"}`);
+    } catch (err) {
+      db.close();
+      throw mapSqliteError(err, `configure SQLite database at ${opts.path}`);
+    }
+    return new SqliteDb(db, opts.logger);
+  }
+
+  /** A prepared statement for `sql`, cached (dynamic list queries reuse a few shapes). */
+  prepare(sql: string): Database.Statement {
+    let stmt = this.#statements.get(sql);
+    if (!stmt) {
+      stmt = this.db.prepare(sql);
+      this.#statements.set(sql, stmt);
+    }
+    return stmt;
+  }
+
+  /** Runs a read now. Errors are mapped to AppErrors. */
+  read<T>(what: string, fn: () => T): Promise<T> {
+    if (this.#closed) return Promise.reject(closedError());
+    try {
+      return Promise.resolve(fn());
+    } catch (err) {
+      return Promise.reject(mapSqliteError(err, what));
+    }
+  }
+
+  /**
+   * Queues `fn` to run inside the next group commit; resolves with its result once committed.
+   * `fn` must be synchronous and may throw an AppError to abort just its own changes.
+   */
+  write<T>(what: string, fn: () => T): Promise<T> {
+    if (this.#closed) return Promise.reject(closedError());
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({ what, fn, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(() => this.#flush());
+      }
+    });
+  }
+
+  /** Applies all queued writes now, then closes the connection. Later calls fail with Unavailable. */
+  close(): void {
+    if (this.#closed) return;
+    this.#flush();
+    this.#closed = true;
+    this.db.close();
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    while (this.#queue.length > 0) {
+      const ops = this.#queue.splice(0, MAX_BATCH);
+      this.#apply(ops);
+    }
+  }
+
+  #apply(ops: PendingWrite[]): void {
+    const only = ops.length === 1 ? ops[0] : undefined;
+    if (only) {
+      // A lone write needs no savepoint: its transaction is its isolation.
+      let value: unknown;
+      try {
+        value = this.#single(only);
+      } catch (err) {
+        only.reject(mapSqliteError(err, only.what));
+        return;
+      }
+      only.resolve(value);
+      return;
+    }
+    let outcomes: Outcome[];
+    try {
+      outcomes = this.#batch(ops);
+    } catch (err) {
+      // BEGIN or COMMIT failed: nothing of the group was written.
+      this.#logger.warn({ err, writes: ops.length }, "SQLite group commit failed");
+      for (const op of ops) op.reject(mapSqliteError(err, op.what));
+      return;
+    }
+    ops.forEach((op, i) => {
+      const outcome = outcomes[i];
+      if (!outcome) op.reject(new InternalError(`${op.what}: lost in group commit`));
+      else if (outcome.ok) op.resolve(outcome.value);
+      else op.reject(mapSqliteError(outcome.err, op.what));
+    });
+  }
+}
+
+function closedError(): UnavailableError {
+  return new UnavailableError("datastore is closed");
+}
+
+/** Maps a better-sqlite3 error to an AppError (AppErrors pass through unchanged). */
+export function mapSqliteError(err: unknown, what: string): AppError {
+  if (err instanceof AppError) return err;
+  if (err instanceof Database.SqliteError) {
+    const code = err.code;
+    if (code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "SQLITE_CONSTRAINT_UNIQUE") {
+      return new AlreadyExistsError(`${what}: already exists`, { cause: err });
+    }
+    if (code.startsWith("SQLITE_CONSTRAINT")) {
+      return new InvalidArgumentError(`${what}: constraint violated`, { cause: err });
+    }
+    if (
+      code.startsWith("SQLITE_BUSY") ||
+      code.startsWith("SQLITE_LOCKED") ||
+      code.startsWith("SQLITE_IOERR") ||
+      code.startsWith("SQLITE_CANTOPEN") ||
+      code.startsWith("SQLITE_READONLY") ||
+      code === "SQLITE_FULL"
+    ) {
+      return new UnavailableError(`${what}: database unavailable (${code})`, { cause: err });
+    }
+  }
+  if (err instanceof TypeError && /database connection is not open/i.test(err.message)) {
+    return new UnavailableError(`${what}: datastore is closed`, { cause: err });
+  }
+  return new InternalError(`${what} failed`, { cause: err });
+}

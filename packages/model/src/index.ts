@@ -1,0 +1,20 @@
+export {
+  NOT_COMPLETED_DEPLOYMENT_STATUSES,
+  assertDeploymentTransition,
+  assertStageTransition,
+  canTransitionDeployment,
+  canTransitionStage,
+  deploymentStatusName,
+  isCommandHandled,
+  isDeploymentCompleted,
+  isStageCompleted,
+  stageStatusName,
+} from "./status.js";
+export {
+  METADATA_APPROVED_BY,
+  METADATA_APPROVERS,
+  METADATA_TRIGGERED_DEPLOYMENT_ID,
+  PredefinedStageId,
+  StageName,
+} from "./stages.js";
+export { roleName, parseRole, roleAllows, type RoleName } from "./roles.js";

@@ -1,0 +1,32 @@
+export {
+  AppError,
+  AlreadyExistsError,
+  DeadlineExceededError,
+  ErrorCodes,
+  FailedPreconditionError,
+  GrpcStatus,
+  InternalError,
+  InvalidArgumentError,
+  NotFoundError,
+  PermissionDeniedError,
+  UnauthenticatedError,
+  UnavailableError,
+  errorCodeOfGrpcStatus,
+  errorCodeOfHttpStatus,
+  grpcStatusOf,
+  httpStatusOf,
+  isRetryableCode,
+  toAppError,
+  type ErrorCode,
+} from "./errors.js";
+export { aborted, sleep, withDeadline } from "./deadline.js";
+export { backoffDelay, isRetryableError, retry, type RetryOptions } from "./retry.js";
+export { createLogger, silentLogger, type Logger, type LoggerOptions } from "./logger.js";
+export { systemClock, type Clock } from "./clock.js";
+export {
+  ShutdownReason,
+  signalOnTermination,
+  supervise,
+  type Service,
+  type SuperviseOptions,
+} from "./supervisor.js";

@@ -1,0 +1,157 @@
+// Benchmark (not a test): stage-status reports/s from N concurrent fake pipeds, and the
+// approve → Watch-stream latency, for SQLite and (when PG_URL is set) PostgreSQL.
+// The control plane runs as a separate process (bin/pipecd-server), as deployed.
+// Usage: node --import tsx test/bench/control-plane.bench.ts [--pipeds 8] [--inflight 8] [--seconds 5]
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes, randomUUID } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import * as grpc from "@grpc/grpc-js";
+import { create } from "@bufbuild/protobuf";
+import { DeploymentSchema, PipedService, StageStatus, createGrpcClient, type WatchResponse } from "@pipecd-ts/proto";
+import { createRestClient } from "@pipecd-ts/rest-api";
+
+const { values } = parseArgs({
+  options: {
+    pipeds: { type: "string", default: "8" },
+    inflight: { type: "string", default: "8" },
+    seconds: { type: "string", default: "5" },
+    approvals: { type: "string", default: "300" },
+  },
+});
+const PIPEDS = Number(values.pipeds);
+const INFLIGHT = Number(values.inflight);
+const SECONDS = Number(values.seconds);
+const APPROVALS = Number(values.approvals);
+const root = new URL("../..", import.meta.url).pathname;
+
+async function startServer(datastore: string | undefined, dataDir: string, key: string) {
+  const keyFile = join(dataDir, "bootstrap-key");
+  await writeFile(keyFile, key, { mode: 0o600 });
+  const args = ["--data-dir", dataDir, "--http-port", "0", "--grpc-port", "0", "--listen-host", "127.0.0.1",
+    "--bootstrap-admin-key-file", keyFile, "--log-level", "warn"];
+  if (datastore) args.push("--datastore", datastore);
+  const child = spawn(join(root, "bin/pipecd-server"), args, { stdio: ["ignore", "ignore", "pipe"] });
+  const ready = await new Promise<{ http: string; grpc: string }>((resolve, reject) => {
+    let buf = "";
+    const timer = setTimeout(() => reject(new Error(`server not ready in 30s: ${buf}`)), 30_000);
+    child.stderr!.on("data", (d: Buffer) => {
+      buf += d.toString();
+      const m = /pipecd-server ready http=(\S+) grpc=(\S+)/.exec(buf);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ http: m[1]!, grpc: m[2]! });
+      }
+    });
+    child.on("exit", (code) => reject(new Error(`server exited ${code}: ${buf}`)));
+  });
+  return { child, ...ready };
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    child.once("exit", () => resolve());
+    child.kill("SIGTERM");
+  });
+}
+
+const pct = (xs: number[], q: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] ?? NaN;
+};
+
+async function bench(label: string, datastore: string | undefined) {
+  const dataDir = await mkdtemp(join(tmpdir(), "pipecd-bench-"));
+  const adminKey = `${randomUUID()}.${randomBytes(32).toString("base64url")}`;
+  const srv = await startServer(datastore, dataDir, adminKey);
+  const rest = createRestClient({ baseUrl: srv.http, apiKey: adminKey });
+  try {
+    const pipeds = await Promise.all(
+      Array.from({ length: PIPEDS }, async (_, i) => {
+        const p = await rest.call("registerPiped", { body: { name: `bench-${i}` } });
+        const app = await rest.call("addApplication", {
+          body: { name: `app-${i}`, pipedId: p.id, gitPath: { repoId: "r", path: `a${i}` } },
+        });
+        const md = new grpc.Metadata();
+        md.set("authorization", `PIPED-TOKEN default,${p.id},${p.key}`);
+        const client = createGrpcClient(PipedService, srv.grpc, grpc.credentials.createInsecure());
+        return { id: p.id, appId: app.id, md, client };
+      }),
+    );
+
+    // 1. Stage status reports/s: each worker walks fresh deployments of 50 stages,
+    //    reporting RUNNING then SUCCESS for each (every report is a real state change).
+    let reports = 0;
+    const deadline = Date.now() + SECONDS * 1000;
+    const worker = async (p: (typeof pipeds)[number]) => {
+      while (Date.now() < deadline) {
+        const id = randomUUID();
+        const opts = { metadata: p.md, timeoutMs: 10_000 };
+        await p.client.createDeployment({ deployment: create(DeploymentSchema, { id, applicationId: p.appId }) }, opts);
+        const stages = Array.from({ length: 50 }, (_, i) => ({ id: `s${i}`, name: "WAIT", index: i }));
+        await p.client.reportDeploymentPlanned({ deploymentId: id, stages }, opts);
+        await p.client.reportDeploymentStatusChanged({ deploymentId: id, status: 2 }, opts);
+        for (const s of stages) {
+          if (Date.now() >= deadline) return;
+          await p.client.reportStageStatusChanged({ deploymentId: id, stageId: s.id, status: StageStatus.STAGE_RUNNING }, opts);
+          await p.client.reportStageStatusChanged({ deploymentId: id, stageId: s.id, status: StageStatus.STAGE_SUCCESS }, opts);
+          reports += 2;
+        }
+      }
+    };
+    const t0 = performance.now();
+    await Promise.all(pipeds.flatMap((p) => Array.from({ length: INFLIGHT }, () => worker(p))));
+    const elapsed = (performance.now() - t0) / 1000;
+    console.log(`${label}: ${(reports / elapsed).toFixed(0)} stage-status reports/s (${PIPEDS} pipeds x ${INFLIGHT} in flight, ${reports} reports in ${elapsed.toFixed(1)} s)`);
+
+    // 2. approve → Watch latency, one approval at a time on an otherwise idle server.
+    const p = pipeds[0]!;
+    const depId = randomUUID();
+    const opts = { metadata: p.md };
+    await p.client.createDeployment({ deployment: create(DeploymentSchema, { id: depId, applicationId: p.appId }) }, opts);
+    const gates = Array.from({ length: APPROVALS }, (_, i) => ({ id: `g${i}`, name: "WAIT_APPROVAL", index: i }));
+    await p.client.reportDeploymentPlanned({ deploymentId: depId, stages: gates }, opts);
+    await p.client.reportDeploymentStatusChanged({ deploymentId: depId, status: 2 }, opts);
+    for (const g of gates)
+      await p.client.reportStageStatusChanged({ deploymentId: depId, stageId: g.id, status: StageStatus.STAGE_RUNNING }, opts);
+    const arrivals = new Map<string, number>();
+    const waiters = new Map<string, () => void>();
+    const watch = p.client.watch({ afterSequence: 0n }, { metadata: p.md });
+    watch.on("data", (m: WatchResponse) => {
+      if (m.event.case !== "command") return;
+      arrivals.set(m.event.value.id, performance.now());
+      waiters.get(m.event.value.id)?.();
+    });
+    watch.on("error", () => undefined);
+    await new Promise((r) => setTimeout(r, 300)); // let the stream attach before measuring
+    const lat: number[] = [];
+    for (const g of gates) {
+      const { commandId } = await rest.call("approveStage", { params: { id: depId, stageId: g.id } });
+      const returned = performance.now();
+      if (!arrivals.has(commandId)) await new Promise<void>((r) => waiters.set(commandId, r));
+      lat.push(Math.max(0, arrivals.get(commandId)! - returned));
+    }
+    watch.cancel();
+    console.log(`${label}: approve→Watch latency p50=${pct(lat, 0.5).toFixed(2)} ms p99=${pct(lat, 0.99).toFixed(2)} ms max=${pct(lat, 1).toFixed(2)} ms (${lat.length} approvals)`);
+    for (const x of pipeds) x.client.close();
+  } finally {
+    await stop(srv.child);
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+await bench("sqlite", undefined);
+if (process.env.PG_URL) {
+  // A fresh database on the server that scripts/with-postgres.sh started.
+  const pg = await import("pg");
+  const admin = new pg.default.Client({ connectionString: process.env.PG_URL });
+  await admin.connect();
+  const db = `bench_${Date.now()}`;
+  await admin.query(`CREATE DATABASE ${db}`);
+  await admin.end();
+  await bench("postgres", process.env.PG_URL.replace(/\/[^/]*$/, `/${db}`));
+} else {
+  console.log("postgres: skipped (PG_URL not set; run via `make bench`)");
+}
