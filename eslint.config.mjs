@@ -40,6 +40,7 @@ export default tseslint.config(
       ],
       "@typescript-eslint/consistent-type-imports": "error",
       "@typescript-eslint/no-explicit-any": "error",
+      "@typescript-eslint/require-await": "off",
       "import-x/no-cycle": "error",
       "import-x/no-default-export": "error",
       "no-restricted-imports": [

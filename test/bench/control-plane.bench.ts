@@ -10,7 +10,13 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import * as grpc from "@grpc/grpc-js";
 import { create } from "@bufbuild/protobuf";
-import { DeploymentSchema, PipedService, StageStatus, createGrpcClient, type WatchResponse } from "@pipecd-ts/proto";
+import {
+  DeploymentSchema,
+  PipedService,
+  StageStatus,
+  createGrpcClient,
+  type WatchResponse,
+} from "@pipecd-ts/proto";
 import { createRestClient } from "@pipecd-ts/rest-api";
 
 const { values } = parseArgs({
@@ -30,10 +36,24 @@ const root = new URL("../..", import.meta.url).pathname;
 async function startServer(datastore: string | undefined, dataDir: string, key: string) {
   const keyFile = join(dataDir, "bootstrap-key");
   await writeFile(keyFile, key, { mode: 0o600 });
-  const args = ["--data-dir", dataDir, "--http-port", "0", "--grpc-port", "0", "--listen-host", "127.0.0.1",
-    "--bootstrap-admin-key-file", keyFile, "--log-level", "warn"];
+  const args = [
+    "--data-dir",
+    dataDir,
+    "--http-port",
+    "0",
+    "--grpc-port",
+    "0",
+    "--listen-host",
+    "127.0.0.1",
+    "--bootstrap-admin-key-file",
+    keyFile,
+    "--log-level",
+    "warn",
+  ];
   if (datastore) args.push("--datastore", datastore);
-  const child = spawn(join(root, "bin/pipecd-server"), args, { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(join(root, "bin/pipecd-server"), args, {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   const ready = await new Promise<{ http: string; grpc: string }>((resolve, reject) => {
     let buf = "";
     const timer = setTimeout(() => reject(new Error(`server not ready in 30s: ${buf}`)), 30_000);
@@ -89,14 +109,27 @@ async function bench(label: string, datastore: string | undefined) {
       while (Date.now() < deadline) {
         const id = randomUUID();
         const opts = { metadata: p.md, timeoutMs: 10_000 };
-        await p.client.createDeployment({ deployment: create(DeploymentSchema, { id, applicationId: p.appId }) }, opts);
-        const stages = Array.from({ length: 50 }, (_, i) => ({ id: `s${i}`, name: "WAIT", index: i }));
+        await p.client.createDeployment(
+          { deployment: create(DeploymentSchema, { id, applicationId: p.appId }) },
+          opts,
+        );
+        const stages = Array.from({ length: 50 }, (_, i) => ({
+          id: `s${i}`,
+          name: "WAIT",
+          index: i,
+        }));
         await p.client.reportDeploymentPlanned({ deploymentId: id, stages }, opts);
         await p.client.reportDeploymentStatusChanged({ deploymentId: id, status: 2 }, opts);
         for (const s of stages) {
           if (Date.now() >= deadline) return;
-          await p.client.reportStageStatusChanged({ deploymentId: id, stageId: s.id, status: StageStatus.STAGE_RUNNING }, opts);
-          await p.client.reportStageStatusChanged({ deploymentId: id, stageId: s.id, status: StageStatus.STAGE_SUCCESS }, opts);
+          await p.client.reportStageStatusChanged(
+            { deploymentId: id, stageId: s.id, status: StageStatus.STAGE_RUNNING },
+            opts,
+          );
+          await p.client.reportStageStatusChanged(
+            { deploymentId: id, stageId: s.id, status: StageStatus.STAGE_SUCCESS },
+            opts,
+          );
           reports += 2;
         }
       }
@@ -104,18 +137,30 @@ async function bench(label: string, datastore: string | undefined) {
     const t0 = performance.now();
     await Promise.all(pipeds.flatMap((p) => Array.from({ length: INFLIGHT }, () => worker(p))));
     const elapsed = (performance.now() - t0) / 1000;
-    console.log(`${label}: ${(reports / elapsed).toFixed(0)} stage-status reports/s (${PIPEDS} pipeds x ${INFLIGHT} in flight, ${reports} reports in ${elapsed.toFixed(1)} s)`);
+    console.log(
+      `${label}: ${(reports / elapsed).toFixed(0)} stage-status reports/s (${PIPEDS} pipeds x ${INFLIGHT} in flight, ${reports} reports in ${elapsed.toFixed(1)} s)`,
+    );
 
     // 2. approve → Watch latency, one approval at a time on an otherwise idle server.
     const p = pipeds[0]!;
     const depId = randomUUID();
     const opts = { metadata: p.md };
-    await p.client.createDeployment({ deployment: create(DeploymentSchema, { id: depId, applicationId: p.appId }) }, opts);
-    const gates = Array.from({ length: APPROVALS }, (_, i) => ({ id: `g${i}`, name: "WAIT_APPROVAL", index: i }));
+    await p.client.createDeployment(
+      { deployment: create(DeploymentSchema, { id: depId, applicationId: p.appId }) },
+      opts,
+    );
+    const gates = Array.from({ length: APPROVALS }, (_, i) => ({
+      id: `g${i}`,
+      name: "WAIT_APPROVAL",
+      index: i,
+    }));
     await p.client.reportDeploymentPlanned({ deploymentId: depId, stages: gates }, opts);
     await p.client.reportDeploymentStatusChanged({ deploymentId: depId, status: 2 }, opts);
     for (const g of gates)
-      await p.client.reportStageStatusChanged({ deploymentId: depId, stageId: g.id, status: StageStatus.STAGE_RUNNING }, opts);
+      await p.client.reportStageStatusChanged(
+        { deploymentId: depId, stageId: g.id, status: StageStatus.STAGE_RUNNING },
+        opts,
+      );
     const arrivals = new Map<string, number>();
     const waiters = new Map<string, () => void>();
     const watch = p.client.watch({ afterSequence: 0n }, { metadata: p.md });
@@ -128,13 +173,17 @@ async function bench(label: string, datastore: string | undefined) {
     await new Promise((r) => setTimeout(r, 300)); // let the stream attach before measuring
     const lat: number[] = [];
     for (const g of gates) {
-      const { commandId } = await rest.call("approveStage", { params: { id: depId, stageId: g.id } });
+      const { commandId } = await rest.call("approveStage", {
+        params: { id: depId, stageId: g.id },
+      });
       const returned = performance.now();
       if (!arrivals.has(commandId)) await new Promise<void>((r) => waiters.set(commandId, r));
       lat.push(Math.max(0, arrivals.get(commandId)! - returned));
     }
     watch.cancel();
-    console.log(`${label}: approve→Watch latency p50=${pct(lat, 0.5).toFixed(2)} ms p99=${pct(lat, 0.99).toFixed(2)} ms max=${pct(lat, 1).toFixed(2)} ms (${lat.length} approvals)`);
+    console.log(
+      `${label}: approve→Watch latency p50=${pct(lat, 0.5).toFixed(2)} ms p99=${pct(lat, 0.99).toFixed(2)} ms max=${pct(lat, 1).toFixed(2)} ms (${lat.length} approvals)`,
+    );
     for (const x of pipeds) x.client.close();
   } finally {
     await stop(srv.child);

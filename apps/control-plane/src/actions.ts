@@ -52,7 +52,9 @@ export class Actions {
       updatedAt: now,
     });
     const stored = await this.opts.ds.commands.create(cmd, dedupKey ? { dedupKey } : undefined);
-    this.opts.metrics.commandsCreated.inc({ type: Command_Type[stored.type] ?? String(stored.type) });
+    this.opts.metrics.commandsCreated.inc({
+      type: Command_Type[stored.type] ?? String(stored.type),
+    });
     await this.opts.hub.commandsStored(stored.pipedId);
     this.opts.hub.emit({
       type: "command",

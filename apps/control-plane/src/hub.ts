@@ -33,7 +33,10 @@ export class Hub {
         for (const s of this.sinks.get(pipedId) ?? []) s.commandsAvailable();
       }),
       notifier.subscribe(CH_APPS, (payload) => {
-        const { pipedId, applicationIds } = JSON.parse(payload) as { pipedId: string; applicationIds: string[] };
+        const { pipedId, applicationIds } = JSON.parse(payload) as {
+          pipedId: string;
+          applicationIds: string[];
+        };
         for (const s of this.sinks.get(pipedId) ?? []) s.applicationsChanged(applicationIds);
       }),
       notifier.subscribe(CH_EVENTS, (payload) => {

@@ -38,7 +38,8 @@ async function readStdin(): Promise<string> {
 
 function port(name: string, v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new AppError("INVALID_ARGUMENT", `--${name}: not a port: ${v}`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new AppError("INVALID_ARGUMENT", `--${name}: not a port: ${v}`);
   return n;
 }
 
@@ -79,7 +80,10 @@ async function main(argv: string[]): Promise<number> {
     throw new AppError("INVALID_ARGUMENT", "--tls-cert-file and --tls-key-file go together");
   const tls =
     values["tls-cert-file"] && values["tls-key-file"]
-      ? { cert: await readFile(values["tls-cert-file"]), key: await readFile(values["tls-key-file"]) }
+      ? {
+          cert: await readFile(values["tls-cert-file"]),
+          key: await readFile(values["tls-key-file"]),
+        }
       : undefined;
   const config = values.config ? await loadControlPlaneConfig(values.config) : undefined;
   const signal = signalOnTermination(logger);
@@ -102,7 +106,9 @@ async function main(argv: string[]): Promise<number> {
       {
         name: "control-plane",
         run: async (stop) => {
-          await new Promise<void>((resolve) => stop.addEventListener("abort", () => resolve(), { once: true }));
+          await new Promise<void>((resolve) =>
+            stop.addEventListener("abort", () => resolve(), { once: true }),
+          );
           await cp.close(graceMs);
         },
       },
@@ -115,9 +121,11 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    const msg = err instanceof AppError ? err.message : err instanceof Error ? err.message : String(err);
+    const msg =
+      err instanceof AppError ? err.message : err instanceof Error ? err.message : String(err);
     process.stderr.write(`pipecd-server: ${msg}\n`);
-    if (!(err instanceof AppError) && err instanceof Error && err.stack) process.stderr.write(err.stack + "\n");
+    if (!(err instanceof AppError) && err instanceof Error && err.stack)
+      process.stderr.write(err.stack + "\n");
     process.exit(err instanceof AppError && err.code === "INVALID_ARGUMENT" ? 2 : 1);
   },
 );

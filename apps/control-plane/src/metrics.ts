@@ -12,7 +12,11 @@ export class Metrics {
   readonly rpcDuration: Histogram<"method">;
   readonly commandsCreated: Counter<"type">;
 
-  constructor(deps: { ds: Pick<Datastore, "deployments">; hub: Pick<Hub, "connectedPipeds">; projectId: string }) {
+  constructor(deps: {
+    ds: Pick<Datastore, "deployments">;
+    hub: Pick<Hub, "connectedPipeds">;
+    projectId: string;
+  }) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     this.httpRequests = new Counter({
@@ -63,7 +67,8 @@ export class Metrics {
       async collect() {
         const counts = await deps.ds.deployments.countByStatus(deps.projectId);
         this.reset();
-        for (const [status, n] of counts) this.set({ status: DeploymentStatus[status] ?? String(status) }, n);
+        for (const [status, n] of counts)
+          this.set({ status: DeploymentStatus[status] ?? String(status) }, n);
       },
     });
   }

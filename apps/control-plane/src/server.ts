@@ -60,7 +60,10 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   const logger = o.logger;
   await mkdir(o.dataDir, { recursive: true, mode: 0o700 });
   const datastoreUrl = o.datastoreUrl ?? `sqlite:${join(o.dataDir, "pipecd.db")}`;
-  const ds = await openDatastore(datastoreUrl, { logger: logger.child({ component: "datastore" }), clock });
+  const ds = await openDatastore(datastoreUrl, {
+    logger: logger.child({ component: "datastore" }),
+    clock,
+  });
   const cleanup: (() => Promise<void>)[] = [() => ds.close()];
   try {
     const adminKeyFile = await bootstrapAdminKey(ds, config.projectId, o, clock, logger);
@@ -91,10 +94,16 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
       }) as unknown as grpc.UntypedServiceImplementation,
     );
     const creds = o.tls
-      ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: o.tls.cert, private_key: o.tls.key }], false)
+      ? grpc.ServerCredentials.createSsl(
+          null,
+          [{ cert_chain: o.tls.cert, private_key: o.tls.key }],
+          false,
+        )
       : grpc.ServerCredentials.createInsecure();
     const grpcPort = await new Promise<number>((resolve, reject) =>
-      grpcServer.bindAsync(`${o.listenHost}:${o.grpcPort}`, creds, (err, port) => (err ? reject(err) : resolve(port))),
+      grpcServer.bindAsync(`${o.listenHost}:${o.grpcPort}`, creds, (err, port) =>
+        err ? reject(err) : resolve(port),
+      ),
     );
     cleanup.unshift(
       () =>
@@ -127,7 +136,8 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     await rest.listen({ host: o.listenHost, port: o.httpPort });
     const addr = rest.server.address();
     const httpPort = typeof addr === "object" && addr ? addr.port : o.httpPort;
-    const shownHost = o.listenHost === "0.0.0.0" || o.listenHost === "::" ? "127.0.0.1" : o.listenHost;
+    const shownHost =
+      o.listenHost === "0.0.0.0" || o.listenHost === "::" ? "127.0.0.1" : o.listenHost;
     const httpUrl = `${o.tls ? "https" : "http"}://${shownHost}:${httpPort}`;
     const grpcAddress = `${shownHost}:${grpcPort}`;
     logger.info({ httpUrl, grpcAddress, datastore: ds.driver }, "control plane listening");
@@ -192,9 +202,20 @@ async function bootstrapAdminKey(
   const id = parseApiKey(key)?.id ?? "";
   const stamp = timestampFromDate(clock.now());
   await ds.apiKeys.create(
-    create(APIKeySchema, { id, name: "bootstrap-admin", projectId, role: Role.ADMIN, creator: "admin", createdAt: stamp, updatedAt: stamp }),
+    create(APIKeySchema, {
+      id,
+      name: "bootstrap-admin",
+      projectId,
+      role: Role.ADMIN,
+      creator: "admin",
+      createdAt: stamp,
+      updatedAt: stamp,
+    }),
     hashSecret(key),
   );
-  logger.info({ path: file }, "created the first admin API key; it is stored in this file (mode 0600)");
+  logger.info(
+    { path: file },
+    "created the first admin API key; it is stored in this file (mode 0600)",
+  );
   return file;
 }

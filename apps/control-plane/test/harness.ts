@@ -77,7 +77,12 @@ export interface TestPiped {
 }
 
 /** Connects a gRPC client with the PIPED-TOKEN of `pipedId`/`key`. */
-export function pipedClient(cp: ControlPlane, pipedId: string, key: string, projectId = "default"): TestPiped {
+export function pipedClient(
+  cp: ControlPlane,
+  pipedId: string,
+  key: string,
+  projectId = "default",
+): TestPiped {
   const client = createGrpcClient(PipedService, cp.grpcAddress, grpc.credentials.createInsecure());
   const md = new grpc.Metadata();
   md.set("authorization", formatPipedToken(projectId, pipedId, key));
@@ -111,7 +116,13 @@ export async function runningDeployment(
 ): Promise<void> {
   const md = { metadata: piped.md };
   await piped.client.createDeployment(
-    { deployment: create(DeploymentSchema, { id, applicationId, trigger: { timestamp: timestampNow() } }) },
+    {
+      deployment: create(DeploymentSchema, {
+        id,
+        applicationId,
+        trigger: { timestamp: timestampNow() },
+      }),
+    },
     md,
   );
   await piped.client.reportDeploymentPlanned(
@@ -128,21 +139,31 @@ export async function runningDeployment(
     },
     md,
   );
-  await piped.client.reportDeploymentStatusChanged({ deploymentId: id, status: 2 /* RUNNING */ }, md);
+  await piped.client.reportDeploymentStatusChanged(
+    { deploymentId: id, status: 2 /* RUNNING */ },
+    md,
+  );
   for (const stageId of running)
-    await piped.client.reportStageStatusChanged({ deploymentId: id, stageId, status: 1 /* RUNNING */ }, md);
+    await piped.client.reportStageStatusChanged(
+      { deploymentId: id, stageId, status: 1 /* RUNNING */ },
+      md,
+    );
 }
 
 /** Collects Watch messages; `next(pred)` waits (with a deadline) for a matching one. */
 export class WatchRecorder {
   readonly received: { msg: WatchResponse; at: number }[] = [];
-  private waiters: { pred: (m: WatchResponse) => boolean; resolve: (m: WatchResponse) => void }[] = [];
+  private waiters: { pred: (m: WatchResponse) => boolean; resolve: (m: WatchResponse) => void }[] =
+    [];
   private readonly ac = new AbortController();
   readonly call: grpc.ClientReadableStream<WatchResponse>;
   error: grpc.ServiceError | undefined;
 
   constructor(piped: TestPiped, afterSequence = 0n) {
-    this.call = piped.client.watch({ afterSequence }, { metadata: piped.md, signal: this.ac.signal });
+    this.call = piped.client.watch(
+      { afterSequence },
+      { metadata: piped.md, signal: this.ac.signal },
+    );
     this.call.on("data", (msg: WatchResponse) => {
       const at = performance.now();
       this.received.push({ msg, at });
@@ -162,7 +183,10 @@ export class WatchRecorder {
     const have = this.received.find((r) => pred(r.msg));
     if (have) return Promise.resolve(have.msg);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no matching Watch message within ${timeoutMs}ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`no matching Watch message within ${timeoutMs}ms`)),
+        timeoutMs,
+      );
       this.waiters.push({
         pred,
         resolve: (m) => {
@@ -174,7 +198,9 @@ export class WatchRecorder {
   }
 
   commands() {
-    return this.received.flatMap((r) => (r.msg.event.case === "command" ? [r.msg.event.value] : []));
+    return this.received.flatMap((r) =>
+      r.msg.event.case === "command" ? [r.msg.event.value] : [],
+    );
   }
 
   close(): void {
@@ -183,7 +209,11 @@ export class WatchRecorder {
 }
 
 /** Waits until `fn` returns a truthy value or the deadline passes. */
-export async function eventually<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 5_000, what = "condition"): Promise<T> {
+export async function eventually<T>(
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs = 5_000,
+  what = "condition",
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();

@@ -21,7 +21,10 @@ import {
 const WAIT = "WAIT_APPROVAL";
 
 /** The control-plane behaviour suite, run once per datastore driver. */
-export function controlPlaneSuite(driver: string, datastoreUrl: () => Promise<string | undefined>): void {
+export function controlPlaneSuite(
+  driver: string,
+  datastoreUrl: () => Promise<string | undefined>,
+): void {
   describe(`control plane on ${driver}`, () => {
     let t: TestControlPlane;
     let a: TestPiped;
@@ -48,12 +51,18 @@ spec:
       role: viewer
 `,
       );
-      t = await startTestControlPlane({ datastoreUrl: await datastoreUrl(), config, heartbeatIntervalMs: 200 });
+      t = await startTestControlPlane({
+        datastoreUrl: await datastoreUrl(),
+        config,
+        heartbeatIntervalMs: 200,
+      });
       a = await registerPiped(t, "piped-a");
       b = await registerPiped(t, "piped-b");
       appA = await addApp(t, a, "app-a");
-      viewerKey = (await t.admin.call("createAPIKey", { body: { name: "viewer", role: "viewer" } })).key;
-      editorKey = (await t.admin.call("createAPIKey", { body: { name: "editor", role: "editor" } })).key;
+      viewerKey = (await t.admin.call("createAPIKey", { body: { name: "viewer", role: "viewer" } }))
+        .key;
+      editorKey = (await t.admin.call("createAPIKey", { body: { name: "editor", role: "editor" } }))
+        .key;
     });
     after(async () => {
       a?.close();
@@ -82,7 +91,10 @@ spec:
       const res = await a.client.reportPipedMeta({ version: "test" }, { metadata: a.md });
       assert.equal(res.name, "piped-a");
       const wrong = pipedClient(t.cp, a.id, "not-the-key");
-      assert.equal(await grpcCode(wrong.client.listApplications({}, { metadata: wrong.md })), grpc.status.UNAUTHENTICATED);
+      assert.equal(
+        await grpcCode(wrong.client.listApplications({}, { metadata: wrong.md })),
+        grpc.status.UNAUTHENTICATED,
+      );
       wrong.close();
       assert.equal(await grpcCode(a.client.listApplications({})), grpc.status.UNAUTHENTICATED);
       const otherProject = pipedClient(t.cp, a.id, a.key, "other-project");
@@ -92,7 +104,10 @@ spec:
       );
       otherProject.close();
       const apps = await a.client.listApplications({}, { metadata: a.md });
-      assert.deepEqual(apps.applications.map((x) => x.id), [appA]);
+      assert.deepEqual(
+        apps.applications.map((x) => x.id),
+        [appA],
+      );
     });
 
     it("piped B cannot read or report on piped A's deployment (PERMISSION_DENIED)", async () => {
@@ -101,16 +116,33 @@ spec:
       const denied = grpc.status.PERMISSION_DENIED;
       assert.equal(await grpcCode(b.client.getDeployment({ id: "dep-owned" }, md)), denied);
       assert.equal(
-        await grpcCode(b.client.reportStageStatusChanged({ deploymentId: "dep-owned", stageId: "s1", status: StageStatus.STAGE_FAILURE }, md)),
+        await grpcCode(
+          b.client.reportStageStatusChanged(
+            { deploymentId: "dep-owned", stageId: "s1", status: StageStatus.STAGE_FAILURE },
+            md,
+          ),
+        ),
         denied,
       );
-      assert.equal(await grpcCode(b.client.saveDeploymentMetadata({ deploymentId: "dep-owned", metadata: { x: "1" } }, md)), denied);
       assert.equal(
-        await grpcCode(b.client.reportDeploymentCompleted({ deploymentId: "dep-owned", status: DeploymentStatus.DEPLOYMENT_FAILURE }, md)),
+        await grpcCode(
+          b.client.saveDeploymentMetadata({ deploymentId: "dep-owned", metadata: { x: "1" } }, md),
+        ),
         denied,
       );
       assert.equal(
-        await grpcCode(b.client.createDeployment({ deployment: { id: "dep-b", applicationId: appA } }, md)),
+        await grpcCode(
+          b.client.reportDeploymentCompleted(
+            { deploymentId: "dep-owned", status: DeploymentStatus.DEPLOYMENT_FAILURE },
+            md,
+          ),
+        ),
+        denied,
+      );
+      assert.equal(
+        await grpcCode(
+          b.client.createDeployment({ deployment: { id: "dep-b", applicationId: appA } }, md),
+        ),
         denied,
       );
       const d = await t.admin.call("getDeployment", { params: { id: "dep-owned" } });
@@ -121,31 +153,64 @@ spec:
 
     it("gRPC calls with missing ids are INVALID_ARGUMENT", async () => {
       const md = { metadata: a.md };
-      assert.equal(await grpcCode(a.client.getDeployment({ id: "" }, md)), grpc.status.INVALID_ARGUMENT);
-      assert.equal(await grpcCode(a.client.createDeployment({}, md)), grpc.status.INVALID_ARGUMENT);
       assert.equal(
-        await grpcCode(a.client.reportStageStatusChanged({ deploymentId: "dep-owned", stageId: "" }, md)),
+        await grpcCode(a.client.getDeployment({ id: "" }, md)),
         grpc.status.INVALID_ARGUMENT,
       );
-      assert.equal(await grpcCode(a.client.reportCommandHandled({ commandId: "" }, md)), grpc.status.INVALID_ARGUMENT);
+      assert.equal(await grpcCode(a.client.createDeployment({}, md)), grpc.status.INVALID_ARGUMENT);
+      assert.equal(
+        await grpcCode(
+          a.client.reportStageStatusChanged({ deploymentId: "dep-owned", stageId: "" }, md),
+        ),
+        grpc.status.INVALID_ARGUMENT,
+      );
+      assert.equal(
+        await grpcCode(a.client.reportCommandHandled({ commandId: "" }, md)),
+        grpc.status.INVALID_ARGUMENT,
+      );
     });
 
     it("an illegal status transition is FAILED_PRECONDITION and changes nothing", async () => {
       await runningDeployment(a, appA, "dep-done", [{ id: "s1", name: "WAIT" }], []);
       const md = { metadata: a.md };
-      await a.client.reportDeploymentCompleted({ deploymentId: "dep-done", status: DeploymentStatus.DEPLOYMENT_SUCCESS, stageStatuses: { s1: StageStatus.STAGE_SUCCESS } }, md);
+      await a.client.reportDeploymentCompleted(
+        {
+          deploymentId: "dep-done",
+          status: DeploymentStatus.DEPLOYMENT_SUCCESS,
+          stageStatuses: { s1: StageStatus.STAGE_SUCCESS },
+        },
+        md,
+      );
       // Re-reporting the same completion is idempotent.
-      await a.client.reportDeploymentCompleted({ deploymentId: "dep-done", status: DeploymentStatus.DEPLOYMENT_SUCCESS }, md);
+      await a.client.reportDeploymentCompleted(
+        { deploymentId: "dep-done", status: DeploymentStatus.DEPLOYMENT_SUCCESS },
+        md,
+      );
       assert.equal(
-        await grpcCode(a.client.reportDeploymentStatusChanged({ deploymentId: "dep-done", status: DeploymentStatus.DEPLOYMENT_RUNNING }, md)),
+        await grpcCode(
+          a.client.reportDeploymentStatusChanged(
+            { deploymentId: "dep-done", status: DeploymentStatus.DEPLOYMENT_RUNNING },
+            md,
+          ),
+        ),
         grpc.status.FAILED_PRECONDITION,
       );
       assert.equal(
-        await grpcCode(a.client.reportDeploymentCompleted({ deploymentId: "dep-done", status: DeploymentStatus.DEPLOYMENT_FAILURE }, md)),
+        await grpcCode(
+          a.client.reportDeploymentCompleted(
+            { deploymentId: "dep-done", status: DeploymentStatus.DEPLOYMENT_FAILURE },
+            md,
+          ),
+        ),
         grpc.status.FAILED_PRECONDITION,
       );
       assert.equal(
-        await grpcCode(a.client.reportStageStatusChanged({ deploymentId: "dep-done", stageId: "s1", status: StageStatus.STAGE_RUNNING }, md)),
+        await grpcCode(
+          a.client.reportStageStatusChanged(
+            { deploymentId: "dep-done", stageId: "s1", status: StageStatus.STAGE_RUNNING },
+            md,
+          ),
+        ),
         grpc.status.FAILED_PRECONDITION,
       );
       const d = await t.admin.call("getDeployment", { params: { id: "dep-done" } });
@@ -164,8 +229,13 @@ spec:
       const watch = new WatchRecorder(a);
       try {
         const { commandId } = await t.rest(editorKey).call("approveStage", params);
-        const msg = await watch.next((m) => m.event.case === "command" && m.event.value.id === commandId);
-        assert.equal(msg.event.case === "command" && msg.event.value.type, Command_Type.APPROVE_STAGE);
+        const msg = await watch.next(
+          (m) => m.event.case === "command" && m.event.value.id === commandId,
+        );
+        assert.equal(
+          msg.event.case === "command" && msg.event.value.type,
+          Command_Type.APPROVE_STAGE,
+        );
         const audit = await t.admin.call("listAuditLog", { query: { action: "stage.approve" } });
         const entry = audit.entries.find((e) => e.details?.commandId === commandId);
         assert.ok(entry, "approval is in the audit log");
@@ -177,65 +247,143 @@ spec:
     });
 
     it("only listed approvers may approve; one vote per user", async () => {
-      await runningDeployment(a, appA, "dep-approvers", [{ id: "gate", name: WAIT, approvers: ["alice", "bob"] }], ["gate"]);
+      await runningDeployment(
+        a,
+        appA,
+        "dep-approvers",
+        [{ id: "gate", name: WAIT, approvers: ["alice", "bob"] }],
+        ["gate"],
+      );
       const victor = await session("victor", "victor-secret");
       const alice = await session("alice", "alice-secret");
       const url = "/api/v1/deployments/dep-approvers/stages/gate/approve";
       assert.equal((await victor(url, { method: "POST", body: "{}" })).status, 403, "viewer role");
-      assert.equal(await httpStatus(t.rest(editorKey).call("approveStage", { params: { id: "dep-approvers", stageId: "gate" } })), 403, "admin is not an approver");
+      assert.equal(
+        await httpStatus(
+          t
+            .rest(editorKey)
+            .call("approveStage", { params: { id: "dep-approvers", stageId: "gate" } }),
+        ),
+        403,
+        "admin is not an approver",
+      );
       const first = await alice(url, { method: "POST", body: "{}" });
       assert.equal(first.status, 202);
       const second = await alice(url, { method: "POST", body: "{}" });
       assert.equal(second.status, 409);
-      assert.match(((await second.json()) as { error: { message: string } }).error.message, /not counted/);
+      assert.match(
+        ((await second.json()) as { error: { message: string } }).error.message,
+        /not counted/,
+      );
       const bob = await session("bob", "bob-secret");
       assert.equal((await bob(url, { method: "POST", body: "{}" })).status, 202);
       const watch = new WatchRecorder(a);
       try {
-        await eventually(async () => watch.commands().filter((c) => c.deploymentId === "dep-approvers").length >= 2, 5000, "two approvals");
-        const approvals = watch.commands().filter((c) => c.deploymentId === "dep-approvers" && c.type === Command_Type.APPROVE_STAGE);
+        await eventually(
+          async () =>
+            watch.commands().filter((c) => c.deploymentId === "dep-approvers").length >= 2,
+          5000,
+          "two approvals",
+        );
+        const approvals = watch
+          .commands()
+          .filter(
+            (c) => c.deploymentId === "dep-approvers" && c.type === Command_Type.APPROVE_STAGE,
+          );
         assert.deepEqual(approvals.map((c) => c.commander).sort(), ["alice", "bob"]);
       } finally {
         watch.close();
       }
       // A stage that is not a running WAIT_APPROVAL cannot be approved.
-      assert.equal(await httpStatus(t.admin.call("approveStage", { params: { id: "dep-owned", stageId: "s1" } })), 412);
-      assert.equal(await httpStatus(t.admin.call("approveStage", { params: { id: "dep-owned", stageId: "nope" } })), 404);
+      assert.equal(
+        await httpStatus(
+          t.admin.call("approveStage", { params: { id: "dep-owned", stageId: "s1" } }),
+        ),
+        412,
+      );
+      assert.equal(
+        await httpStatus(
+          t.admin.call("approveStage", { params: { id: "dep-owned", stageId: "nope" } }),
+        ),
+        404,
+      );
     });
 
     it("bad REST input gets a 4xx with an error body, never a 500", async () => {
       const post = (path: string, body: string, headers: Record<string, string> = {}) =>
         fetch(`${t.cp.httpUrl}${path}`, {
           method: "POST",
-          headers: { authorization: `Bearer ${t.adminKey}`, "content-type": "application/json", ...headers },
+          headers: {
+            authorization: `Bearer ${t.adminKey}`,
+            "content-type": "application/json",
+            ...headers,
+          },
           body,
         });
       const cases: [string, Response, number][] = [
         ["malformed JSON", await post("/api/v1/pipeds", "{not json"), 400],
-        ["unknown field", await post("/api/v1/pipeds", JSON.stringify({ name: "x", colour: "red" })), 400],
+        [
+          "unknown field",
+          await post("/api/v1/pipeds", JSON.stringify({ name: "x", colour: "red" })),
+          400,
+        ],
         ["wrong type", await post("/api/v1/pipeds", JSON.stringify({ name: 42 })), 400],
         ["missing field", await post("/api/v1/api-keys", JSON.stringify({ name: "k" })), 400],
-        ["bad enum", await post("/api/v1/api-keys", JSON.stringify({ name: "k", role: "god" })), 400],
-        ["oversize body", await post("/api/v1/pipeds", JSON.stringify({ name: "x", description: "y".repeat(400_000) })), 413],
-        ["wrong content type", await post("/api/v1/pipeds", "name=x", { "content-type": "text/plain" }), 415],
+        [
+          "bad enum",
+          await post("/api/v1/api-keys", JSON.stringify({ name: "k", role: "god" })),
+          400,
+        ],
+        [
+          "oversize body",
+          await post(
+            "/api/v1/pipeds",
+            JSON.stringify({ name: "x", description: "y".repeat(400_000) }),
+          ),
+          413,
+        ],
+        [
+          "text body",
+          await post("/api/v1/pipeds", "name=x", { "content-type": "text/plain" }),
+          400,
+        ],
+        [
+          "unsupported content type",
+          await post("/api/v1/pipeds", "<x/>", { "content-type": "application/xml" }),
+          415,
+        ],
         ["unknown deployment", await post("/api/v1/deployments/nope/cancel", "{}"), 404],
         ["unknown route", await post("/api/v1/nothing", "{}"), 404],
-        ["unknown piped for app", await post("/api/v1/applications", JSON.stringify({ name: "x", pipedId: "nope", gitPath: { repoId: "r", path: "p" } })), 400],
+        [
+          "unknown piped for app",
+          await post(
+            "/api/v1/applications",
+            JSON.stringify({ name: "x", pipedId: "nope", gitPath: { repoId: "r", path: "p" } }),
+          ),
+          400,
+        ],
       ];
       for (const [what, res, want] of cases) {
         assert.equal(res.status, want, what);
         const body = (await res.json()) as { error?: { code?: string; message?: string } };
         assert.ok(body.error?.code && body.error.message, `${what}: error body`);
       }
-      const bad = await fetch(`${t.cp.httpUrl}/api/v1/deployments?limit=0`, { headers: { authorization: `Bearer ${t.adminKey}` } });
+      const bad = await fetch(`${t.cp.httpUrl}/api/v1/deployments?limit=0`, {
+        headers: { authorization: `Bearer ${t.adminKey}` },
+      });
       assert.equal(bad.status, 400);
     });
 
     it("the Watch stream resumes after the last sequence it saw", async () => {
       await runningDeployment(a, appA, "dep-resume", [{ id: "g", name: WAIT }], ["g"]);
       const first = new WatchRecorder(a);
-      const c1 = await t.admin.call("cancelDeployment", { params: { id: "dep-resume" }, body: { rollback: false } });
-      const got = await first.next((m) => m.event.case === "command" && m.event.value.id === c1.commandId);
+      const c1 = await t.admin.call("cancelDeployment", {
+        params: { id: "dep-resume" },
+        body: { rollback: false },
+      });
+      const got = await first.next(
+        (m) => m.event.case === "command" && m.event.value.id === c1.commandId,
+      );
       first.close();
       const seq = got.event.case === "command" ? got.event.value.sequence : 0n;
       assert.ok(seq > 0n);
@@ -243,11 +391,21 @@ spec:
       const resumed = new WatchRecorder(a, seq);
       try {
         await resumed.next((m) => m.event.case === "command" && m.event.value.id === c2.commandId);
-        assert.ok(!resumed.commands().some((c) => c.id === c1.commandId), "already-seen command is not re-sent");
+        assert.ok(
+          !resumed.commands().some((c) => c.id === c1.commandId),
+          "already-seen command is not re-sent",
+        );
         const all = resumed.commands().map((c) => c.sequence);
-        assert.deepEqual(all, [...all].sort((x, y) => (x < y ? -1 : 1)), "commands arrive in sequence order");
+        assert.deepEqual(
+          all,
+          [...all].sort((x, y) => (x < y ? -1 : 1)),
+          "commands arrive in sequence order",
+        );
         // A handled command is not sent again to a fresh stream.
-        await a.client.reportCommandHandled({ commandId: c2.commandId, status: CommandStatus.COMMAND_SUCCEEDED }, { metadata: a.md });
+        await a.client.reportCommandHandled(
+          { commandId: c2.commandId, status: CommandStatus.COMMAND_SUCCEEDED },
+          { metadata: a.md },
+        );
         const cmd = await t.admin.call("getCommand", { params: { id: c2.commandId } });
         assert.equal(cmd.command.status, "COMMAND_SUCCEEDED");
       } finally {
@@ -265,43 +423,71 @@ spec:
     it("push path: REST approve → APPROVE_STAGE on the Watch stream, p99 under 50 ms", async () => {
       const n = 120;
       const stages = Array.from({ length: n }, (_, i) => ({ id: `g${i}`, name: WAIT }));
-      await runningDeployment(a, appA, "dep-latency", stages, stages.map((s) => s.id));
+      await runningDeployment(
+        a,
+        appA,
+        "dep-latency",
+        stages,
+        stages.map((s) => s.id),
+      );
       const watch = new WatchRecorder(a);
       await watch.next((m) => m.event.case === "heartbeat");
       const editor = t.rest(editorKey);
-      const latencies: number[] = [];
+      // afterReturn: the issue's measure (command arrival after the approve call returned; 0
+      // when the push beat the HTTP response). sendToArrive: the stricter end-to-end figure.
+      const afterReturn: number[] = [];
+      const sendToArrive: number[] = [];
       try {
         for (const s of stages) {
           const sent = performance.now();
-          const { commandId } = await editor.call("approveStage", { params: { id: "dep-latency", stageId: s.id } });
+          const { commandId } = await editor.call("approveStage", {
+            params: { id: "dep-latency", stageId: s.id },
+          });
           const returned = performance.now();
           await watch.next((m) => m.event.case === "command" && m.event.value.id === commandId);
-          const arrived = watch.received.find((r) => r.msg.event.case === "command" && r.msg.event.value.id === commandId)?.at ?? Infinity;
+          const arrived =
+            watch.received.find(
+              (r) => r.msg.event.case === "command" && r.msg.event.value.id === commandId,
+            )?.at ?? Infinity;
           assert.ok(arrived >= sent);
-          latencies.push(Math.max(0, arrived - returned));
+          afterReturn.push(Math.max(0, arrived - returned));
+          sendToArrive.push(arrived - sent);
         }
       } finally {
         watch.close();
       }
-      latencies.sort((x, y) => x - y);
-      const p = (q: number) => latencies[Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)] ?? Infinity;
-      console.log(`# ${driver} approve→Watch latency over ${n}: p50=${p(0.5).toFixed(2)}ms p99=${p(0.99).toFixed(2)}ms max=${p(1).toFixed(2)}ms`);
-      assert.ok(p(0.99) < 50, `p99 ${p(0.99).toFixed(2)}ms must be < 50ms`);
+      const p = (xs: number[], q: number) => {
+        const s = [...xs].sort((x, y) => x - y);
+        return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)] ?? Infinity;
+      };
+      console.log(
+        `# ${driver} approve→Watch over ${n}: after return p99=${p(afterReturn, 0.99).toFixed(2)}ms; ` +
+          `send→arrive p50=${p(sendToArrive, 0.5).toFixed(2)}ms p99=${p(sendToArrive, 0.99).toFixed(2)}ms`,
+      );
+      assert.ok(p(afterReturn, 0.99) < 50, `p99 after return ${p(afterReturn, 0.99).toFixed(2)}ms`);
+      assert.ok(p(sendToArrive, 0.99) < 50, `p99 send→arrive ${p(sendToArrive, 0.99).toFixed(2)}ms`);
     });
 
     it("SSE stream reports deployment changes", async () => {
       const ac = new AbortController();
-      const res = await fetch(`${t.cp.httpUrl}/api/v1/stream`, { headers: { authorization: `Bearer ${viewerKey}` }, signal: ac.signal });
+      const res = await fetch(`${t.cp.httpUrl}/api/v1/stream`, {
+        headers: { authorization: `Bearer ${viewerKey}` },
+        signal: ac.signal,
+      });
       assert.equal(res.status, 200);
       const reader = res.body!.getReader();
       let text = "";
       await runningDeployment(a, appA, "dep-sse", [{ id: "s", name: "WAIT" }], ["s"]);
       try {
-        await eventually(async () => {
-          const { value } = await reader.read();
-          text += new TextDecoder().decode(value);
-          return text.includes('"deploymentId":"dep-sse"') && text.includes("DEPLOYMENT_RUNNING");
-        }, 5000, "SSE deployment event");
+        await eventually(
+          async () => {
+            const { value } = await reader.read();
+            text += new TextDecoder().decode(value);
+            return text.includes('"deploymentId":"dep-sse"') && text.includes("DEPLOYMENT_RUNNING");
+          },
+          5000,
+          "SSE deployment event",
+        );
       } finally {
         ac.abort();
       }
@@ -315,7 +501,10 @@ spec:
       assert.equal(list.pipeds.find((p) => p.id === b.id)?.status, "ONLINE");
       watch.close();
       await t.admin.call("disablePiped", { params: { id: b.id } });
-      assert.equal(await grpcCode(b.client.listApplications({}, { metadata: b.md })), grpc.status.PERMISSION_DENIED);
+      assert.equal(
+        await grpcCode(b.client.listApplications({}, { metadata: b.md })),
+        grpc.status.PERMISSION_DENIED,
+      );
       await t.admin.call("enablePiped", { params: { id: b.id } });
       await b.client.listApplications({}, { metadata: b.md });
       // Rotation: the new key works, the old one keeps working until old keys are deleted.
@@ -324,7 +513,10 @@ spec:
       await nb.client.listApplications({}, { metadata: nb.md });
       await b.client.listApplications({}, { metadata: b.md });
       await t.admin.call("deleteOldPipedKeys", { params: { id: b.id } });
-      assert.equal(await grpcCode(b.client.listApplications({}, { metadata: b.md })), grpc.status.UNAUTHENTICATED);
+      assert.equal(
+        await grpcCode(b.client.listApplications({}, { metadata: b.md })),
+        grpc.status.UNAUTHENTICATED,
+      );
       b.close();
       b = nb;
       const p = await t.admin.call("getPiped", { params: { id: b.id } });
@@ -333,7 +525,9 @@ spec:
     });
 
     it("metrics and OpenAPI are served to authenticated callers", async () => {
-      const m = await fetch(`${t.cp.httpUrl}/metrics`, { headers: { authorization: `Bearer ${viewerKey}` } });
+      const m = await fetch(`${t.cp.httpUrl}/metrics`, {
+        headers: { authorization: `Bearer ${viewerKey}` },
+      });
       assert.equal(m.status, 200);
       const text = await m.text();
       assert.match(text, /pipecd_grpc_requests_total\{method="ReportPipedMeta",code="OK"\} \d+/);
@@ -341,7 +535,9 @@ spec:
       assert.match(text, /pipecd_deployments\{status="DEPLOYMENT_RUNNING"\} \d+/);
       assert.match(text, /pipecd_connected_pipeds \d+/);
       assert.equal((await fetch(`${t.cp.httpUrl}/metrics`)).status, 401);
-      const o = await fetch(`${t.cp.httpUrl}/api/v1/openapi.json`, { headers: { authorization: `Bearer ${viewerKey}` } });
+      const o = await fetch(`${t.cp.httpUrl}/api/v1/openapi.json`, {
+        headers: { authorization: `Bearer ${viewerKey}` },
+      });
       const doc = (await o.json()) as { paths: Record<string, unknown> };
       assert.ok(doc.paths["/api/v1/deployments/{id}/stages/{stageId}/approve"]);
     });
@@ -362,14 +558,32 @@ spec:
       assert.deepEqual(auditAfter.entries, auditBefore.entries);
       assert.equal(await httpStatus(t.rest(editorKey).call("me")), 200);
       const alice = await session("alice", "alice-secret");
-      assert.equal((await alice("/api/v1/deployments/dep-approvers/stages/gate/approve", { method: "POST", body: "{}" })).status, 409, "votes survive");
+      assert.equal(
+        (
+          await alice("/api/v1/deployments/dep-approvers/stages/gate/approve", {
+            method: "POST",
+            body: "{}",
+          })
+        ).status,
+        409,
+        "votes survive",
+      );
       const watch = new WatchRecorder(a);
       try {
-        const old = await watch.next((m) => m.event.case === "command" && m.event.value.deploymentId === "dep-approvers");
-        const { commandId } = await t.admin.call("cancelDeployment", { params: { id: "dep-approvers" }, body: {} });
-        const fresh = await watch.next((m) => m.event.case === "command" && m.event.value.id === commandId);
+        const old = await watch.next(
+          (m) => m.event.case === "command" && m.event.value.deploymentId === "dep-approvers",
+        );
+        const { commandId } = await t.admin.call("cancelDeployment", {
+          params: { id: "dep-approvers" },
+          body: {},
+        });
+        const fresh = await watch.next(
+          (m) => m.event.case === "command" && m.event.value.id === commandId,
+        );
         assert.ok(
-          fresh.event.case === "command" && old.event.case === "command" && fresh.event.value.sequence > old.event.value.sequence,
+          fresh.event.case === "command" &&
+            old.event.case === "command" &&
+            fresh.event.value.sequence > old.event.value.sequence,
           "sequence keeps increasing across restarts",
         );
       } finally {

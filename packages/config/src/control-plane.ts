@@ -42,8 +42,12 @@ export function parseControlPlaneConfig(file: string, text: string): ControlPlan
     throw new InvalidArgumentError("unreachable");
   }
   checkKeys(issues, [], root, ["apiVersion", "kind", "spec"]);
-  if (root.kind !== "ControlPlane") issues.add(["kind"], `must be "ControlPlane", got ${JSON.stringify(root.kind)}`);
-  if (typeof root.apiVersion !== "string" || !/^pipecd(-ts)?\.dev\/v1(beta1)?$/.test(root.apiVersion))
+  if (root.kind !== "ControlPlane")
+    issues.add(["kind"], `must be "ControlPlane", got ${JSON.stringify(root.kind)}`);
+  if (
+    typeof root.apiVersion !== "string" ||
+    !/^pipecd(-ts)?\.dev\/v1(beta1)?$/.test(root.apiVersion)
+  )
     issues.add(["apiVersion"], 'must be "pipecd-ts.dev/v1beta1" (or "pipecd.dev/v1beta1")');
   const spec = root.spec ?? {};
   if (!isObject(spec)) {
@@ -79,7 +83,8 @@ export function parseControlPlaneConfig(file: string, text: string): ControlPlan
       const seen = new Set<string>();
       s.users.forEach((u: unknown, i: number) => {
         const p = ["spec", "users", i];
-        if (!isObject(u)) return issues.add(p, "must be a mapping with username, passwordHash, role");
+        if (!isObject(u))
+          return issues.add(p, "must be a mapping with username, passwordHash, role");
         checkKeys(issues, p, u, ["username", "passwordHash", "role"]);
         const { username, passwordHash, role } = u;
         let ok = true;
@@ -124,7 +129,9 @@ export async function loadControlPlaneConfig(file: string): Promise<ControlPlane
   try {
     text = await readFile(file, "utf8");
   } catch (err) {
-    throw new InvalidArgumentError(`cannot read config ${file}: ${(err as Error).message}`, { cause: err });
+    throw new InvalidArgumentError(`cannot read config ${file}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   return parseControlPlaneConfig(file, text);
 }

@@ -36,7 +36,11 @@ export class YamlSource {
     text: string,
   ) {
     this.lines = new LineCounter();
-    this.doc = parseDocument(text, { lineCounter: this.lines, uniqueKeys: true, prettyErrors: false });
+    this.doc = parseDocument(text, {
+      lineCounter: this.lines,
+      uniqueKeys: true,
+      prettyErrors: false,
+    });
     const errs = this.doc.errors;
     if (errs.length > 0) {
       throw new ConfigError(

@@ -1,1 +1,26 @@
-export {};
+export type {
+  APIKeyRepository,
+  ApplicationFilter,
+  ApplicationRepository,
+  AuditLogFilter,
+  AuditLogRepository,
+  CommandFilter,
+  CommandRepository,
+  Datastore,
+  DeploymentFilter,
+  DeploymentRepository,
+  LiveStateRepository,
+  Notifier,
+  Page,
+  PageRequest,
+  PipedRepository,
+  Session,
+  SessionRepository,
+  StageLogKey,
+  StageLogRepository,
+  StoredKeyHash,
+} from "./types.js";
+export { openDatastore, type OpenDatastoreOptions } from "./open.js";
+export { DEFAULT_LIMIT, MAX_LIMIT } from "./internal/paging.js";
+export { MAX_NOTIFY_PAYLOAD } from "./internal/entities.js";
+export { POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS, type Migration } from "./migrations.js";

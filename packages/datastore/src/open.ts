@@ -37,15 +37,22 @@ export function parseSqliteUrl(url: string): { path: string; synchronous: Sqlite
   const q = rest.indexOf("?");
   const path = q === -1 ? rest : rest.slice(0, q);
   const params = new URLSearchParams(q === -1 ? "" : rest.slice(q + 1));
-  if (!path) throw new InvalidArgumentError(`datastore URL "${url}" has no path (use sqlite:PATH or sqlite::memory:)`);
+  if (!path)
+    throw new InvalidArgumentError(
+      `datastore URL "${url}" has no path (use sqlite:PATH or sqlite::memory:)`,
+    );
   let synchronous: SqliteSynchronous = "full";
   for (const [key, value] of params) {
     if (key !== "synchronous") {
-      throw new InvalidArgumentError(`datastore URL "${url}": unknown option "${key}" (known: synchronous)`);
+      throw new InvalidArgumentError(
+        `datastore URL "${url}": unknown option "${key}" (known: synchronous)`,
+      );
     }
     const v = value.toLowerCase();
     if (v !== "full" && v !== "normal") {
-      throw new InvalidArgumentError(`datastore URL "${url}": synchronous must be full or normal, got "${value}"`);
+      throw new InvalidArgumentError(
+        `datastore URL "${url}": synchronous must be full or normal, got "${value}"`,
+      );
     }
     synchronous = v;
   }

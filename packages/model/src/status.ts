@@ -1,8 +1,4 @@
-import {
-  CommandStatus,
-  DeploymentStatus,
-  StageStatus,
-} from "@pipecd-ts/proto";
+import { CommandStatus, DeploymentStatus, StageStatus } from "@pipecd-ts/proto";
 import { FailedPreconditionError } from "@pipecd-ts/runtime";
 
 /** Whether a deployment has reached a final status (SUCCESS, FAILURE, CANCELLED). */
@@ -60,7 +56,9 @@ export function canTransitionDeployment(from: DeploymentStatus, to: DeploymentSt
   if (from === to) return true;
   if (isDeploymentCompleted(from)) return false;
   if (from === DeploymentStatus.DEPLOYMENT_ROLLING_BACK) {
-    return to === DeploymentStatus.DEPLOYMENT_FAILURE || to === DeploymentStatus.DEPLOYMENT_CANCELLED;
+    return (
+      to === DeploymentStatus.DEPLOYMENT_FAILURE || to === DeploymentStatus.DEPLOYMENT_CANCELLED
+    );
   }
   return to > from;
 }

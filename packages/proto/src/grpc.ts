@@ -83,10 +83,7 @@ export function createGrpcClient<T extends GenServiceMethods>(
   credentials: grpc.ChannelCredentials,
   options?: grpc.ClientOptions,
 ): GrpcClient<T> {
-  const Ctor = grpc.makeGenericClientConstructor(
-    grpcServiceDefinition(service),
-    service.typeName,
-  );
+  const Ctor = grpc.makeGenericClientConstructor(grpcServiceDefinition(service), service.typeName);
   const raw = new Ctor(address, credentials, options) as unknown as Record<
     string,
     (...args: unknown[]) => unknown

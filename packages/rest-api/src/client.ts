@@ -1,13 +1,10 @@
-import type { Static } from "typebox";
+import type { Static, TSchema } from "typebox";
 import { AppError, errorCodeOfHttpStatus, type ErrorCode } from "@pipecd-ts/runtime";
 import { Routes, type OperationId, type ResponseOf, type RouteDef } from "./routes.js";
 
 type Def<K extends OperationId> = (typeof Routes)[K];
-type Part<D, P extends "params" | "query" | "body"> = D extends Record<P, infer S>
-  ? S extends import("typebox").TSchema
-    ? Static<S>
-    : never
-  : never;
+type Part<D, P extends "params" | "query" | "body"> =
+  D extends Record<P, infer S> ? (S extends TSchema ? Static<S> : never) : never;
 
 /** Arguments of an operation call: path params, query and body as its schemas define. */
 export type RequestOf<K extends OperationId> = (Def<K> extends { params: unknown }
@@ -41,7 +38,11 @@ export interface RestClientOptions {
 
 /** Typed client of the REST API; browser-safe. */
 export interface RestClient {
-  call<K extends OperationId>(op: K, req?: RequestOf<K>, signal?: AbortSignal): Promise<ResponseOf<K>>;
+  call<K extends OperationId>(
+    op: K,
+    req?: RequestOf<K>,
+    signal?: AbortSignal,
+  ): Promise<ResponseOf<K>>;
 }
 
 /** Builds the URL of a route with its params substituted and query encoded. */
@@ -58,8 +59,8 @@ export function routeUrl(
   const qs = new URLSearchParams();
   for (const [k, v] of Object.entries(query ?? {})) {
     if (v === undefined) continue;
-    if (Array.isArray(v)) for (const item of v) qs.append(k, String(item));
-    else qs.append(k, String(v));
+    for (const item of Array.isArray(v) ? (v as unknown[]) : [v])
+      qs.append(k, typeof item === "object" ? JSON.stringify(item) : String(item as string));
   }
   const s = qs.toString();
   if (s) path += `?${s}`;
@@ -73,7 +74,11 @@ export function createRestClient(opts: RestClientOptions): RestClient {
   return {
     async call(op, req, signal) {
       const def = Routes[op] as RouteDef;
-      const r = (req ?? {}) as { params?: Record<string, string>; query?: Record<string, unknown>; body?: unknown };
+      const r = (req ?? {}) as {
+        params?: Record<string, string>;
+        query?: Record<string, unknown>;
+        body?: unknown;
+      };
       const url = base + routeUrl(def, r.params, r.query);
       const headers: Record<string, string> = { accept: "application/json", ...opts.headers };
       if (opts.apiKey) headers.authorization = `Bearer ${opts.apiKey}`;
@@ -94,7 +99,11 @@ export function createRestClient(opts: RestClientOptions): RestClient {
       try {
         json = text ? JSON.parse(text) : {};
       } catch {
-        throw new RestError(res.status, errorCodeOfHttpStatus(res.status), `non-JSON response (HTTP ${res.status}): ${text.slice(0, 200)}`);
+        throw new RestError(
+          res.status,
+          errorCodeOfHttpStatus(res.status),
+          `non-JSON response (HTTP ${res.status}): ${text.slice(0, 200)}`,
+        );
       }
       if (!res.ok) {
         const err = (json as { error?: { code?: string; message?: string } }).error;

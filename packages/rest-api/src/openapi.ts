@@ -7,17 +7,19 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
     const def = raw as RouteDef;
     const path = def.path.replace(/:([A-Za-z]+)/g, "{$1}");
     const parameters: unknown[] = [];
-    for (const [where, schema] of [
-      ["path", def.params],
-      ["query", def.query],
-    ] as const) {
-      const props = (schema as { properties?: Record<string, unknown>; required?: string[] } | undefined)
-        ?.properties;
+    type ObjSchema = { properties?: Record<string, unknown>; required?: string[] };
+    const parts: [string, ObjSchema | undefined][] = [
+      ["path", def.params as ObjSchema | undefined],
+      ["query", def.query as ObjSchema | undefined],
+    ];
+    for (const [where, schema] of parts) {
+      const props = schema?.properties;
       for (const [name, s] of Object.entries(props ?? {})) {
         parameters.push({
           name,
           in: where,
-          required: where === "path" || ((schema as { required?: string[] }).required ?? []).includes(name),
+          required:
+            where === "path" || (schema?.required ?? []).includes(name),
           schema: s,
         });
       }

@@ -50,7 +50,8 @@ export const Routes = {
   login: route<{ user: UserInfo }>()({
     method: "POST",
     path: "/api/v1/login",
-    summary: "Sign in with a username and password from the control-plane config; sets a session cookie.",
+    summary:
+      "Sign in with a username and password from the control-plane config; sets a session cookie.",
     access: "public",
     status: 200,
     body: S.LoginBody,
@@ -104,7 +105,8 @@ export const Routes = {
   rotatePipedKey: route<{ key: string; piped: PipedJson }>()({
     method: "POST",
     path: "/api/v1/pipeds/:id/rotate-key",
-    summary: "Add a new key (shown once); the previous key keeps working until old keys are deleted.",
+    summary:
+      "Add a new key (shown once); the previous key keeps working until old keys are deleted.",
     access: "admin",
     status: 200,
     params: S.IdParams,

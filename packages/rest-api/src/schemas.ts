@@ -32,11 +32,17 @@ export const PageQuery = Type.Object(
 
 /** POST /login */
 export const LoginBody = Type.Object(
-  { username: Type.String({ minLength: 1, maxLength: 128 }), password: Type.String({ minLength: 1, maxLength: 1024 }) },
+  {
+    username: Type.String({ minLength: 1, maxLength: 128 }),
+    password: Type.String({ minLength: 1, maxLength: 1024 }),
+  },
   strict,
 );
 /** POST /pipeds */
-export const RegisterPipedBody = Type.Object({ name: Name, description: Type.Optional(Desc) }, strict);
+export const RegisterPipedBody = Type.Object(
+  { name: Name, description: Type.Optional(Desc) },
+  strict,
+);
 /** PATCH /pipeds/{id} */
 export const UpdatePipedBody = Type.Object(
   { name: Type.Optional(Name), description: Type.Optional(Desc) },
@@ -50,7 +56,9 @@ export const GitPathSchema = Type.Object(
   {
     repoId: Type.String({ minLength: 1, maxLength: 128 }),
     path: Type.String({ minLength: 1, maxLength: 1024, pattern: "^[^/]" }),
-    configFilename: Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: "^[^/]+$" })),
+    configFilename: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 255, pattern: "^[^/]+$" }),
+    ),
   },
   strict,
 );

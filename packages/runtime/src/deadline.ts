@@ -51,7 +51,7 @@ export async function withDeadline<T>(
         },
         (e: unknown) => {
           combined.removeEventListener("abort", onAbort);
-          reject(e as Error);
+          reject(e);
         },
       );
     });
@@ -63,5 +63,7 @@ export async function withDeadline<T>(
 /** A promise that resolves when `signal` aborts (never rejects). */
 export function aborted(signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+  return new Promise((resolve) =>
+    signal.addEventListener("abort", () => resolve(), { once: true }),
+  );
 }

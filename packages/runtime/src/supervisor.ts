@@ -10,7 +10,10 @@ export interface Service {
 
 /** Why the supervisor stopped its services. */
 export class ShutdownReason extends Error {
-  constructor(readonly kind: "terminate" | "failure", message: string) {
+  constructor(
+    readonly kind: "terminate" | "failure",
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -33,8 +36,7 @@ export interface SuperviseOptions {
 export async function supervise(services: Service[], opts: SuperviseOptions): Promise<void> {
   const stop = new AbortController();
   let firstFailure: unknown;
-  const onRootAbort = (): void =>
-    stop.abort(new ShutdownReason("terminate", "shutdown requested"));
+  const onRootAbort = (): void => stop.abort(new ShutdownReason("terminate", "shutdown requested"));
   if (opts.signal.aborted) onRootAbort();
   else opts.signal.addEventListener("abort", onRootAbort, { once: true });
 
@@ -77,7 +79,7 @@ export async function supervise(services: Service[], opts: SuperviseOptions): Pr
   }
   clearTimeout(graceTimer);
   opts.signal.removeEventListener("abort", onRootAbort);
-  if (firstFailure !== undefined) throw firstFailure;
+  if (firstFailure !== undefined) throw firstFailure as Error;
 }
 
 function isAbortLike(err: unknown): boolean {

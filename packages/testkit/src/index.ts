@@ -1,1 +1,2 @@
-export {};
+export { freePort } from "./ports.js";
+export { startPostgres, type PgCluster } from "./postgres.js";

@@ -42,7 +42,9 @@ export class Authenticator {
   async piped(header: string | undefined): Promise<PipedPrincipal> {
     const tok = parsePipedToken(header);
     if (!tok) throw new UnauthenticatedError("missing or malformed PIPED-TOKEN authorization");
-    const cacheKey = createHash("sha256").update(header ?? "").digest("base64");
+    const cacheKey = createHash("sha256")
+      .update(header ?? "")
+      .digest("base64");
     const now = this.opts.clock.now().getTime();
     const hit = this.pipedCache.get(cacheKey);
     if (hit && hit.until > now) return hit.principal;
@@ -66,28 +68,37 @@ export class Authenticator {
 
   /** Forgets cached tokens of a piped (after disable or key changes). */
   invalidatePiped(pipedId: string): void {
-    for (const [k, v] of this.pipedCache) if (v.principal.pipedId === pipedId) this.pipedCache.delete(k);
+    for (const [k, v] of this.pipedCache)
+      if (v.principal.pipedId === pipedId) this.pipedCache.delete(k);
   }
 
   /**
    * Authenticates a REST caller from `Authorization: Bearer <apiKey>` or the session cookie.
    * Throws Unauthenticated when neither is valid.
    */
-  async rest(authorization: string | undefined, sessionToken: string | undefined): Promise<Principal> {
+  async rest(
+    authorization: string | undefined,
+    sessionToken: string | undefined,
+  ): Promise<Principal> {
     if (authorization !== undefined) {
       const m = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
       const parsed = m?.[1] ? parseApiKey(m[1]) : undefined;
-      if (!parsed || !m?.[1]) throw new UnauthenticatedError("malformed Authorization header; expected 'Bearer <apiKey>'");
+      if (!parsed || !m?.[1])
+        throw new UnauthenticatedError(
+          "malformed Authorization header; expected 'Bearer <apiKey>'",
+        );
       let auth;
       try {
         auth = await this.opts.ds.apiKeys.getAuth(parsed.id);
       } catch (err) {
-        if (err instanceof AppError && err.code === "NOT_FOUND") throw new UnauthenticatedError("invalid API key");
+        if (err instanceof AppError && err.code === "NOT_FOUND")
+          throw new UnauthenticatedError("invalid API key");
         throw err;
       }
       if (!verifySecret(m[1], auth.hash)) throw new UnauthenticatedError("invalid API key");
       if (auth.apiKey.disabled) throw new UnauthenticatedError("API key is disabled");
-      if (auth.apiKey.projectId !== this.opts.config.projectId) throw new UnauthenticatedError("invalid API key");
+      if (auth.apiKey.projectId !== this.opts.config.projectId)
+        throw new UnauthenticatedError("invalid API key");
       this.touchApiKey(parsed.id);
       return { username: auth.apiKey.creator, role: auth.apiKey.role, apiKeyId: auth.apiKey.id };
     }
@@ -96,11 +107,16 @@ export class Authenticator {
       if (s) return { username: s.username, role: s.role, sessionHash: s.tokenHash };
       throw new UnauthenticatedError("session expired or invalid; sign in again");
     }
-    throw new UnauthenticatedError("authentication required: send 'Authorization: Bearer <apiKey>' or sign in");
+    throw new UnauthenticatedError(
+      "authentication required: send 'Authorization: Bearer <apiKey>' or sign in",
+    );
   }
 
   /** Checks a username/password from the config and opens a session; returns its token. */
-  async login(username: string, password: string): Promise<{ token: string; principal: Principal; expiresAt: Date }> {
+  async login(
+    username: string,
+    password: string,
+  ): Promise<{ token: string; principal: Principal; expiresAt: Date }> {
     const user = this.opts.config.users.find((u) => u.username === username);
     // Verify against a dummy hash for unknown users so timing does not reveal who exists.
     const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
@@ -109,7 +125,13 @@ export class Authenticator {
     const now = this.opts.clock.now();
     const expiresAt = new Date(now.getTime() + this.opts.config.sessionTtlMs);
     const role = parseRole(user.role) ?? Role.VIEWER;
-    await this.opts.ds.sessions.create({ tokenHash: hashSecret(token), username, role, createdAt: now, expiresAt });
+    await this.opts.ds.sessions.create({
+      tokenHash: hashSecret(token),
+      username,
+      role,
+      createdAt: now,
+      expiresAt,
+    });
     return { token, principal: { username, role }, expiresAt };
   }
 
@@ -124,7 +146,9 @@ export class Authenticator {
     this.apiKeyLastUsed.set(id, now);
     this.opts.ds.apiKeys
       .touchLastUsed(id, new Date(now))
-      .catch((err: unknown) => this.opts.logger.warn({ err, apiKeyId: id }, "could not record API key use"));
+      .catch((err: unknown) =>
+        this.opts.logger.warn({ err, apiKeyId: id }, "could not record API key use"),
+      );
   }
 }
 

@@ -23,7 +23,12 @@ export function verifySecret(secret: string, storedHash: string): boolean {
 
 const SCRYPT = { N: 16384, r: 8, p: 1 } as const;
 
-function scryptAsync(password: string, salt: Buffer, len: number, opts: ScryptOptions): Promise<Buffer> {
+function scryptAsync(
+  password: string,
+  salt: Buffer,
+  len: number,
+  opts: ScryptOptions,
+): Promise<Buffer> {
   return new Promise((resolve, reject) =>
     scrypt(password, salt, len, { ...opts, maxmem: 64 * 1024 * 1024 }, (err, key) =>
       err ? reject(err) : resolve(key),

@@ -4,7 +4,9 @@ import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   ApplicationDeploymentReferenceSchema,
   ApplicationSyncStateSchema,
+  CommandStatus,
   DeploymentStatus,
+  StageStatus,
   PipedService,
   PipelineStageSchema,
   WatchResponseSchema,
@@ -68,7 +70,9 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
       .update(pipedId, (p) => {
         p.lastSeenAt = timestampFromDate(new Date(t));
       })
-      .catch((err: unknown) => o.logger.warn({ err, pipedId }, "could not record piped last-seen time"));
+      .catch((err: unknown) =>
+        o.logger.warn({ err, pipedId }, "could not record piped last-seen time"),
+      );
   };
 
   /** Wraps a unary handler with auth, error mapping and metrics. */
@@ -104,13 +108,17 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
   async function ownedApp(id: string, piped: PipedPrincipal): Promise<Application> {
     const app = await ds.applications.get(need(id, "application_id"));
     if (app.pipedId !== piped.pipedId || app.projectId !== piped.projectId)
-      throw new PermissionDeniedError(`application ${id} does not belong to piped ${piped.pipedId}`);
+      throw new PermissionDeniedError(
+        `application ${id} does not belong to piped ${piped.pipedId}`,
+      );
     return app;
   }
 
   function assertOwns(d: Deployment, piped: PipedPrincipal): void {
     if (d.pipedId !== piped.pipedId || d.projectId !== piped.projectId)
-      throw new PermissionDeniedError(`deployment ${d.id} does not belong to piped ${piped.pipedId}`);
+      throw new PermissionDeniedError(
+        `deployment ${d.id} does not belong to piped ${piped.pipedId}`,
+      );
   }
 
   /** Read-modify-write of an owned deployment, then an SSE notice. */
@@ -132,7 +140,7 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
       pipedId: d.pipedId,
       stageId,
       status: stageId
-        ? String(d.stages.find((s) => s.id === stageId)?.status ?? "")
+        ? StageStatus[d.stages.find((s) => s.id === stageId)?.status ?? StageStatus.STAGE_NOT_STARTED_YET]
         : DeploymentStatus[d.status],
     });
     return d;
@@ -226,10 +234,16 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
             do {
               again = false;
               for (;;) {
-                const cmds: Command[] = await ds.commands.listUnhandledAfter(piped.pipedId, lastSeq, 200);
+                const cmds: Command[] = await ds.commands.listUnhandledAfter(
+                  piped.pipedId,
+                  lastSeq,
+                  200,
+                );
                 for (const c of cmds) {
                   if (closed) return;
-                  await write(create(WatchResponseSchema, { event: { case: "command", value: c } }));
+                  await write(
+                    create(WatchResponseSchema, { event: { case: "command", value: c } }),
+                  );
                   lastSeq = c.sequence;
                 }
                 if (cmds.length < 200) break;
@@ -266,7 +280,10 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
           touch(piped.pipedId, true);
           write(
             create(WatchResponseSchema, {
-              event: { case: "heartbeat", value: create(WatchResponse_HeartbeatSchema, { time: now() }) },
+              event: {
+                case: "heartbeat",
+                value: create(WatchResponse_HeartbeatSchema, { time: now() }),
+              },
             }),
           ).catch(() => undefined);
         }, o.heartbeatIntervalMs);
@@ -306,19 +323,27 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
       return { deployment: d };
     }),
 
-    getApplicationMostRecentDeployment: unary("GetApplicationMostRecentDeployment", async (req, piped) => {
-      const app = await ownedApp(req.applicationId, piped);
-      const ref =
-        req.status === DeploymentStatus.DEPLOYMENT_SUCCESS
-          ? app.mostRecentlySuccessfulDeployment
-          : req.status === DeploymentStatus.DEPLOYMENT_PENDING
-            ? app.mostRecentlyTriggeredDeployment
-            : undefined;
-      if (req.status !== DeploymentStatus.DEPLOYMENT_SUCCESS && req.status !== DeploymentStatus.DEPLOYMENT_PENDING)
-        throw new InvalidArgumentError("status must be DEPLOYMENT_PENDING (last triggered) or DEPLOYMENT_SUCCESS");
-      if (!ref) throw new NotFoundError(`application ${app.id} has no such deployment yet`);
-      return { deployment: ref };
-    }),
+    getApplicationMostRecentDeployment: unary(
+      "GetApplicationMostRecentDeployment",
+      async (req, piped) => {
+        const app = await ownedApp(req.applicationId, piped);
+        const ref =
+          req.status === DeploymentStatus.DEPLOYMENT_SUCCESS
+            ? app.mostRecentlySuccessfulDeployment
+            : req.status === DeploymentStatus.DEPLOYMENT_PENDING
+              ? app.mostRecentlyTriggeredDeployment
+              : undefined;
+        if (
+          req.status !== DeploymentStatus.DEPLOYMENT_SUCCESS &&
+          req.status !== DeploymentStatus.DEPLOYMENT_PENDING
+        )
+          throw new InvalidArgumentError(
+            "status must be DEPLOYMENT_PENDING (last triggered) or DEPLOYMENT_SUCCESS",
+          );
+        if (!ref) throw new NotFoundError(`application ${app.id} has no such deployment yet`);
+        return { deployment: ref };
+      },
+    ),
 
     createDeployment: unary("CreateDeployment", async (req, piped) => {
       const d = req.deployment;
@@ -368,7 +393,11 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
           need(s.id, "stages[].id");
           if (ids.has(s.id)) throw new InvalidArgumentError(`duplicate stage id ${s.id}`);
           ids.add(s.id);
-          return create(PipelineStageSchema, { ...s, createdAt: s.createdAt ?? stamp, updatedAt: stamp });
+          return create(PipelineStageSchema, {
+            ...s,
+            createdAt: s.createdAt ?? stamp,
+            updatedAt: stamp,
+          });
         });
       });
       await updateApp(d.applicationId, (a) => {
@@ -394,7 +423,9 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
 
     reportDeploymentCompleted: unary("ReportDeploymentCompleted", async (req, piped) => {
       if (!isDeploymentCompleted(req.status))
-        throw new InvalidArgumentError("status must be DEPLOYMENT_SUCCESS, DEPLOYMENT_FAILURE or DEPLOYMENT_CANCELLED");
+        throw new InvalidArgumentError(
+          "status must be DEPLOYMENT_SUCCESS, DEPLOYMENT_FAILURE or DEPLOYMENT_CANCELLED",
+        );
       const completedAt = req.completedAt ?? now();
       const d = await updateDeployment(req.deploymentId, piped, (d) => {
         const wasCompleted = isDeploymentCompleted(d.status);
@@ -431,7 +462,11 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
         (d) => {
           const s = d.stages.find((x) => x.id === req.stageId);
           if (!s) throw new NotFoundError(`deployment ${d.id} has no stage ${req.stageId}`);
-          if (s.status === req.status && s.retriedCount === req.retriedCount && s.statusReason === req.statusReason)
+          if (
+            s.status === req.status &&
+            s.retriedCount === req.retriedCount &&
+            s.statusReason === req.statusReason
+          )
             return; // idempotent re-report
           s.status = req.status;
           s.statusReason = req.statusReason;
@@ -483,7 +518,9 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
     reportCommandHandled: unary("ReportCommandHandled", async (req, piped) => {
       const cmd = await ds.commands.get(need(req.commandId, "command_id"));
       if (cmd.pipedId !== piped.pipedId)
-        throw new PermissionDeniedError(`command ${cmd.id} does not belong to piped ${piped.pipedId}`);
+        throw new PermissionDeniedError(
+          `command ${cmd.id} does not belong to piped ${piped.pipedId}`,
+        );
       const handled = await ds.commands.markHandled(
         cmd.id,
         req.status,
@@ -496,7 +533,7 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
         pipedId: handled.pipedId,
         deploymentId: handled.deploymentId || undefined,
         stageId: handled.stageId || undefined,
-        status: String(handled.status),
+        status: CommandStatus[handled.status],
       });
       return {};
     }),
@@ -504,7 +541,10 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
     reportApplicationSyncState: unary("ReportApplicationSyncState", async (req, piped) => {
       const app = await ownedApp(req.applicationId, piped);
       if (!req.state) throw new InvalidArgumentError("state is required");
-      const state = create(ApplicationSyncStateSchema, { ...req.state, timestamp: req.state.timestamp ?? now() });
+      const state = create(ApplicationSyncStateSchema, {
+        ...req.state,
+        timestamp: req.state.timestamp ?? now(),
+      });
       await updateApp(app.id, (a) => {
         a.syncState = state;
       });

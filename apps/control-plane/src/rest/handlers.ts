@@ -93,7 +93,11 @@ export function createHandlers(deps: HandlerDeps): Handlers {
     return json(PipedSchema, p);
   };
 
-  async function inProject<T extends { projectId: string }>(p: Promise<T>, what: string, id: string): Promise<T> {
+  async function inProject<T extends { projectId: string }>(
+    p: Promise<T>,
+    what: string,
+    id: string,
+  ): Promise<T> {
     const v = await p;
     if (v.projectId !== projectId) throw new NotFoundError(`${what} ${id} not found`);
     return v;
@@ -108,12 +112,24 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       p.disabled = disabled;
     });
     deps.auth.invalidatePiped(id);
-    await actions.audit(ctx.principal, disabled ? "piped.disable" : "piped.enable", "piped", id, {}, ctx.ip);
+    await actions.audit(
+      ctx.principal,
+      disabled ? "piped.disable" : "piped.enable",
+      "piped",
+      id,
+      {},
+      ctx.ip,
+    );
     hub.emit({ type: "piped", id, pipedId: id });
     return { piped: pipedJson(p) };
   }
 
-  async function updateApp(id: string, action: string, ctx: HandlerContext, fn: (a: Application) => void) {
+  async function updateApp(
+    id: string,
+    action: string,
+    ctx: HandlerContext,
+    fn: (a: Application) => void,
+  ) {
     const before = await getApp(id);
     if (before.deleted) throw new NotFoundError(`application ${id} not found`);
     const a = await ds.applications.update(id, fn);
@@ -125,14 +141,21 @@ export function createHandlers(deps: HandlerDeps): Handlers {
   }
 
   /** The stage a stage command targets, with the common checks. */
-  async function runningStage(depId: string, stageId: string): Promise<{ d: Deployment; s: PipelineStage }> {
+  async function runningStage(
+    depId: string,
+    stageId: string,
+  ): Promise<{ d: Deployment; s: PipelineStage }> {
     const d = await getDeployment(depId);
     const s = d.stages.find((x) => x.id === stageId);
     if (!s) throw new NotFoundError(`deployment ${depId} has no stage ${stageId}`);
     if (isDeploymentCompleted(d.status))
-      throw new FailedPreconditionError(`deployment ${depId} is already ${DeploymentStatus[d.status]}`);
+      throw new FailedPreconditionError(
+        `deployment ${depId} is already ${DeploymentStatus[d.status]}`,
+      );
     if (s.status !== StageStatus.STAGE_RUNNING)
-      throw new FailedPreconditionError(`stage ${stageId} is ${stageStatusName(s.status)}, not STAGE_RUNNING`);
+      throw new FailedPreconditionError(
+        `stage ${stageId} is ${stageStatusName(s.status)}, not STAGE_RUNNING`,
+      );
     return { d, s };
   }
 
@@ -143,7 +166,10 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       throw new FailedPreconditionError(`stage ${stageId} is a ${s.name} stage, not WAIT_APPROVAL`);
     const approvers = s.authorizedOperators.length
       ? s.authorizedOperators
-      : (s.metadata[METADATA_APPROVERS] ?? "").split(",").map((x) => x.trim()).filter(Boolean);
+      : (s.metadata[METADATA_APPROVERS] ?? "")
+          .split(",")
+          .map((x) => x.trim())
+          .filter(Boolean);
     if (approvers.length && !approvers.includes(who.username))
       throw new PermissionDeniedError(
         `user ${who.username} is not an approver of stage ${stageId} (approvers: ${approvers.join(", ")})`,
@@ -153,7 +179,10 @@ export function createHandlers(deps: HandlerDeps): Handlers {
 
   return {
     async login(req, ctx) {
-      const { token, principal, expiresAt } = await deps.auth.login(req.body.username, req.body.password);
+      const { token, principal, expiresAt } = await deps.auth.login(
+        req.body.username,
+        req.body.password,
+      );
       ctx.setSession(token, expiresAt);
       await actions.audit(principal, "user.login", "user", principal.username, {}, ctx.ip);
       return { user: { username: principal.username, role: roleName(principal.role) } };
@@ -167,7 +196,13 @@ export function createHandlers(deps: HandlerDeps): Handlers {
 
     async me(_req, ctx) {
       const p = ctx.principal;
-      return { user: { username: p.username, role: roleName(p.role), ...(p.apiKeyId ? { apiKeyId: p.apiKeyId } : {}) } };
+      return {
+        user: {
+          username: p.username,
+          role: roleName(p.role),
+          ...(p.apiKeyId ? { apiKeyId: p.apiKeyId } : {}),
+        },
+      };
     },
 
     async registerPiped(req, ctx) {
@@ -182,9 +217,21 @@ export function createHandlers(deps: HandlerDeps): Handlers {
           createdAt: stamp,
           updatedAt: stamp,
         }),
-        { id: randomUUID(), hash: hashSecret(key), creator: ctx.principal.username, createdAt: clock.now() },
+        {
+          id: randomUUID(),
+          hash: hashSecret(key),
+          creator: ctx.principal.username,
+          createdAt: clock.now(),
+        },
       );
-      await actions.audit(ctx.principal, "piped.register", "piped", piped.id, { name: piped.name }, ctx.ip);
+      await actions.audit(
+        ctx.principal,
+        "piped.register",
+        "piped",
+        piped.id,
+        { name: piped.name },
+        ctx.ip,
+      );
       hub.emit({ type: "piped", id: piped.id, pipedId: piped.id });
       return { id: piped.id, key, piped: pipedJson(piped) };
     },
@@ -249,7 +296,14 @@ export function createHandlers(deps: HandlerDeps): Handlers {
         }),
         hashSecret(key),
       );
-      await actions.audit(ctx.principal, "apikey.create", "apikey", id, { name: apiKey.name, role: req.body.role }, ctx.ip);
+      await actions.audit(
+        ctx.principal,
+        "apikey.create",
+        "apikey",
+        id,
+        { name: apiKey.name, role: req.body.role },
+        ctx.ip,
+      );
       return { id, key, apiKey: json(APIKeySchema, apiKey) };
     },
 
@@ -298,7 +352,14 @@ export function createHandlers(deps: HandlerDeps): Handlers {
           updatedAt: stamp,
         }),
       );
-      await actions.audit(ctx.principal, "application.add", "application", app.id, { name: app.name }, ctx.ip);
+      await actions.audit(
+        ctx.principal,
+        "application.add",
+        "application",
+        app.id,
+        { name: app.name },
+        ctx.ip,
+      );
       hub.emit({ type: "application", id: app.id, applicationId: app.id, pipedId: app.pipedId });
       await hub.applicationsChanged(app.pipedId, [app.id]);
       return { id: app.id, application: json(ApplicationSchema, app) };
@@ -320,7 +381,10 @@ export function createHandlers(deps: HandlerDeps): Handlers {
         limit: q.limit,
         cursor: q.cursor,
       });
-      return { applications: page.items.map((a) => json(ApplicationSchema, a)), cursor: page.cursor };
+      return {
+        applications: page.items.map((a) => json(ApplicationSchema, a)),
+        cursor: page.cursor,
+      };
     },
 
     async getApplication(req) {
@@ -340,7 +404,12 @@ export function createHandlers(deps: HandlerDeps): Handlers {
             ...a.gitPath,
             $typeName: "pipecd.model.v1.ApplicationGitPath",
             url: a.gitPath?.url ?? "",
-            repo: { $typeName: "pipecd.model.v1.ApplicationGitRepository", id: b.gitPath.repoId, remote: "", branch: "" },
+            repo: {
+              $typeName: "pipecd.model.v1.ApplicationGitRepository",
+              id: b.gitPath.repoId,
+              remote: "",
+              branch: "",
+            },
             path: b.gitPath.path,
             configFilename: b.gitPath.configFilename ?? "",
           };
@@ -375,11 +444,21 @@ export function createHandlers(deps: HandlerDeps): Handlers {
           type: Command_Type.SYNC_APPLICATION,
           pipedId: a.pipedId,
           applicationId: a.id,
-          payload: { case: "syncApplication", value: { applicationId: a.id, syncStrategy: strategy } },
+          payload: {
+            case: "syncApplication",
+            value: { applicationId: a.id, syncStrategy: strategy },
+          },
         },
         ctx.principal,
       );
-      await actions.audit(ctx.principal, "application.sync", "application", a.id, { commandId: cmd.id, strategy: SyncStrategy[strategy] }, ctx.ip);
+      await actions.audit(
+        ctx.principal,
+        "application.sync",
+        "application",
+        a.id,
+        { commandId: cmd.id, strategy: SyncStrategy[strategy] },
+        ctx.ip,
+      );
       return { commandId: cmd.id };
     },
 
@@ -406,7 +485,11 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       if (!stage) throw new NotFoundError(`deployment ${d.id} has no stage ${req.params.stageId}`);
       const q = req.query ?? {};
       const res = await ds.stageLogs.get(
-        { deploymentId: d.id, stageId: stage.id, retriedCount: q.retriedCount ?? stage.retriedCount },
+        {
+          deploymentId: d.id,
+          stageId: stage.id,
+          retriedCount: q.retriedCount ?? stage.retriedCount,
+        },
         q.afterIndex !== undefined ? BigInt(q.afterIndex) : undefined,
       );
       return { blocks: res.blocks.map((b) => json(LogBlockSchema, b)), completed: res.completed };
@@ -415,7 +498,9 @@ export function createHandlers(deps: HandlerDeps): Handlers {
     async cancelDeployment(req, ctx) {
       const d = await getDeployment(req.params.id);
       if (isDeploymentCompleted(d.status))
-        throw new FailedPreconditionError(`deployment ${d.id} is already ${DeploymentStatus[d.status]}`);
+        throw new FailedPreconditionError(
+          `deployment ${d.id} is already ${DeploymentStatus[d.status]}`,
+        );
       const rollback = req.body.rollback ?? true;
       const cmd = await actions.createCommand(
         {
@@ -430,7 +515,14 @@ export function createHandlers(deps: HandlerDeps): Handlers {
         },
         ctx.principal,
       );
-      await actions.audit(ctx.principal, "deployment.cancel", "deployment", d.id, { commandId: cmd.id, rollback: String(rollback) }, ctx.ip);
+      await actions.audit(
+        ctx.principal,
+        "deployment.cancel",
+        "deployment",
+        d.id,
+        { commandId: cmd.id, rollback: String(rollback) },
+        ctx.ip,
+      );
       return { commandId: cmd.id };
     },
 
@@ -459,7 +551,14 @@ export function createHandlers(deps: HandlerDeps): Handlers {
           );
         throw err;
       }
-      await actions.audit(ctx.principal, "stage.approve", "deployment", d.id, { stageId, commandId: cmd.id }, ctx.ip);
+      await actions.audit(
+        ctx.principal,
+        "stage.approve",
+        "deployment",
+        d.id,
+        { stageId, commandId: cmd.id },
+        ctx.ip,
+      );
       return { commandId: cmd.id };
     },
 
@@ -478,14 +577,21 @@ export function createHandlers(deps: HandlerDeps): Handlers {
         },
         ctx.principal,
       );
-      await actions.audit(ctx.principal, "stage.reject", "deployment", d.id, { stageId, commandId: cmd.id, reason }, ctx.ip);
+      await actions.audit(
+        ctx.principal,
+        "stage.reject",
+        "deployment",
+        d.id,
+        { stageId, commandId: cmd.id, reason },
+        ctx.ip,
+      );
       return { commandId: cmd.id };
     },
 
     async skipStage(req, ctx) {
       const { id, stageId } = req.params;
       const { d, s } = await runningStage(id, stageId);
-      if (s.rollback || s.availableOperation === ManualOperation.MANUAL_OPERATION_NONE)
+      if (s.rollback || s.availableOperation === ManualOperation.NONE)
         throw new FailedPreconditionError(`stage ${stageId} (${s.name}) cannot be skipped`);
       const cmd = await actions.createCommand(
         {
@@ -498,7 +604,14 @@ export function createHandlers(deps: HandlerDeps): Handlers {
         },
         ctx.principal,
       );
-      await actions.audit(ctx.principal, "stage.skip", "deployment", d.id, { stageId, commandId: cmd.id }, ctx.ip);
+      await actions.audit(
+        ctx.principal,
+        "stage.skip",
+        "deployment",
+        d.id,
+        { stageId, commandId: cmd.id },
+        ctx.ip,
+      );
       return { commandId: cmd.id };
     },
 

@@ -1,4 +1,4 @@
-import { Ajv, type ValidateFunction } from "ajv";
+import { Ajv } from "ajv";
 import type {
   FastifyInstance,
   FastifyReply,
@@ -18,11 +18,23 @@ export function sendError(reply: FastifyReply, err: AppError): void {
  * strings and path params coerce ("true" → true, repeated keys → arrays) as HTTP requires.
  */
 export function installValidation(app: FastifyInstance): void {
-  const strict = new Ajv({ allErrors: true, coerceTypes: false, removeAdditional: false, useDefaults: false, strict: false });
-  const lenient = new Ajv({ allErrors: true, coerceTypes: "array", removeAdditional: false, useDefaults: true, strict: false });
+  const strict = new Ajv({
+    allErrors: true,
+    coerceTypes: false,
+    removeAdditional: false,
+    useDefaults: false,
+    strict: false,
+  });
+  const lenient = new Ajv({
+    allErrors: true,
+    coerceTypes: "array",
+    removeAdditional: false,
+    useDefaults: true,
+    strict: false,
+  });
   app.setValidatorCompiler(({ schema, httpPart }) => {
     const ajv = httpPart === "body" ? strict : lenient;
-    return ajv.compile(schema as object) as ValidateFunction;
+    return ajv.compile<unknown>(schema as object);
   });
   app.setSchemaErrorFormatter((errors: FastifySchemaValidationError[], dataVar: string) => {
     const msgs = errors.slice(0, 5).map((e) => {
@@ -48,18 +60,31 @@ export function installErrorHandling(app: FastifyInstance, logger: Logger): void
       if (err.code === "INTERNAL") logger.error({ err, url: req.url }, "request failed");
       return sendError(reply, err);
     }
-    if (e.validation) return sendError(reply, new AppError("INVALID_ARGUMENT", e.message ?? "invalid request"));
+    if (e.validation)
+      return sendError(reply, new AppError("INVALID_ARGUMENT", e.message ?? "invalid request"));
     if (e.code === "FST_ERR_CTP_BODY_TOO_LARGE")
-      return void reply.code(413).send({ error: { code: "INVALID_ARGUMENT", message: "request body too large" } });
+      return void reply
+        .code(413)
+        .send({ error: { code: "INVALID_ARGUMENT", message: "request body too large" } });
     if (e.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE")
       return void reply
         .code(415)
-        .send({ error: { code: "INVALID_ARGUMENT", message: "unsupported content type; send application/json" } });
+        .send({
+          error: {
+            code: "INVALID_ARGUMENT",
+            message: "unsupported content type; send application/json",
+          },
+        });
     if (typeof e.statusCode === "number" && e.statusCode >= 400 && e.statusCode < 500) {
       // Malformed JSON, empty JSON body and similar caller mistakes detected by fastify.
       return void reply
         .code(e.statusCode)
-        .send({ error: { code: e.statusCode === 401 ? "UNAUTHENTICATED" : "INVALID_ARGUMENT", message: e.message ?? "bad request" } });
+        .send({
+          error: {
+            code: e.statusCode === 401 ? "UNAUTHENTICATED" : "INVALID_ARGUMENT",
+            message: e.message ?? "bad request",
+          },
+        });
     }
     const internal = toAppError(err);
     logger.error({ err, url: req.url }, "unexpected error");
@@ -68,7 +93,11 @@ export function installErrorHandling(app: FastifyInstance, logger: Logger): void
 }
 
 /** Fastify schema object from a route's parts. */
-export function fastifySchema(def: { params?: object; query?: object; body?: object }): FastifySchema {
+export function fastifySchema(def: {
+  params?: object;
+  query?: object;
+  body?: object;
+}): FastifySchema {
   const s: FastifySchema = {};
   if (def.params) s.params = def.params;
   if (def.query) s.querystring = def.query;

@@ -1,7 +1,13 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { Role } from "@pipecd-ts/proto";
 import { roleAllows } from "@pipecd-ts/model";
-import { Routes, buildOpenApiDocument, type Access, type OperationId, type RouteDef } from "@pipecd-ts/rest-api";
+import {
+  Routes,
+  buildOpenApiDocument,
+  type Access,
+  type OperationId,
+  type RouteDef,
+} from "@pipecd-ts/rest-api";
 import { PermissionDeniedError, toAppError, type Logger } from "@pipecd-ts/runtime";
 import { SESSION_COOKIE, type Authenticator } from "../auth/authenticator.js";
 import type { Principal } from "../auth/principal.js";
@@ -38,7 +44,8 @@ function cookie(req: FastifyRequest, name: string): string | undefined {
   if (!header) return undefined;
   for (const part of header.split(";")) {
     const i = part.indexOf("=");
-    if (i > 0 && part.slice(0, i).trim() === name) return decodeURIComponent(part.slice(i + 1).trim());
+    if (i > 0 && part.slice(0, i).trim() === name)
+      return decodeURIComponent(part.slice(i + 1).trim());
   }
   return undefined;
 }
@@ -59,7 +66,9 @@ export function createRestServer(o: RestServerOptions): FastifyInstance {
     if (access === "public") return undefined;
     const principal = await o.auth.rest(req.headers.authorization, cookie(req, SESSION_COOKIE));
     if (!roleAllows(principal.role, ROLE_OF[access]))
-      throw new PermissionDeniedError(`this needs the ${access} role; ${principal.username} has a lesser role`);
+      throw new PermissionDeniedError(
+        `this needs the ${access} role; ${principal.username} has a lesser role`,
+      );
     return principal;
   }
 
@@ -72,13 +81,19 @@ export function createRestServer(o: RestServerOptions): FastifyInstance {
 
   for (const [op, raw] of Object.entries(Routes)) {
     const def = raw as RouteDef;
-    const handler = o.handlers[op as OperationId] as (req: unknown, ctx: HandlerContext) => Promise<unknown>;
+    const handler = o.handlers[op as OperationId] as (
+      req: unknown,
+      ctx: HandlerContext,
+    ) => Promise<unknown>;
     app.route({
       method: def.method,
       url: def.path,
       schema: fastifySchema(def),
       handler: async (req: FastifyRequest, reply: FastifyReply) => {
-        const principal = (await authenticate(req, def.access)) ?? { username: "", role: Role.VIEWER };
+        const principal = (await authenticate(req, def.access)) ?? {
+          username: "",
+          role: Role.VIEWER,
+        };
         const ctx: HandlerContext = {
           principal,
           ip: req.ip,
@@ -92,7 +107,10 @@ export function createRestServer(o: RestServerOptions): FastifyInstance {
             );
           },
         };
-        const res = await handler({ params: req.params, query: req.query, body: req.body ?? {} }, ctx);
+        const res = await handler(
+          { params: req.params, query: req.query, body: req.body ?? {} },
+          ctx,
+        );
         return reply.code(def.status).send(res);
       },
     });
@@ -142,4 +160,3 @@ export function createRestServer(o: RestServerOptions): FastifyInstance {
 
   return app;
 }
-

@@ -1,7 +1,14 @@
 import { clone, create, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { timestampFromDate, timestampMs, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { assertDeploymentTransition, assertStageTransition } from "@pipecd-ts/model";
-import { CommandStatus, DeploymentSchema, PipedKeySchema, type Command, type Deployment, type Piped } from "@pipecd-ts/proto";
+import {
+  CommandStatus,
+  DeploymentSchema,
+  PipedKeySchema,
+  type Command,
+  type Deployment,
+  type Piped,
+} from "@pipecd-ts/proto";
 import {
   AlreadyExistsError,
   FailedPreconditionError,
@@ -31,7 +38,11 @@ export function requireId(kind: string, id: string): void {
 }
 
 /** A copy of `msg` with createdAt/updatedAt set from the clock where absent. */
-export function stampCreate<D extends DescMessage>(schema: D, msg: MessageShape<D>, clock: Clock): MessageShape<D> {
+export function stampCreate<D extends DescMessage>(
+  schema: D,
+  msg: MessageShape<D>,
+  clock: Clock,
+): MessageShape<D> {
   const out = clone(schema, msg);
   const stamped = out as Stamped;
   const now = clock.now();
@@ -67,18 +78,30 @@ export function applyUpdate<D extends DescMessage>(
  * and every stage's status transition (stages matched by id; a stage is retried when its
  * retriedCount went up). Throws FailedPreconditionError for an illegal transition.
  */
-export function applyDeploymentUpdate(current: Deployment, fn: (d: Deployment) => void, clock: Clock): Deployment {
+export function applyDeploymentUpdate(
+  current: Deployment,
+  fn: (d: Deployment) => void,
+  clock: Clock,
+): Deployment {
   const next = applyUpdate(DeploymentSchema, "deployment", current, fn, clock);
   assertDeploymentTransition(current.id, current.status, next.status);
   const before = new Map(current.stages.map((s) => [s.id, s]));
   for (const stage of next.stages) {
     const old = before.get(stage.id);
     if (!old) continue;
-    assertStageTransition(current.id, stage.id, old.status, stage.status, stage.retriedCount > old.retriedCount);
+    assertStageTransition(
+      current.id,
+      stage.id,
+      old.status,
+      stage.status,
+      stage.retriedCount > old.retriedCount,
+    );
   }
   // Ownership is what authorizes a piped's reports; it is fixed at creation.
   if (next.pipedId !== current.pipedId || next.projectId !== current.projectId) {
-    throw new FailedPreconditionError(`deployment ${current.id}: update must not change its piped or project`);
+    throw new FailedPreconditionError(
+      `deployment ${current.id}: update must not change its piped or project`,
+    );
   }
   return next;
 }
@@ -116,14 +139,19 @@ export function serializeKeyHashes(keys: StoredKeyHash[]): string {
 
 /** Validates a key hash before it is stored. */
 export function checkKeyHash(pipedId: string, key: StoredKeyHash): void {
-  if (!key.id || !key.hash) throw new InvalidArgumentError(`piped ${pipedId}: a key needs an id and a hash`);
+  if (!key.id || !key.hash)
+    throw new InvalidArgumentError(`piped ${pipedId}: a key needs an id and a hash`);
   if (!(key.createdAt instanceof Date) || Number.isNaN(key.createdAt.getTime())) {
     throw new InvalidArgumentError(`piped ${pipedId}: key ${key.id} has an invalid createdAt`);
   }
 }
 
 /** Adds a key, dropping the oldest so that at most two remain (newest last). */
-export function addKeyHash(pipedId: string, keys: StoredKeyHash[], key: StoredKeyHash): StoredKeyHash[] {
+export function addKeyHash(
+  pipedId: string,
+  keys: StoredKeyHash[],
+  key: StoredKeyHash,
+): StoredKeyHash[] {
   checkKeyHash(pipedId, key);
   if (keys.some((k) => k.id === key.id)) {
     throw new AlreadyExistsError(`piped ${pipedId}: key ${key.id} exists already`);
@@ -139,7 +167,11 @@ export function keepNewestKey(keys: StoredKeyHash[]): StoredKeyHash[] {
 /** The piped as returned to callers: `keys` derived from the stored hashes, without the hashes. */
 export function withKeys(piped: Piped, keys: StoredKeyHash[]): Piped {
   piped.keys = keys.map((k) =>
-    create(PipedKeySchema, { id: k.id, creator: k.creator, createdAt: timestampFromDate(k.createdAt) }),
+    create(PipedKeySchema, {
+      id: k.id,
+      creator: k.creator,
+      createdAt: timestampFromDate(k.createdAt),
+    }),
   );
   return piped;
 }
@@ -180,10 +212,14 @@ export function applyMarkHandled(
 /** Checks the size bound of a notification payload and the shape of a channel name. */
 export function checkNotification(channel: string, payload?: string): void {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(channel)) {
-    throw new InvalidArgumentError(`invalid notification channel "${channel}": must match [a-z_][a-z0-9_]* (≤63 chars)`);
+    throw new InvalidArgumentError(
+      `invalid notification channel "${channel}": must match [a-z_][a-z0-9_]* (≤63 chars)`,
+    );
   }
   if (payload !== undefined && Buffer.byteLength(payload, "utf8") > MAX_NOTIFY_PAYLOAD) {
-    throw new InvalidArgumentError(`notification payload on ${channel} exceeds ${MAX_NOTIFY_PAYLOAD} bytes`);
+    throw new InvalidArgumentError(
+      `notification payload on ${channel} exceeds ${MAX_NOTIFY_PAYLOAD} bytes`,
+    );
   }
 }
 

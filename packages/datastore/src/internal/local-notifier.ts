@@ -14,19 +14,14 @@ export class LocalNotifier implements Notifier {
     this.#logger = logger;
   }
 
-  publish(channel: string, payload: string): Promise<void> {
-    try {
-      checkNotification(channel, payload);
-    } catch (err) {
-      return Promise.reject(err as Error);
-    }
+  async publish(channel: string, payload: string): Promise<void> {
+    checkNotification(channel, payload);
     const listeners = this.#listeners.get(channel);
     if (listeners) {
       for (const listener of [...listeners]) {
         queueMicrotask(() => this.#deliver(channel, listener, payload));
       }
     }
-    return Promise.resolve();
   }
 
   subscribe(channel: string, listener: (payload: string) => void): () => void {

@@ -24,7 +24,8 @@ export function encodeCursor(key: CursorKey): string {
 
 /** Decodes a cursor made by {@link encodeCursor}; throws InvalidArgumentError if malformed. */
 export function decodeCursor(cursor: string): CursorKey {
-  const bad = (): InvalidArgumentError => new InvalidArgumentError(`malformed page cursor "${cursor}"`);
+  const bad = (): InvalidArgumentError =>
+    new InvalidArgumentError(`malformed page cursor "${cursor}"`);
   if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw bad();
   const text = Buffer.from(cursor, "base64url").toString("utf8");
   // Reject anything that does not round-trip, so a cursor is exactly what we handed out.
@@ -42,10 +43,13 @@ export function decodeOptionalCursor(cursor: string | undefined): CursorKey | un
 }
 
 /** Decodes a cursor whose id part must be a non-negative integer (audit log ids). */
-export function decodeNumericCursor(cursor: string | undefined): { createdAtMs: number; id: bigint } | undefined {
+export function decodeNumericCursor(
+  cursor: string | undefined,
+): { createdAtMs: number; id: bigint } | undefined {
   const key = decodeOptionalCursor(cursor);
   if (!key) return undefined;
-  if (!/^\d{1,19}$/.test(key.id)) throw new InvalidArgumentError(`malformed page cursor "${cursor}"`);
+  if (!/^\d{1,19}$/.test(key.id))
+    throw new InvalidArgumentError(`malformed page cursor "${cursor}"`);
   return { createdAtMs: key.createdAtMs, id: BigInt(key.id) };
 }
 
@@ -53,7 +57,11 @@ export function decodeNumericCursor(cursor: string | undefined): { createdAtMs: 
  * Builds a page from rows fetched with `limit + 1`: the extra row only signals that there is
  * more, and the cursor points at the last returned item.
  */
-export function toPage<T>(rows: T[], limit: number, keyOf: (item: T) => CursorKey): { items: T[]; cursor: string } {
+export function toPage<T>(
+  rows: T[],
+  limit: number,
+  keyOf: (item: T) => CursorKey,
+): { items: T[]; cursor: string } {
   if (rows.length <= limit) return { items: rows, cursor: "" };
   const items = rows.slice(0, limit);
   const last = items[items.length - 1];

@@ -25,14 +25,19 @@ export class PgApplicationRepository implements ApplicationRepository {
         [a.id, ...columns(a)],
       );
     } catch (err) {
-      if (isPgUniqueViolation(err)) throw new AlreadyExistsError(`application ${a.id} exists already`, { cause: err });
+      if (isPgUniqueViolation(err))
+        throw new AlreadyExistsError(`application ${a.id} exists already`, { cause: err });
       throw mapPgError(err, `create application ${a.id}`);
     }
     return a;
   }
 
   async get(id: string): Promise<Application> {
-    const [row] = await this.#c.db.query<DataRow>(`get application ${id}`, "SELECT data FROM applications WHERE id = $1", [id]);
+    const [row] = await this.#c.db.query<DataRow>(
+      `get application ${id}`,
+      "SELECT data FROM applications WHERE id = $1",
+      [id],
+    );
     if (!row) throw new NotFoundError(`application ${id} not found`);
     return decode(ApplicationSchema, row);
   }
@@ -46,7 +51,8 @@ export class PgApplicationRepository implements ApplicationRepository {
     if (filter.name !== undefined) where.push(`name = ${p(filter.name)}`);
     if (filter.disabled !== undefined) where.push(`disabled = ${p(filter.disabled)}`);
     if (!filter.includeDeleted) where.push("NOT deleted");
-    if (filter.labels && Object.keys(filter.labels).length > 0) where.push(`labels @> ${p(JSON.stringify(filter.labels))}::jsonb`);
+    if (filter.labels && Object.keys(filter.labels).length > 0)
+      where.push(`labels @> ${p(JSON.stringify(filter.labels))}::jsonb`);
     if (after) where.push(`(created_at, id) < (${p(after.createdAtMs)}, ${p(after.id)})`);
     const rows = await this.#c.db.query<DataRow>(
       "list applications",
@@ -62,9 +68,17 @@ export class PgApplicationRepository implements ApplicationRepository {
 
   async update(id: string, fn: (a: Application) => void): Promise<Application> {
     return this.#c.db.tx(`update application ${id}`, async (q) => {
-      const [row] = await q<DataRow>("SELECT data FROM applications WHERE id = $1 FOR UPDATE", [id]);
+      const [row] = await q<DataRow>("SELECT data FROM applications WHERE id = $1 FOR UPDATE", [
+        id,
+      ]);
       if (!row) throw new NotFoundError(`application ${id} not found`);
-      const next = applyUpdate(ApplicationSchema, "application", decode(ApplicationSchema, row), fn, this.#c.clock);
+      const next = applyUpdate(
+        ApplicationSchema,
+        "application",
+        decode(ApplicationSchema, row),
+        fn,
+        this.#c.clock,
+      );
       await q(
         `UPDATE applications SET project_id = $1, piped_id = $2, name = $3, disabled = $4, deleted = $5, labels = $6::jsonb,
          created_at = $7, updated_at = $8, data = $9 WHERE id = $10`,

@@ -31,7 +31,10 @@ export const DEFAULT_PG_TUNING: PgTuning = {
 };
 
 /** Runs one statement inside a transaction and returns its rows. */
-export type PgQuery = <R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, params?: unknown[]) => Promise<R[]>;
+export type PgQuery = <R extends pg.QueryResultRow = pg.QueryResultRow>(
+  text: string,
+  params?: unknown[],
+) => Promise<R[]>;
 
 /** Connection settings shared by the pool and the notifier's dedicated client. */
 export function pgClientConfig(url: string, tuning: PgTuning): pg.ClientConfig {
@@ -56,13 +59,21 @@ export class PgDb {
   constructor(url: string, logger: Logger, tuning: PgTuning = DEFAULT_PG_TUNING) {
     this.url = url;
     this.tuning = tuning;
-    this.pool = new pg.Pool({ ...pgClientConfig(url, tuning), max: tuning.maxConnections, idleTimeoutMillis: 30_000 });
+    this.pool = new pg.Pool({
+      ...pgClientConfig(url, tuning),
+      max: tuning.maxConnections,
+      idleTimeoutMillis: 30_000,
+    });
     // An idle pooled connection that dies emits here; without a handler the process would crash.
     this.pool.on("error", (err) => logger.warn({ err }, "idle PostgreSQL connection failed"));
   }
 
   /** Runs one statement outside a transaction. */
-  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(what: string, text: string, params: unknown[] = []): Promise<R[]> {
+  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    what: string,
+    text: string,
+    params: unknown[] = [],
+  ): Promise<R[]> {
     try {
       return (await this.pool.query<R>(text, params)).rows;
     } catch (err) {
@@ -74,7 +85,11 @@ export class PgDb {
    * Runs `fn` in a transaction on one pooled connection: COMMIT if it returns, ROLLBACK if it
    * throws. A connection that failed below SQL (timeout, network) is discarded, not reused.
    */
-  async tx<T>(what: string, fn: (q: PgQuery) => Promise<T>, opts: { queryTimeoutMs?: number } = {}): Promise<T> {
+  async tx<T>(
+    what: string,
+    fn: (q: PgQuery) => Promise<T>,
+    opts: { queryTimeoutMs?: number } = {},
+  ): Promise<T> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
@@ -82,8 +97,13 @@ export class PgDb {
       throw mapPgError(err, what);
     }
     const q: PgQuery = async <R extends pg.QueryResultRow>(text: string, params: unknown[] = []) =>
-      (await client.query<R>({ text, values: params, ...(opts.queryTimeoutMs ? { query_timeout: opts.queryTimeoutMs } : {}) }))
-        .rows;
+      (
+        await client.query<R>({
+          text,
+          values: params,
+          ...(opts.queryTimeoutMs ? { query_timeout: opts.queryTimeoutMs } : {}),
+        })
+      ).rows;
     let discard = false;
     try {
       await q("BEGIN");
@@ -114,10 +134,23 @@ export class PgDb {
 
 /** Whether `err` is a PostgreSQL unique violation, optionally of the named constraint. */
 export function isPgUniqueViolation(err: unknown, constraint?: string): boolean {
-  return err instanceof pg.DatabaseError && err.code === "23505" && (constraint === undefined || err.constraint === constraint);
+  return (
+    err instanceof pg.DatabaseError &&
+    err.code === "23505" &&
+    (constraint === undefined || err.constraint === constraint)
+  );
 }
 
-const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"]);
+const NETWORK_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "ENOTFOUND",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EAI_AGAIN",
+]);
 
 /** Maps a pg error to an AppError (AppErrors pass through unchanged). */
 export function mapPgError(err: unknown, what: string): AppError {
@@ -125,9 +158,14 @@ export function mapPgError(err: unknown, what: string): AppError {
   if (err instanceof pg.DatabaseError) {
     const code = err.code ?? "";
     if (code === "23505") return new AlreadyExistsError(`${what}: already exists`, { cause: err });
-    if (code === "23503") return new FailedPreconditionError(`${what}: a referenced entity does not exist`, { cause: err });
-    if (code === "57014") return new DeadlineExceededError(`${what}: statement timed out`, { cause: err });
-    if (code.startsWith("22") || code.startsWith("23")) return new InvalidArgumentError(`${what}: invalid data`, { cause: err });
+    if (code === "23503")
+      return new FailedPreconditionError(`${what}: a referenced entity does not exist`, {
+        cause: err,
+      });
+    if (code === "57014")
+      return new DeadlineExceededError(`${what}: statement timed out`, { cause: err });
+    if (code.startsWith("22") || code.startsWith("23"))
+      return new InvalidArgumentError(`${what}: invalid data`, { cause: err });
     if (
       code.startsWith("08") || // connection exception
       code.startsWith("53") || // insufficient resources (e.g. too many connections)

@@ -2,7 +2,13 @@ import { toBinary } from "@bufbuild/protobuf";
 import { NOT_COMPLETED_DEPLOYMENT_STATUSES } from "@pipecd-ts/model";
 import { DeploymentSchema, type Deployment, type DeploymentStatus } from "@pipecd-ts/proto";
 import { AlreadyExistsError, NotFoundError } from "@pipecd-ts/runtime";
-import { applyDeploymentUpdate, asBuffer, requireId, stampCreate, tsMs } from "../internal/entities.js";
+import {
+  applyDeploymentUpdate,
+  asBuffer,
+  requireId,
+  stampCreate,
+  tsMs,
+} from "../internal/entities.js";
 import { clampLimit, decodeOptionalCursor, toPage } from "../internal/paging.js";
 import type { DeploymentFilter, DeploymentRepository, Page, PageRequest } from "../types.js";
 import { decode, paramList, type DataRow, type PgContext } from "./util.js";
@@ -30,13 +36,19 @@ export class PgDeploymentRepository implements DeploymentRepository {
     // A piped retrying its report gets the stored deployment back; anyone else is refused.
     const existing = await this.get(dep.id);
     if (existing.pipedId !== dep.pipedId) {
-      throw new AlreadyExistsError(`deployment ${dep.id} exists already and belongs to another piped`);
+      throw new AlreadyExistsError(
+        `deployment ${dep.id} exists already and belongs to another piped`,
+      );
     }
     return { deployment: existing, created: false };
   }
 
   async get(id: string): Promise<Deployment> {
-    const [row] = await this.#c.db.query<DataRow>(`get deployment ${id}`, "SELECT data FROM deployments WHERE id = $1", [id]);
+    const [row] = await this.#c.db.query<DataRow>(
+      `get deployment ${id}`,
+      "SELECT data FROM deployments WHERE id = $1",
+      [id],
+    );
     if (!row) throw new NotFoundError(`deployment ${id} not found`);
     return decode(DeploymentSchema, row);
   }
@@ -46,9 +58,11 @@ export class PgDeploymentRepository implements DeploymentRepository {
     const after = decodeOptionalCursor(filter.cursor);
     const { params, p } = paramList();
     const where = [`project_id = ${p(filter.projectId)}`];
-    if (filter.applicationId !== undefined) where.push(`application_id = ${p(filter.applicationId)}`);
+    if (filter.applicationId !== undefined)
+      where.push(`application_id = ${p(filter.applicationId)}`);
     if (filter.pipedId !== undefined) where.push(`piped_id = ${p(filter.pipedId)}`);
-    if (filter.statuses && filter.statuses.length > 0) where.push(`status = ANY(${p(filter.statuses)}::smallint[])`);
+    if (filter.statuses && filter.statuses.length > 0)
+      where.push(`status = ANY(${p(filter.statuses)}::smallint[])`);
     if (after) where.push(`(created_at, id) < (${p(after.createdAtMs)}, ${p(after.id)})`);
     const sql = `SELECT data FROM deployments WHERE ${where.join(" AND ")} ORDER BY created_at DESC, id DESC LIMIT ${p(limit + 1)}`;
     return this.#page("list deployments", sql, params, limit);
@@ -87,7 +101,12 @@ export class PgDeploymentRepository implements DeploymentRepository {
     return new Map(rows.map((r) => [r.status as DeploymentStatus, Number(r.n)]));
   }
 
-  async #page(what: string, sql: string, params: unknown[], limit: number): Promise<Page<Deployment>> {
+  async #page(
+    what: string,
+    sql: string,
+    params: unknown[],
+    limit: number,
+  ): Promise<Page<Deployment>> {
     const rows = await this.#c.db.query<DataRow>(what, sql, params);
     return toPage(
       rows.map((r) => decode(DeploymentSchema, r)),
@@ -99,5 +118,13 @@ export class PgDeploymentRepository implements DeploymentRepository {
 
 /** Index columns + document, in table order after `id`. */
 function columns(d: Deployment): unknown[] {
-  return [d.projectId, d.pipedId, d.applicationId, d.status, tsMs(d.createdAt), tsMs(d.updatedAt), asBuffer(toBinary(DeploymentSchema, d))];
+  return [
+    d.projectId,
+    d.pipedId,
+    d.applicationId,
+    d.status,
+    tsMs(d.createdAt),
+    tsMs(d.updatedAt),
+    asBuffer(toBinary(DeploymentSchema, d)),
+  ];
 }

@@ -12,7 +12,10 @@ const MIGRATION_TIMEOUT_MS = 5 * 60_000;
  * starting together apply each version exactly once (the others wait, then find nothing to do).
  * Returns the versions this call applied.
  */
-export async function migratePostgres(db: PgDb, migrations: readonly Migration[] = POSTGRES_MIGRATIONS): Promise<number[]> {
+export async function migratePostgres(
+  db: PgDb,
+  migrations: readonly Migration[] = POSTGRES_MIGRATIONS,
+): Promise<number[]> {
   return db.tx(
     "migrate PostgreSQL database",
     async (q) => {
@@ -23,12 +26,19 @@ export async function migratePostgres(db: PgDb, migrations: readonly Migration[]
         name TEXT NOT NULL,
         applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
       )`);
-      const applied = new Set((await q<{ version: number }>("SELECT version FROM schema_migrations")).map((r) => r.version));
+      const applied = new Set(
+        (await q<{ version: number }>("SELECT version FROM schema_migrations")).map(
+          (r) => r.version,
+        ),
+      );
       const added: number[] = [];
       for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
         if (applied.has(m.version)) continue;
         await q(m.sql);
-        await q("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [m.version, m.name]);
+        await q("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [
+          m.version,
+          m.name,
+        ]);
         added.push(m.version);
       }
       return added;
@@ -39,6 +49,9 @@ export async function migratePostgres(db: PgDb, migrations: readonly Migration[]
 
 /** Applied migration versions, ascending. */
 export async function postgresMigrationVersions(db: PgDb): Promise<number[]> {
-  const rows = await db.query<{ version: number }>("read migration versions", "SELECT version FROM schema_migrations ORDER BY version");
+  const rows = await db.query<{ version: number }>(
+    "read migration versions",
+    "SELECT version FROM schema_migrations ORDER BY version",
+  );
   return rows.map((r) => r.version);
 }

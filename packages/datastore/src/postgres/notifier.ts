@@ -1,5 +1,5 @@
 import pg from "pg";
-import { retry, type Logger } from "@pipecd-ts/runtime";
+import { backoffDelay, retry, sleep, type Logger } from "@pipecd-ts/runtime";
 import { checkNotification } from "../internal/entities.js";
 import type { Notifier } from "../types.js";
 import { mapPgError, pgClientConfig, type PgDb } from "./db.js";
@@ -18,6 +18,8 @@ export class PgNotifier implements Notifier {
   readonly #listeners = new Map<string, Set<Listener>>();
   readonly #stop = new AbortController();
   #client: pg.Client | undefined;
+  // pg wants one query at a time per client: LISTEN/UNLISTEN are chained.
+  #tail: Promise<void> = Promise.resolve();
   #loop: Promise<void> | undefined;
 
   constructor(db: PgDb, logger: Logger) {
@@ -63,14 +65,20 @@ export class PgNotifier implements Notifier {
   #command(sql: string): void {
     const client = this.#client;
     if (!client) return;
-    client.query(sql).catch((err: unknown) => {
-      this.#logger.warn({ err }, `notifier: ${sql} failed; reconnecting`);
-      void client.end().catch(() => undefined);
-    });
+    this.#tail = this.#tail
+      .then(() => client.query(sql))
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          this.#logger.warn({ err }, `notifier: ${sql} failed; reconnecting`);
+          void client.end().catch(() => undefined);
+        },
+      );
   }
 
   async #run(): Promise<void> {
     const signal = this.#stop.signal;
+    let drops = 0;
     while (!signal.aborted) {
       let conn: { client: pg.Client; ended: Promise<void> };
       try {
@@ -82,14 +90,27 @@ export class PgNotifier implements Notifier {
           // Keep trying whatever the cause (a restarting server may refuse logins for a while).
           isRetryable: () => !signal.aborted,
           onRetry: (err, attempt, delayMs) =>
-            this.#logger.warn({ err, attempt, delayMs }, "notifier: cannot connect to PostgreSQL; retrying"),
+            this.#logger.warn(
+              { err, attempt, delayMs },
+              "notifier: cannot connect to PostgreSQL; retrying",
+            ),
         });
       } catch {
         return; // only the stop signal ends the retries
       }
+      const since = Date.now();
       await this.#untilClosed(conn, signal);
       this.#client = undefined;
-      if (!signal.aborted) this.#logger.warn("notifier: PostgreSQL connection lost; reconnecting");
+      return;
+      // A connection that keeps dropping right after connecting must not spin: back off too.
+      drops = Date.now() - since > 30_000 ? 1 : drops + 1;
+      const delayMs = backoffDelay(drops, { initialDelayMs: 100, maxDelayMs: 5000 });
+      this.#logger.warn({ delayMs }, "notifier: PostgreSQL connection lost; reconnecting");
+      try {
+        await sleep(delayMs, signal);
+      } catch {
+        return;
+      }
     }
   }
 
@@ -101,7 +122,6 @@ export class PgNotifier implements Notifier {
     client.on("error", (err) => this.#logger.warn({ err }, "notifier: connection error"));
     try {
       await client.connect();
-      for (const channel of this.#listeners.keys()) await client.query(`LISTEN ${channel}`);
     } catch (err) {
       await client.end().catch(() => undefined);
       throw mapPgError(err, "notifier connect");
@@ -111,12 +131,15 @@ export class PgNotifier implements Notifier {
       return { client, ended };
     }
     this.#client = client;
-    // Channels subscribed while the LISTEN loop above ran.
+    this.#tail = Promise.resolve();
     for (const channel of this.#listeners.keys()) this.#command(`LISTEN ${channel}`);
     return { client, ended };
   }
 
-  async #untilClosed(conn: { client: pg.Client; ended: Promise<void> }, signal: AbortSignal): Promise<void> {
+  async #untilClosed(
+    conn: { client: pg.Client; ended: Promise<void> },
+    signal: AbortSignal,
+  ): Promise<void> {
     const onAbort = (): void => void conn.client.end().catch(() => undefined);
     if (signal.aborted) onAbort();
     else signal.addEventListener("abort", onAbort, { once: true });

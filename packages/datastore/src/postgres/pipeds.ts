@@ -41,10 +41,20 @@ export class PgPipedRepository implements PipedRepository {
       await this.#c.db.pool.query(
         `INSERT INTO pipeds (id, project_id, name, disabled, created_at, updated_at, key_hashes, data)
          VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)`,
-        [p.id, p.projectId, p.name, p.disabled, tsMs(p.createdAt), tsMs(p.updatedAt), serializeKeyHashes(keys), encodePiped(p)],
+        [
+          p.id,
+          p.projectId,
+          p.name,
+          p.disabled,
+          tsMs(p.createdAt),
+          tsMs(p.updatedAt),
+          serializeKeyHashes(keys),
+          encodePiped(p),
+        ],
       );
     } catch (err) {
-      if (isPgUniqueViolation(err)) throw new AlreadyExistsError(`piped ${p.id} exists already`, { cause: err });
+      if (isPgUniqueViolation(err))
+        throw new AlreadyExistsError(`piped ${p.id} exists already`, { cause: err });
       throw mapPgError(err, `create piped ${p.id}`);
     }
     return withKeys(p, keys);
@@ -88,18 +98,29 @@ export class PgPipedRepository implements PipedRepository {
   }
 
   async #load(id: string): Promise<{ piped: Piped; keyHashes: StoredKeyHash[] }> {
-    const [row] = await this.#c.db.query<PipedRow>(`get piped ${id}`, "SELECT data, key_hashes FROM pipeds WHERE id = $1", [id]);
+    const [row] = await this.#c.db.query<PipedRow>(
+      `get piped ${id}`,
+      "SELECT data, key_hashes FROM pipeds WHERE id = $1",
+      [id],
+    );
     if (!row) throw new NotFoundError(`piped ${id} not found`);
     return { piped: decode(PipedSchema, row), keyHashes: parseKeyHashes(row.key_hashes) };
   }
 
   async #lock(q: PgQuery, id: string): Promise<{ piped: Piped; keyHashes: StoredKeyHash[] }> {
-    const [row] = await q<PipedRow>("SELECT data, key_hashes FROM pipeds WHERE id = $1 FOR UPDATE", [id]);
+    const [row] = await q<PipedRow>(
+      "SELECT data, key_hashes FROM pipeds WHERE id = $1 FOR UPDATE",
+      [id],
+    );
     if (!row) throw new NotFoundError(`piped ${id} not found`);
     return { piped: decode(PipedSchema, row), keyHashes: parseKeyHashes(row.key_hashes) };
   }
 
-  async #rewriteKeys(id: string, what: string, change: (keys: StoredKeyHash[]) => StoredKeyHash[]): Promise<Piped> {
+  async #rewriteKeys(
+    id: string,
+    what: string,
+    change: (keys: StoredKeyHash[]) => StoredKeyHash[],
+  ): Promise<Piped> {
     return this.#c.db.tx(what, async (q) => {
       const { piped, keyHashes } = await this.#lock(q, id);
       const keys = change(keyHashes);
@@ -114,7 +135,16 @@ async function save(q: PgQuery, p: Piped, keys: StoredKeyHash[]): Promise<void> 
   await q(
     `UPDATE pipeds SET project_id = $1, name = $2, disabled = $3, created_at = $4, updated_at = $5, key_hashes = $6::jsonb,
      data = $7 WHERE id = $8`,
-    [p.projectId, p.name, p.disabled, tsMs(p.createdAt), tsMs(p.updatedAt), serializeKeyHashes(keys), encodePiped(p), p.id],
+    [
+      p.projectId,
+      p.name,
+      p.disabled,
+      tsMs(p.createdAt),
+      tsMs(p.updatedAt),
+      serializeKeyHashes(keys),
+      encodePiped(p),
+      p.id,
+    ],
   );
 }
 
@@ -142,10 +172,20 @@ export class PgAPIKeyRepository implements APIKeyRepository {
       await this.#c.db.pool.query(
         `INSERT INTO api_keys (id, project_id, name, disabled, created_at, updated_at, hash, data)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [k.id, k.projectId, k.name, k.disabled, tsMs(k.createdAt), tsMs(k.updatedAt), hash, asBuffer(toBinary(APIKeySchema, k))],
+        [
+          k.id,
+          k.projectId,
+          k.name,
+          k.disabled,
+          tsMs(k.createdAt),
+          tsMs(k.updatedAt),
+          hash,
+          asBuffer(toBinary(APIKeySchema, k)),
+        ],
       );
     } catch (err) {
-      if (isPgUniqueViolation(err)) throw new AlreadyExistsError(`API key ${k.id} exists already`, { cause: err });
+      if (isPgUniqueViolation(err))
+        throw new AlreadyExistsError(`API key ${k.id} exists already`, { cause: err });
       throw mapPgError(err, `create API key ${k.id}`);
     }
     return k;
@@ -176,7 +216,15 @@ export class PgAPIKeyRepository implements APIKeyRepository {
       const k = applyUpdate(APIKeySchema, "API key", decode(APIKeySchema, row), fn, this.#c.clock);
       await q(
         "UPDATE api_keys SET project_id = $1, name = $2, disabled = $3, created_at = $4, updated_at = $5, data = $6 WHERE id = $7",
-        [k.projectId, k.name, k.disabled, tsMs(k.createdAt), tsMs(k.updatedAt), asBuffer(toBinary(APIKeySchema, k)), id],
+        [
+          k.projectId,
+          k.name,
+          k.disabled,
+          tsMs(k.createdAt),
+          tsMs(k.updatedAt),
+          asBuffer(toBinary(APIKeySchema, k)),
+          id,
+        ],
       );
       return k;
     });
@@ -190,12 +238,19 @@ export class PgAPIKeyRepository implements APIKeyRepository {
       const k = decode(APIKeySchema, row);
       if (k.lastUsedAt && tsMs(k.lastUsedAt) >= at.getTime()) return;
       k.lastUsedAt = timestampFromDate(at);
-      await q("UPDATE api_keys SET data = $1 WHERE id = $2", [asBuffer(toBinary(APIKeySchema, k)), id]);
+      await q("UPDATE api_keys SET data = $1 WHERE id = $2", [
+        asBuffer(toBinary(APIKeySchema, k)),
+        id,
+      ]);
     });
   }
 
   async #load(id: string): Promise<APIKeyRow> {
-    const [row] = await this.#c.db.query<APIKeyRow>(`get API key ${id}`, "SELECT data, hash FROM api_keys WHERE id = $1", [id]);
+    const [row] = await this.#c.db.query<APIKeyRow>(
+      `get API key ${id}`,
+      "SELECT data, hash FROM api_keys WHERE id = $1",
+      [id],
+    );
     if (!row) throw new NotFoundError(`API key ${id} not found`);
     return row;
   }

@@ -26,7 +26,8 @@ export class SqliteApplicationRepository implements ApplicationRepository {
           )
           .run(a.id, ...columns(a));
       } catch (err) {
-        if (isUniqueViolation(err)) throw new AlreadyExistsError(`application ${a.id} exists already`, { cause: err });
+        if (isUniqueViolation(err))
+          throw new AlreadyExistsError(`application ${a.id} exists already`, { cause: err });
         throw err;
       }
       return a;
@@ -34,7 +35,9 @@ export class SqliteApplicationRepository implements ApplicationRepository {
   }
 
   async get(id: string): Promise<Application> {
-    return this.#c.db.read(`get application ${id}`, () => decode(ApplicationSchema, this.#load(id)));
+    return this.#c.db.read(`get application ${id}`, () =>
+      decode(ApplicationSchema, this.#load(id)),
+    );
   }
 
   async list(filter: ApplicationFilter): Promise<Page<Application>> {
@@ -57,7 +60,9 @@ export class SqliteApplicationRepository implements ApplicationRepository {
     if (!filter.includeDeleted) where.push("deleted = 0");
     for (const [key, value] of Object.entries(filter.labels ?? {})) {
       // json_each instead of a JSON path: label keys like app.kubernetes.io/name need no quoting.
-      where.push("EXISTS (SELECT 1 FROM json_each(applications.labels) AS l WHERE l.key = ? AND l.value = ?)");
+      where.push(
+        "EXISTS (SELECT 1 FROM json_each(applications.labels) AS l WHERE l.key = ? AND l.value = ?)",
+      );
       params.push(key, value);
     }
     if (after) {
@@ -77,7 +82,13 @@ export class SqliteApplicationRepository implements ApplicationRepository {
 
   async update(id: string, fn: (a: Application) => void): Promise<Application> {
     return this.#c.db.write(`update application ${id}`, () => {
-      const next = applyUpdate(ApplicationSchema, "application", decode(ApplicationSchema, this.#load(id)), fn, this.#c.clock);
+      const next = applyUpdate(
+        ApplicationSchema,
+        "application",
+        decode(ApplicationSchema, this.#load(id)),
+        fn,
+        this.#c.clock,
+      );
       this.#c.db
         .prepare(
           `UPDATE applications SET project_id = ?, piped_id = ?, name = ?, disabled = ?, deleted = ?, labels = ?,
@@ -89,7 +100,8 @@ export class SqliteApplicationRepository implements ApplicationRepository {
   }
 
   #load(id: string): DataRow {
-    const row = this.#c.db.prepare("SELECT data FROM applications WHERE id = ?").get(id) as DataRow | undefined;
+    const row = this.#c.db.prepare("SELECT data FROM applications WHERE id = ?").get(id) as
+      DataRow | undefined;
     if (!row) throw new NotFoundError(`application ${id} not found`);
     return row;
   }

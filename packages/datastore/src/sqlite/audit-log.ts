@@ -28,7 +28,9 @@ export class SqliteAuditLogRepository implements AuditLogRepository {
     const data = asBuffer(toBinary(AuditLogEntrySchema, e));
     return this.#c.db.write("append audit log entry", () => {
       const res = this.#c.db
-        .prepare("INSERT INTO audit_log (project_id, actor, action, resource_id, created_at, data) VALUES (?, ?, ?, ?, ?, ?)")
+        .prepare(
+          "INSERT INTO audit_log (project_id, actor, action, resource_id, created_at, data) VALUES (?, ?, ?, ?, ?, ?)",
+        )
         .run(e.projectId, e.actor, e.action, e.resourceId, tsMs(e.time), data);
       e.id = String(res.lastInsertRowid);
       return e;

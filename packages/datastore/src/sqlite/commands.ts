@@ -23,7 +23,9 @@ export class SqliteCommandRepository implements CommandRepository {
       // The counter lives on the piped row and moves in the same transaction as the insert, so
       // sequences have no gaps and no duplicates; a failed insert rolls the increment back.
       const seq = this.#c.db
-        .prepare("UPDATE pipeds SET command_seq = command_seq + 1 WHERE id = ? RETURNING command_seq")
+        .prepare(
+          "UPDATE pipeds SET command_seq = command_seq + 1 WHERE id = ? RETURNING command_seq",
+        )
         .pluck()
         .get(c.pipedId) as number | undefined;
       if (seq === undefined) throw new NotFoundError(`piped ${c.pipedId} not found`);
@@ -50,9 +52,13 @@ export class SqliteCommandRepository implements CommandRepository {
           );
       } catch (err) {
         if (isUniqueViolation(err, "commands.dedup_key")) {
-          throw new AlreadyExistsError(`a command with dedup key "${dedupKey ?? ""}" exists already`, { cause: err });
+          throw new AlreadyExistsError(
+            `a command with dedup key "${dedupKey ?? ""}" exists already`,
+            { cause: err },
+          );
         }
-        if (isUniqueViolation(err)) throw new AlreadyExistsError(`command ${c.id} exists already`, { cause: err });
+        if (isUniqueViolation(err))
+          throw new AlreadyExistsError(`command ${c.id} exists already`, { cause: err });
         throw err;
       }
       return c;
@@ -63,11 +69,22 @@ export class SqliteCommandRepository implements CommandRepository {
     return this.#c.db.read(`get command ${id}`, () => decode(CommandSchema, this.#load(id)));
   }
 
-  async listUnhandledAfter(pipedId: string, afterSequence: bigint, limit?: number): Promise<Command[]> {
+  async listUnhandledAfter(
+    pipedId: string,
+    afterSequence: bigint,
+    limit?: number,
+  ): Promise<Command[]> {
     return this.#c.db.read(`list unhandled commands of ${pipedId}`, () => {
       const rows = this.#c.db
-        .prepare("SELECT data FROM commands WHERE piped_id = ? AND seq > ? AND status = ? ORDER BY seq ASC LIMIT ?")
-        .all(pipedId, afterSequence, CommandStatus.COMMAND_NOT_HANDLED_YET, clampLimit(limit)) as DataRow[];
+        .prepare(
+          "SELECT data FROM commands WHERE piped_id = ? AND seq > ? AND status = ? ORDER BY seq ASC LIMIT ?",
+        )
+        .all(
+          pipedId,
+          afterSequence,
+          CommandStatus.COMMAND_NOT_HANDLED_YET,
+          clampLimit(limit),
+        ) as DataRow[];
       return rows.map((r) => decode(CommandSchema, r));
     });
   }
@@ -93,7 +110,12 @@ export class SqliteCommandRepository implements CommandRepository {
     });
   }
 
-  async markHandled(id: string, status: CommandStatus, metadata: Record<string, string>, handledAt: Date): Promise<Command> {
+  async markHandled(
+    id: string,
+    status: CommandStatus,
+    metadata: Record<string, string>,
+    handledAt: Date,
+  ): Promise<Command> {
     return this.#c.db.write(`mark command ${id} handled`, () => {
       const cmd = decode(CommandSchema, this.#load(id));
       const next = applyMarkHandled(cmd, status, metadata, handledAt, this.#c.clock);
@@ -106,7 +128,8 @@ export class SqliteCommandRepository implements CommandRepository {
   }
 
   #load(id: string): DataRow {
-    const row = this.#c.db.prepare("SELECT data FROM commands WHERE id = ?").get(id) as DataRow | undefined;
+    const row = this.#c.db.prepare("SELECT data FROM commands WHERE id = ?").get(id) as
+      DataRow | undefined;
     if (!row) throw new NotFoundError(`command ${id} not found`);
     return row;
   }

@@ -65,7 +65,8 @@ export function openSqliteDatastore(opts: SqliteDatastoreOptions): SqliteDatasto
   const db = SqliteDb.open({ path: opts.path, synchronous: opts.synchronous, logger: opts.logger });
   try {
     const added = migrateSqlite(db.db);
-    if (added.length > 0) opts.logger.info({ versions: added, driver: "sqlite" }, "applied datastore migrations");
+    if (added.length > 0)
+      opts.logger.info({ versions: added, driver: "sqlite" }, "applied datastore migrations");
   } catch (err) {
     db.close();
     throw mapSqliteError(err, "migrate SQLite database");

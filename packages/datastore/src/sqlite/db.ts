@@ -54,7 +54,7 @@ export class SqliteDb {
     this.#logger = logger;
     // Nested better-sqlite3 transactions are SAVEPOINTs: a throwing op rolls back only itself.
     const inSavepoint = db.transaction((op: PendingWrite) => op.fn());
-    this.#batch = db.transaction((ops: PendingWrite[]): Outcome[] =>
+    const batch = db.transaction((ops: PendingWrite[]): Outcome[] =>
       ops.map((op) => {
         try {
           return { ok: true, value: inSavepoint(op) };
@@ -65,8 +65,12 @@ export class SqliteDb {
           return { ok: false, err };
         }
       }),
-    ).immediate;
-    this.#single = db.transaction((op: PendingWrite) => op.fn()).immediate;
+    );
+    const single = db.transaction((op: PendingWrite) => op.fn());
+    // IMMEDIATE: take the write lock at BEGIN, so a busy database fails fast with busy_timeout
+    // instead of deadlocking on a read→write upgrade.
+    this.#batch = (ops) => batch.immediate(ops);
+    this.#single = (op) => single.immediate(op);
   }
 
   /** Opens (creating if needed) the database and sets WAL, busy timeout, foreign keys and sync. */
@@ -82,7 +86,9 @@ export class SqliteDb {
       if (opts.path !== ":memory:") {
         const mode = db.pragma("journal_mode = WAL", { simple: true });
         if (String(mode).toLowerCase() !== "wal") {
-          throw new UnavailableError(`SQLite database at ${opts.path} cannot use WAL (journal_mode=${String(mode)})`);
+          throw new UnavailableError(
+            `SQLite database at ${opts.path} cannot use WAL (journal_mode=${String(mode)})`,
+          );
         }
       }
       db.pragma("foreign_keys = ON");

@@ -2,7 +2,13 @@ import { toBinary } from "@bufbuild/protobuf";
 import { NOT_COMPLETED_DEPLOYMENT_STATUSES } from "@pipecd-ts/model";
 import { DeploymentSchema, type Deployment, type DeploymentStatus } from "@pipecd-ts/proto";
 import { AlreadyExistsError, NotFoundError } from "@pipecd-ts/runtime";
-import { applyDeploymentUpdate, asBuffer, requireId, stampCreate, tsMs } from "../internal/entities.js";
+import {
+  applyDeploymentUpdate,
+  asBuffer,
+  requireId,
+  stampCreate,
+  tsMs,
+} from "../internal/entities.js";
 import { clampLimit, decodeOptionalCursor, toPage } from "../internal/paging.js";
 import type { DeploymentFilter, DeploymentRepository, Page, PageRequest } from "../types.js";
 import { decode, type DataRow, type SqliteContext } from "./util.js";
@@ -31,7 +37,9 @@ export class SqliteDeploymentRepository implements DeploymentRepository {
       // A piped retrying its report gets the stored deployment back; anyone else is refused.
       const existing = decode(DeploymentSchema, this.#load(dep.id));
       if (existing.pipedId !== dep.pipedId) {
-        throw new AlreadyExistsError(`deployment ${dep.id} exists already and belongs to another piped`);
+        throw new AlreadyExistsError(
+          `deployment ${dep.id} exists already and belongs to another piped`,
+        );
       }
       return { deployment: existing, created: false };
     });
@@ -63,7 +71,9 @@ export class SqliteDeploymentRepository implements DeploymentRepository {
       params.push(after.createdAtMs, after.id);
     }
     const sql = `SELECT data FROM deployments WHERE ${where.join(" AND ")} ORDER BY created_at DESC, id DESC LIMIT ?`;
-    return this.#c.db.read("list deployments", () => this.#page(sql, [...params, limit + 1], limit));
+    return this.#c.db.read("list deployments", () =>
+      this.#page(sql, [...params, limit + 1], limit),
+    );
   }
 
   async listNotCompleted(pipedId: string, page: PageRequest): Promise<Page<Deployment>> {
@@ -71,13 +81,21 @@ export class SqliteDeploymentRepository implements DeploymentRepository {
     const after = decodeOptionalCursor(page.cursor);
     const sql = `SELECT data FROM deployments WHERE piped_id = ? AND status IN (${NOT_COMPLETED})
       ${after ? "AND (created_at, id) > (?, ?)" : ""} ORDER BY created_at ASC, id ASC LIMIT ?`;
-    const params: unknown[] = after ? [pipedId, after.createdAtMs, after.id, limit + 1] : [pipedId, limit + 1];
-    return this.#c.db.read(`list not completed deployments of ${pipedId}`, () => this.#page(sql, params, limit));
+    const params: unknown[] = after
+      ? [pipedId, after.createdAtMs, after.id, limit + 1]
+      : [pipedId, limit + 1];
+    return this.#c.db.read(`list not completed deployments of ${pipedId}`, () =>
+      this.#page(sql, params, limit),
+    );
   }
 
   async update(id: string, fn: (d: Deployment) => void): Promise<Deployment> {
     return this.#c.db.write(`update deployment ${id}`, () => {
-      const next = applyDeploymentUpdate(decode(DeploymentSchema, this.#load(id)), fn, this.#c.clock);
+      const next = applyDeploymentUpdate(
+        decode(DeploymentSchema, this.#load(id)),
+        fn,
+        this.#c.clock,
+      );
       this.#c.db
         .prepare(
           `UPDATE deployments SET project_id = ?, piped_id = ?, application_id = ?, status = ?, created_at = ?,
@@ -91,7 +109,9 @@ export class SqliteDeploymentRepository implements DeploymentRepository {
   async countByStatus(projectId: string): Promise<Map<DeploymentStatus, number>> {
     return this.#c.db.read(`count deployments of ${projectId}`, () => {
       const rows = this.#c.db
-        .prepare("SELECT status, COUNT(*) AS n FROM deployments WHERE project_id = ? GROUP BY status")
+        .prepare(
+          "SELECT status, COUNT(*) AS n FROM deployments WHERE project_id = ? GROUP BY status",
+        )
         .all(projectId) as { status: DeploymentStatus; n: number }[];
       return new Map(rows.map((r) => [r.status, r.n]));
     });
@@ -107,7 +127,8 @@ export class SqliteDeploymentRepository implements DeploymentRepository {
   }
 
   #load(id: string): DataRow {
-    const row = this.#c.db.prepare("SELECT data FROM deployments WHERE id = ?").get(id) as DataRow | undefined;
+    const row = this.#c.db.prepare("SELECT data FROM deployments WHERE id = ?").get(id) as
+      DataRow | undefined;
     if (!row) throw new NotFoundError(`deployment ${id} not found`);
     return row;
   }
@@ -115,5 +136,13 @@ export class SqliteDeploymentRepository implements DeploymentRepository {
 
 /** Index columns + document, in table order after `id`. */
 function columns(d: Deployment): unknown[] {
-  return [d.projectId, d.pipedId, d.applicationId, d.status, tsMs(d.createdAt), tsMs(d.updatedAt), asBuffer(toBinary(DeploymentSchema, d))];
+  return [
+    d.projectId,
+    d.pipedId,
+    d.applicationId,
+    d.status,
+    tsMs(d.createdAt),
+    tsMs(d.updatedAt),
+    asBuffer(toBinary(DeploymentSchema, d)),
+  ];
 }

@@ -43,9 +43,19 @@ export class SqlitePipedRepository implements PipedRepository {
             `INSERT INTO pipeds (id, project_id, name, disabled, created_at, updated_at, key_hashes, data)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
           )
-          .run(p.id, p.projectId, p.name, bit(p.disabled), tsMs(p.createdAt), tsMs(p.updatedAt), serializeKeyHashes(keys), encodePiped(p));
+          .run(
+            p.id,
+            p.projectId,
+            p.name,
+            bit(p.disabled),
+            tsMs(p.createdAt),
+            tsMs(p.updatedAt),
+            serializeKeyHashes(keys),
+            encodePiped(p),
+          );
       } catch (err) {
-        if (isUniqueViolation(err)) throw new AlreadyExistsError(`piped ${p.id} exists already`, { cause: err });
+        if (isUniqueViolation(err))
+          throw new AlreadyExistsError(`piped ${p.id} exists already`, { cause: err });
         throw err;
       }
       return withKeys(p, keys);
@@ -69,18 +79,24 @@ export class SqlitePipedRepository implements PipedRepository {
   async list(projectId: string): Promise<Piped[]> {
     return this.#c.db.read(`list pipeds of ${projectId}`, () => {
       const rows = this.#c.db
-        .prepare("SELECT data, key_hashes FROM pipeds WHERE project_id = ? ORDER BY created_at DESC, id DESC")
+        .prepare(
+          "SELECT data, key_hashes FROM pipeds WHERE project_id = ? ORDER BY created_at DESC, id DESC",
+        )
         .all(projectId) as PipedRow[];
       return rows.map((r) => withKeys(decode(PipedSchema, r), parseKeyHashes(r.key_hashes)));
     });
   }
 
   async addKey(id: string, key: StoredKeyHash): Promise<Piped> {
-    return this.#c.db.write(`add key to piped ${id}`, () => this.#rewriteKeys(id, (keys) => addKeyHash(id, keys, key)));
+    return this.#c.db.write(`add key to piped ${id}`, () =>
+      this.#rewriteKeys(id, (keys) => addKeyHash(id, keys, key)),
+    );
   }
 
   async deleteOldKeys(id: string): Promise<Piped> {
-    return this.#c.db.write(`delete old keys of piped ${id}`, () => this.#rewriteKeys(id, keepNewestKey));
+    return this.#c.db.write(`delete old keys of piped ${id}`, () =>
+      this.#rewriteKeys(id, keepNewestKey),
+    );
   }
 
   async update(id: string, fn: (p: Piped) => void): Promise<Piped> {
@@ -94,7 +110,8 @@ export class SqlitePipedRepository implements PipedRepository {
   }
 
   #load(id: string): { piped: Piped; keyHashes: StoredKeyHash[] } {
-    const row = this.#c.db.prepare("SELECT data, key_hashes FROM pipeds WHERE id = ?").get(id) as PipedRow | undefined;
+    const row = this.#c.db.prepare("SELECT data, key_hashes FROM pipeds WHERE id = ?").get(id) as
+      PipedRow | undefined;
     if (!row) throw new NotFoundError(`piped ${id} not found`);
     return { piped: decode(PipedSchema, row), keyHashes: parseKeyHashes(row.key_hashes) };
   }
@@ -113,7 +130,16 @@ export class SqlitePipedRepository implements PipedRepository {
         `UPDATE pipeds SET project_id = ?, name = ?, disabled = ?, created_at = ?, updated_at = ?, key_hashes = ?, data = ?
          WHERE id = ?`,
       )
-      .run(p.projectId, p.name, bit(p.disabled), tsMs(p.createdAt), tsMs(p.updatedAt), serializeKeyHashes(keys), encodePiped(p), p.id);
+      .run(
+        p.projectId,
+        p.name,
+        bit(p.disabled),
+        tsMs(p.createdAt),
+        tsMs(p.updatedAt),
+        serializeKeyHashes(keys),
+        encodePiped(p),
+        p.id,
+      );
   }
 }
 
@@ -144,9 +170,19 @@ export class SqliteAPIKeyRepository implements APIKeyRepository {
             `INSERT INTO api_keys (id, project_id, name, disabled, created_at, updated_at, hash, data)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
           )
-          .run(k.id, k.projectId, k.name, bit(k.disabled), tsMs(k.createdAt), tsMs(k.updatedAt), hash, asBuffer(toBinary(APIKeySchema, k)));
+          .run(
+            k.id,
+            k.projectId,
+            k.name,
+            bit(k.disabled),
+            tsMs(k.createdAt),
+            tsMs(k.updatedAt),
+            hash,
+            asBuffer(toBinary(APIKeySchema, k)),
+          );
       } catch (err) {
-        if (isUniqueViolation(err)) throw new AlreadyExistsError(`API key ${k.id} exists already`, { cause: err });
+        if (isUniqueViolation(err))
+          throw new AlreadyExistsError(`API key ${k.id} exists already`, { cause: err });
         throw err;
       }
       return k;
@@ -175,7 +211,13 @@ export class SqliteAPIKeyRepository implements APIKeyRepository {
 
   async update(id: string, fn: (k: APIKey) => void): Promise<APIKey> {
     return this.#c.db.write(`update API key ${id}`, () => {
-      const next = applyUpdate(APIKeySchema, "API key", decode(APIKeySchema, this.#load(id)), fn, this.#c.clock);
+      const next = applyUpdate(
+        APIKeySchema,
+        "API key",
+        decode(APIKeySchema, this.#load(id)),
+        fn,
+        this.#c.clock,
+      );
       this.#save(next);
       return next;
     });
@@ -183,25 +225,39 @@ export class SqliteAPIKeyRepository implements APIKeyRepository {
 
   async touchLastUsed(id: string, at: Date): Promise<void> {
     return this.#c.db.write(`touch API key ${id}`, () => {
-      const row = this.#c.db.prepare("SELECT data, hash FROM api_keys WHERE id = ?").get(id) as APIKeyRow | undefined;
+      const row = this.#c.db.prepare("SELECT data, hash FROM api_keys WHERE id = ?").get(id) as
+        APIKeyRow | undefined;
       // Best effort: a key deleted meanwhile is not an error, and the time never goes back.
       if (!row) return;
       const k = decode(APIKeySchema, row);
       if (k.lastUsedAt && tsMs(k.lastUsedAt) >= at.getTime()) return;
       k.lastUsedAt = timestampFromDate(at);
-      this.#c.db.prepare("UPDATE api_keys SET data = ? WHERE id = ?").run(asBuffer(toBinary(APIKeySchema, k)), id);
+      this.#c.db
+        .prepare("UPDATE api_keys SET data = ? WHERE id = ?")
+        .run(asBuffer(toBinary(APIKeySchema, k)), id);
     });
   }
 
   #load(id: string): APIKeyRow {
-    const row = this.#c.db.prepare("SELECT data, hash FROM api_keys WHERE id = ?").get(id) as APIKeyRow | undefined;
+    const row = this.#c.db.prepare("SELECT data, hash FROM api_keys WHERE id = ?").get(id) as
+      APIKeyRow | undefined;
     if (!row) throw new NotFoundError(`API key ${id} not found`);
     return row;
   }
 
   #save(k: APIKey): void {
     this.#c.db
-      .prepare("UPDATE api_keys SET project_id = ?, name = ?, disabled = ?, created_at = ?, updated_at = ?, data = ? WHERE id = ?")
-      .run(k.projectId, k.name, bit(k.disabled), tsMs(k.createdAt), tsMs(k.updatedAt), asBuffer(toBinary(APIKeySchema, k)), k.id);
+      .prepare(
+        "UPDATE api_keys SET project_id = ?, name = ?, disabled = ?, created_at = ?, updated_at = ?, data = ? WHERE id = ?",
+      )
+      .run(
+        k.projectId,
+        k.name,
+        bit(k.disabled),
+        tsMs(k.createdAt),
+        tsMs(k.updatedAt),
+        asBuffer(toBinary(APIKeySchema, k)),
+        k.id,
+      );
   }
 }

@@ -1,6 +1,10 @@
 import { toBinary } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { ApplicationLiveStateSnapshotSchema, type ApplicationLiveStateSnapshot, type Role } from "@pipecd-ts/proto";
+import {
+  ApplicationLiveStateSnapshotSchema,
+  type ApplicationLiveStateSnapshot,
+  type Role,
+} from "@pipecd-ts/proto";
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from "@pipecd-ts/runtime";
 import { asBuffer, tsMs } from "../internal/entities.js";
 import type { LiveStateRepository, Session, SessionRepository } from "../types.js";
@@ -27,11 +31,14 @@ export class SqliteSessionRepository implements SessionRepository {
     return this.#c.db.write("create session", () => {
       try {
         this.#c.db
-          .prepare("INSERT INTO sessions (token_hash, username, role, created_at, expires_at) VALUES (?, ?, ?, ?, ?)")
+          .prepare(
+            "INSERT INTO sessions (token_hash, username, role, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+          )
           .run(s.tokenHash, s.username, s.role, s.createdAt.getTime(), s.expiresAt.getTime());
       } catch (err) {
         // Never echo the token hash.
-        if (isUniqueViolation(err)) throw new AlreadyExistsError("session exists already", { cause: err });
+        if (isUniqueViolation(err))
+          throw new AlreadyExistsError("session exists already", { cause: err });
         throw err;
       }
     });
@@ -39,7 +46,9 @@ export class SqliteSessionRepository implements SessionRepository {
 
   async get(tokenHash: string, now: Date): Promise<Session | undefined> {
     return this.#c.db.read("get session", () => {
-      const row = this.#c.db.prepare("SELECT * FROM sessions WHERE token_hash = ?").get(tokenHash) as SessionRow | undefined;
+      const row = this.#c.db
+        .prepare("SELECT * FROM sessions WHERE token_hash = ?")
+        .get(tokenHash) as SessionRow | undefined;
       if (!row || row.expires_at <= now.getTime()) return undefined;
       return {
         tokenHash: row.token_hash,
@@ -59,7 +68,8 @@ export class SqliteSessionRepository implements SessionRepository {
 
   async deleteExpired(now: Date): Promise<number> {
     return this.#c.db.write("delete expired sessions", () => {
-      return this.#c.db.prepare("DELETE FROM sessions WHERE expires_at <= ?").run(now.getTime()).changes;
+      return this.#c.db.prepare("DELETE FROM sessions WHERE expires_at <= ?").run(now.getTime())
+        .changes;
     });
   }
 }
@@ -73,8 +83,12 @@ export class SqliteLiveStateRepository implements LiveStateRepository {
   }
 
   async put(snapshot: ApplicationLiveStateSnapshot): Promise<void> {
-    if (!snapshot.applicationId) throw new InvalidArgumentError("live state: applicationId is required");
-    const s = { ...snapshot, updatedAt: snapshot.updatedAt ?? timestampFromDate(this.#c.clock.now()) };
+    if (!snapshot.applicationId)
+      throw new InvalidArgumentError("live state: applicationId is required");
+    const s = {
+      ...snapshot,
+      updatedAt: snapshot.updatedAt ?? timestampFromDate(this.#c.clock.now()),
+    };
     const data = asBuffer(toBinary(ApplicationLiveStateSnapshotSchema, s));
     return this.#c.db.write(`put live state of ${s.applicationId}`, () => {
       this.#c.db
@@ -89,9 +103,9 @@ export class SqliteLiveStateRepository implements LiveStateRepository {
 
   async get(applicationId: string): Promise<ApplicationLiveStateSnapshot> {
     return this.#c.db.read(`get live state of ${applicationId}`, () => {
-      const row = this.#c.db.prepare("SELECT data FROM live_states WHERE application_id = ?").get(applicationId) as
-        | DataRow
-        | undefined;
+      const row = this.#c.db
+        .prepare("SELECT data FROM live_states WHERE application_id = ?")
+        .get(applicationId) as DataRow | undefined;
       if (!row) throw new NotFoundError(`live state of application ${applicationId} not found`);
       return decode(ApplicationLiveStateSnapshotSchema, row);
     });

@@ -18,16 +18,26 @@ export class SqliteStageLogRepository implements StageLogRepository {
 
   async append(key: StageLogKey, blocks: LogBlock[]): Promise<number> {
     checkStageLogKey(key);
-    const rows = blocks.map((b) => ({ index: b.index, data: asBuffer(toBinary(LogBlockSchema, b)) }));
+    const rows = blocks.map((b) => ({
+      index: b.index,
+      data: asBuffer(toBinary(LogBlockSchema, b)),
+    }));
     return this.#c.db.write(`append to ${stageLogName(key)}`, () => {
-      if (this.#isCompleted(key)) throw new FailedPreconditionError(`${stageLogName(key)} is completed`);
+      if (this.#isCompleted(key))
+        throw new FailedPreconditionError(`${stageLogName(key)} is completed`);
       const insert = this.#c.db.prepare(
         `INSERT INTO stage_log_blocks (deployment_id, stage_id, retried_count, block_index, data)
          VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
       );
       let added = 0;
       for (const r of rows) {
-        added += insert.run(key.deploymentId, key.stageId, key.retriedCount, r.index, r.data).changes;
+        added += insert.run(
+          key.deploymentId,
+          key.stageId,
+          key.retriedCount,
+          r.index,
+          r.data,
+        ).changes;
       }
       return added;
     });
@@ -46,7 +56,10 @@ export class SqliteStageLogRepository implements StageLogRepository {
     });
   }
 
-  async get(key: StageLogKey, afterIndex?: bigint): Promise<{ blocks: LogBlock[]; completed: boolean }> {
+  async get(
+    key: StageLogKey,
+    afterIndex?: bigint,
+  ): Promise<{ blocks: LogBlock[]; completed: boolean }> {
     checkStageLogKey(key);
     return this.#c.db.read(`get ${stageLogName(key)}`, () => {
       const params: unknown[] = [key.deploymentId, key.stageId, key.retriedCount];
@@ -57,7 +70,10 @@ export class SqliteStageLogRepository implements StageLogRepository {
            ORDER BY block_index ASC`,
         )
         .all(...params) as DataRow[];
-      return { blocks: rows.map((r) => decode(LogBlockSchema, r)), completed: this.#isCompleted(key) };
+      return {
+        blocks: rows.map((r) => decode(LogBlockSchema, r)),
+        completed: this.#isCompleted(key),
+      };
     });
   }
 

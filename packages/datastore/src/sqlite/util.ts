@@ -22,7 +22,8 @@ export function decode<D extends DescMessage>(schema: D, row: DataRow): MessageS
 /** Whether `err` is a UNIQUE/PRIMARY KEY violation, optionally on a given `table.column`. */
 export function isUniqueViolation(err: unknown, column?: string): boolean {
   if (!(err instanceof Database.SqliteError)) return false;
-  if (err.code !== "SQLITE_CONSTRAINT_UNIQUE" && err.code !== "SQLITE_CONSTRAINT_PRIMARYKEY") return false;
+  if (err.code !== "SQLITE_CONSTRAINT_UNIQUE" && err.code !== "SQLITE_CONSTRAINT_PRIMARYKEY")
+    return false;
   return column === undefined || err.message.includes(column);
 }
 

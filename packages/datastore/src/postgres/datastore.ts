@@ -1,0 +1,76 @@
+import type { Clock, Logger } from "@pipecd-ts/runtime";
+import type { Datastore } from "../types.js";
+import { PgApplicationRepository } from "./applications.js";
+import { PgAuditLogRepository } from "./audit-log.js";
+import { PgCommandRepository } from "./commands.js";
+import { DEFAULT_PG_TUNING, PgDb, type PgTuning } from "./db.js";
+import { PgDeploymentRepository } from "./deployments.js";
+import { migratePostgres, postgresMigrationVersions } from "./migrate.js";
+import { PgNotifier } from "./notifier.js";
+import { PgAPIKeyRepository, PgPipedRepository } from "./pipeds.js";
+import { PgLiveStateRepository, PgSessionRepository } from "./sessions.js";
+import { PgStageLogRepository } from "./stage-logs.js";
+
+/** Options of {@link openPostgresDatastore}. */
+export interface PostgresDatastoreOptions {
+  url: string;
+  logger: Logger;
+  clock: Clock;
+  tuning?: Partial<PgTuning>;
+}
+
+/** The PostgreSQL {@link Datastore}: a pg Pool, LISTEN/NOTIFY notifier. */
+export class PostgresDatastore implements Datastore {
+  readonly driver = "postgres" as const;
+  readonly pipeds: PgPipedRepository;
+  readonly apiKeys: PgAPIKeyRepository;
+  readonly applications: PgApplicationRepository;
+  readonly deployments: PgDeploymentRepository;
+  readonly commands: PgCommandRepository;
+  readonly stageLogs: PgStageLogRepository;
+  readonly auditLog: PgAuditLogRepository;
+  readonly sessions: PgSessionRepository;
+  readonly liveStates: PgLiveStateRepository;
+  readonly notifier: PgNotifier;
+  readonly #db: PgDb;
+
+  constructor(db: PgDb, logger: Logger, clock: Clock) {
+    this.#db = db;
+    const c = { db, clock };
+    this.pipeds = new PgPipedRepository(c);
+    this.apiKeys = new PgAPIKeyRepository(c);
+    this.applications = new PgApplicationRepository(c);
+    this.deployments = new PgDeploymentRepository(c);
+    this.commands = new PgCommandRepository(c);
+    this.stageLogs = new PgStageLogRepository(c);
+    this.auditLog = new PgAuditLogRepository(c);
+    this.sessions = new PgSessionRepository(c);
+    this.liveStates = new PgLiveStateRepository(c);
+    this.notifier = new PgNotifier(db, logger);
+  }
+
+  migrationVersions(): Promise<number[]> {
+    return postgresMigrationVersions(this.#db);
+  }
+
+  async close(): Promise<void> {
+    await this.notifier.close();
+    await this.#db.end();
+  }
+}
+
+/** Connects to PostgreSQL and applies pending migrations (serialized across replicas). */
+export async function openPostgresDatastore(
+  opts: PostgresDatastoreOptions,
+): Promise<PostgresDatastore> {
+  const db = new PgDb(opts.url, opts.logger, { ...DEFAULT_PG_TUNING, ...opts.tuning });
+  try {
+    const added = await migratePostgres(db);
+    if (added.length > 0)
+      opts.logger.info({ versions: added, driver: "postgres" }, "applied datastore migrations");
+  } catch (err) {
+    await db.end().catch(() => undefined);
+    throw err;
+  }
+  return new PostgresDatastore(db, opts.logger, opts.clock);
+}

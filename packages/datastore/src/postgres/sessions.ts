@@ -1,0 +1,116 @@
+import { toBinary } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import {
+  ApplicationLiveStateSnapshotSchema,
+  type ApplicationLiveStateSnapshot,
+  type Role,
+} from "@pipecd-ts/proto";
+import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from "@pipecd-ts/runtime";
+import { asBuffer, tsMs } from "../internal/entities.js";
+import type { LiveStateRepository, Session, SessionRepository } from "../types.js";
+import { isPgUniqueViolation, mapPgError } from "./db.js";
+import { decode, type DataRow, type PgContext } from "./util.js";
+
+interface SessionRow {
+  token_hash: string;
+  username: string;
+  role: number;
+  created_at: string;
+  expires_at: string;
+}
+
+/** PostgreSQL {@link SessionRepository}. */
+export class PgSessionRepository implements SessionRepository {
+  readonly #c: PgContext;
+
+  constructor(c: PgContext) {
+    this.#c = c;
+  }
+
+  async create(s: Session): Promise<void> {
+    if (!s.tokenHash) throw new InvalidArgumentError("session: tokenHash is required");
+    try {
+      await this.#c.db.pool.query(
+        "INSERT INTO sessions (token_hash, username, role, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        [s.tokenHash, s.username, s.role, s.createdAt.getTime(), s.expiresAt.getTime()],
+      );
+    } catch (err) {
+      // Never echo the token hash.
+      if (isPgUniqueViolation(err))
+        throw new AlreadyExistsError("session exists already", { cause: err });
+      throw mapPgError(err, "create session");
+    }
+  }
+
+  async get(tokenHash: string, now: Date): Promise<Session | undefined> {
+    const [row] = await this.#c.db.query<SessionRow>(
+      "get session",
+      "SELECT * FROM sessions WHERE token_hash = $1 AND expires_at > $2",
+      [tokenHash, now.getTime()],
+    );
+    if (!row) return undefined;
+    return {
+      tokenHash: row.token_hash,
+      username: row.username,
+      role: row.role as Role,
+      createdAt: new Date(Number(row.created_at)),
+      expiresAt: new Date(Number(row.expires_at)),
+    };
+  }
+
+  async delete(tokenHash: string): Promise<void> {
+    await this.#c.db.query("delete session", "DELETE FROM sessions WHERE token_hash = $1", [
+      tokenHash,
+    ]);
+  }
+
+  async deleteExpired(now: Date): Promise<number> {
+    const rows = await this.#c.db.query(
+      "delete expired sessions",
+      "DELETE FROM sessions WHERE expires_at <= $1 RETURNING 1",
+      [now.getTime()],
+    );
+    return rows.length;
+  }
+}
+
+/** PostgreSQL {@link LiveStateRepository}. */
+export class PgLiveStateRepository implements LiveStateRepository {
+  readonly #c: PgContext;
+
+  constructor(c: PgContext) {
+    this.#c = c;
+  }
+
+  async put(snapshot: ApplicationLiveStateSnapshot): Promise<void> {
+    if (!snapshot.applicationId)
+      throw new InvalidArgumentError("live state: applicationId is required");
+    const s = {
+      ...snapshot,
+      updatedAt: snapshot.updatedAt ?? timestampFromDate(this.#c.clock.now()),
+    };
+    await this.#c.db.query(
+      `put live state of ${s.applicationId}`,
+      `INSERT INTO live_states (application_id, project_id, piped_id, updated_at, data) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (application_id) DO UPDATE SET project_id = excluded.project_id, piped_id = excluded.piped_id,
+       updated_at = excluded.updated_at, data = excluded.data`,
+      [
+        s.applicationId,
+        s.projectId,
+        s.pipedId,
+        tsMs(s.updatedAt),
+        asBuffer(toBinary(ApplicationLiveStateSnapshotSchema, s)),
+      ],
+    );
+  }
+
+  async get(applicationId: string): Promise<ApplicationLiveStateSnapshot> {
+    const [row] = await this.#c.db.query<DataRow>(
+      `get live state of ${applicationId}`,
+      "SELECT data FROM live_states WHERE application_id = $1",
+      [applicationId],
+    );
+    if (!row) throw new NotFoundError(`live state of application ${applicationId} not found`);
+    return decode(ApplicationLiveStateSnapshotSchema, row);
+  }
+}
