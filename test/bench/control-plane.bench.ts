@@ -57,7 +57,7 @@ async function startServer(datastore: string | undefined, dataDir: string, key: 
   const ready = await new Promise<{ http: string; grpc: string }>((resolve, reject) => {
     let buf = "";
     const timer = setTimeout(() => reject(new Error(`server not ready in 30s: ${buf}`)), 30_000);
-    child.stderr!.on("data", (d: Buffer) => {
+    child.stderr.on("data", (d: Buffer) => {
       buf += d.toString();
       const m = /pipecd-server ready http=(\S+) grpc=(\S+)/.exec(buf);
       if (m) {

@@ -91,7 +91,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
         logger: logger.child({ component: "piped-api" }),
         webBaseUrl: config.webBaseUrl,
         heartbeatIntervalMs: o.heartbeatIntervalMs ?? 30_000,
-      }) as unknown as grpc.UntypedServiceImplementation,
+      }),
     );
     const creds = o.tls
       ? grpc.ServerCredentials.createSsl(

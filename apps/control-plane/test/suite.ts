@@ -465,7 +465,10 @@ spec:
           `send→arrive p50=${p(sendToArrive, 0.5).toFixed(2)}ms p99=${p(sendToArrive, 0.99).toFixed(2)}ms`,
       );
       assert.ok(p(afterReturn, 0.99) < 50, `p99 after return ${p(afterReturn, 0.99).toFixed(2)}ms`);
-      assert.ok(p(sendToArrive, 0.99) < 50, `p99 send→arrive ${p(sendToArrive, 0.99).toFixed(2)}ms`);
+      assert.ok(
+        p(sendToArrive, 0.99) < 50,
+        `p99 send→arrive ${p(sendToArrive, 0.99).toFixed(2)}ms`,
+      );
     });
 
     it("SSE stream reports deployment changes", async () => {
@@ -475,7 +478,7 @@ spec:
         signal: ac.signal,
       });
       assert.equal(res.status, 200);
-      const reader = res.body!.getReader();
+      const reader: ReadableStreamDefaultReader<Uint8Array> = res.body!.getReader();
       let text = "";
       await runningDeployment(a, appA, "dep-sse", [{ id: "s", name: "WAIT" }], ["s"]);
       try {

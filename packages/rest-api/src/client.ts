@@ -60,7 +60,7 @@ export function routeUrl(
   for (const [k, v] of Object.entries(query ?? {})) {
     if (v === undefined) continue;
     for (const item of Array.isArray(v) ? (v as unknown[]) : [v])
-      qs.append(k, typeof item === "object" ? JSON.stringify(item) : String(item as string));
+      qs.append(k, typeof item === "string" ? item : JSON.stringify(item));
   }
   const s = qs.toString();
   if (s) path += `?${s}`;

@@ -9,8 +9,8 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
     const parameters: unknown[] = [];
     type ObjSchema = { properties?: Record<string, unknown>; required?: string[] };
     const parts: [string, ObjSchema | undefined][] = [
-      ["path", def.params as ObjSchema | undefined],
-      ["query", def.query as ObjSchema | undefined],
+      ["path", def.params],
+      ["query", def.query],
     ];
     for (const [where, schema] of parts) {
       const props = schema?.properties;
@@ -18,8 +18,7 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
         parameters.push({
           name,
           in: where,
-          required:
-            where === "path" || (schema?.required ?? []).includes(name),
+          required: where === "path" || (schema?.required ?? []).includes(name),
           schema: s,
         });
       }

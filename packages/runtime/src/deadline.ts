@@ -51,7 +51,7 @@ export async function withDeadline<T>(
         },
         (e: unknown) => {
           combined.removeEventListener("abort", onAbort);
-          reject(e);
+          reject(e instanceof Error ? e : new Error(String(e)));
         },
       );
     });

@@ -1,4 +1,4 @@
-import { Role } from "@pipecd-ts/proto";
+import type { Role } from "@pipecd-ts/proto";
 
 /** Who is calling the REST API. */
 export interface Principal {

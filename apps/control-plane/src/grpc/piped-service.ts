@@ -1,13 +1,13 @@
-import * as grpc from "@grpc/grpc-js";
+import type * as grpc from "@grpc/grpc-js";
 import { create } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { PipedService } from "@pipecd-ts/proto";
 import {
   ApplicationDeploymentReferenceSchema,
   ApplicationSyncStateSchema,
   CommandStatus,
   DeploymentStatus,
   StageStatus,
-  PipedService,
   PipelineStageSchema,
   WatchResponseSchema,
   WatchResponse_ApplicationsChangedSchema,
@@ -140,7 +140,9 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
       pipedId: d.pipedId,
       stageId,
       status: stageId
-        ? StageStatus[d.stages.find((s) => s.id === stageId)?.status ?? StageStatus.STAGE_NOT_STARTED_YET]
+        ? StageStatus[
+            d.stages.find((s) => s.id === stageId)?.status ?? StageStatus.STAGE_NOT_STARTED_YET
+          ]
         : DeploymentStatus[d.status],
     });
     return d;

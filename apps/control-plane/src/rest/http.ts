@@ -67,24 +67,20 @@ export function installErrorHandling(app: FastifyInstance, logger: Logger): void
         .code(413)
         .send({ error: { code: "INVALID_ARGUMENT", message: "request body too large" } });
     if (e.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE")
-      return void reply
-        .code(415)
-        .send({
-          error: {
-            code: "INVALID_ARGUMENT",
-            message: "unsupported content type; send application/json",
-          },
-        });
+      return void reply.code(415).send({
+        error: {
+          code: "INVALID_ARGUMENT",
+          message: "unsupported content type; send application/json",
+        },
+      });
     if (typeof e.statusCode === "number" && e.statusCode >= 400 && e.statusCode < 500) {
       // Malformed JSON, empty JSON body and similar caller mistakes detected by fastify.
-      return void reply
-        .code(e.statusCode)
-        .send({
-          error: {
-            code: e.statusCode === 401 ? "UNAUTHENTICATED" : "INVALID_ARGUMENT",
-            message: e.message ?? "bad request",
-          },
-        });
+      return void reply.code(e.statusCode).send({
+        error: {
+          code: e.statusCode === 401 ? "UNAUTHENTICATED" : "INVALID_ARGUMENT",
+          message: e.message ?? "bad request",
+        },
+      });
     }
     const internal = toAppError(err);
     logger.error({ err, url: req.url }, "unexpected error");

@@ -101,7 +101,7 @@ export class PgNotifier implements Notifier {
       const since = Date.now();
       await this.#untilClosed(conn, signal);
       this.#client = undefined;
-      return;
+      if (signal.aborted) return;
       // A connection that keeps dropping right after connecting must not spin: back off too.
       drops = Date.now() - since > 30_000 ? 1 : drops + 1;
       const delayMs = backoffDelay(drops, { initialDelayMs: 100, maxDelayMs: 5000 });
