@@ -1,9 +1,11 @@
 // Benchmark (not a test): stage-status reports/s from N concurrent fake pipeds, and the
 // approve → Watch-stream latency, for SQLite and (when PG_URL is set) PostgreSQL.
 // The control plane runs as a separate process (bin/pipecd-server), as deployed.
-// Usage: node --import tsx test/bench/control-plane.bench.ts [--pipeds 8] [--inflight 8] [--seconds 5]
+// Usage: node --import tsx test/bench/control-plane.bench.ts [--pipeds 8] [--inflight 8]
+//        [--procs 2] [--seconds 5] [--stages 8] [--approvals 300] [--sqlite-url sqlite:PATH]
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,14 +20,16 @@ import {
   type WatchResponse,
 } from "@pipecd-ts/proto";
 import { createRestClient } from "@pipecd-ts/rest-api";
+import type { WorkerInput, WorkerResult } from "./load-worker.js";
 
 const { values } = parseArgs({
   options: {
     pipeds: { type: "string", default: "8" },
     inflight: { type: "string", default: "8" },
-    seconds: { type: "string", default: "5" },
+    seconds: { type: "string", default: "10" },
     approvals: { type: "string", default: "300" },
     stages: { type: "string", default: "8" },
+    procs: { type: "string", default: "2" },
     "sqlite-url": { type: "string" },
   },
 });
@@ -34,6 +38,7 @@ const INFLIGHT = Number(values.inflight);
 const SECONDS = Number(values.seconds);
 const APPROVALS = Number(values.approvals);
 const STAGES = Number(values.stages);
+const PROCS = Number(values.procs);
 const root = new URL("../..", import.meta.url).pathname;
 
 async function startServer(datastore: string | undefined, dataDir: string, key: string) {
@@ -80,6 +85,29 @@ function stop(child: ChildProcess): Promise<void> {
   });
 }
 
+/** User+system CPU seconds used so far by process `pid` (Linux /proc). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+}
+
+/** Runs one load-worker.ts process and returns its result line. */
+function runWorker(input: WorkerInput): Promise<WorkerResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", join(root, "test/bench/load-worker.ts"), JSON.stringify(input)],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.on("exit", (code) => {
+      if (code !== 0) reject(new Error(`load worker exited ${code}`));
+      else resolve(JSON.parse(out) as WorkerResult);
+    });
+  });
+}
+
 const pct = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] ?? NaN;
@@ -100,51 +128,50 @@ async function bench(label: string, datastore: string | undefined) {
         const md = new grpc.Metadata();
         md.set("authorization", `PIPED-TOKEN default,${p.id},${p.key}`);
         const client = createGrpcClient(PipedService, srv.grpc, grpc.credentials.createInsecure());
-        return { id: p.id, appId: app.id, md, client };
+        return { id: p.id, key: p.key, appId: app.id, md, client };
       }),
     );
 
-    // 1. Stage status reports/s: each worker walks fresh deployments of STAGES stages (8 by
-    //    default, about the seed canary pipeline),
-    //    reporting RUNNING then SUCCESS for each (every report is a real state change).
-    let reports = 0;
-    let otherRpcs = 0;
-    const deadline = Date.now() + SECONDS * 1000;
-    const worker = async (p: (typeof pipeds)[number]) => {
-      while (Date.now() < deadline) {
-        const id = randomUUID();
-        const opts = { metadata: p.md, timeoutMs: 10_000 };
-        await p.client.createDeployment(
-          { deployment: create(DeploymentSchema, { id, applicationId: p.appId }) },
-          opts,
-        );
-        const stages = Array.from({ length: 50 }, (_, i) => ({
-          id: `s${i}`,
-          name: "WAIT",
-          index: i,
-        }));
-        await p.client.reportDeploymentPlanned({ deploymentId: id, stages }, opts);
-        await p.client.reportDeploymentStatusChanged({ deploymentId: id, status: 2 }, opts);
-        otherRpcs += 3;
-        for (const s of stages) {
-          if (Date.now() >= deadline) return;
-          await p.client.reportStageStatusChanged(
-            { deploymentId: id, stageId: s.id, status: StageStatus.STAGE_RUNNING },
-            opts,
-          );
-          await p.client.reportStageStatusChanged(
-            { deploymentId: id, stageId: s.id, status: StageStatus.STAGE_SUCCESS },
-            opts,
-          );
-          reports += 2;
-        }
-      }
-    };
-    const t0 = performance.now();
-    await Promise.all(pipeds.flatMap((p) => Array.from({ length: INFLIGHT }, () => worker(p))));
-    const elapsed = (performance.now() - t0) / 1000;
+    // 1. Stage status reports/s, from PROCS load-generator processes sharing the pipeds, while
+    //    sampling the server's CPU time (so the figure says which side was the limit).
+    const chunks = Array.from({ length: PROCS }, (_, i) =>
+      pipeds.filter((_, j) => j % PROCS === i),
+    );
+    const startAt = Date.now() + 4_000; // every worker loaded and connected by then
+    const warmupMs = 1_000;
+    let cpu0 = 0;
+    let t0 = 0;
+    const sampler = setTimeout(
+      () => {
+        cpu0 = cpuSeconds(srv.child.pid!);
+        t0 = performance.now();
+      },
+      startAt + warmupMs - Date.now(),
+    );
+    const results = await Promise.all(
+      chunks.map((ps) =>
+        runWorker({
+          grpc: srv.grpc,
+          pipeds: ps.map((p) => ({ id: p.id, key: p.key, appId: p.appId })),
+          inflight: INFLIGHT,
+          seconds: SECONDS,
+          stages: STAGES,
+          startAt,
+          warmupMs,
+        }),
+      ),
+    );
+    clearTimeout(sampler);
+    const wall = (performance.now() - t0) / 1000;
+    const serverCpu = (cpuSeconds(srv.child.pid!) - cpu0) / wall;
+    const reports = results.reduce((n, r) => n + r.reports, 0);
+    const otherRpcs = results.reduce((n, r) => n + r.otherRpcs, 0);
+    const elapsed = Math.max(...results.map((r) => r.elapsedS)); // measured window (after warm-up)
     console.log(
-      `${label}: ${(reports / elapsed).toFixed(0)} stage-status reports/s (${PIPEDS} pipeds x ${INFLIGHT} in flight, ${STAGES}-stage deployments, ${reports} stage reports + ${otherRpcs} create/plan/status RPCs in ${elapsed.toFixed(1)} s = ${((reports + otherRpcs) / elapsed).toFixed(0)} RPCs/s)`,
+      `${label}: ${(reports / elapsed).toFixed(0)} stage-status reports/s ` +
+        `(${PIPEDS} pipeds x ${INFLIGHT} in flight over ${PROCS} load processes, ${STAGES}-stage deployments; ` +
+        `${reports} stage reports + ${otherRpcs} create/plan/status RPCs in ${elapsed.toFixed(1)} s = ` +
+        `${((reports + otherRpcs) / elapsed).toFixed(0)} RPCs/s; server CPU ${(serverCpu * 100).toFixed(0)}% of one core)`,
     );
 
     // 2. approve → Watch latency, one approval at a time on an otherwise idle server.

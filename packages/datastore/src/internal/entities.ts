@@ -3,7 +3,6 @@ import { timestampFromDate, timestampMs, type Timestamp } from "@bufbuild/protob
 import { assertDeploymentTransition, assertStageTransition } from "@pipecd-ts/model";
 import {
   CommandStatus,
-  DeploymentSchema,
   PipedKeySchema,
   type Command,
   type Deployment,
@@ -52,45 +51,47 @@ export function stampCreate<D extends DescMessage>(
 }
 
 /**
- * Runs a caller's update function on a copy of `current` and stamps updatedAt. The id must not
- * change. Errors thrown by `fn` propagate unchanged (the caller writes nothing).
+ * Runs a caller's update function on `fresh` (a message just decoded from its row, owned by this
+ * call: no copy is made, since nothing else sees it and it is dropped if `fn` throws) and stamps
+ * updatedAt. The id must not change. Errors thrown by `fn` propagate unchanged.
  */
-export function applyUpdate<D extends DescMessage>(
-  schema: D,
+export function applyUpdate<M extends Stamped & { id: string }>(
   kind: string,
-  current: MessageShape<D>,
-  fn: (m: MessageShape<D>) => void,
+  fresh: M,
+  fn: (m: M) => void,
   clock: Clock,
-): MessageShape<D> {
-  const next = clone(schema, current);
-  fn(next);
-  const before = current as { id?: unknown };
-  const after = next as Stamped & { id?: unknown };
-  if (after.id !== before.id) {
-    throw new InvalidArgumentError(`${kind} ${String(before.id)}: update must not change the id`);
+): M {
+  const id = fresh.id;
+  fn(fresh);
+  if (fresh.id !== id) {
+    throw new InvalidArgumentError(`${kind} ${id}: update must not change the id`);
   }
-  after.updatedAt = timestampFromDate(clock.now());
-  return next;
+  fresh.updatedAt = timestampFromDate(clock.now());
+  return fresh;
 }
 
 /**
- * The deployment update rule: run `fn` on a copy, then check the deployment status transition
- * and every stage's status transition (stages matched by id; a stage is retried when its
- * retriedCount went up). Throws FailedPreconditionError for an illegal transition.
+ * The deployment update rule: run `fn` on `fresh` (see {@link applyUpdate}), then check the
+ * deployment status transition and every stage's status transition against a snapshot taken
+ * before (stages matched by id; a stage is retried when its retriedCount went up). Throws
+ * FailedPreconditionError for an illegal transition.
  */
 export function applyDeploymentUpdate(
-  current: Deployment,
+  fresh: Deployment,
   fn: (d: Deployment) => void,
   clock: Clock,
 ): Deployment {
-  const next = applyUpdate(DeploymentSchema, "deployment", current, fn, clock);
-  assertDeploymentTransition(current.id, current.status, next.status);
-  const before = new Map(current.stages.map((s) => [s.id, s]));
+  const { id, status, pipedId, projectId } = fresh;
+  const before = new Map(
+    fresh.stages.map((s) => [s.id, { status: s.status, retriedCount: s.retriedCount }]),
+  );
+  const next = applyUpdate("deployment", fresh, fn, clock);
+  assertDeploymentTransition(id, status, next.status);
   for (const stage of next.stages) {
     const old = before.get(stage.id);
     if (!old) continue;
     assertStageTransition(
-      current.id,
+      id,
       stage.id,
       old.status,
       stage.status,
@@ -98,9 +99,9 @@ export function applyDeploymentUpdate(
     );
   }
   // Ownership is what authorizes a piped's reports; it is fixed at creation.
-  if (next.pipedId !== current.pipedId || next.projectId !== current.projectId) {
+  if (next.pipedId !== pipedId || next.projectId !== projectId) {
     throw new FailedPreconditionError(
-      `deployment ${current.id}: update must not change its piped or project`,
+      `deployment ${id}: update must not change its piped or project`,
     );
   }
   return next;

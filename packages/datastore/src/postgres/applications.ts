@@ -72,13 +72,7 @@ export class PgApplicationRepository implements ApplicationRepository {
         id,
       ]);
       if (!row) throw new NotFoundError(`application ${id} not found`);
-      const next = applyUpdate(
-        ApplicationSchema,
-        "application",
-        decode(ApplicationSchema, row),
-        fn,
-        this.#c.clock,
-      );
+      const next = applyUpdate("application", decode(ApplicationSchema, row), fn, this.#c.clock);
       await q(
         `UPDATE applications SET project_id = $1, piped_id = $2, name = $3, disabled = $4, deleted = $5, labels = $6::jsonb,
          created_at = $7, updated_at = $8, data = $9 WHERE id = $10`,

@@ -90,7 +90,7 @@ export class PgPipedRepository implements PipedRepository {
   async update(id: string, fn: (p: Piped) => void): Promise<Piped> {
     return this.#c.db.tx(`update piped ${id}`, async (q) => {
       const { piped, keyHashes } = await this.#lock(q, id);
-      const next = applyUpdate(PipedSchema, "piped", withKeys(piped, keyHashes), fn, this.#c.clock);
+      const next = applyUpdate("piped", withKeys(piped, keyHashes), fn, this.#c.clock);
       await save(q, next, keyHashes);
       // Keys are managed by addKey/deleteOldKeys only; whatever fn did to them is discarded.
       return withKeys(next, keyHashes);
@@ -213,7 +213,7 @@ export class PgAPIKeyRepository implements APIKeyRepository {
     return this.#c.db.tx(`update API key ${id}`, async (q) => {
       const [row] = await q<DataRow>("SELECT data FROM api_keys WHERE id = $1 FOR UPDATE", [id]);
       if (!row) throw new NotFoundError(`API key ${id} not found`);
-      const k = applyUpdate(APIKeySchema, "API key", decode(APIKeySchema, row), fn, this.#c.clock);
+      const k = applyUpdate("API key", decode(APIKeySchema, row), fn, this.#c.clock);
       await q(
         "UPDATE api_keys SET project_id = $1, name = $2, disabled = $3, created_at = $4, updated_at = $5, data = $6 WHERE id = $7",
         [

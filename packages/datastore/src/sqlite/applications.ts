@@ -83,7 +83,6 @@ export class SqliteApplicationRepository implements ApplicationRepository {
   async update(id: string, fn: (a: Application) => void): Promise<Application> {
     return this.#c.db.write(`update application ${id}`, () => {
       const next = applyUpdate(
-        ApplicationSchema,
         "application",
         decode(ApplicationSchema, this.#load(id)),
         fn,

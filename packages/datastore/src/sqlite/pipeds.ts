@@ -102,7 +102,7 @@ export class SqlitePipedRepository implements PipedRepository {
   async update(id: string, fn: (p: Piped) => void): Promise<Piped> {
     return this.#c.db.write(`update piped ${id}`, () => {
       const { piped, keyHashes } = this.#load(id);
-      const next = applyUpdate(PipedSchema, "piped", withKeys(piped, keyHashes), fn, this.#c.clock);
+      const next = applyUpdate("piped", withKeys(piped, keyHashes), fn, this.#c.clock);
       this.#save(next, keyHashes);
       // Keys are managed by addKey/deleteOldKeys only; whatever fn did to them is discarded.
       return withKeys(next, keyHashes);
@@ -211,13 +211,7 @@ export class SqliteAPIKeyRepository implements APIKeyRepository {
 
   async update(id: string, fn: (k: APIKey) => void): Promise<APIKey> {
     return this.#c.db.write(`update API key ${id}`, () => {
-      const next = applyUpdate(
-        APIKeySchema,
-        "API key",
-        decode(APIKeySchema, this.#load(id)),
-        fn,
-        this.#c.clock,
-      );
+      const next = applyUpdate("API key", decode(APIKeySchema, this.#load(id)), fn, this.#c.clock);
       this.#save(next);
       return next;
     });
