@@ -1,11 +1,11 @@
-import { toBinary } from "@bufbuild/protobuf";
 import { ApplicationSchema, type Application } from "@pipecd-ts/proto";
 import { AlreadyExistsError, NotFoundError } from "@pipecd-ts/runtime";
-import { applyUpdate, asBuffer, requireId, stampCreate, tsMs } from "../internal/entities.js";
+import { applyUpdate, requireId, stampCreate, tsMs } from "../internal/entities.js";
 import { clampLimit, decodeOptionalCursor, toPage } from "../internal/paging.js";
 import type { ApplicationFilter, ApplicationRepository, Page } from "../types.js";
 import { isPgUniqueViolation, mapPgError } from "./db.js";
 import { decode, paramList, type DataRow, type PgContext } from "./util.js";
+import { applicationColumns } from "../internal/rows.js";
 
 /** PostgreSQL {@link ApplicationRepository}. */
 export class PgApplicationRepository implements ApplicationRepository {
@@ -22,7 +22,7 @@ export class PgApplicationRepository implements ApplicationRepository {
       await this.#c.db.pool.query(
         `INSERT INTO applications (id, project_id, piped_id, name, disabled, deleted, labels, created_at, updated_at, data)
          VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10)`,
-        [a.id, ...columns(a)],
+        [a.id, ...applicationColumns(a, (b) => b)],
       );
     } catch (err) {
       if (isPgUniqueViolation(err))
@@ -76,24 +76,9 @@ export class PgApplicationRepository implements ApplicationRepository {
       await q(
         `UPDATE applications SET project_id = $1, piped_id = $2, name = $3, disabled = $4, deleted = $5, labels = $6::jsonb,
          created_at = $7, updated_at = $8, data = $9 WHERE id = $10`,
-        [...columns(next), id],
+        [...applicationColumns(next, (b) => b), id],
       );
       return next;
     });
   }
-}
-
-/** Index columns + document, in table order after `id`. */
-function columns(a: Application): unknown[] {
-  return [
-    a.projectId,
-    a.pipedId,
-    a.name,
-    a.disabled,
-    a.deleted,
-    JSON.stringify(a.labels),
-    tsMs(a.createdAt),
-    tsMs(a.updatedAt),
-    asBuffer(toBinary(ApplicationSchema, a)),
-  ];
 }

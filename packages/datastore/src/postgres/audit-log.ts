@@ -1,11 +1,9 @@
-import { clone, toBinary } from "@bufbuild/protobuf";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { AuditLogEntrySchema, type AuditLogEntry } from "@pipecd-ts/proto";
-import { InvalidArgumentError } from "@pipecd-ts/runtime";
-import { asBuffer, tsMs } from "../internal/entities.js";
+import { tsMs } from "../internal/entities.js";
 import { clampLimit, decodeNumericCursor, toPage } from "../internal/paging.js";
 import type { AuditLogFilter, AuditLogRepository, Page } from "../types.js";
 import { decode, paramList, type DataRow, type PgContext } from "./util.js";
+import { auditEntryRow } from "../internal/rows.js";
 
 /** PostgreSQL {@link AuditLogRepository}. The id lives in its column, not in the stored document. */
 export class PgAuditLogRepository implements AuditLogRepository {
@@ -16,21 +14,11 @@ export class PgAuditLogRepository implements AuditLogRepository {
   }
 
   async append(entry: AuditLogEntry): Promise<AuditLogEntry> {
-    if (!entry.projectId) throw new InvalidArgumentError("audit log entry: projectId is required");
-    const e = clone(AuditLogEntrySchema, entry);
-    e.id = "";
-    e.time ??= timestampFromDate(this.#c.clock.now());
+    const { entry: e, columns } = auditEntryRow(entry, this.#c.clock);
     const [row] = await this.#c.db.query<{ id: string }>(
       "append audit log entry",
       "INSERT INTO audit_log (project_id, actor, action, resource_id, created_at, data) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-      [
-        e.projectId,
-        e.actor,
-        e.action,
-        e.resourceId,
-        tsMs(e.time),
-        asBuffer(toBinary(AuditLogEntrySchema, e)),
-      ],
+      columns,
     );
     e.id = String(row?.id ?? "");
     return e;

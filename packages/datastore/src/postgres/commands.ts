@@ -1,11 +1,12 @@
 import { toBinary } from "@bufbuild/protobuf";
 import { CommandSchema, CommandStatus, type Command } from "@pipecd-ts/proto";
-import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from "@pipecd-ts/runtime";
-import { applyMarkHandled, asBuffer, requireId, stampCreate, tsMs } from "../internal/entities.js";
+import { NotFoundError } from "@pipecd-ts/runtime";
+import { applyMarkHandled, asBuffer, tsMs } from "../internal/entities.js";
 import { clampLimit } from "../internal/paging.js";
 import type { CommandFilter, CommandRepository } from "../types.js";
 import { isPgUniqueViolation } from "./db.js";
 import { decode, paramList, type DataRow, type PgContext } from "./util.js";
+import { commandColumns, commandInsertError, prepareCommand } from "../internal/rows.js";
 
 /** PostgreSQL {@link CommandRepository}. */
 export class PgCommandRepository implements CommandRepository {
@@ -16,10 +17,7 @@ export class PgCommandRepository implements CommandRepository {
   }
 
   async create(cmd: Command, opts?: { dedupKey?: string }): Promise<Command> {
-    requireId("command", cmd.id);
-    if (!cmd.pipedId) throw new InvalidArgumentError(`command ${cmd.id}: pipedId is required`);
-    const c = stampCreate(CommandSchema, cmd, this.#c.clock);
-    const dedupKey = opts?.dedupKey || null;
+    const { c, dedupKey } = prepareCommand(cmd, opts, this.#c.clock);
     return this.#c.db.tx(`create command ${c.id}`, async (q) => {
       // The counter lives on the piped row: the UPDATE takes its row lock until COMMIT, so
       // concurrent creates for one piped get consecutive sequences and commit in that order;
@@ -34,31 +32,19 @@ export class PgCommandRepository implements CommandRepository {
         await q(
           `INSERT INTO commands (id, project_id, piped_id, seq, status, type, deployment_id, stage_id, dedup_key,
            created_at, updated_at, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-          [
-            c.id,
-            c.projectId,
-            c.pipedId,
-            c.sequence,
-            c.status,
-            c.type,
-            c.deploymentId,
-            c.stageId,
-            dedupKey,
-            tsMs(c.createdAt),
-            tsMs(c.updatedAt),
-            asBuffer(toBinary(CommandSchema, c)),
-          ],
+          commandColumns(c, c.sequence, dedupKey),
         );
       } catch (err) {
-        if (isPgUniqueViolation(err, "commands_dedup_key_key")) {
-          throw new AlreadyExistsError(
-            `a command with dedup key "${dedupKey ?? ""}" exists already`,
-            { cause: err },
-          );
-        }
-        if (isPgUniqueViolation(err))
-          throw new AlreadyExistsError(`command ${c.id} exists already`, { cause: err });
-        throw err;
+        throw commandInsertError(
+          err,
+          c,
+          dedupKey,
+          isPgUniqueViolation(err, "commands_dedup_key_key")
+            ? "dedup"
+            : isPgUniqueViolation(err)
+              ? "unique"
+              : undefined,
+        );
       }
       return c;
     });

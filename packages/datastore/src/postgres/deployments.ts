@@ -1,17 +1,11 @@
-import { toBinary } from "@bufbuild/protobuf";
 import { NOT_COMPLETED_DEPLOYMENT_STATUSES } from "@pipecd-ts/model";
 import { DeploymentSchema, type Deployment, type DeploymentStatus } from "@pipecd-ts/proto";
 import { AlreadyExistsError, NotFoundError } from "@pipecd-ts/runtime";
-import {
-  applyDeploymentUpdate,
-  asBuffer,
-  requireId,
-  stampCreate,
-  tsMs,
-} from "../internal/entities.js";
+import { applyDeploymentUpdate, requireId, stampCreate, tsMs } from "../internal/entities.js";
 import { clampLimit, decodeOptionalCursor, toPage } from "../internal/paging.js";
 import type { DeploymentFilter, DeploymentRepository, Page, PageRequest } from "../types.js";
 import { decode, paramList, type DataRow, type PgContext } from "./util.js";
+import { deploymentColumns } from "../internal/rows.js";
 
 const NOT_COMPLETED = NOT_COMPLETED_DEPLOYMENT_STATUSES.join(", ");
 
@@ -30,7 +24,7 @@ export class PgDeploymentRepository implements DeploymentRepository {
       `create deployment ${dep.id}`,
       `INSERT INTO deployments (id, project_id, piped_id, application_id, status, created_at, updated_at, data)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING RETURNING id`,
-      [dep.id, ...columns(dep)],
+      [dep.id, ...deploymentColumns(dep)],
     );
     if (inserted.length === 1) return { deployment: dep, created: true };
     // A piped retrying its report gets the stored deployment back; anyone else is refused.
@@ -86,7 +80,7 @@ export class PgDeploymentRepository implements DeploymentRepository {
       await q(
         `UPDATE deployments SET project_id = $1, piped_id = $2, application_id = $3, status = $4, created_at = $5,
          updated_at = $6, data = $7 WHERE id = $8`,
-        [...columns(next), id],
+        [...deploymentColumns(next), id],
       );
       return next;
     });
@@ -114,17 +108,4 @@ export class PgDeploymentRepository implements DeploymentRepository {
       (d) => ({ createdAtMs: tsMs(d.createdAt), id: d.id }),
     );
   }
-}
-
-/** Index columns + document, in table order after `id`. */
-function columns(d: Deployment): unknown[] {
-  return [
-    d.projectId,
-    d.pipedId,
-    d.applicationId,
-    d.status,
-    tsMs(d.createdAt),
-    tsMs(d.updatedAt),
-    asBuffer(toBinary(DeploymentSchema, d)),
-  ];
 }

@@ -10,15 +10,14 @@ import {
   keepNewestKey,
   parseKeyHashes,
   requireId,
-  serializeKeyHashes,
   stampCreate,
-  storedPiped,
   tsMs,
   withKeys,
 } from "../internal/entities.js";
 import type { APIKeyRepository, PipedRepository, StoredKeyHash } from "../types.js";
 import { isPgUniqueViolation, mapPgError, type PgQuery } from "./db.js";
 import { decode, type DataRow, type PgContext } from "./util.js";
+import { pipedColumns } from "../internal/rows.js";
 
 interface PipedRow extends DataRow {
   key_hashes: unknown;
@@ -41,16 +40,7 @@ export class PgPipedRepository implements PipedRepository {
       await this.#c.db.pool.query(
         `INSERT INTO pipeds (id, project_id, name, disabled, created_at, updated_at, key_hashes, data)
          VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)`,
-        [
-          p.id,
-          p.projectId,
-          p.name,
-          p.disabled,
-          tsMs(p.createdAt),
-          tsMs(p.updatedAt),
-          serializeKeyHashes(keys),
-          encodePiped(p),
-        ],
+        [p.id, ...pipedColumns(p, keys, (b) => b)],
       );
     } catch (err) {
       if (isPgUniqueViolation(err))
@@ -135,21 +125,8 @@ async function save(q: PgQuery, p: Piped, keys: StoredKeyHash[]): Promise<void> 
   await q(
     `UPDATE pipeds SET project_id = $1, name = $2, disabled = $3, created_at = $4, updated_at = $5, key_hashes = $6::jsonb,
      data = $7 WHERE id = $8`,
-    [
-      p.projectId,
-      p.name,
-      p.disabled,
-      tsMs(p.createdAt),
-      tsMs(p.updatedAt),
-      serializeKeyHashes(keys),
-      encodePiped(p),
-      p.id,
-    ],
+    [...pipedColumns(p, keys, (b) => b), p.id],
   );
-}
-
-function encodePiped(p: Piped): Buffer {
-  return asBuffer(toBinary(PipedSchema, storedPiped(p)));
 }
 
 interface APIKeyRow extends DataRow {

@@ -3,21 +3,13 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   ApplicationLiveStateSnapshotSchema,
   type ApplicationLiveStateSnapshot,
-  type Role,
 } from "@pipecd-ts/proto";
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from "@pipecd-ts/runtime";
 import { asBuffer, tsMs } from "../internal/entities.js";
 import type { LiveStateRepository, Session, SessionRepository } from "../types.js";
 import { isPgUniqueViolation, mapPgError } from "./db.js";
 import { decode, type DataRow, type PgContext } from "./util.js";
-
-interface SessionRow {
-  token_hash: string;
-  username: string;
-  role: number;
-  created_at: string;
-  expires_at: string;
-}
+import { sessionColumns, sessionFromRow, type SessionRow } from "../internal/rows.js";
 
 /** PostgreSQL {@link SessionRepository}. */
 export class PgSessionRepository implements SessionRepository {
@@ -28,11 +20,11 @@ export class PgSessionRepository implements SessionRepository {
   }
 
   async create(s: Session): Promise<void> {
-    if (!s.tokenHash) throw new InvalidArgumentError("session: tokenHash is required");
+    const columns = sessionColumns(s);
     try {
       await this.#c.db.pool.query(
         "INSERT INTO sessions (token_hash, username, role, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
-        [s.tokenHash, s.username, s.role, s.createdAt.getTime(), s.expiresAt.getTime()],
+        columns,
       );
     } catch (err) {
       // Never echo the token hash.
@@ -48,14 +40,7 @@ export class PgSessionRepository implements SessionRepository {
       "SELECT * FROM sessions WHERE token_hash = $1 AND expires_at > $2",
       [tokenHash, now.getTime()],
     );
-    if (!row) return undefined;
-    return {
-      tokenHash: row.token_hash,
-      username: row.username,
-      role: row.role as Role,
-      createdAt: new Date(Number(row.created_at)),
-      expiresAt: new Date(Number(row.expires_at)),
-    };
+    return sessionFromRow(row, now);
   }
 
   async delete(tokenHash: string): Promise<void> {

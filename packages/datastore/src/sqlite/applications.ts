@@ -1,10 +1,10 @@
-import { toBinary } from "@bufbuild/protobuf";
 import { ApplicationSchema, type Application } from "@pipecd-ts/proto";
 import { AlreadyExistsError, NotFoundError } from "@pipecd-ts/runtime";
-import { applyUpdate, asBuffer, requireId, stampCreate, tsMs } from "../internal/entities.js";
+import { applyUpdate, requireId, stampCreate, tsMs } from "../internal/entities.js";
 import { clampLimit, decodeOptionalCursor, toPage } from "../internal/paging.js";
 import type { ApplicationFilter, ApplicationRepository, Page } from "../types.js";
 import { bit, decode, isUniqueViolation, type DataRow, type SqliteContext } from "./util.js";
+import { applicationColumns } from "../internal/rows.js";
 
 /** SQLite {@link ApplicationRepository}. */
 export class SqliteApplicationRepository implements ApplicationRepository {
@@ -24,7 +24,7 @@ export class SqliteApplicationRepository implements ApplicationRepository {
             `INSERT INTO applications (id, project_id, piped_id, name, disabled, deleted, labels, created_at, updated_at, data)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           )
-          .run(a.id, ...columns(a));
+          .run(a.id, ...applicationColumns(a, bit));
       } catch (err) {
         if (isUniqueViolation(err))
           throw new AlreadyExistsError(`application ${a.id} exists already`, { cause: err });
@@ -93,7 +93,7 @@ export class SqliteApplicationRepository implements ApplicationRepository {
           `UPDATE applications SET project_id = ?, piped_id = ?, name = ?, disabled = ?, deleted = ?, labels = ?,
            created_at = ?, updated_at = ?, data = ? WHERE id = ?`,
         )
-        .run(...columns(next), id);
+        .run(...applicationColumns(next, bit), id);
       return next;
     });
   }
@@ -104,19 +104,4 @@ export class SqliteApplicationRepository implements ApplicationRepository {
     if (!row) throw new NotFoundError(`application ${id} not found`);
     return row;
   }
-}
-
-/** Index columns + document, in table order after `id`. */
-function columns(a: Application): unknown[] {
-  return [
-    a.projectId,
-    a.pipedId,
-    a.name,
-    bit(a.disabled),
-    bit(a.deleted),
-    JSON.stringify(a.labels),
-    tsMs(a.createdAt),
-    tsMs(a.updatedAt),
-    asBuffer(toBinary(ApplicationSchema, a)),
-  ];
 }

@@ -1,11 +1,9 @@
-import { clone, toBinary } from "@bufbuild/protobuf";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { AuditLogEntrySchema, type AuditLogEntry } from "@pipecd-ts/proto";
-import { InvalidArgumentError } from "@pipecd-ts/runtime";
-import { asBuffer, tsMs } from "../internal/entities.js";
+import { tsMs } from "../internal/entities.js";
 import { clampLimit, decodeNumericCursor, toPage } from "../internal/paging.js";
 import type { AuditLogFilter, AuditLogRepository, Page } from "../types.js";
 import { decode, type SqliteContext } from "./util.js";
+import { auditEntryRow } from "../internal/rows.js";
 
 interface AuditRow {
   id: number;
@@ -21,17 +19,13 @@ export class SqliteAuditLogRepository implements AuditLogRepository {
   }
 
   async append(entry: AuditLogEntry): Promise<AuditLogEntry> {
-    if (!entry.projectId) throw new InvalidArgumentError("audit log entry: projectId is required");
-    const e = clone(AuditLogEntrySchema, entry);
-    e.id = "";
-    e.time ??= timestampFromDate(this.#c.clock.now());
-    const data = asBuffer(toBinary(AuditLogEntrySchema, e));
+    const { entry: e, columns } = auditEntryRow(entry, this.#c.clock);
     return this.#c.db.write("append audit log entry", () => {
       const res = this.#c.db
         .prepare(
           "INSERT INTO audit_log (project_id, actor, action, resource_id, created_at, data) VALUES (?, ?, ?, ?, ?, ?)",
         )
-        .run(e.projectId, e.actor, e.action, e.resourceId, tsMs(e.time), data);
+        .run(...columns);
       e.id = String(res.lastInsertRowid);
       return e;
     });

@@ -1,10 +1,11 @@
 import { toBinary } from "@bufbuild/protobuf";
 import { CommandSchema, CommandStatus, type Command } from "@pipecd-ts/proto";
-import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from "@pipecd-ts/runtime";
-import { applyMarkHandled, asBuffer, requireId, stampCreate, tsMs } from "../internal/entities.js";
+import { NotFoundError } from "@pipecd-ts/runtime";
+import { applyMarkHandled, asBuffer, tsMs } from "../internal/entities.js";
 import { clampLimit } from "../internal/paging.js";
 import type { CommandFilter, CommandRepository } from "../types.js";
 import { decode, isUniqueViolation, type DataRow, type SqliteContext } from "./util.js";
+import { commandColumns, commandInsertError, prepareCommand } from "../internal/rows.js";
 
 /** SQLite {@link CommandRepository}. */
 export class SqliteCommandRepository implements CommandRepository {
@@ -15,10 +16,7 @@ export class SqliteCommandRepository implements CommandRepository {
   }
 
   async create(cmd: Command, opts?: { dedupKey?: string }): Promise<Command> {
-    requireId("command", cmd.id);
-    if (!cmd.pipedId) throw new InvalidArgumentError(`command ${cmd.id}: pipedId is required`);
-    const c = stampCreate(CommandSchema, cmd, this.#c.clock);
-    const dedupKey = opts?.dedupKey || null;
+    const { c, dedupKey } = prepareCommand(cmd, opts, this.#c.clock);
     return this.#c.db.write(`create command ${c.id}`, () => {
       // The counter lives on the piped row and moves in the same transaction as the insert, so
       // sequences have no gaps and no duplicates; a failed insert rolls the increment back.
@@ -36,30 +34,18 @@ export class SqliteCommandRepository implements CommandRepository {
             `INSERT INTO commands (id, project_id, piped_id, seq, status, type, deployment_id, stage_id, dedup_key,
              created_at, updated_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           )
-          .run(
-            c.id,
-            c.projectId,
-            c.pipedId,
-            seq,
-            c.status,
-            c.type,
-            c.deploymentId,
-            c.stageId,
-            dedupKey,
-            tsMs(c.createdAt),
-            tsMs(c.updatedAt),
-            asBuffer(toBinary(CommandSchema, c)),
-          );
+          .run(...commandColumns(c, c.sequence, dedupKey));
       } catch (err) {
-        if (isUniqueViolation(err, "commands.dedup_key")) {
-          throw new AlreadyExistsError(
-            `a command with dedup key "${dedupKey ?? ""}" exists already`,
-            { cause: err },
-          );
-        }
-        if (isUniqueViolation(err))
-          throw new AlreadyExistsError(`command ${c.id} exists already`, { cause: err });
-        throw err;
+        throw commandInsertError(
+          err,
+          c,
+          dedupKey,
+          isUniqueViolation(err, "commands.dedup_key")
+            ? "dedup"
+            : isUniqueViolation(err)
+              ? "unique"
+              : undefined,
+        );
       }
       return c;
     });

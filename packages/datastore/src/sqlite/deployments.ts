@@ -1,17 +1,11 @@
-import { toBinary } from "@bufbuild/protobuf";
 import { NOT_COMPLETED_DEPLOYMENT_STATUSES } from "@pipecd-ts/model";
 import { DeploymentSchema, type Deployment, type DeploymentStatus } from "@pipecd-ts/proto";
 import { AlreadyExistsError, NotFoundError } from "@pipecd-ts/runtime";
-import {
-  applyDeploymentUpdate,
-  asBuffer,
-  requireId,
-  stampCreate,
-  tsMs,
-} from "../internal/entities.js";
+import { applyDeploymentUpdate, requireId, stampCreate, tsMs } from "../internal/entities.js";
 import { clampLimit, decodeOptionalCursor, toPage } from "../internal/paging.js";
 import type { DeploymentFilter, DeploymentRepository, Page, PageRequest } from "../types.js";
 import { decode, type DataRow, type SqliteContext } from "./util.js";
+import { deploymentColumns } from "../internal/rows.js";
 
 const NOT_COMPLETED = NOT_COMPLETED_DEPLOYMENT_STATUSES.join(", ");
 
@@ -32,7 +26,7 @@ export class SqliteDeploymentRepository implements DeploymentRepository {
           `INSERT INTO deployments (id, project_id, piped_id, application_id, status, created_at, updated_at, data)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
         )
-        .run(dep.id, ...columns(dep));
+        .run(dep.id, ...deploymentColumns(dep));
       if (res.changes === 1) return { deployment: dep, created: true };
       // A piped retrying its report gets the stored deployment back; anyone else is refused.
       const existing = decode(DeploymentSchema, this.#load(dep.id));
@@ -101,7 +95,7 @@ export class SqliteDeploymentRepository implements DeploymentRepository {
           `UPDATE deployments SET project_id = ?, piped_id = ?, application_id = ?, status = ?, created_at = ?,
            updated_at = ?, data = ? WHERE id = ?`,
         )
-        .run(...columns(next), id);
+        .run(...deploymentColumns(next), id);
       return next;
     });
   }
@@ -132,17 +126,4 @@ export class SqliteDeploymentRepository implements DeploymentRepository {
     if (!row) throw new NotFoundError(`deployment ${id} not found`);
     return row;
   }
-}
-
-/** Index columns + document, in table order after `id`. */
-function columns(d: Deployment): unknown[] {
-  return [
-    d.projectId,
-    d.pipedId,
-    d.applicationId,
-    d.status,
-    tsMs(d.createdAt),
-    tsMs(d.updatedAt),
-    asBuffer(toBinary(DeploymentSchema, d)),
-  ];
 }

@@ -10,14 +10,13 @@ import {
   keepNewestKey,
   parseKeyHashes,
   requireId,
-  serializeKeyHashes,
   stampCreate,
-  storedPiped,
   tsMs,
   withKeys,
 } from "../internal/entities.js";
 import type { APIKeyRepository, PipedRepository, StoredKeyHash } from "../types.js";
 import { bit, decode, isUniqueViolation, type DataRow, type SqliteContext } from "./util.js";
+import { pipedColumns } from "../internal/rows.js";
 
 interface PipedRow extends DataRow {
   key_hashes: string;
@@ -43,16 +42,7 @@ export class SqlitePipedRepository implements PipedRepository {
             `INSERT INTO pipeds (id, project_id, name, disabled, created_at, updated_at, key_hashes, data)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
           )
-          .run(
-            p.id,
-            p.projectId,
-            p.name,
-            bit(p.disabled),
-            tsMs(p.createdAt),
-            tsMs(p.updatedAt),
-            serializeKeyHashes(keys),
-            encodePiped(p),
-          );
+          .run(p.id, ...pipedColumns(p, keys, bit));
       } catch (err) {
         if (isUniqueViolation(err))
           throw new AlreadyExistsError(`piped ${p.id} exists already`, { cause: err });
@@ -130,21 +120,8 @@ export class SqlitePipedRepository implements PipedRepository {
         `UPDATE pipeds SET project_id = ?, name = ?, disabled = ?, created_at = ?, updated_at = ?, key_hashes = ?, data = ?
          WHERE id = ?`,
       )
-      .run(
-        p.projectId,
-        p.name,
-        bit(p.disabled),
-        tsMs(p.createdAt),
-        tsMs(p.updatedAt),
-        serializeKeyHashes(keys),
-        encodePiped(p),
-        p.id,
-      );
+      .run(...pipedColumns(p, keys, bit), p.id);
   }
-}
-
-function encodePiped(p: Piped): Buffer {
-  return asBuffer(toBinary(PipedSchema, storedPiped(p)));
 }
 
 interface APIKeyRow extends DataRow {

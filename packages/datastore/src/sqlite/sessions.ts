@@ -3,20 +3,12 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   ApplicationLiveStateSnapshotSchema,
   type ApplicationLiveStateSnapshot,
-  type Role,
 } from "@pipecd-ts/proto";
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from "@pipecd-ts/runtime";
 import { asBuffer, tsMs } from "../internal/entities.js";
 import type { LiveStateRepository, Session, SessionRepository } from "../types.js";
 import { decode, isUniqueViolation, type DataRow, type SqliteContext } from "./util.js";
-
-interface SessionRow {
-  token_hash: string;
-  username: string;
-  role: number;
-  created_at: number;
-  expires_at: number;
-}
+import { sessionColumns, sessionFromRow, type SessionRow } from "../internal/rows.js";
 
 /** SQLite {@link SessionRepository}. */
 export class SqliteSessionRepository implements SessionRepository {
@@ -27,14 +19,14 @@ export class SqliteSessionRepository implements SessionRepository {
   }
 
   async create(s: Session): Promise<void> {
-    if (!s.tokenHash) throw new InvalidArgumentError("session: tokenHash is required");
+    const columns = sessionColumns(s);
     return this.#c.db.write("create session", () => {
       try {
         this.#c.db
           .prepare(
             "INSERT INTO sessions (token_hash, username, role, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
           )
-          .run(s.tokenHash, s.username, s.role, s.createdAt.getTime(), s.expiresAt.getTime());
+          .run(...columns);
       } catch (err) {
         // Never echo the token hash.
         if (isUniqueViolation(err))
@@ -49,14 +41,7 @@ export class SqliteSessionRepository implements SessionRepository {
       const row = this.#c.db
         .prepare("SELECT * FROM sessions WHERE token_hash = ?")
         .get(tokenHash) as SessionRow | undefined;
-      if (!row || row.expires_at <= now.getTime()) return undefined;
-      return {
-        tokenHash: row.token_hash,
-        username: row.username,
-        role: row.role as Role,
-        createdAt: new Date(row.created_at),
-        expiresAt: new Date(row.expires_at),
-      };
+      return sessionFromRow(row, now);
     });
   }
 

@@ -1,22 +1,12 @@
 import Database from "better-sqlite3";
-import { fromBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import type { Clock } from "@pipecd-ts/runtime";
+export { decode, type DataRow } from "../internal/rows.js";
 import type { SqliteDb } from "./db.js";
 
 /** What every SQLite repository gets: the connection and the clock. */
 export interface SqliteContext {
   db: SqliteDb;
   clock: Clock;
-}
-
-/** A row holding a protobuf document. */
-export interface DataRow {
-  data: Buffer;
-}
-
-/** Decodes a stored document. */
-export function decode<D extends DescMessage>(schema: D, row: DataRow): MessageShape<D> {
-  return fromBinary(schema, row.data);
 }
 
 /** Whether `err` is a UNIQUE/PRIMARY KEY violation, optionally on a given `table.column`. */
