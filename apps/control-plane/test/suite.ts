@@ -1,7 +1,14 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as grpc from "@grpc/grpc-js";
-import { CommandStatus, Command_Type, DeploymentStatus, StageStatus } from "@pipecd-ts/proto";
+import { create } from "@bufbuild/protobuf";
+import {
+  CommandSchema,
+  CommandStatus,
+  Command_Type,
+  DeploymentStatus,
+  StageStatus,
+} from "@pipecd-ts/proto";
 import { parseControlPlaneConfig } from "@pipecd-ts/config";
 import { hashPassword } from "@pipecd-ts/control-plane";
 import {
@@ -420,6 +427,31 @@ spec:
       }
     });
 
+    it("a command whose notification was lost still reaches the stream within a heartbeat", async () => {
+      const watch = new WatchRecorder(a);
+      try {
+        await watch.next((m) => m.event.case === "heartbeat");
+        // Stored straight into the datastore: no notification is published, as when a
+        // PostgreSQL LISTEN connection drops at the wrong moment.
+        const cmd = await t.cp.ds.commands.create(
+          create(CommandSchema, {
+            id: "lost-notification",
+            projectId: "default",
+            pipedId: a.id,
+            type: Command_Type.SYNC_APPLICATION,
+            applicationId: appA,
+          }),
+        );
+        const got = await watch.next(
+          (m) => m.event.case === "command" && m.event.value.id === cmd.id,
+          2_000, // heartbeat is 200 ms in this suite
+        );
+        assert.equal(got.event.case === "command" && got.event.value.sequence, cmd.sequence);
+      } finally {
+        watch.close();
+      }
+    });
+
     it("push path: REST approve → APPROVE_STAGE on the Watch stream, p99 under 50 ms", async () => {
       const n = 120;
       const stages = Array.from({ length: n }, (_, i) => ({ id: `g${i}`, name: WAIT }));
@@ -484,8 +516,12 @@ spec:
       try {
         await eventually(
           async () => {
-            const { value } = await reader.read();
-            text += new TextDecoder().decode(value);
+            // Bounded read: never block past the deadline waiting for bytes.
+            const chunk = await Promise.race([
+              reader.read(),
+              new Promise<undefined>((r) => setTimeout(r, 500, undefined)),
+            ]);
+            if (chunk?.value) text += new TextDecoder().decode(chunk.value);
             return text.includes('"deploymentId":"dep-sse"') && text.includes("DEPLOYMENT_RUNNING");
           },
           5000,
@@ -543,6 +579,62 @@ spec:
       });
       const doc = (await o.json()) as { paths: Record<string, unknown> };
       assert.ok(doc.paths["/api/v1/deployments/{id}/stages/{stageId}/approve"]);
+    });
+
+    it("an application's Git path must name a repository of its piped", async () => {
+      const c = await registerPiped(t, "piped-c");
+      try {
+        await c.client.reportPipedMeta(
+          {
+            version: "t",
+            repositories: [{ id: "main-repo", remote: "git@example:org/app.git", branch: "main" }],
+          },
+          { metadata: c.md },
+        );
+        const add = (repoId: string) =>
+          t.admin.call("addApplication", {
+            body: { name: "app-c", pipedId: c.id, gitPath: { repoId, path: "apps/c" } },
+          });
+        assert.equal(await httpStatus(add("other-repo")), 400);
+        const { id, application } = await add("main-repo");
+        assert.equal(application.gitPath?.repo?.remote, "git@example:org/app.git");
+        assert.equal(
+          await httpStatus(
+            t.admin.call("updateApplication", {
+              params: { id },
+              body: { gitPath: { repoId: "nope", path: "x" } },
+            }),
+          ),
+          400,
+        );
+        const updated = await t.admin.call("updateApplication", {
+          params: { id },
+          body: { gitPath: { repoId: "main-repo", path: "apps/c2" } },
+        });
+        assert.equal(updated.application.gitPath?.path, "apps/c2");
+        assert.equal(updated.application.gitPath?.repo?.branch, "main");
+        // A piped that has reported no repositories yet accepts any repository id; once it has
+        // reported them, moving the app there needs its repository to be among them.
+        assert.equal(
+          await httpStatus(
+            t.admin.call("updateApplication", { params: { id }, body: { pipedId: a.id } }),
+          ),
+          200, // piped A has reported no repositories, so any repo id is accepted there
+        );
+        await a.client.reportPipedMeta(
+          { version: "t", repositories: [{ id: "repo", remote: "r", branch: "b" }] },
+          { metadata: a.md },
+        );
+        assert.equal(
+          await httpStatus(
+            t.admin.call("updateApplication", { params: { id }, body: { pipedId: a.id } }),
+          ),
+          400,
+        );
+        await t.admin.call("deleteApplication", { params: { id } });
+      } finally {
+        c.close();
+      }
     });
 
     it("a restart of the server keeps all state", async () => {

@@ -280,6 +280,9 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
         log.info({ afterSequence: String(lastSeq) }, "piped connected (Watch)");
         heartbeat = setInterval(() => {
           touch(piped.pipedId, true);
+          // Safety net: a notification can be lost (e.g. PostgreSQL LISTEN reconnecting), so
+          // every heartbeat also re-reads pending commands; a miss costs at most one interval.
+          kick();
           write(
             create(WatchResponseSchema, {
               event: {

@@ -4,6 +4,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   APIKeySchema,
   AuditLogEntrySchema,
+  ApplicationGitPathSchema,
   ApplicationSchema,
   ApplicationKind,
   Command_Type,
@@ -18,6 +19,7 @@ import {
   StageStatus,
   SyncStrategy,
   type Application,
+  type ApplicationGitPath,
   type Deployment,
   type Piped,
   type PipelineStage,
@@ -138,6 +140,37 @@ export function createHandlers(deps: HandlerDeps): Handlers {
     await hub.applicationsChanged(a.pipedId, [id]);
     if (before.pipedId !== a.pipedId) await hub.applicationsChanged(before.pipedId, [id]);
     return { application: json(ApplicationSchema, a) };
+  }
+
+  /** The piped an application is (to be) deployed by; an unknown id is a bad argument. */
+  async function pipedForApp(pipedId: string): Promise<Piped> {
+    try {
+      return await getPiped(pipedId);
+    } catch (err) {
+      if (err instanceof AppError && err.code === "NOT_FOUND")
+        throw new InvalidArgumentError(`pipedId ${pipedId} is not a registered piped`);
+      throw err;
+    }
+  }
+
+  /**
+   * An application's Git path on `piped`: the repository must be one the piped reported (once
+   * it has reported any), and its remote and branch are copied from there.
+   */
+  function resolveGitPath(
+    piped: Piped,
+    g: { repoId: string; path: string; configFilename?: string | undefined },
+  ): ApplicationGitPath {
+    const repo = piped.repositories.find((r) => r.id === g.repoId);
+    if (piped.repositories.length && !repo)
+      throw new InvalidArgumentError(
+        `piped ${piped.name} has no repository "${g.repoId}" (it has: ${piped.repositories.map((r) => r.id).join(", ")})`,
+      );
+    return create(ApplicationGitPathSchema, {
+      repo: { id: g.repoId, remote: repo?.remote ?? "", branch: repo?.branch ?? "" },
+      path: g.path,
+      configFilename: g.configFilename ?? "",
+    });
   }
 
   /** The stage a stage command targets, with the common checks. */
@@ -322,16 +355,7 @@ export function createHandlers(deps: HandlerDeps): Handlers {
 
     async addApplication(req, ctx) {
       const b = req.body;
-      const piped = await getPiped(b.pipedId).catch((err: unknown) => {
-        if (err instanceof AppError && err.code === "NOT_FOUND")
-          throw new InvalidArgumentError(`pipedId ${b.pipedId} is not a registered piped`);
-        throw err;
-      });
-      if (piped.repositories.length && !piped.repositories.some((r) => r.id === b.gitPath.repoId))
-        throw new InvalidArgumentError(
-          `piped ${piped.name} has no repository "${b.gitPath.repoId}" (it has: ${piped.repositories.map((r) => r.id).join(", ")})`,
-        );
-      const repo = piped.repositories.find((r) => r.id === b.gitPath.repoId);
+      const gitPath = resolveGitPath(await pipedForApp(b.pipedId), b.gitPath);
       const stamp = now();
       const app = await ds.applications.create(
         create(ApplicationSchema, {
@@ -340,11 +364,7 @@ export function createHandlers(deps: HandlerDeps): Handlers {
           pipedId: b.pipedId,
           projectId,
           kind: ApplicationKind.KUBERNETES,
-          gitPath: {
-            repo: { id: b.gitPath.repoId, remote: repo?.remote ?? "", branch: repo?.branch ?? "" },
-            path: b.gitPath.path,
-            configFilename: b.gitPath.configFilename ?? "",
-          },
+          gitPath,
           platformProvider: b.platformProvider ?? "",
           labels: b.labels ?? {},
           description: b.description ?? "",
@@ -395,24 +415,24 @@ export function createHandlers(deps: HandlerDeps): Handlers {
 
     async updateApplication(req, ctx) {
       const b = req.body;
-      if (b.pipedId !== undefined) await getPiped(b.pipedId);
+      let gitPath: ApplicationGitPath | undefined;
+      if (b.pipedId !== undefined || b.gitPath !== undefined) {
+        // The Git path is checked against the repositories of the piped that will own the app.
+        const current = await getApp(req.params.id);
+        const piped = await pipedForApp(b.pipedId ?? current.pipedId);
+        gitPath = resolveGitPath(
+          piped,
+          b.gitPath ?? {
+            repoId: current.gitPath?.repo?.id ?? "",
+            path: current.gitPath?.path ?? "",
+            configFilename: current.gitPath?.configFilename,
+          },
+        );
+      }
       return updateApp(req.params.id, "application.update", ctx, (a) => {
         if (b.name !== undefined) a.name = b.name;
         if (b.pipedId !== undefined) a.pipedId = b.pipedId;
-        if (b.gitPath !== undefined)
-          a.gitPath = {
-            ...a.gitPath,
-            $typeName: "pipecd.model.v1.ApplicationGitPath",
-            url: a.gitPath?.url ?? "",
-            repo: {
-              $typeName: "pipecd.model.v1.ApplicationGitRepository",
-              id: b.gitPath.repoId,
-              remote: "",
-              branch: "",
-            },
-            path: b.gitPath.path,
-            configFilename: b.gitPath.configFilename ?? "",
-          };
+        if (gitPath) a.gitPath = gitPath;
         if (b.platformProvider !== undefined) a.platformProvider = b.platformProvider;
         if (b.labels !== undefined) a.labels = b.labels;
         if (b.description !== undefined) a.description = b.description;
