@@ -1,4 +1,4 @@
-import type { Notifier } from "@pipecd-ts/datastore";
+import { MAX_NOTIFY_PAYLOAD, type Notifier } from "@pipecd-ts/datastore";
 import type { StreamEvent } from "@pipecd-ts/rest-api";
 import type { Logger } from "@pipecd-ts/runtime";
 
@@ -23,6 +23,8 @@ export class Hub {
   private readonly sinks = new Map<string, Set<WatchSink>>();
   private readonly listeners = new Set<(e: StreamEvent) => void>();
   private readonly unsubscribe: (() => void)[] = [];
+  private pending: StreamEvent[] = [];
+  private closed = false;
 
   constructor(
     private readonly notifier: Notifier,
@@ -40,8 +42,8 @@ export class Hub {
         for (const s of this.sinks.get(pipedId) ?? []) s.applicationsChanged(applicationIds);
       }),
       notifier.subscribe(CH_EVENTS, (payload) => {
-        const ev = JSON.parse(payload) as StreamEvent;
-        for (const l of this.listeners) l(ev);
+        for (const ev of JSON.parse(payload) as StreamEvent[])
+          for (const l of this.listeners) l(ev);
       }),
     );
   }
@@ -77,11 +79,37 @@ export class Hub {
     return this.notifier.publish(CH_APPS, JSON.stringify({ pipedId, applicationIds }));
   }
 
-  /** Publishes a change event for SSE clients (best effort: failures are logged). */
+  /**
+   * Publishes a change event for SSE clients (best effort: failures are logged). Events of one
+   * event-loop turn go out together as one notification (a JSON array), so a burst of reports
+   * costs one NOTIFY on PostgreSQL rather than one per report.
+   */
   emit(ev: StreamEvent): void {
-    this.notifier
-      .publish(CH_EVENTS, JSON.stringify(ev))
-      .catch((err: unknown) => this.logger.warn({ err }, "could not publish change event"));
+    if (this.pending.push(ev) === 1) setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    const events = this.pending;
+    this.pending = [];
+    if (this.closed) return;
+    let batch: string[] = [];
+    let size = 2;
+    const send = (): void => {
+      if (batch.length === 0) return;
+      this.notifier
+        .publish(CH_EVENTS, `[${batch.join(",")}]`)
+        .catch((err: unknown) => this.logger.warn({ err }, "could not publish change events"));
+      batch = [];
+      size = 2;
+    };
+    for (const ev of events) {
+      const json = JSON.stringify(ev);
+      const bytes = Buffer.byteLength(json, "utf8") + 1;
+      if (size + bytes > MAX_NOTIFY_PAYLOAD) send();
+      batch.push(json);
+      size += bytes;
+    }
+    send();
   }
 
   /** Subscribes to change events; returns the unsubscribe function. */
@@ -92,6 +120,7 @@ export class Hub {
 
   /** Stops listening to the notifier. */
   close(): void {
+    this.closed = true;
     for (const u of this.unsubscribe) u();
     this.sinks.clear();
     this.listeners.clear();
