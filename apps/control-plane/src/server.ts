@@ -105,13 +105,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
         err ? reject(err) : resolve(port),
       ),
     );
-    cleanup.unshift(
-      () =>
-        new Promise<void>((resolve) => {
-          grpcServer.forceShutdown();
-          resolve();
-        }),
-    );
+    cleanup.unshift(async () => grpcServer.forceShutdown());
 
     const rest = createRestServer({
       handlers: createHandlers({
