@@ -10,7 +10,16 @@ echo "demo: starting the control plane (SQLite at $data/pipecd.db, http :$http, 
 log=$(mktemp)
 bin/pipecd-server --data-dir "$data" --http-port "$http" --grpc-port "$grpc" --listen-host 127.0.0.1 >"$log" 2>&1 &
 pid=$!
-trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$log"; echo; echo "demo: stopped"' EXIT INT TERM
+cleanup() {
+  trap - EXIT INT TERM
+  kill -TERM $pid 2>/dev/null || true
+  wait $pid 2>/dev/null || true
+  rm -f "$log"
+  echo
+  echo "demo: stopped"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 for _ in $(seq 1 100); do
   grep -q "pipecd-server ready" "$log" && break
   kill -0 $pid 2>/dev/null || { cat "$log" >&2; echo "demo: the control plane failed to start" >&2; exit 1; }
@@ -31,5 +40,7 @@ cat <<MSG
 
   Ctrl-C stops it; state stays in $data for the next run.
 MSG
-tail -n 0 -f "$log" --pid=$pid | grep --line-buffered -E '"level":(40|50|60)' || true
+# Warnings and errors of the server are shown as they happen. `wait` (unlike a foreground
+# pipeline) lets the trap run as soon as a signal arrives, so the server is always stopped.
+tail -n 0 -f "$log" --pid=$pid | grep --line-buffered -E '"level":(40|50|60)' &
 wait $pid
