@@ -33,6 +33,7 @@ test: check
 
 bench: bootstrap
 	@bash scripts/with-postgres.sh node --import tsx test/bench/control-plane.bench.ts
+	@node --import tsx test/bench/kube-sim.bench.ts
 
 demo: bootstrap
 	@bash scripts/demo.sh

@@ -1,2 +1,3 @@
 export { freePort } from "./ports.js";
 export { startPostgres, type PgCluster } from "./postgres.js";
+export { ensureK8sTools, repoRoot, runCommand } from "./tools.js";

@@ -1,0 +1,89 @@
+/** A Kubernetes object as JSON. */
+export type Obj = Record<string, unknown>;
+
+/** Object metadata fields kube-sim reads and writes. */
+export interface Meta {
+  name?: string;
+  generateName?: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  generation?: number;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  deletionGracePeriodSeconds?: number;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  ownerReferences?: OwnerReference[];
+  finalizers?: string[];
+  managedFields?: unknown[];
+  [k: string]: unknown;
+}
+
+/** An ownerReferences entry. */
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
+/** Whether `v` is a plain JSON object. */
+export function isObj(v: unknown): v is Obj {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** The metadata of an object (created empty if missing). */
+export function meta(o: Obj): Meta {
+  if (!isObj(o.metadata)) o.metadata = {};
+  return o.metadata as Meta;
+}
+
+/** Deep copy of a JSON value. */
+export function clone<T>(v: T): T {
+  return structuredClone(v);
+}
+
+/** Structural equality of JSON values. */
+export function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== typeof b || a === null || b === null || typeof a !== "object") return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const bb = b as unknown[];
+    return a.length === bb.length && a.every((x, i) => deepEqual(x, bb[i]));
+  }
+  const ao = a as Obj;
+  const bo = b as Obj;
+  const ak = Object.keys(ao).filter((k) => ao[k] !== undefined);
+  const bk = Object.keys(bo).filter((k) => bo[k] !== undefined);
+  return ak.length === bk.length && ak.every((k) => deepEqual(ao[k], bo[k]));
+}
+
+/** Value at a dotted path (`spec.replicas`), or undefined. */
+export function getPath(o: unknown, path: readonly string[]): unknown {
+  let cur: unknown = o;
+  for (const p of path) {
+    if (!isObj(cur)) return undefined;
+    cur = cur[p];
+  }
+  return cur;
+}
+
+/** Sets a value at a path, creating objects on the way. */
+export function setPath(o: Obj, path: readonly string[], value: unknown): void {
+  let cur: Obj = o;
+  for (const p of path.slice(0, -1)) {
+    if (!isObj(cur[p])) cur[p] = {};
+    cur = cur[p] as Obj;
+  }
+  const last = path[path.length - 1];
+  if (last !== undefined) cur[last] = value;
+}
+
+/** A Kubernetes timestamp (RFC 3339, seconds precision). */
+export function k8sTime(d: Date = new Date()): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
