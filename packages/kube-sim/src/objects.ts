@@ -606,16 +606,18 @@ export class Objects {
     return t.group ? `${t.kind}.${t.group}` : t.kind;
   }
 
-  /** Every stored object, with its type. */
-  private *allObjects(): Generator<[ResourceType, Obj]> {
-    for (const t of this.registry.all()) for (const o of this.store.list(t)) yield [t, o];
+  private dependents(uid: string): [ResourceType, Obj][] {
+    const out: [ResourceType, Obj][] = [];
+    const owns = (o: Obj): boolean => (meta(o).ownerReferences ?? []).some((r) => r.uid === uid);
+    for (const t of this.registry.all())
+      for (const o of this.store.list(t, undefined, owns)) out.push([t, o]);
+    return out;
   }
 
   private deleteDependents(uid: string): void {
     if (!uid) return;
-    for (const [t, o] of this.allObjects()) {
+    for (const [t, o] of this.dependents(uid)) {
       const refs = meta(o).ownerReferences ?? [];
-      if (!refs.some((r) => r.uid === uid)) continue;
       const remaining = refs.filter((r) => r.uid !== uid);
       if (remaining.length > 0) {
         meta(o).ownerReferences = remaining;
@@ -633,9 +635,8 @@ export class Objects {
   }
 
   private orphanDependents(uid: string): void {
-    for (const [t, o] of this.allObjects()) {
+    for (const [t, o] of this.dependents(uid)) {
       const refs = meta(o).ownerReferences ?? [];
-      if (!refs.some((r) => r.uid === uid)) continue;
       meta(o).ownerReferences = refs.filter((r) => r.uid !== uid);
       this.store.update(t, o);
     }

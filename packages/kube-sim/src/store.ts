@@ -18,8 +18,8 @@ export interface StoreEvent {
 /** Receives store events synchronously, in order. */
 export type StoreListener = (e: StoreEvent) => void;
 
-const key = (group: string, resource: string, ns: string, name: string): string =>
-  `${group}/${resource}/${ns}/${name}`;
+const typeKey = (t: Pick<ResourceType, "group" | "resource">): string => `${t.group}/${t.resource}`;
+const objKey = (ns: string, name: string): string => `${ns}/${name}`;
 
 /**
  * In-memory object storage with one global resourceVersion counter (like the etcd revision), a
@@ -28,7 +28,8 @@ const key = (group: string, resource: string, ns: string, name: string): string 
  */
 export class Store {
   private rv = 1;
-  private readonly objects = new Map<string, Obj>();
+  /** group/resource → namespace/name → object. */
+  private readonly objects = new Map<string, Map<string, Obj>>();
   private readonly history: StoreEvent[] = [];
   private readonly listeners = new Set<StoreListener>();
 
@@ -44,20 +45,52 @@ export class Store {
     return this.history[0] ? this.history[0].rv - 1 : this.rv;
   }
 
+  private typeMap(t: Pick<ResourceType, "group" | "resource">): Map<string, Obj> {
+    const k = typeKey(t);
+    let m = this.objects.get(k);
+    if (!m) this.objects.set(k, (m = new Map()));
+    return m;
+  }
+
   /** A copy of the stored object, if any. */
   get(t: Pick<ResourceType, "group" | "resource">, ns: string, name: string): Obj | undefined {
-    const o = this.objects.get(key(t.group, t.resource, ns, name));
+    const o = this.objects.get(typeKey(t))?.get(objKey(ns, name));
     return o ? clone(o) : undefined;
   }
 
-  /** Copies of all objects of a type (in `ns` if given), ordered by namespace then name. */
-  list(t: Pick<ResourceType, "group" | "resource">, ns?: string): Obj[] {
-    const prefix =
-      ns === undefined ? `${t.group}/${t.resource}/` : key(t.group, t.resource, ns, "");
+  /**
+   * Copies of the objects of a type (in `ns` if given) that pass `filter`, ordered by namespace
+   * then name. `filter` sees the stored object read-only, so only matches are copied.
+   */
+  list(
+    t: Pick<ResourceType, "group" | "resource">,
+    ns?: string,
+    filter?: (o: Obj) => boolean,
+  ): Obj[] {
+    const m = this.objects.get(typeKey(t));
+    if (!m) return [];
+    const prefix = ns === undefined ? "" : `${ns}/`;
     const out: [string, Obj][] = [];
-    for (const [k, o] of this.objects) if (k.startsWith(prefix)) out.push([k, o]);
-    out.sort((a, b) => (a[0] < b[0] ? -1 : 1));
+    for (const [k, o] of m) if (k.startsWith(prefix) && (!filter || filter(o))) out.push([k, o]);
+    out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     return out.map(([, o]) => clone(o));
+  }
+
+  /**
+   * The stored objects of a type (in `ns` if given) that pass `filter`, NOT copied: callers must
+   * treat them as read-only (controllers that only read use this on their hot path).
+   */
+  scan(
+    t: Pick<ResourceType, "group" | "resource">,
+    ns: string | undefined,
+    filter: (o: Obj) => boolean,
+  ): readonly Readonly<Obj>[] {
+    const m = this.objects.get(typeKey(t));
+    if (!m) return [];
+    const prefix = ns === undefined ? "" : `${ns}/`;
+    const out: Obj[] = [];
+    for (const [k, o] of m) if (k.startsWith(prefix) && filter(o)) out.push(o);
+    return out;
   }
 
   /** Stores a new object, assigning the next resourceVersion. */
@@ -65,7 +98,7 @@ export class Store {
     const m = meta(obj);
     m.resourceVersion = String(++this.rv);
     const ns = m.namespace ?? "";
-    this.objects.set(key(t.group, t.resource, ns, m.name ?? ""), clone(obj));
+    this.typeMap(t).set(objKey(ns, m.name ?? ""), clone(obj));
     this.emit({
       type: "ADDED",
       rv: this.rv,
@@ -85,11 +118,12 @@ export class Store {
   update(t: Pick<ResourceType, "group" | "resource">, obj: Obj): Obj {
     const m = meta(obj);
     const ns = m.namespace ?? "";
-    const k = key(t.group, t.resource, ns, m.name ?? "");
-    const old = this.objects.get(k);
+    const k = objKey(ns, m.name ?? "");
+    const map = this.typeMap(t);
+    const old = map.get(k);
     if (old && sameIgnoringTimes(old, obj)) return clone(old);
     m.resourceVersion = String(++this.rv);
-    this.objects.set(k, clone(obj));
+    map.set(k, clone(obj));
     this.emit({
       type: "MODIFIED",
       rv: this.rv,
@@ -105,10 +139,11 @@ export class Store {
 
   /** Removes an object; the DELETED event carries its last state with a new resourceVersion. */
   delete(t: Pick<ResourceType, "group" | "resource">, ns: string, name: string): Obj | undefined {
-    const k = key(t.group, t.resource, ns, name);
-    const old = this.objects.get(k);
-    if (!old) return undefined;
-    this.objects.delete(k);
+    const map = this.objects.get(typeKey(t));
+    const k = objKey(ns, name);
+    const old = map?.get(k);
+    if (!map || !old) return undefined;
+    map.delete(k);
     const last = clone(old);
     meta(last).resourceVersion = String(++this.rv);
     this.emit({
@@ -138,14 +173,19 @@ export class Store {
 
   /** Every object, for persistence. */
   dump(): { rv: number; objects: [string, Obj][] } {
-    return { rv: this.rv, objects: [...this.objects] };
+    const objects: [string, Obj][] = [];
+    for (const [tk, m] of this.objects) for (const [k, o] of m) objects.push([`${tk}/${k}`, o]);
+    return { rv: this.rv, objects };
   }
 
   /** Restores a dump (history starts empty). */
   load(d: { rv: number; objects: [string, Obj][] }): void {
     this.rv = d.rv;
     this.objects.clear();
-    for (const [k, o] of d.objects) this.objects.set(k, o);
+    for (const [k, o] of d.objects) {
+      const [group, resource, ...rest] = k.split("/");
+      this.typeMap({ group: group ?? "", resource: resource ?? "" }).set(rest.join("/"), o);
+    }
   }
 
   private emit(e: StoreEvent): void {

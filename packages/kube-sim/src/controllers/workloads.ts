@@ -148,10 +148,11 @@ export class WorkloadController {
     }
   }
 
+  /** Objects controlled by `uid`: read-only views of the store (never mutate them). */
   private owned(t: ResourceType, ns: string, uid: string): Obj[] {
-    return this.o.store
-      .list(t, ns)
-      .filter((x) => (meta(x).ownerReferences ?? []).some((r) => r.uid === uid && r.controller));
+    const controlled = (x: Obj): boolean =>
+      (meta(x).ownerReferences ?? []).some((r) => r.uid === uid && r.controller);
+    return this.o.store.scan(t, ns, controlled) as Obj[];
   }
 
   private ownerRef(o: Obj, apiVersion: string, kind: string): OwnerReference {
@@ -242,6 +243,19 @@ export class WorkloadController {
       const keep = Math.min(cur, Math.min(avail, oldBudget));
       oldBudget -= keep;
       if (keep !== cur) this.setReplicas(r, keep);
+    }
+    // Keep at most revisionHistoryLimit old ReplicaSets that are fully scaled down (oldest go).
+    const limit = num(spec.revisionHistoryLimit, 10);
+    const idle = olds.filter(
+      (r) =>
+        num((r.spec as Obj).replicas) === 0 && num((r.status as Obj | undefined)?.replicas) === 0,
+    );
+    for (const r of idle.slice(limit)) {
+      try {
+        this.o.objects.delete(this.rs, ns, meta(r).name ?? "", {});
+      } catch (err) {
+        if (!(err instanceof StatusError && err.code === 404)) throw err;
+      }
     }
     const oldPods = olds.reduce((n, r) => n + num((r.status as Obj | undefined)?.replicas), 0);
     const newTarget = recreate && oldPods > 0 ? 0 : desired;
