@@ -48,7 +48,7 @@ export class Store {
   private typeMap(t: Pick<ResourceType, "group" | "resource">): Map<string, Obj> {
     const k = typeKey(t);
     let m = this.objects.get(k);
-    if (!m) this.objects.set(k, (m = new Map()));
+    if (!m) this.objects.set(k, (m = new Map<string, Obj>()));
     return m;
   }
 
