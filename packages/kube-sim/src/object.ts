@@ -1,3 +1,5 @@
+import { deepEqual as jsonEqual, type Json } from "./json.js";
+
 /** A Kubernetes object as JSON. */
 export type Obj = Record<string, unknown>;
 
@@ -46,20 +48,9 @@ export function clone<T>(v: T): T {
   return structuredClone(v);
 }
 
-/** Structural equality of JSON values. */
+/** Structural equality of JSON values (undefined members count as absent). */
 export function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== typeof b || a === null || b === null || typeof a !== "object") return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a)) {
-    const bb = b as unknown[];
-    return a.length === bb.length && a.every((x, i) => deepEqual(x, bb[i]));
-  }
-  const ao = a as Obj;
-  const bo = b as Obj;
-  const ak = Object.keys(ao).filter((k) => ao[k] !== undefined);
-  const bk = Object.keys(bo).filter((k) => bo[k] !== undefined);
-  return ak.length === bk.length && ak.every((k) => deepEqual(ao[k], bo[k]));
+  return jsonEqual(a as Json, b as Json);
 }
 
 /** Value at a dotted path (`spec.replicas`), or undefined. */

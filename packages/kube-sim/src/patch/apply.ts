@@ -23,7 +23,7 @@ import {
   setKey,
   type Json,
   type JsonObject,
-} from "./json.js";
+} from "../json.js";
 import {
   encodeOwners,
   ownerId,

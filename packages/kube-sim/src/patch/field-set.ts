@@ -11,7 +11,7 @@ import {
   setKey,
   type Json,
   type JsonObject,
-} from "./json.js";
+} from "../json.js";
 
 /** How lists merge for SSA at a path: "map" with keys, "set", or "atomic" (default for CRDs). */
 export type ListTypeOf = (

@@ -7,7 +7,7 @@ export {
   isObject,
   type Json,
   type JsonObject,
-} from "./json.js";
+} from "../json.js";
 export { PatchError, type PatchErrorCause } from "./errors.js";
 export { applyJsonPatch, MAX_JSON_PATCH_OPERATIONS } from "./json-patch.js";
 export { applyMergePatch } from "./merge-patch.js";

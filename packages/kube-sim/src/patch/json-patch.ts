@@ -2,7 +2,7 @@
 // decode errors are 400, more than 10000 operations is 413, and every failure while applying an
 // operation is a generic 422 whose detail travels in `details.causes`.
 import { PatchError, unprocessable } from "./errors.js";
-import { deepClone, deepEqual, getKey, hasKey, isObject, setKey, type Json } from "./json.js";
+import { deepClone, deepEqual, getKey, hasKey, isObject, setKey, type Json } from "../json.js";
 
 /** apiserver's `maxJSONPatchOperations`. */
 export const MAX_JSON_PATCH_OPERATIONS = 10000;

@@ -1,7 +1,7 @@
 // `metadata.managedFields` entries: decoding, manager identity and the order the API server
 // writes them in (apiserver `managedfields/internal`).
 import { FieldSet } from "./field-set.js";
-import { getKey, isObject, type Json, type JsonObject } from "./json.js";
+import { getKey, isObject, type Json, type JsonObject } from "../json.js";
 
 /** One `metadata.managedFields` entry, as stored and served. */
 export interface ManagedFieldsEntry {

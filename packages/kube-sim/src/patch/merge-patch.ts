@@ -1,6 +1,6 @@
 // RFC 7386 JSON Merge Patch (`application/merge-patch+json`), the patch type kubectl uses for
 // custom resources and `kubectl scale`.
-import { deepClone, getKey, isObject, setKey, type Json, type JsonObject } from "./json.js";
+import { deepClone, getKey, isObject, setKey, type Json, type JsonObject } from "../json.js";
 
 function merge(target: Json | undefined, patch: Json): Json {
   if (!isObject(patch)) return deepClone(patch);

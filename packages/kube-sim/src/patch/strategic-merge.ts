@@ -12,7 +12,7 @@ import {
   setKey,
   type Json,
   type JsonObject,
-} from "./json.js";
+} from "../json.js";
 import type { ListStrategy, SmpSchema } from "./smp-schema.js";
 
 export { builtinSmpSchema, type ListStrategy, type SmpSchema } from "./smp-schema.js";

@@ -1,3 +1,6 @@
+// JSON helpers shared by the patch engines, schema validation and the object layer. Keys are
+// always read and written as own properties: request bodies are untrusted (`__proto__`).
+
 /** A JSON value as decoded from a request body or stored by the emulator. */
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -23,7 +26,7 @@ export function getKey(obj: JsonObject, key: string): Json | undefined {
  * Sets `obj[key] = value` as an own, enumerable property. Plain assignment of `__proto__`
  * would change the prototype instead, and request bodies are untrusted.
  */
-export function setKey(obj: JsonObject, key: string, value: Json): void {
+export function setKey<T>(obj: Record<string, T>, key: string, value: NoInfer<T>): void {
   if (key === "__proto__") {
     Object.defineProperty(obj, key, {
       value,
@@ -47,7 +50,10 @@ export function deepClone<T extends Json>(v: T): T {
   return v;
 }
 
-/** Structural equality of two JSON values; object key order does not matter, array order does. */
+/**
+ * Structural equality of two JSON values; object key order does not matter, array order does,
+ * and members whose value is `undefined` count as absent (as in their JSON text).
+ */
 export function deepEqual(a: Json | undefined, b: Json | undefined): boolean {
   if (a === b) return true;
   if (Array.isArray(a)) {
@@ -56,8 +62,9 @@ export function deepEqual(a: Json | undefined, b: Json | undefined): boolean {
   }
   if (isObject(a)) {
     if (!isObject(b)) return false;
-    const ka = Object.keys(a);
-    if (ka.length !== Object.keys(b).length) return false;
+    const ka = Object.keys(a).filter((k) => a[k] !== undefined);
+    const kb = Object.keys(b).filter((k) => b[k] !== undefined);
+    if (ka.length !== kb.length) return false;
     return ka.every((k) => hasKey(b, k) && deepEqual(a[k], b[k]));
   }
   return false;
@@ -71,4 +78,16 @@ export function canonicalJson(v: Json): string {
     return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(v[k] as Json)}`).join(",")}}`;
   }
   return JSON.stringify(v);
+}
+
+/** A deep copy of any decoded JSON value (undefined members dropped, as JSON would). */
+export function cloneJson(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map((x) => (x === undefined ? null : cloneJson(x)));
+  if (isObject(v)) {
+    const out: JsonObject = {};
+    for (const [k, x] of Object.entries(v))
+      if (x !== undefined) setKey(out, k, cloneJson(x) as Json);
+    return out;
+  }
+  return v;
 }
