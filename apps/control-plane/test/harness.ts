@@ -13,6 +13,7 @@ import {
 } from "@pipecd-ts/proto";
 import { createRestClient, type RestClient } from "@pipecd-ts/rest-api";
 import { silentLogger } from "@pipecd-ts/runtime";
+export { eventually } from "@pipecd-ts/testkit";
 import type { ControlPlaneConfig } from "@pipecd-ts/config";
 import { formatPipedToken, startControlPlane, type ControlPlane } from "@pipecd-ts/control-plane";
 
@@ -205,21 +206,6 @@ export class WatchRecorder {
 
   close(): void {
     this.ac.abort();
-  }
-}
-
-/** Waits until `fn` returns a truthy value or the deadline passes. */
-export async function eventually<T>(
-  fn: () => Promise<T | undefined | false>,
-  timeoutMs = 5_000,
-  what = "condition",
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
   }
 }
 

@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureK8sTools, runCommand } from "@pipecd-ts/testkit";
+export { eventually } from "@pipecd-ts/testkit";
 import { startKubeSim, type KubeSim } from "../src/index.js";
 
 /** A kube-sim started for a test, with a real kubectl pointed at it. */
@@ -58,21 +59,6 @@ export async function startSim(
 /** Path of the real Istio CRDs (shared/ sits beside the repository). */
 export const ISTIO_CRDS = new URL("../../../../shared/data/istio-crds.yaml", import.meta.url)
   .pathname;
-
-/** Polls `fn` until it returns a truthy value or `timeoutMs` passes. */
-export async function eventually<T>(
-  fn: () => Promise<T | undefined | false>,
-  timeoutMs = 10_000,
-  what = "condition",
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** The manifests the kubectl tests apply: a Deployment, Service, VirtualService, DestinationRule, Gateway. */
 export function appManifests(image = "nginx:1.25", replicas = 2): string {

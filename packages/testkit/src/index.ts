@@ -1,3 +1,4 @@
 export { freePort } from "./ports.js";
 export { startPostgres, type PgCluster } from "./postgres.js";
 export { ensureK8sTools, repoRoot, runCommand } from "./tools.js";
+export { eventually } from "./wait.js";
