@@ -56,8 +56,8 @@ export async function startSim(
   };
 }
 
-/** Path of the real Istio CRDs (shared/ sits beside the repository). */
-export const ISTIO_CRDS = new URL("../../../../shared/data/istio-crds.yaml", import.meta.url)
+/** Path of the real Istio CRDs (the project keeps a verbatim copy in deploy/examples). */
+export const ISTIO_CRDS = new URL("../../../deploy/examples/istio-crds.yaml", import.meta.url)
   .pathname;
 
 /** The manifests the kubectl tests apply: a Deployment, Service, VirtualService, DestinationRule, Gateway. */

@@ -12,7 +12,7 @@ import {
 
 // CI checks out `shared/` beside the repository.
 const CRDS = parseCrdYamlDocuments(
-  readFileSync(new URL("../../../../shared/data/istio-crds.yaml", import.meta.url), "utf8"),
+  readFileSync(new URL("../../../deploy/examples/istio-crds.yaml", import.meta.url), "utf8"),
 );
 
 interface CrdDoc {
