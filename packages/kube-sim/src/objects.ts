@@ -99,7 +99,7 @@ export class Objects {
   }
 
   /** Creates an object (POST). */
-  create(t: ResourceType, ns: string, body: Obj, o: WriteOptions): Obj {
+  create(t: ResourceType, ns: string, body: Obj, o: WriteOptions, managedFields?: unknown[]): Obj {
     const obj = clone(body);
     const m = meta(obj);
     if (t.namespaced) {
@@ -136,7 +136,8 @@ export class Objects {
     delete m.deletionTimestamp;
     if (t.generation !== "none") m.generation = 1;
     else delete m.generation;
-    const stored = this.finishWrite(t, obj, undefined, o);
+    if (managedFields) meta(obj).managedFields = managedFields;
+    const stored = this.finishWrite(t, obj, undefined, o, managedFields !== undefined);
     if (o.dryRun) return this.present(t, stored, o.version);
     this.store.create(t, stored);
     return this.present(t, stored, o.version);
@@ -200,27 +201,20 @@ export class Objects {
           `the name of the object (${JSON.stringify(bm.name)}) does not match the name on the URL (${name})`,
         );
       if (!old) {
-        // Upsert: create from the applied config, owned by this manager.
+        // Upsert: create from the applied config, owned (Apply) by this manager, as ONE write
+        // (watchers see a single ADDED).
         const applied = clone(body);
         meta(applied).name = name;
-        const created = this.create(t, ns, applied, { ...o, manager: o.manager });
-        if (!o.dryRun) {
-          const stored = this.store.get(t, ns, name);
-          if (stored) {
-            const res = serverSideApply({
-              live: undefined,
-              applied: this.forSsa(applied) as Json,
-              manager: o.manager,
-              force: true,
-              apiVersion: apiVersionOf(t.group, o.version),
-              now: k8sTime(this.now()),
-              listType: this.listTypes(t),
-            });
-            meta(stored).managedFields = res.managedFields;
-            this.store.update(t, stored);
-            return { object: this.present(t, stored, o.version), created: true };
-          }
-        }
+        const res = serverSideApply({
+          live: undefined,
+          applied: this.forSsa(applied) as Json,
+          manager: o.manager,
+          force: true,
+          apiVersion: apiVersionOf(t.group, o.version),
+          now: k8sTime(this.now()),
+          listType: this.listTypes(t),
+        });
+        const created = this.create(t, ns, applied, o, res.managedFields);
         return { object: created, created: true };
       }
       const rv = isObj(body.metadata) ? body.metadata.resourceVersion : undefined;

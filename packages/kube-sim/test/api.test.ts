@@ -290,6 +290,43 @@ describe("kube-sim API semantics", () => {
     );
   });
 
+  it("server-side apply that creates an object is one write: a single ADDED, owned by the applier", async () => {
+    const seen = watchEvents(
+      f,
+      "/api/v1/namespaces/default/configmaps?watch=true&fieldSelector=metadata.name%3Dssa-one",
+      2,
+      1_500,
+    );
+    await new Promise((r) => setTimeout(r, 100)); // the watch request must be registered first
+    const res = await call(
+      f,
+      "PATCH",
+      "/api/v1/namespaces/default/configmaps/ssa-one?fieldManager=piped",
+      {
+        body: {
+          apiVersion: "v1",
+          kind: "ConfigMap",
+          metadata: { name: "ssa-one" },
+          data: { a: "1" },
+        },
+        headers: { "content-type": "application/apply-patch+yaml" },
+      },
+    );
+    assert.equal(res.status, 201);
+    const mf = (res.json().metadata as { managedFields: { manager: string; operation: string }[] })
+      .managedFields;
+    assert.deepEqual(
+      mf.map((m) => `${m.manager}/${m.operation}`),
+      ["piped/Apply"],
+    );
+    // Absence of a second event can only be shown by waiting a bounded time for it.
+    const events = await seen;
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ["ADDED"],
+    );
+  });
+
   it("a watch from a version older than the retained history gets a 410 Expired event", async () => {
     const small = await startSim({ watchHistory: 5 });
     try {
