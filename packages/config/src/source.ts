@@ -63,14 +63,15 @@ export class YamlSource {
       if (isMap(node)) {
         const pair = node.items.find((p) => isScalar(p.key) && p.key.value === seg);
         if (!pair) break;
+        // The key's line: for a block mapping or list value that is where the field is written.
         const key = pair.key as Node;
         if (key.range) lastRange = key.range;
         node = pair.value;
       } else if (isSeq(node) && typeof seg === "number") {
         node = node.items[seg];
+        const r = (node as Node | undefined)?.range;
+        if (r) lastRange = r;
       } else break;
-      const r = (node as Node | undefined)?.range;
-      if (r) lastRange = r;
     }
     return lastRange ? this.lines.linePos(lastRange[0]).line : undefined;
   }
@@ -85,9 +86,14 @@ export class IssueCollector {
     this.issues.push({ path: formatPath(path), message, line: this.src?.lineOf(path) });
   }
 
-  /** Throws a ConfigError if any issue was added. */
+  /** Throws a ConfigError listing every issue added, in file order, if there is any. */
   throwIfAny(file: string): void {
-    if (this.issues.length > 0) throw new ConfigError(file, this.issues);
+    if (this.issues.length === 0) return;
+    const inFileOrder = this.issues
+      .map((issue, i) => ({ issue, i }))
+      .sort((a, b) => (a.issue.line ?? 0) - (b.issue.line ?? 0) || a.i - b.i)
+      .map((x) => x.issue);
+    throw new ConfigError(file, inFileOrder);
   }
 }
 
@@ -98,16 +104,26 @@ export function formatPath(path: (string | number)[]): string {
   return s;
 }
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const UNIT_MS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  µs: 1e-3,
+  μs: 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+};
 
 /**
- * Parses a Go-style duration ("1h30m", "10s", "500ms", "6h") into milliseconds, as PipeCD's
- * config does. Returns undefined for anything else (including negative durations).
+ * Parses a Go-style duration ("1h30m", "10s", "500ms", "1.5h", "6h"; units ns, us, µs, ms, s, m,
+ * h) into whole milliseconds, as PipeCD's config does. Returns undefined for anything else
+ * (including negative durations).
  */
 export function parseDuration(text: string): number | undefined {
   const s = text.trim();
   if (s === "0") return 0;
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/y;
+  const re = /(\d+(?:\.\d+)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
   let total = 0;
   let pos = 0;
   while (pos < s.length) {

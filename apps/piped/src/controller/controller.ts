@@ -1,0 +1,296 @@
+import { timestampDate, timestampFromDate, type Timestamp } from "@bufbuild/protobuf/wkt";
+import {
+  CommandStatus,
+  Command_Type,
+  DeploymentStatus,
+  type Command,
+  type Deployment,
+} from "@pipecd-ts/proto";
+import { isDeploymentCompleted } from "@pipecd-ts/model";
+import type { PlanResult } from "@pipecd-ts/plugin-sdk";
+import { AppError, type Service } from "@pipecd-ts/runtime";
+import { DeploymentRun, type RunContext, type RunDeps } from "./scheduler.js";
+
+/** A prepared deployment workspace: checked-out commits and loaded configs. */
+export interface Workspace extends RunContext {
+  commitMessage: string;
+  /** Removes checkouts. */
+  cleanup(): Promise<void>;
+}
+
+/** How the controller prepares and plans deployments (wired by main: git + config + planner). */
+export interface ControllerHooks {
+  prepare(d: Deployment, signal: AbortSignal): Promise<Workspace>;
+  plan(d: Deployment, ws: Workspace, signal: AbortSignal): Promise<PlanResult>;
+}
+
+/** Dependencies of {@link Controller}. */
+export interface ControllerDeps extends RunDeps {
+  hooks: ControllerHooks;
+  /** How often to re-list not-completed deployments (a safety net; commands push). */
+  resyncIntervalMs?: number;
+}
+
+interface Job {
+  deploymentId: string;
+  run?: DeploymentRun;
+  done: Promise<void>;
+}
+
+const PLANNING = "The deployment is being planned";
+
+/**
+ * Picks deployments to plan and run (PipeCD `controller/controller.go`): one at a time per
+ * application — never a second one while another is PLANNED/RUNNING/ROLLING_BACK (PipeCD #3086
+ * cannot happen: the job map is keyed by application and a job ends only when its deployment is
+ * completed or the piped stops) — resuming PLANNED/RUNNING/ROLLING_BACK ones first, otherwise the
+ * oldest PENDING one (commit time, then trigger time). Routes cancel/approve/reject/skip
+ * commands to the running deployment, buffering those that arrive before it runs.
+ */
+export class Controller implements Service {
+  readonly name = "controller";
+  private readonly jobs = new Map<string, Job>();
+  private readonly early = new Map<string, Command[]>();
+  private readonly handled = new Set<string>();
+  private wake: (() => void) | undefined;
+  private kicked = false;
+  private terminate: AbortSignal | undefined;
+
+  constructor(private readonly deps: ControllerDeps) {}
+
+  /** Re-lists deployments now (after a reconnect, a new deployment, a finished job). */
+  kick(): void {
+    this.kicked = true;
+    this.wake?.();
+  }
+
+  /** Handles a deployment command from the Watch stream (at least once: de-duplicated by id). */
+  onCommand(cmd: Command): void {
+    if (this.handled.has(cmd.id)) return;
+    const job = [...this.jobs.values()].find((j) => j.deploymentId === cmd.deploymentId);
+    if (!job?.run) {
+      const list = this.early.get(cmd.deploymentId) ?? [];
+      if (!list.some((c) => c.id === cmd.id)) list.push(cmd);
+      this.early.set(cmd.deploymentId, list);
+      this.kick();
+      return;
+    }
+    this.deliver(job.run, cmd);
+  }
+
+  private deliver(run: DeploymentRun, cmd: Command): void {
+    this.handled.add(cmd.id);
+    if (this.handled.size > 10_000) this.handled.clear();
+    switch (cmd.type) {
+      case Command_Type.CANCEL_DEPLOYMENT: {
+        const p = cmd.payload.case === "cancelDeployment" ? cmd.payload.value : undefined;
+        run.cancel(cmd.commander, cmd.id, !p?.forceNoRollback);
+        return;
+      }
+      case Command_Type.APPROVE_STAGE:
+        run.stageCommand(cmd.stageId, {
+          kind: "approve",
+          commandId: cmd.id,
+          commander: cmd.commander,
+        });
+        return;
+      case Command_Type.REJECT_STAGE: {
+        const reason = cmd.payload.case === "rejectStage" ? cmd.payload.value.reason : "";
+        run.stageCommand(cmd.stageId, {
+          kind: "reject",
+          commandId: cmd.id,
+          commander: cmd.commander,
+          reason,
+        });
+        return;
+      }
+      case Command_Type.SKIP_STAGE:
+        run.skip(cmd.stageId, cmd.commander, cmd.id);
+        return;
+      case Command_Type.SYNC_APPLICATION:
+      case Command_Type.RESTART_PIPED:
+        return;
+    }
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    this.terminate = signal;
+    signal.addEventListener("abort", () => this.wake?.(), { once: true });
+    while (!signal.aborted) {
+      this.kicked = false;
+      try {
+        await this.sync(signal);
+      } catch (err) {
+        this.deps.logger.warn(
+          { err: (err as Error).message },
+          "could not list deployments; retrying",
+        );
+      }
+      if (this.kicked) continue;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, this.deps.resyncIntervalMs ?? 5_000);
+        this.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+    // Jobs see the same signal (terminate) and return promptly; wait for them to report.
+    await Promise.all([...this.jobs.values()].map((j) => j.done));
+  }
+
+  private async listNotCompleted(signal: AbortSignal): Promise<Deployment[]> {
+    const out: Deployment[] = [];
+    let cursor = "";
+    do {
+      const res = await this.deps.api.call(
+        "listNotCompletedDeployments",
+        { cursor, limit: 200 },
+        { signal },
+      );
+      out.push(...res.deployments);
+      cursor = res.cursor;
+    } while (cursor);
+    return out;
+  }
+
+  private async sync(signal: AbortSignal): Promise<void> {
+    const all = await this.listNotCompleted(signal);
+    const byApp = new Map<string, Deployment[]>();
+    for (const d of all) byApp.set(d.applicationId, [...(byApp.get(d.applicationId) ?? []), d]);
+    for (const [appId, ds] of byApp) {
+      if (this.jobs.has(appId)) continue;
+      const active = ds.find((d) => d.status !== DeploymentStatus.DEPLOYMENT_PENDING);
+      const next = active ?? ds.sort(olderFirst)[0];
+      if (!next) continue;
+      this.start(appId, next);
+    }
+  }
+
+  private start(appId: string, d: Deployment): void {
+    const job: Job = { deploymentId: d.id, done: Promise.resolve() };
+    this.jobs.set(appId, job);
+    const signal = this.terminate ?? new AbortController().signal;
+    job.done = this.runJob(job, d, signal)
+      .catch((err: unknown) =>
+        this.deps.logger.error(
+          { err: (err as Error).message, deploymentId: d.id },
+          "deployment job failed",
+        ),
+      )
+      .finally(() => {
+        this.jobs.delete(appId);
+        if (!signal.aborted) this.kick();
+      });
+  }
+
+  private async runJob(job: Job, d: Deployment, signal: AbortSignal): Promise<void> {
+    const log = this.deps.logger.child({ deploymentId: d.id, applicationId: d.applicationId });
+    const report = (what: string, fn: (s: AbortSignal) => Promise<unknown>): Promise<void> =>
+      this.deps.reporter.report(d.id, what, fn);
+    let ws: Workspace | undefined;
+    try {
+      ws = await this.deps.hooks.prepare(d, signal);
+      if (d.status === DeploymentStatus.DEPLOYMENT_PENDING) {
+        // A cancel that arrived while pending ends the deployment before planning.
+        const cancel = this.early.get(d.id)?.find((c) => c.type === Command_Type.CANCEL_DEPLOYMENT);
+        if (cancel) {
+          await report("deployment CANCELLED", (s) =>
+            this.deps.api.call(
+              "reportDeploymentCompleted",
+              {
+                deploymentId: d.id,
+                status: DeploymentStatus.DEPLOYMENT_CANCELLED,
+                statusReason: `Cancelled by ${cancel.commander} before planning`,
+                completedAt: timestampFromDate(this.deps.clock.now()),
+              },
+              { signal: s },
+            ),
+          );
+          await this.ackCommand(d.id, cancel.id, true);
+          return;
+        }
+        log.info(PLANNING);
+        let plan: PlanResult;
+        try {
+          plan = await this.deps.hooks.plan(d, ws, signal);
+        } catch (err) {
+          if (signal.aborted) return;
+          const msg = err instanceof AppError || err instanceof Error ? err.message : String(err);
+          log.warn({ err: msg }, "planning failed");
+          await report("deployment FAILURE (plan)", (s) =>
+            this.deps.api.call(
+              "reportDeploymentCompleted",
+              {
+                deploymentId: d.id,
+                status: DeploymentStatus.DEPLOYMENT_FAILURE,
+                statusReason: `Unable to plan the deployment (${msg})`,
+                completedAt: timestampFromDate(this.deps.clock.now()),
+              },
+              { signal: s },
+            ),
+          );
+          return;
+        }
+        await report("deployment PLANNED", (s) =>
+          this.deps.api.call(
+            "reportDeploymentPlanned",
+            {
+              deploymentId: d.id,
+              summary: plan.summary,
+              statusReason: "The deployment has been planned",
+              runningCommitHash: ws?.runningCommit ?? "",
+              version: plan.version,
+              versions: plan.versions.map((v) => ({
+                kind: 1,
+                name: v.name,
+                version: v.version,
+                url: v.url,
+              })),
+              stages: plan.stages,
+              syncStrategy: plan.strategy === "QUICK_SYNC" ? 1 : 2,
+              strategySummary: plan.summary,
+            },
+            { signal: s },
+          ),
+        );
+        d.status = DeploymentStatus.DEPLOYMENT_PLANNED;
+        d.stages = plan.stages;
+        d.summary = plan.summary;
+      }
+      if (isDeploymentCompleted(d.status) || signal.aborted) return;
+      const run = new DeploymentRun(this.deps, d, ws);
+      job.run = run;
+      for (const cmd of this.early.get(d.id) ?? []) this.deliver(run, cmd);
+      this.early.delete(d.id);
+      await run.run(signal);
+    } finally {
+      await ws?.cleanup().catch(() => undefined);
+    }
+  }
+
+  private ackCommand(deploymentId: string, commandId: string, ok: boolean): Promise<void> {
+    return this.deps.reporter.report(deploymentId, `command ${commandId} handled`, (s) =>
+      this.deps.api.call(
+        "reportCommandHandled",
+        {
+          commandId,
+          status: ok ? CommandStatus.COMMAND_SUCCEEDED : CommandStatus.COMMAND_FAILED,
+          handledAt: timestampFromDate(this.deps.clock.now()),
+        },
+        { signal: s },
+      ),
+    );
+  }
+}
+
+/** PipeCD `Deployment.TriggerBefore`: commit time, then trigger time, then creation. */
+function olderFirst(a: Deployment, b: Deployment): number {
+  const t = (x: Timestamp | undefined): number => (x ? timestampDate(x).getTime() : 0);
+  return (
+    t(a.trigger?.commit?.createdAt) - t(b.trigger?.commit?.createdAt) ||
+    t(a.trigger?.timestamp) - t(b.trigger?.timestamp) ||
+    t(a.createdAt) - t(b.createdAt)
+  );
+}

@@ -1,0 +1,466 @@
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import {
+  CommandStatus,
+  DeploymentStatus,
+  StageStatus,
+  type Deployment,
+  type PipelineStage,
+} from "@pipecd-ts/proto";
+import {
+  StageName,
+  isDeploymentCompleted,
+  isStageCompleted,
+  stageStatusName,
+} from "@pipecd-ts/model";
+import {
+  StopSignal,
+  stopReasonOf,
+  type ExecutorRegistry,
+  type MetadataStore,
+  type StageCommand,
+  type StageCommandSource,
+  type StageInput,
+} from "@pipecd-ts/plugin-sdk";
+import type { Clock, Logger } from "@pipecd-ts/runtime";
+import type { ApiClient } from "../apiclient/client.js";
+import type { Reporter } from "../apiclient/reporter.js";
+import type { StageLogPersister } from "../stagelog/stage-log.js";
+import { createMetadataStore } from "./metadata.js";
+
+/** Shared-metadata key holding when the deployment started running (ms): its timeout survives restarts. */
+export const DEPLOYMENT_START_KEY = "pipecd-ts.dev/started-at";
+/** Stage-metadata key holding when the stage first started (ms): its timeout survives restarts. */
+export const STAGE_START_KEY = "pipecd-ts.dev/stage-started-at";
+
+/** What a deployment run needs from its prepared workspace and config. */
+export interface RunContext {
+  targetDir: string;
+  runningDir: string | undefined;
+  targetCommit: string;
+  runningCommit: string | undefined;
+  appConfig: unknown;
+  /** The `with` options of a pipeline stage (by the stage's config index), undefined for predefined ones. */
+  stageConfigOf(stage: PipelineStage): unknown;
+  /** Per-stage `timeout` from the config, if set. */
+  stageTimeoutMsOf(stage: PipelineStage): number | undefined;
+  /** Deployment `timeout` (PipeCD default 6h). */
+  deploymentTimeoutMs: number;
+}
+
+/** Dependencies of {@link DeploymentRun}. */
+export interface RunDeps {
+  api: Pick<ApiClient, "call">;
+  reporter: Pick<Reporter, "report">;
+  registry: ExecutorRegistry;
+  stageLogs: StageLogPersister;
+  clock: Clock;
+  logger: Logger;
+  pipedId: string;
+}
+
+/** A queue of approve/reject commands for one stage, fed by the Watch stream. */
+class CommandQueue implements StageCommandSource {
+  private readonly queue: StageCommand[] = [];
+  private readonly waiters: ((c: StageCommand) => void)[] = [];
+
+  constructor(
+    private readonly ackFn: (
+      cmd: StageCommand,
+      ok: boolean,
+      metadata?: Record<string, string>,
+    ) => Promise<void>,
+  ) {}
+
+  push(cmd: StageCommand): void {
+    const w = this.waiters.shift();
+    if (w) w(cmd);
+    else this.queue.push(cmd);
+  }
+
+  drain(): StageCommand[] {
+    return this.queue.splice(0);
+  }
+
+  next(signal: AbortSignal): Promise<StageCommand> {
+    const c = this.queue.shift();
+    if (c) return Promise.resolve(c);
+    return new Promise((resolve, reject) => {
+      const w = (x: StageCommand): void => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(x);
+      };
+      const onAbort = (): void => {
+        const i = this.waiters.indexOf(w);
+        if (i >= 0) this.waiters.splice(i, 1);
+        reject(signal.reason as Error);
+      };
+      if (signal.aborted) return onAbort();
+      this.waiters.push(w);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  ack(cmd: StageCommand, ok: boolean, metadata?: Record<string, string>): Promise<void> {
+    return this.ackFn(cmd, ok, metadata);
+  }
+}
+
+/**
+ * Runs one deployment's stages (PipeCD `controller/scheduler.go`, DESIGN §7): sequentially,
+ * skipping SUCCESS stages on resume; each stage gets a signal that aborts with terminate (piped
+ * stopping: the stage stays RUNNING and re-runs after restart), cancel (→ CANCELLED), timeout
+ * (deployment or stage deadline, both persisted so a restart does not reset them → FAILURE) or
+ * skip (→ SKIPPED). On FAILURE/CANCELLED it rolls back through the hidden Rollback stage unless
+ * the cancel asked for no rollback.
+ */
+export class DeploymentRun {
+  private readonly log: Logger;
+  private readonly metadata: MetadataStore;
+  private readonly stageQueues = new Map<string, CommandQueue>();
+  private current: { stageId: string; ac: AbortController } | undefined;
+  private cancelled: { by: string; commandId: string; rollback: boolean } | undefined;
+  private readonly skips = new Map<string, { by: string; commandId: string }>();
+
+  constructor(
+    private readonly deps: RunDeps,
+    private d: Deployment,
+    private readonly ctx: RunContext,
+  ) {
+    this.log = deps.logger.child({ deploymentId: d.id, applicationId: d.applicationId });
+    this.metadata = createMetadataStore(d, deps);
+  }
+
+  /** The deployment id. */
+  get id(): string {
+    return this.d.id;
+  }
+
+  private report(what: string, fn: (signal: AbortSignal) => Promise<unknown>): Promise<void> {
+    return this.deps.reporter.report(this.d.id, what, fn);
+  }
+
+  private ackCommand(
+    commandId: string,
+    ok: boolean,
+    metadata: Record<string, string> = {},
+  ): Promise<void> {
+    return this.report(`command ${commandId} handled`, (signal) =>
+      this.deps.api.call(
+        "reportCommandHandled",
+        {
+          commandId,
+          status: ok ? CommandStatus.COMMAND_SUCCEEDED : CommandStatus.COMMAND_FAILED,
+          metadata,
+          handledAt: timestampFromDate(this.deps.clock.now()),
+        },
+        { signal },
+      ),
+    );
+  }
+
+  private queueOf(stageId: string): CommandQueue {
+    let q = this.stageQueues.get(stageId);
+    if (!q) {
+      q = new CommandQueue((cmd, ok, md) => this.ackCommand(cmd.commandId, ok, md));
+      this.stageQueues.set(stageId, q);
+    }
+    return q;
+  }
+
+  /** An approve/reject for a stage (buffered until the stage runs). */
+  stageCommand(stageId: string, cmd: StageCommand): void {
+    this.queueOf(stageId).push(cmd);
+  }
+
+  /** CANCEL_DEPLOYMENT: stops the current stage with `cancel`. */
+  cancel(by: string, commandId: string, rollback: boolean): void {
+    this.cancelled ??= { by, commandId, rollback };
+    this.current?.ac.abort(new StopSignal("cancel", `cancelled by ${by}`));
+  }
+
+  /** SKIP_STAGE: stops the stage with `skip` if it is the one running, else when it starts. */
+  skip(stageId: string, by: string, commandId: string): void {
+    this.skips.set(stageId, { by, commandId });
+    if (this.current?.stageId === stageId)
+      this.current.ac.abort(new StopSignal("skip", `skipped by ${by}`));
+  }
+
+  /** Runs to completion, or returns early (without reporting) when `terminate` aborts. */
+  async run(terminate: AbortSignal): Promise<void> {
+    if (isDeploymentCompleted(this.d.status)) return;
+    const now = (): number => this.deps.clock.now().getTime();
+    if (
+      this.d.status === DeploymentStatus.DEPLOYMENT_PENDING ||
+      this.d.status === DeploymentStatus.DEPLOYMENT_PLANNED
+    ) {
+      await this.report("deployment RUNNING", (signal) =>
+        this.deps.api.call(
+          "reportDeploymentStatusChanged",
+          {
+            deploymentId: this.d.id,
+            status: DeploymentStatus.DEPLOYMENT_RUNNING,
+            statusReason: "The piped started running the deployment",
+          },
+          { signal },
+        ),
+      );
+      this.d.status = DeploymentStatus.DEPLOYMENT_RUNNING;
+    }
+    // The deployment deadline counts from the first start, recorded in the control plane.
+    let started = Number(this.metadata.shared.get(DEPLOYMENT_START_KEY));
+    if (!Number.isFinite(started) || started <= 0) {
+      started = now();
+      await this.metadata.shared.put({ [DEPLOYMENT_START_KEY]: String(started) });
+    }
+    const deadline = started + this.ctx.deploymentTimeoutMs;
+
+    let final: DeploymentStatus = DeploymentStatus.DEPLOYMENT_SUCCESS;
+    let reason = "The deployment completed successfully";
+    const visible = this.d.stages.filter((s) => !s.rollback && s.name !== StageName.ROLLBACK);
+
+    if (this.d.status === DeploymentStatus.DEPLOYMENT_ROLLING_BACK) {
+      // Resumed while rolling back: the failure is already decided.
+      const failed = visible.find(
+        (s) => s.status === StageStatus.STAGE_CANCELLED || s.status === StageStatus.STAGE_FAILURE,
+      );
+      final =
+        failed?.status === StageStatus.STAGE_CANCELLED
+          ? DeploymentStatus.DEPLOYMENT_CANCELLED
+          : DeploymentStatus.DEPLOYMENT_FAILURE;
+      reason = this.d.statusReason || "Rolling back";
+    } else {
+      for (const stage of visible) {
+        if (
+          stage.status === StageStatus.STAGE_SUCCESS ||
+          stage.status === StageStatus.STAGE_SKIPPED
+        )
+          continue;
+        if (stage.status === StageStatus.STAGE_EXITED) break;
+        if (
+          stage.status === StageStatus.STAGE_FAILURE ||
+          stage.status === StageStatus.STAGE_CANCELLED
+        ) {
+          final =
+            stage.status === StageStatus.STAGE_CANCELLED
+              ? DeploymentStatus.DEPLOYMENT_CANCELLED
+              : DeploymentStatus.DEPLOYMENT_FAILURE;
+          reason = stage.statusReason || `Stage ${stage.id} ${stageStatusName(stage.status)}`;
+          break;
+        }
+        if (this.cancelled) {
+          final = DeploymentStatus.DEPLOYMENT_CANCELLED;
+          reason = `Cancelled by ${this.cancelled.by} before stage ${stage.id}`;
+          break;
+        }
+        const result = await this.runStage(stage, terminate, deadline);
+        if (result === "terminated") return;
+        stage.status = result.status;
+        if (result.status === StageStatus.STAGE_EXITED) break;
+        if (
+          result.status === StageStatus.STAGE_SUCCESS ||
+          result.status === StageStatus.STAGE_SKIPPED
+        )
+          continue;
+        final =
+          result.status === StageStatus.STAGE_CANCELLED
+            ? DeploymentStatus.DEPLOYMENT_CANCELLED
+            : DeploymentStatus.DEPLOYMENT_FAILURE;
+        reason = result.reason;
+        break;
+      }
+    }
+
+    const rollbackStages = this.d.stages.filter((s) => s.rollback || s.name === StageName.ROLLBACK);
+    const wantRollback =
+      final !== DeploymentStatus.DEPLOYMENT_SUCCESS &&
+      rollbackStages.length > 0 &&
+      this.cancelled?.rollback !== false;
+    if (wantRollback) {
+      if (this.d.status !== DeploymentStatus.DEPLOYMENT_ROLLING_BACK) {
+        await this.report("deployment ROLLING_BACK", (signal) =>
+          this.deps.api.call(
+            "reportDeploymentStatusChanged",
+            {
+              deploymentId: this.d.id,
+              status: DeploymentStatus.DEPLOYMENT_ROLLING_BACK,
+              statusReason: reason,
+            },
+            { signal },
+          ),
+        );
+        this.d.status = DeploymentStatus.DEPLOYMENT_ROLLING_BACK;
+      }
+      for (const stage of rollbackStages) {
+        if (isStageCompleted(stage.status)) continue;
+        // Rollback has no cancel; it has its own deadline (not PipeCD's unbounded one).
+        const result = await this.runStage(
+          stage,
+          terminate,
+          now() + (this.ctx.stageTimeoutMsOf(stage) ?? 30 * 60_000),
+          true,
+        );
+        if (result === "terminated") return;
+        stage.status = result.status;
+        if (result.status !== StageStatus.STAGE_SUCCESS)
+          reason = `${reason}; rollback failed: ${result.reason}`;
+      }
+    }
+
+    await this.report(`deployment ${DeploymentStatus[final]}`, (signal) =>
+      this.deps.api.call(
+        "reportDeploymentCompleted",
+        {
+          deploymentId: this.d.id,
+          status: final,
+          statusReason: reason,
+          stageStatuses: Object.fromEntries(this.d.stages.map((s) => [s.id, s.status])),
+          completedAt: timestampFromDate(this.deps.clock.now()),
+        },
+        { signal },
+      ),
+    );
+    if (this.cancelled) await this.ackCommand(this.cancelled.commandId, true);
+    for (const q of this.stageQueues.values())
+      for (const cmd of q.drain())
+        await this.ackCommand(cmd.commandId, false, {
+          reason: "the deployment is no longer waiting for this stage",
+        });
+    this.log.info({ status: DeploymentStatus[final], reason }, "deployment completed");
+  }
+
+  private async runStage(
+    stage: PipelineStage,
+    terminate: AbortSignal,
+    deploymentDeadline: number,
+    isRollback = false,
+  ): Promise<{ status: StageStatus; reason: string } | "terminated"> {
+    const log = this.log.child({ stageId: stage.id });
+    const scope = this.metadata.stage(stage.id);
+    let stageStart = Number(scope.get(STAGE_START_KEY));
+    if (!Number.isFinite(stageStart) || stageStart <= 0) {
+      stageStart = this.deps.clock.now().getTime();
+      await scope.put({ [STAGE_START_KEY]: String(stageStart) });
+    }
+    const stageTimeout = isRollback ? undefined : this.ctx.stageTimeoutMsOf(stage);
+    const deadline = Math.min(
+      deploymentDeadline,
+      stageTimeout !== undefined ? stageStart + stageTimeout : Infinity,
+    );
+    await this.report(`stage ${stage.id} RUNNING`, (signal) =>
+      this.deps.api.call(
+        "reportStageStatusChanged",
+        {
+          deploymentId: this.d.id,
+          stageId: stage.id,
+          status: StageStatus.STAGE_RUNNING,
+          requires: stage.requires,
+          visible: true,
+          retriedCount: stage.retriedCount,
+        },
+        { signal },
+      ),
+    );
+    const ac = new AbortController();
+    const onTerminate = (): void => ac.abort(new StopSignal("terminate"));
+    if (terminate.aborted) onTerminate();
+    terminate.addEventListener("abort", onTerminate, { once: true });
+    const timer = setTimeout(
+      () => ac.abort(new StopSignal("timeout")),
+      Math.max(0, deadline - this.deps.clock.now().getTime()),
+    );
+    if (!isRollback) {
+      this.current = { stageId: stage.id, ac };
+      if (this.cancelled) ac.abort(new StopSignal("cancel"));
+      if (this.skips.has(stage.id)) ac.abort(new StopSignal("skip"));
+    }
+    const stageLog = this.deps.stageLogs.forStage(this.d.id, stage.id, stage.retriedCount);
+    const executor = this.deps.registry.get(stage.name);
+    let status: StageStatus;
+    let message = "";
+    if (!executor) {
+      status = StageStatus.STAGE_FAILURE;
+      message = `no executor for stage ${stage.name} in this piped`;
+      stageLog.error(message);
+    } else {
+      const input: StageInput = {
+        deployment: this.d,
+        stage,
+        stageConfig: this.ctx.stageConfigOf(stage),
+        appConfig: this.ctx.appConfig,
+        targetDir: this.ctx.targetDir,
+        runningDir: this.ctx.runningDir,
+        targetCommit: this.ctx.targetCommit,
+        runningCommit: this.ctx.runningCommit,
+        pipedId: this.deps.pipedId,
+        signal: ac.signal,
+        logger: stageLog,
+        metadata: this.metadata,
+        commands: this.queueOf(stage.id),
+        clock: this.deps.clock,
+      };
+      try {
+        log.info({ stage: stage.name }, "stage started");
+        status = await executor.execute(input);
+      } catch (err) {
+        status = StageStatus.STAGE_FAILURE;
+        message = (err as Error).message;
+        stageLog.error(`Stage failed: ${message}`);
+        log.warn({ err: message }, "stage executor threw");
+      }
+    }
+    clearTimeout(timer);
+    terminate.removeEventListener("abort", onTerminate);
+    this.current = undefined;
+    const stop = stopReasonOf(ac.signal);
+    if (stop === "terminate") {
+      await stageLog.flush();
+      log.info("piped stopping; the stage stays RUNNING and resumes after restart");
+      return "terminated";
+    }
+    let reason: string;
+    switch (stop) {
+      case "cancel":
+        status = StageStatus.STAGE_CANCELLED;
+        reason = `Cancelled by ${this.cancelled?.by ?? "a user"} while executing stage ${stage.id}`;
+        break;
+      case "timeout":
+        status = StageStatus.STAGE_FAILURE;
+        reason = `Timed out while executing stage ${stage.id}`;
+        stageLog.error(reason);
+        break;
+      case "skip": {
+        status = StageStatus.STAGE_SKIPPED;
+        const by = this.skips.get(stage.id);
+        reason = `Skipped by ${by?.by ?? "a user"}`;
+        stageLog.info(reason);
+        if (by) await this.ackCommand(by.commandId, true);
+        break;
+      }
+      case undefined:
+        reason =
+          status === StageStatus.STAGE_SUCCESS || status === StageStatus.STAGE_EXITED
+            ? ""
+            : message || `Failed while executing stage ${stage.id}`;
+        break;
+    }
+    await stageLog.complete();
+    await this.report(`stage ${stage.id} ${stageStatusName(status)}`, (signal) =>
+      this.deps.api.call(
+        "reportStageStatusChanged",
+        {
+          deploymentId: this.d.id,
+          stageId: stage.id,
+          status,
+          statusReason: reason,
+          requires: stage.requires,
+          visible: true,
+          retriedCount: stage.retriedCount,
+          completedAt: timestampFromDate(this.deps.clock.now()),
+        },
+        { signal },
+      ),
+    );
+    log.info({ status: stageStatusName(status) }, "stage finished");
+    return { status, reason };
+  }
+}

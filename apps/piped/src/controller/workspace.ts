@@ -1,0 +1,94 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import {
+  DEFAULT_APP_CONFIG_FILE,
+  LEGACY_APP_CONFIG_FILE,
+  loadApplicationConfig,
+  type ApplicationConfig,
+} from "@pipecd-ts/config";
+import { DeploymentStatus, type Deployment, type PipelineStage } from "@pipecd-ts/proto";
+import { AppError, InvalidArgumentError } from "@pipecd-ts/runtime";
+import type { ApiClient } from "../apiclient/client.js";
+import type { GitRepo } from "../trigger/git.js";
+import type { Workspace } from "./controller.js";
+
+/** Loads the app config of an app directory (registered file name, else app.pipecd.yaml / .pipe.yaml). */
+export async function loadAppConfigIn(
+  appDir: string,
+  configFilename: string,
+): Promise<ApplicationConfig> {
+  let file = join(appDir, configFilename || DEFAULT_APP_CONFIG_FILE);
+  if (!configFilename && !existsSync(file) && existsSync(join(appDir, LEGACY_APP_CONFIG_FILE)))
+    file = join(appDir, LEGACY_APP_CONFIG_FILE);
+  return loadApplicationConfig(file);
+}
+
+/**
+ * Prepares a deployment's workspace: worktrees of the target commit and of the running (last
+ * successful) commit, and their app configs. The running commit is the one recorded at plan
+ * time, or for a new deployment the app's most recent successful deployment.
+ */
+export async function prepareWorkspace(
+  d: Deployment,
+  deps: { api: Pick<ApiClient, "call">; repos: ReadonlyMap<string, GitRepo>; workDir: string },
+  signal: AbortSignal,
+): Promise<Workspace> {
+  const repo = deps.repos.get(d.gitPath?.repo?.id ?? "");
+  if (!repo)
+    throw new InvalidArgumentError(`this piped has no repository "${d.gitPath?.repo?.id ?? ""}"`);
+  const targetCommit = d.trigger?.commit?.hash ?? "";
+  const path = d.gitPath?.path ?? "";
+  const cleanups: (() => Promise<void>)[] = [];
+  const cleanup = async (): Promise<void> => {
+    for (const c of cleanups) await c().catch(() => undefined);
+  };
+  try {
+    let target;
+    try {
+      target = await repo.checkout(targetCommit, deps.workDir);
+    } catch {
+      await repo.sync(); // the commit may be newer than our mirror
+      target = await repo.checkout(targetCommit, deps.workDir);
+    }
+    cleanups.push(() => target.remove());
+    const targetDir = join(target.dir, path);
+    const appConfig = await loadAppConfigIn(targetDir, d.gitPath?.configFilename ?? "");
+    let runningCommit = d.runningCommitHash || undefined;
+    if (!runningCommit && d.status === DeploymentStatus.DEPLOYMENT_PENDING) {
+      try {
+        const res = await deps.api.call(
+          "getApplicationMostRecentDeployment",
+          { applicationId: d.applicationId, status: DeploymentStatus.DEPLOYMENT_SUCCESS },
+          { signal },
+        );
+        if (res.deployment?.deploymentId !== d.id)
+          runningCommit = res.deployment?.trigger?.commit?.hash || undefined;
+      } catch (err) {
+        if (!(err instanceof AppError && err.code === "NOT_FOUND")) throw err;
+      }
+    }
+    let runningDir: string | undefined;
+    if (runningCommit) {
+      const running = await repo.checkout(runningCommit, deps.workDir);
+      cleanups.push(() => running.remove());
+      runningDir = join(running.dir, path);
+    }
+    const stageOf = (stage: PipelineStage) =>
+      stage.predefined ? undefined : appConfig.pipeline.stages.find((s) => s.id === stage.id);
+    return {
+      targetDir,
+      runningDir,
+      targetCommit,
+      runningCommit,
+      appConfig,
+      commitMessage: d.trigger?.commit?.message ?? "",
+      deploymentTimeoutMs: appConfig.timeoutMs,
+      stageConfigOf: (stage) => stageOf(stage)?.with,
+      stageTimeoutMsOf: (stage) => stageOf(stage)?.timeoutMs,
+      cleanup,
+    };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}

@@ -1,0 +1,65 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { loadPipedConfig, redactPipedConfig } from "@pipecd-ts/config";
+import { AppError, createLogger, signalOnTermination, supervise } from "@pipecd-ts/runtime";
+import { createPiped } from "./piped.js";
+
+const HELP = `piped — the pipecd-ts agent: deploys the applications of one cluster
+
+Usage: piped --config FILE [--insecure] [--work-dir DIR] [--log-level LEVEL]
+
+  --config FILE      piped config (kind Piped, PipeCD's format)
+  --insecure         plain-text gRPC to the control plane (local setups and tests)
+  --work-dir DIR     git mirrors and worktrees (default: $TMPDIR/piped-<pipedID>)
+  --grace-period MS  how long to drain on SIGTERM (default 10000)
+  --log-level LEVEL  trace|debug|info|warn|error (default info)
+  -h, --help         show this help
+`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      config: { type: "string" },
+      insecure: { type: "boolean", default: false },
+      "work-dir": { type: "string" },
+      "grace-period": { type: "string", default: "10000" },
+      "log-level": { type: "string", default: "info" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return;
+  }
+  if (!values.config)
+    throw new AppError("INVALID_ARGUMENT", "--config FILE is required (see --help)");
+  const config = await loadPipedConfig(values.config);
+  const logger = createLogger({ name: "piped", level: values["log-level"] });
+  logger.info({ config: redactPipedConfig(config) }, "starting piped");
+  const piped = await createPiped({
+    config,
+    insecure: values.insecure,
+    workDir: values["work-dir"] ?? join(tmpdir(), `piped-${config.pipedID}`),
+    logger,
+  });
+  const signal = signalOnTermination(logger);
+  process.stderr.write(`piped ready pipedID=${config.pipedID} controlPlane=${config.apiAddress}\n`);
+  try {
+    await supervise(piped.services, {
+      signal,
+      gracePeriodMs: Number(values["grace-period"]) || 10_000,
+      logger,
+    });
+  } finally {
+    piped.close();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`piped: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(err instanceof AppError && err.code === "INVALID_ARGUMENT" ? 2 : 1);
+  },
+);

@@ -1,0 +1,354 @@
+import { randomUUID } from "node:crypto";
+import { posix } from "node:path";
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import {
+  ApplicationSyncStatus,
+  CommandStatus,
+  DeploymentSchema,
+  DeploymentStatus,
+  SyncStrategy,
+  TriggerKind,
+  type Application,
+  type Command,
+} from "@pipecd-ts/proto";
+import { METADATA_TRIGGERED_DEPLOYMENT_ID } from "@pipecd-ts/model";
+import { AppError, type Clock, type Logger, type Service } from "@pipecd-ts/runtime";
+import type { ApiClient } from "../apiclient/client.js";
+import type { GitRepo } from "./git.js";
+
+/** The part of an application config the trigger needs. */
+export interface TriggerConfig {
+  onCommit: { disabled: boolean; paths: readonly string[]; ignores: readonly string[] };
+  onCommand: { disabled: boolean };
+}
+
+/** Validates an app config at a commit: its trigger settings, or the error message naming the field. */
+export type ConfigInspector = (
+  file: string,
+  text: string,
+) => { ok: true; trigger: TriggerConfig } | { ok: false; message: string };
+
+/** Dependencies of {@link Trigger}. */
+export interface TriggerDeps {
+  api: Pick<ApiClient, "call" | "pipedId" | "projectId">;
+  repos: ReadonlyMap<string, GitRepo>;
+  inspectConfig: ConfigInspector;
+  syncIntervalMs: number;
+  clock: Clock;
+  logger: Logger;
+  /** Called after a deployment was created (the controller re-lists at once). */
+  onDeploymentCreated?(): void;
+}
+
+/** Compiles a PipeCD path pattern (`*`, `**`, `?`) relative to the repo root. */
+export function globToRegExp(pattern: string): RegExp {
+  let re = "";
+  const p = pattern.replace(/^\.?\//, "");
+  for (let i = 0; i < p.length; i++) {
+    const ch = p[i] ?? "";
+    if (ch === "*" && p[i + 1] === "*") {
+      re += ".*";
+      i++;
+      if (p[i + 1] === "/") i++;
+    } else if (ch === "*") re += "[^/]*";
+    else if (ch === "?") re += "[^/]";
+    else re += ch.replace(/[.+^${}()|[\]\\]/g, "\\$&");
+  }
+  return new RegExp(`^${re}$`);
+}
+
+/**
+ * PipeCD `isTouchedByChangedFiles`: if ANY changed file matches an ignore pattern the app is not
+ * touched (global exclusion, as PipeCD); else a match of `paths` touches it; else a change under
+ * the app directory does.
+ */
+export function isTouched(
+  appDir: string,
+  changed: readonly string[],
+  cfg: TriggerConfig["onCommit"],
+): boolean {
+  const ignores = cfg.ignores.map(globToRegExp);
+  if (changed.some((f) => ignores.some((r) => r.test(f)))) return false;
+  const paths = cfg.paths.map(globToRegExp);
+  if (paths.length && changed.some((f) => paths.some((r) => r.test(f)))) return true;
+  const dir = posix.normalize(appDir).replace(/\/+$/, "");
+  return changed.some((f) => dir === "." || f.startsWith(`${dir}/`));
+}
+
+const DEFAULT_CONFIG = "app.pipecd.yaml";
+
+/**
+ * Watches Git for the applications of this piped (PipeCD `trigger/`): fetches every
+ * `syncInterval` and at once on a SYNC_APPLICATION command, and creates a PENDING deployment when
+ * a commit touches an app. The last triggered commit comes from the control plane after a
+ * restart. An invalid app config is reported as INVALID_CONFIG (naming the field) and triggers
+ * nothing, so the running version keeps running.
+ */
+export class Trigger implements Service {
+  readonly name = "trigger";
+  private readonly lastTriggered = new Map<string, string>();
+  private readonly invalidReported = new Map<string, string>();
+  private readonly commands: Command[] = [];
+  private wake: (() => void) | undefined;
+
+  constructor(private readonly d: TriggerDeps) {}
+
+  /** A SYNC_APPLICATION command: trigger that app now, whatever changed. */
+  syncNow(cmd: Command): void {
+    if (!this.commands.some((c) => c.id === cmd.id)) this.commands.push(cmd);
+    this.wake?.();
+  }
+
+  /** Fetch now (e.g. after a reconnect). */
+  kick(): void {
+    this.wake?.();
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    signal.addEventListener("abort", () => this.wake?.(), { once: true });
+    while (!signal.aborted) {
+      try {
+        await this.iterate(signal);
+      } catch (err) {
+        if (!signal.aborted)
+          this.d.logger.warn(
+            { err: (err as Error).message },
+            "trigger iteration failed; retrying next interval",
+          );
+      }
+      if (this.commands.length) continue;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, this.d.syncIntervalMs);
+        this.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+  }
+
+  private async iterate(signal: AbortSignal): Promise<void> {
+    const commands = this.commands.splice(0);
+    const { applications } = await this.d.api.call("listApplications", {}, { signal });
+    const byRepo = new Map<string, Application[]>();
+    for (const app of applications) {
+      const repoId = app.gitPath?.repo?.id ?? "";
+      byRepo.set(repoId, [...(byRepo.get(repoId) ?? []), app]);
+    }
+    for (const cmd of commands)
+      if (!applications.some((a) => a.id === cmd.applicationId))
+        await this.ack(cmd, false, {
+          reason: `application ${cmd.applicationId} is not enabled on this piped`,
+        });
+    for (const [repoId, apps] of byRepo) {
+      const repo = this.d.repos.get(repoId);
+      if (!repo) {
+        this.d.logger.warn(
+          { repoId },
+          "applications reference a repository this piped does not have",
+        );
+        continue;
+      }
+      await repo.sync();
+      const head = await repo.head();
+      for (const app of apps) {
+        if (signal.aborted) return;
+        const cmd = commands.find((c) => c.applicationId === app.id);
+        try {
+          await this.consider(repo, head, app, cmd, signal);
+        } catch (err) {
+          this.d.logger.warn(
+            { applicationId: app.id, err: (err as Error).message },
+            "could not trigger application",
+          );
+          if (cmd) await this.ack(cmd, false, { reason: (err as Error).message });
+        }
+      }
+    }
+  }
+
+  private async consider(
+    repo: GitRepo,
+    head: string,
+    app: Application,
+    cmd: Command | undefined,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const dir = app.gitPath?.path ?? "";
+    let file = posix.join(dir, app.gitPath?.configFilename || DEFAULT_CONFIG);
+    let text = await repo.readFile(head, file);
+    if (text === undefined && !app.gitPath?.configFilename) {
+      const legacy = posix.join(dir, ".pipe.yaml");
+      text = await repo.readFile(head, legacy);
+      if (text !== undefined) file = legacy;
+    }
+    const inspected =
+      text === undefined
+        ? { ok: false as const, message: `${file} does not exist at commit ${head.slice(0, 8)}` }
+        : this.d.inspectConfig(file, text);
+    if (!inspected.ok) {
+      if (this.invalidReported.get(app.id) !== head) {
+        this.d.logger.warn(
+          { applicationId: app.id, commit: head, err: inspected.message },
+          "invalid application config; not triggering",
+        );
+        await this.d.api.call(
+          "reportApplicationSyncState",
+          {
+            applicationId: app.id,
+            state: {
+              status: ApplicationSyncStatus.INVALID_CONFIG,
+              shortReason: "Invalid application config",
+              reason: inspected.message,
+              timestamp: timestampFromDate(this.d.clock.now()),
+            },
+          },
+          { signal },
+        );
+        this.invalidReported.set(app.id, head);
+      }
+      if (cmd) await this.ack(cmd, false, { reason: inspected.message });
+      return;
+    }
+    if (
+      this.invalidReported.delete(app.id) ||
+      app.syncState?.status === ApplicationSyncStatus.INVALID_CONFIG
+    ) {
+      await this.d.api.call(
+        "reportApplicationSyncState",
+        {
+          applicationId: app.id,
+          state: {
+            status: ApplicationSyncStatus.UNKNOWN,
+            shortReason: "",
+            reason: "",
+            timestamp: timestampFromDate(this.d.clock.now()),
+          },
+        },
+        { signal },
+      );
+    }
+    const trig = inspected.trigger;
+    if (cmd) {
+      if (trig.onCommand.disabled)
+        return this.ack(cmd, false, { reason: "trigger.onCommand is disabled" });
+      const strategy =
+        cmd.payload.case === "syncApplication" ? cmd.payload.value.syncStrategy : SyncStrategy.AUTO;
+      const id = await this.createDeployment(
+        repo,
+        head,
+        app,
+        TriggerKind.ON_COMMAND,
+        strategy,
+        cmd.commander,
+        signal,
+      );
+      return this.ack(cmd, true, { [METADATA_TRIGGERED_DEPLOYMENT_ID]: id });
+    }
+    if (trig.onCommit.disabled) return;
+    const last = await this.lastTriggeredCommit(app.id, signal);
+    if (last === head) return;
+    if (last) {
+      const changed = await repo.changedFiles(last, head);
+      if (!isTouched(dir, changed, trig.onCommit)) {
+        this.lastTriggered.set(app.id, head);
+        return;
+      }
+    }
+    await this.createDeployment(
+      repo,
+      head,
+      app,
+      TriggerKind.ON_COMMIT,
+      SyncStrategy.AUTO,
+      "",
+      signal,
+    );
+  }
+
+  private async lastTriggeredCommit(
+    appId: string,
+    signal: AbortSignal,
+  ): Promise<string | undefined> {
+    const cached = this.lastTriggered.get(appId);
+    if (cached) return cached;
+    try {
+      const res = await this.d.api.call(
+        "getApplicationMostRecentDeployment",
+        { applicationId: appId, status: DeploymentStatus.DEPLOYMENT_PENDING },
+        { signal },
+      );
+      const hash = res.deployment?.trigger?.commit?.hash;
+      if (hash) this.lastTriggered.set(appId, hash);
+      return hash;
+    } catch (err) {
+      if (err instanceof AppError && err.code === "NOT_FOUND") return undefined;
+      throw err;
+    }
+  }
+
+  private async createDeployment(
+    repo: GitRepo,
+    head: string,
+    app: Application,
+    kind: TriggerKind,
+    strategy: SyncStrategy,
+    commander: string,
+    signal: AbortSignal,
+  ): Promise<string> {
+    const commit = await repo.commit(head);
+    const now = timestampFromDate(this.d.clock.now());
+    const id = randomUUID();
+    await this.d.api.call(
+      "createDeployment",
+      {
+        deployment: create(DeploymentSchema, {
+          id,
+          applicationId: app.id,
+          applicationName: app.name,
+          pipedId: this.d.api.pipedId,
+          projectId: this.d.api.projectId,
+          kind: app.kind,
+          gitPath: app.gitPath,
+          platformProvider: app.platformProvider,
+          labels: app.labels,
+          status: DeploymentStatus.DEPLOYMENT_PENDING,
+          statusReason: "The deployment is waiting to be planned",
+          trigger: {
+            commit: {
+              hash: commit.hash,
+              message: commit.message,
+              author: commit.author,
+              branch: repo.branch,
+              createdAt: timestampFromDate(commit.createdAt),
+            },
+            commander,
+            timestamp: now,
+            syncStrategy: strategy,
+            kind,
+          },
+          createdAt: now,
+        }),
+      },
+      { signal },
+    );
+    this.lastTriggered.set(app.id, head);
+    this.d.logger.info(
+      { applicationId: app.id, deploymentId: id, commit: head, kind: TriggerKind[kind] },
+      "triggered a deployment",
+    );
+    this.d.onDeploymentCreated?.();
+    return id;
+  }
+
+  private async ack(cmd: Command, ok: boolean, metadata: Record<string, string>): Promise<void> {
+    await this.d.api.call("reportCommandHandled", {
+      commandId: cmd.id,
+      status: ok ? CommandStatus.COMMAND_SUCCEEDED : CommandStatus.COMMAND_FAILED,
+      metadata,
+      handledAt: timestampFromDate(this.d.clock.now()),
+    });
+  }
+}

@@ -1,0 +1,1015 @@
+import { readFile } from "node:fs/promises";
+import { InvalidArgumentError } from "@pipecd-ts/runtime";
+import { PredefinedStageId, StageName } from "@pipecd-ts/model";
+import { IssueCollector, YamlSource } from "./source.js";
+import { FieldReader, deepFreeze, isMap, type FieldPath, type YamlMap } from "./fields.js";
+
+// ---------------------------------------------------------------------------------------------
+// Config file names (PipeCD `pkg/model/application.go`).
+
+/** The default application config file name (`app.pipecd.yaml`), as PipeCD v0. */
+export const DEFAULT_APP_CONFIG_FILE = "app.pipecd.yaml";
+
+/** The legacy application config file name, still recognised by PipeCD v0. */
+export const LEGACY_APP_CONFIG_FILE = ".pipe.yaml";
+
+/**
+ * Whether a file name (or path; only the base name counts) is an application config file:
+ * `.pipe.yaml` or anything ending in `.pipecd.yaml` (so `app.pipecd.yaml` too).
+ */
+export function isApplicationConfigFile(name: string): boolean {
+  const base = name.slice(name.lastIndexOf("/") + 1);
+  return base === LEGACY_APP_CONFIG_FILE || base.endsWith(".pipecd.yaml");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Types.
+
+/** Stage names allowed in `pipeline.stages` (K8S_SYNC and ROLLBACK are predefined-only in v0). */
+export type PipelineStageName = Exclude<
+  StageName,
+  typeof StageName.K8S_SYNC | typeof StageName.ROLLBACK
+>;
+
+/** `skipOn`: when WAIT, WAIT_APPROVAL and ANALYSIS stages are skipped. */
+export interface SkipOnOptions {
+  /** Skip if the commit message starts with any of these. */
+  readonly commitMessagePrefixes: readonly string[];
+  /** Skip if every changed file matches one of these patterns. */
+  readonly paths: readonly string[];
+}
+
+/** `with` of a WAIT stage. */
+export interface WaitStageOptions {
+  /** Default 1m. */
+  readonly durationMs: number;
+  readonly skipOn: SkipOnOptions;
+}
+
+/** `with` of a WAIT_APPROVAL stage. */
+export interface WaitApprovalStageOptions {
+  /** Default 6h. */
+  readonly timeoutMs: number;
+  /** Usernames allowed to approve; empty means anyone with the permission. */
+  readonly approvers: readonly string[];
+  /** Default 1; always ≥ 1. */
+  readonly minApproverNum: number;
+  readonly skipOn: SkipOnOptions;
+}
+
+/** `with` of an ANALYSIS stage (accepted, not interpreted: metrics/logs/https are kept as-is). */
+export interface AnalysisStageOptions {
+  /** Required by PipeCD. */
+  readonly durationMs: number;
+  readonly restartThreshold: number;
+  readonly metrics: readonly unknown[];
+  readonly logs: readonly unknown[];
+  readonly https: readonly unknown[];
+  readonly skipOn: SkipOnOptions;
+}
+
+/** `with` of a K8S_PRIMARY_ROLLOUT stage. */
+export interface K8sPrimaryRolloutStageOptions {
+  /** Suffix of the optional generated Service; defaults to `variantLabel.primaryValue`. */
+  readonly suffix: string;
+  readonly createService: boolean;
+  readonly addVariantLabelToSelector: boolean;
+  readonly prune: boolean;
+}
+
+/** A canary/baseline replica count: an absolute number or a percentage of the primary's. */
+export type ReplicasSpec =
+  | { readonly kind: "number"; readonly value: number }
+  | { readonly kind: "percent"; readonly value: number };
+
+/** One patch of K8S_CANARY_ROLLOUT `patches[]`. */
+export interface K8sResourcePatch {
+  readonly target: {
+    readonly kind: string;
+    readonly name: string;
+    /** Path of a field holding an embedded YAML/JSON document to patch instead of the manifest. */
+    readonly documentRoot: string;
+  };
+  readonly ops: readonly {
+    /** Only "yaml-replace" is implemented (as in PipeCD v0). */
+    readonly op: "yaml-replace";
+    /** JSONPath-like, e.g. `$.spec.foo`. */
+    readonly path: string;
+    readonly value: string;
+  }[];
+}
+
+/** `with` of a K8S_CANARY_ROLLOUT stage. */
+export interface K8sCanaryRolloutStageOptions {
+  /** Undefined when unset (then 1 pod, see {@link calculateReplicas}). */
+  readonly replicas: ReplicasSpec | undefined;
+  /** Name suffix of the canary resources; defaults to `variantLabel.canaryValue`. */
+  readonly suffix: string;
+  readonly createService: boolean;
+  readonly patches: readonly K8sResourcePatch[];
+}
+
+/** `with` of a K8S_BASELINE_ROLLOUT stage. */
+export interface K8sBaselineRolloutStageOptions {
+  /** Undefined when unset (then 1 pod, see {@link calculateReplicas}). */
+  readonly replicas: ReplicasSpec | undefined;
+  /** Name suffix of the baseline resources; defaults to `variantLabel.baselineValue`. */
+  readonly suffix: string;
+  readonly createService: boolean;
+}
+
+/** `with` of K8S_CANARY_CLEAN / K8S_BASELINE_CLEAN (no options). */
+export type K8sCleanStageOptions = Readonly<Record<string, never>>;
+
+/** A variant name as used by K8S_TRAFFIC_ROUTING `all`. */
+export type VariantName = "primary" | "canary" | "baseline";
+
+/** `with` of a K8S_TRAFFIC_ROUTING stage, as written (see {@link trafficPercentages}). */
+export interface K8sTrafficRoutingStageOptions {
+  readonly all: VariantName | undefined;
+  readonly primary: number | undefined;
+  readonly canary: number | undefined;
+  readonly baseline: number | undefined;
+}
+
+/** The traffic split a K8S_TRAFFIC_ROUTING stage asks for; always sums to 100. */
+export interface TrafficPercentages {
+  readonly primary: number;
+  readonly canary: number;
+  readonly baseline: number;
+}
+
+/** The `with` type of each pipeline stage name. */
+export interface StageOptionsByName {
+  WAIT: WaitStageOptions;
+  WAIT_APPROVAL: WaitApprovalStageOptions;
+  ANALYSIS: AnalysisStageOptions;
+  K8S_PRIMARY_ROLLOUT: K8sPrimaryRolloutStageOptions;
+  K8S_CANARY_ROLLOUT: K8sCanaryRolloutStageOptions;
+  K8S_CANARY_CLEAN: K8sCleanStageOptions;
+  K8S_BASELINE_ROLLOUT: K8sBaselineRolloutStageOptions;
+  K8S_BASELINE_CLEAN: K8sCleanStageOptions;
+  K8S_TRAFFIC_ROUTING: K8sTrafficRoutingStageOptions;
+}
+
+/** One entry of `pipeline.stages` for stage name `N`. */
+export interface StageConfig<N extends PipelineStageName> {
+  /** Position in `pipeline.stages` (PipeCD finds a stage's config by this index). */
+  readonly index: number;
+  /** The configured id, or `stage-<index>`. */
+  readonly id: string;
+  readonly name: N;
+  readonly desc: string;
+  /** `timeout` of the stage; undefined when unset (PipeCD v0 parses it but does not enforce it). */
+  readonly timeoutMs: number | undefined;
+  readonly with: StageOptionsByName[N];
+}
+
+/** One entry of `pipeline.stages`; narrow on `name` to get the typed `with`. */
+export type PipelineStageConfig = { [N in PipelineStageName]: StageConfig<N> }[PipelineStageName];
+
+/** `trigger`: which events may trigger a deployment. */
+export interface TriggerConfig {
+  readonly onCommit: {
+    readonly disabled: boolean;
+    readonly paths: readonly string[];
+    readonly ignores: readonly string[];
+  };
+  readonly onCommand: { readonly disabled: boolean };
+  /** Disabled by default. */
+  readonly onOutOfSync: { readonly disabled: boolean; readonly minWindowMs: number };
+  /** Disabled by default. */
+  readonly onChain: { readonly disabled: boolean };
+}
+
+/** `input` of a KubernetesApp. */
+export interface KubernetesDeploymentInput {
+  /** Manifest files; empty means every yaml/yml/json file in the app directory. */
+  readonly manifests: readonly string[];
+  /** Overrides the namespace of every manifest when non-empty. */
+  readonly namespace: string;
+  /** Default true: a hidden ROLLBACK stage is added to pipelines (what v0 k8s reads). */
+  readonly autoRollback: boolean;
+  readonly autoCreateNamespace: boolean;
+  readonly kubectlVersion: string;
+  readonly kustomizeVersion: string;
+  readonly helmVersion: string;
+  readonly kustomizeOptions: Readonly<Record<string, string>>;
+  /** Accepted, not implemented. */
+  readonly helmChart: Readonly<YamlMap> | undefined;
+  /** Accepted, not implemented. */
+  readonly helmOptions: Readonly<YamlMap> | undefined;
+}
+
+/** A reference to a Kubernetes resource by kind and name. */
+export interface K8sResourceReference {
+  readonly kind: string;
+  /** Empty means every resource of the kind. */
+  readonly name: string;
+}
+
+/** `trafficRouting.method`. */
+export type TrafficRoutingMethod = "podselector" | "istio" | "smi";
+
+/** `trafficRouting`. */
+export interface KubernetesTrafficRouting {
+  /** Default podselector. */
+  readonly method: TrafficRoutingMethod;
+  readonly istio: {
+    /** HTTP route names that may be rewritten; empty means every route. */
+    readonly editableRoutes: readonly string[];
+    /** Destination host used in the rewritten routes; required when routing with Istio. */
+    readonly host: string;
+    /** Which VirtualService to edit; empty name means the first one found. */
+    readonly virtualService: K8sResourceReference;
+  };
+}
+
+/** `variantLabel`: the label distinguishing variants (also the DestinationRule subset names). */
+export interface KubernetesVariantLabel {
+  /** Default `pipecd.dev/variant`. */
+  readonly key: string;
+  readonly primaryValue: string;
+  readonly canaryValue: string;
+  readonly baselineValue: string;
+}
+
+/** One `resourceRoutes[]` entry: which platform provider(s) get matching resources. */
+export interface KubernetesResourceRoute {
+  readonly provider: { readonly name: string; readonly labels: Readonly<Record<string, string>> };
+  /** Undefined matches every resource. */
+  readonly match: { readonly kind: string; readonly name: string } | undefined;
+}
+
+/** A KubernetesApp application config (`app.pipecd.yaml`), defaulted, validated and frozen. */
+export interface ApplicationConfig {
+  readonly apiVersion: string;
+  readonly kind: "KubernetesApp";
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly description: string;
+  readonly planner: { readonly alwaysUsePipeline: boolean; readonly autoRollback: boolean };
+  /** Regexes on the commit message (undefined when unset); compile with {@link goRegExp}. */
+  readonly commitMatcher: {
+    readonly quickSync: string | undefined;
+    readonly pipeline: string | undefined;
+  };
+  /** Empty stages means every deployment is a quick sync. */
+  readonly pipeline: { readonly stages: readonly PipelineStageConfig[] };
+  readonly trigger: TriggerConfig;
+  /** Deployment timeout, default 6h. */
+  readonly timeoutMs: number;
+  readonly input: KubernetesDeploymentInput;
+  readonly quickSync: { readonly addVariantLabelToSelector: boolean; readonly prune: boolean };
+  /** Empty name means every Service. */
+  readonly service: K8sResourceReference;
+  /** Empty means every Deployment. */
+  readonly workloads: readonly K8sResourceReference[];
+  readonly trafficRouting: KubernetesTrafficRouting;
+  readonly variantLabel: KubernetesVariantLabel;
+  readonly resourceRoutes: readonly KubernetesResourceRoute[];
+  /** Accepted as written, not interpreted. */
+  readonly postSync: Readonly<YamlMap> | undefined;
+  readonly encryption: Readonly<YamlMap> | undefined;
+  readonly attachment: Readonly<YamlMap> | undefined;
+  readonly notification: Readonly<YamlMap> | undefined;
+  readonly eventWatcher: readonly unknown[];
+  readonly driftDetection: Readonly<YamlMap> | undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Calculations.
+
+/**
+ * PipeCD's `Replicas.Calculate`: the replica count of a canary/baseline workload whose primary
+ * has `total` replicas (`spec.replicas`; undefined when the manifest omits it, which gives 1).
+ * Unset or 0 gives `defaultValue`; a number is used as is; `P%` gives `ceil(P × total / 100)`.
+ */
+export function calculateReplicas(
+  spec: ReplicasSpec | undefined,
+  total: number | undefined,
+  defaultValue = 1,
+): number {
+  if (total === undefined) return 1;
+  if (spec === undefined || spec.value === 0) return defaultValue;
+  if (spec.kind === "number") return spec.value;
+  return Math.ceil((spec.value * total) / 100);
+}
+
+/**
+ * The split a K8S_TRAFFIC_ROUTING stage asks for. `all: X` gives X 100. Otherwise omitted
+ * canary/baseline are 0 and an omitted primary takes the remainder (which is how PipeCD's
+ * Istio routing treats primary anyway); nothing set at all means primary 100.
+ */
+export function trafficPercentages(opts: K8sTrafficRoutingStageOptions): TrafficPercentages {
+  if (opts.all !== undefined) {
+    return {
+      primary: opts.all === "primary" ? 100 : 0,
+      canary: opts.all === "canary" ? 100 : 0,
+      baseline: opts.all === "baseline" ? 100 : 0,
+    };
+  }
+  const canary = opts.canary ?? 0;
+  const baseline = opts.baseline ?? 0;
+  return { primary: opts.primary ?? 100 - canary - baseline, canary, baseline };
+}
+
+/**
+ * Compiles a Go (RE2) regular expression, as written in `commitMatcher`, to a JS RegExp: a
+ * leading `(?i)`/`(?m)`/`(?s)` becomes a flag, `(?P<name>` a named group and `\z` end of input.
+ * Throws a SyntaxError when the pattern is invalid.
+ */
+export function goRegExp(pattern: string): RegExp {
+  let src = pattern;
+  let flags = "";
+  const lead = /^\(\?([a-zA-Z]+)\)/.exec(src);
+  if (lead) {
+    for (const f of lead[1] ?? "") {
+      if (f !== "i" && f !== "m" && f !== "s") throw new SyntaxError(`unsupported flag (?${f})`);
+      if (!flags.includes(f)) flags += f;
+    }
+    src = src.slice(lead[0].length);
+  }
+  src = src.replace(/\(\?P</g, "(?<").replace(/\\z/g, "(?![\\s\\S])");
+  return new RegExp(src, flags);
+}
+
+/** Whether the pipeline has a stage with the given name (PipeCD `HasStage`). */
+export function hasStage(cfg: ApplicationConfig, name: PipelineStageName): boolean {
+  return cfg.pipeline.stages.some((s) => s.name === name);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loader.
+
+const API_VERSION_RE = /^pipecd(-ts)?\.dev\/v1beta1$/;
+const HOUR = 3_600_000;
+const MINUTE = 60_000;
+
+const SPEC_KEYS = [
+  // GenericApplicationSpec
+  "name",
+  "labels",
+  "description",
+  "planner",
+  "commitMatcher",
+  "pipeline",
+  "trigger",
+  "postSync",
+  "timeout",
+  "encryption",
+  "attachment",
+  "notification",
+  "eventWatcher",
+  "driftDetection",
+  // KubernetesApplicationSpec
+  "input",
+  "quickSync",
+  "service",
+  "workloads",
+  "trafficRouting",
+  "variantLabel",
+  "resourceRoutes",
+] as const;
+
+const PIPELINE_STAGE_NAMES: readonly PipelineStageName[] = [
+  StageName.WAIT,
+  StageName.WAIT_APPROVAL,
+  StageName.ANALYSIS,
+  StageName.K8S_PRIMARY_ROLLOUT,
+  StageName.K8S_CANARY_ROLLOUT,
+  StageName.K8S_CANARY_CLEAN,
+  StageName.K8S_BASELINE_ROLLOUT,
+  StageName.K8S_BASELINE_CLEAN,
+  StageName.K8S_TRAFFIC_ROUTING,
+];
+
+/** Parses → defaults → validates → freezes a KubernetesApp config; errors name path and line. */
+export function parseApplicationConfig(file: string, text: string): ApplicationConfig {
+  const src = new YamlSource(file, text);
+  const issues = new IssueCollector(src);
+  const r = new FieldReader(issues);
+  const root = src.value;
+  if (!isMap(root)) {
+    issues.add([], "must be a mapping with apiVersion, kind and spec");
+    issues.throwIfAny(file);
+    throw new InvalidArgumentError("unreachable");
+  }
+  r.keys([], root, ["apiVersion", "kind", "spec"]);
+  const apiVersion = typeof root.apiVersion === "string" ? root.apiVersion : "";
+  if (!API_VERSION_RE.test(apiVersion))
+    issues.add(
+      ["apiVersion"],
+      `must be "pipecd.dev/v1beta1", got ${JSON.stringify(root.apiVersion ?? null)}`,
+    );
+  if (root.kind !== "KubernetesApp") {
+    issues.add(
+      ["kind"],
+      root.kind === undefined || root.kind === null
+        ? "is required: only KubernetesApp is supported"
+        : `kind ${JSON.stringify(root.kind)} is not supported: only KubernetesApp is supported`,
+    );
+    // The spec schema depends on the kind; checking it against KubernetesApp would only add noise.
+    issues.throwIfAny(file);
+  }
+  const spec = r.map(["spec"], root.spec) ?? {};
+  r.keys(["spec"], spec, SPEC_KEYS);
+  const S = (...p: FieldPath): FieldPath => ["spec", ...p];
+
+  const variantLabel = readVariantLabel(r, S("variantLabel"), spec.variantLabel);
+  const trafficRouting = readTrafficRouting(r, S("trafficRouting"), spec.trafficRouting);
+  const stages = readStages(r, S("pipeline"), spec.pipeline, variantLabel);
+  validateRouting(r, trafficRouting, stages);
+
+  const cfg: ApplicationConfig = {
+    apiVersion,
+    kind: "KubernetesApp",
+    name: r.string(S("name"), spec.name),
+    labels: r.stringMap(S("labels"), spec.labels),
+    description: r.string(S("description"), spec.description),
+    planner: readPlanner(r, S("planner"), spec.planner),
+    commitMatcher: readCommitMatcher(r, S("commitMatcher"), spec.commitMatcher),
+    pipeline: { stages },
+    trigger: readTrigger(r, S("trigger"), spec.trigger),
+    timeoutMs: r.durationMs(S("timeout"), spec.timeout, 6 * HOUR),
+    input: readInput(r, S("input"), spec.input),
+    quickSync: readQuickSync(r, S("quickSync"), spec.quickSync),
+    service: readResourceRef(r, S("service"), spec.service, "Service") ?? {
+      kind: "Service",
+      name: "",
+    },
+    workloads: r
+      .list(S("workloads"), spec.workloads)
+      .map((w, i) => readResourceRef(r, S("workloads", i), w, "Deployment", true))
+      .filter((w): w is K8sResourceReference => w !== undefined),
+    trafficRouting,
+    variantLabel,
+    resourceRoutes: readResourceRoutes(r, S("resourceRoutes"), spec.resourceRoutes),
+    postSync: r.looseMap(S("postSync"), spec.postSync),
+    encryption: r.looseMap(S("encryption"), spec.encryption),
+    attachment: r.looseMap(S("attachment"), spec.attachment),
+    notification: r.looseMap(S("notification"), spec.notification),
+    eventWatcher: r.looseList(S("eventWatcher"), spec.eventWatcher),
+    driftDetection: r.looseMap(S("driftDetection"), spec.driftDetection),
+  };
+  issues.throwIfAny(file);
+  return deepFreeze(cfg);
+}
+
+/** Reads and parses an application config file (e.g. `app.pipecd.yaml`). */
+export async function loadApplicationConfig(path: string): Promise<ApplicationConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    throw new InvalidArgumentError(`cannot read config ${path}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  return parseApplicationConfig(path, text);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sections.
+
+function readPlanner(r: FieldReader, p: FieldPath, v: unknown): ApplicationConfig["planner"] {
+  const m = r.map(p, v) ?? {};
+  r.keys(p, m, ["alwaysUsePipeline", "autoRollback"]);
+  return {
+    alwaysUsePipeline: r.bool([...p, "alwaysUsePipeline"], m.alwaysUsePipeline, false),
+    autoRollback: r.bool([...p, "autoRollback"], m.autoRollback, true),
+  };
+}
+
+function readCommitMatcher(
+  r: FieldReader,
+  p: FieldPath,
+  v: unknown,
+): ApplicationConfig["commitMatcher"] {
+  const m = r.map(p, v) ?? {};
+  r.keys(p, m, ["quickSync", "pipeline"]);
+  const regex = (key: string): string | undefined => {
+    const s = r.string([...p, key], m[key]);
+    if (s === "") return undefined;
+    try {
+      goRegExp(s);
+    } catch (err) {
+      r.add([...p, key], (err as Error).message);
+    }
+    return s;
+  };
+  return { quickSync: regex("quickSync"), pipeline: regex("pipeline") };
+}
+
+function readTrigger(r: FieldReader, p: FieldPath, v: unknown): TriggerConfig {
+  const m = r.map(p, v) ?? {};
+  r.keys(p, m, ["onCommit", "onCommand", "onOutOfSync", "onChain"]);
+  const sub = (key: string, known: string[]): [FieldPath, YamlMap] => {
+    const sp = [...p, key];
+    const sm = r.map(sp, m[key]) ?? {};
+    r.keys(sp, sm, known);
+    return [sp, sm];
+  };
+  const [cp, commit] = sub("onCommit", ["disabled", "paths", "ignores"]);
+  const [dp, command] = sub("onCommand", ["disabled"]);
+  const [op, outOfSync] = sub("onOutOfSync", ["disabled", "minWindow"]);
+  const [hp, chain] = sub("onChain", ["disabled"]);
+  return {
+    onCommit: {
+      disabled: r.bool([...cp, "disabled"], commit.disabled, false),
+      paths: r.stringList([...cp, "paths"], commit.paths),
+      ignores: r.stringList([...cp, "ignores"], commit.ignores),
+    },
+    onCommand: { disabled: r.bool([...dp, "disabled"], command.disabled, false) },
+    onOutOfSync: {
+      disabled: r.bool([...op, "disabled"], outOfSync.disabled, true),
+      minWindowMs: r.durationMs([...op, "minWindow"], outOfSync.minWindow, 5 * MINUTE),
+    },
+    onChain: { disabled: r.bool([...hp, "disabled"], chain.disabled, true) },
+  };
+}
+
+function readInput(r: FieldReader, p: FieldPath, v: unknown): KubernetesDeploymentInput {
+  const m = r.map(p, v) ?? {};
+  r.keys(p, m, [
+    "manifests",
+    "kubectlVersion",
+    "kustomizeVersion",
+    "kustomizeOptions",
+    "helmVersion",
+    "helmChart",
+    "helmOptions",
+    "namespace",
+    "autoRollback",
+    "autoCreateNamespace",
+  ]);
+  const at = (k: string): FieldPath => [...p, k];
+  return {
+    manifests: r.stringList(at("manifests"), m.manifests),
+    namespace: r.string(at("namespace"), m.namespace),
+    autoRollback: r.bool(at("autoRollback"), m.autoRollback, true),
+    autoCreateNamespace: r.bool(at("autoCreateNamespace"), m.autoCreateNamespace, false),
+    kubectlVersion: r.string(at("kubectlVersion"), m.kubectlVersion),
+    kustomizeVersion: r.string(at("kustomizeVersion"), m.kustomizeVersion),
+    helmVersion: r.string(at("helmVersion"), m.helmVersion),
+    kustomizeOptions: r.stringMap(at("kustomizeOptions"), m.kustomizeOptions),
+    helmChart: r.looseMap(at("helmChart"), m.helmChart),
+    helmOptions: r.looseMap(at("helmOptions"), m.helmOptions),
+  };
+}
+
+function readQuickSync(r: FieldReader, p: FieldPath, v: unknown): ApplicationConfig["quickSync"] {
+  const m = r.map(p, v) ?? {};
+  r.keys(p, m, ["addVariantLabelToSelector", "prune"]);
+  return {
+    addVariantLabelToSelector: r.bool(
+      [...p, "addVariantLabelToSelector"],
+      m.addVariantLabelToSelector,
+      false,
+    ),
+    prune: r.bool([...p, "prune"], m.prune, false),
+  };
+}
+
+function readResourceRef(
+  r: FieldReader,
+  p: FieldPath,
+  v: unknown,
+  defaultKind: string,
+  nameRequired = false,
+): K8sResourceReference | undefined {
+  if (nameRequired && (v === undefined || v === null)) {
+    r.add(p, "must be a mapping with kind and name");
+    return undefined;
+  }
+  const m = r.map(p, v);
+  if (!m) return undefined;
+  r.keys(p, m, ["kind", "name"]);
+  const kind = r.string([...p, "kind"], m.kind) || defaultKind;
+  const name = nameRequired
+    ? r.requiredString([...p, "name"], m.name)
+    : r.string([...p, "name"], m.name);
+  return { kind, name };
+}
+
+function readTrafficRouting(r: FieldReader, p: FieldPath, v: unknown): KubernetesTrafficRouting {
+  const m = r.map(p, v) ?? {};
+  r.keys(p, m, ["method", "istio"]);
+  let method: TrafficRoutingMethod = "podselector";
+  const rawMethod = r.string([...p, "method"], m.method);
+  if (rawMethod === "istio" || rawMethod === "smi" || rawMethod === "podselector")
+    method = rawMethod;
+  else if (rawMethod !== "")
+    r.add([...p, "method"], `must be one of podselector, istio, smi, got "${rawMethod}"`);
+  const ip = [...p, "istio"];
+  const im = r.map(ip, m.istio) ?? {};
+  r.keys(ip, im, ["editableRoutes", "host", "virtualService"]);
+  return {
+    method,
+    istio: {
+      editableRoutes: r.stringList([...ip, "editableRoutes"], im.editableRoutes),
+      host: r.string([...ip, "host"], im.host),
+      virtualService: readResourceRef(
+        r,
+        [...ip, "virtualService"],
+        im.virtualService,
+        "VirtualService",
+      ) ?? { kind: "VirtualService", name: "" },
+    },
+  };
+}
+
+function readVariantLabel(r: FieldReader, p: FieldPath, v: unknown): KubernetesVariantLabel {
+  const m = r.map(p, v) ?? {};
+  r.keys(p, m, ["key", "primaryValue", "canaryValue", "baselineValue"]);
+  const s = (k: string, def: string): string => r.string([...p, k], m[k]) || def;
+  const out = {
+    key: s("key", "pipecd.dev/variant"),
+    primaryValue: s("primaryValue", "primary"),
+    canaryValue: s("canaryValue", "canary"),
+    baselineValue: s("baselineValue", "baseline"),
+  };
+  const values = [out.primaryValue, out.canaryValue, out.baselineValue];
+  if (new Set(values).size !== values.length)
+    r.add(p, "primaryValue, canaryValue and baselineValue must differ");
+  return out;
+}
+
+function readResourceRoutes(
+  r: FieldReader,
+  p: FieldPath,
+  v: unknown,
+): readonly KubernetesResourceRoute[] {
+  const out: KubernetesResourceRoute[] = [];
+  r.list(p, v).forEach((item, i) => {
+    const ip = [...p, i];
+    const m = r.map(ip, item);
+    if (!m) {
+      if (item === undefined || item === null) r.add(ip, "must be a mapping with provider");
+      return;
+    }
+    r.keys(ip, m, ["provider", "match"]);
+    const pp = [...ip, "provider"];
+    const pm = r.map(pp, m.provider) ?? {};
+    r.keys(pp, pm, ["name", "labels"]);
+    const provider = {
+      name: r.string([...pp, "name"], pm.name),
+      labels: r.stringMap([...pp, "labels"], pm.labels),
+    };
+    if (provider.name === "" && Object.keys(provider.labels).length === 0)
+      r.add(pp, "must set name or labels");
+    const mp = [...ip, "match"];
+    const mm = r.map(mp, m.match);
+    if (mm) r.keys(mp, mm, ["kind", "name"]);
+    out.push({
+      provider,
+      match: mm
+        ? { kind: r.string([...mp, "kind"], mm.kind), name: r.string([...mp, "name"], mm.name) }
+        : undefined,
+    });
+  });
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pipeline stages.
+
+function readStages(
+  r: FieldReader,
+  p: FieldPath,
+  v: unknown,
+  variant: KubernetesVariantLabel,
+): PipelineStageConfig[] {
+  const m = r.map(p, v) ?? {};
+  r.keys(p, m, ["stages"]);
+  const sp = [...p, "stages"];
+  const stages: PipelineStageConfig[] = [];
+  const ids = new Map<string, number>();
+  r.list(sp, m.stages).forEach((item, index) => {
+    const ip = [...sp, index];
+    const st = r.map(ip, item);
+    if (!st) {
+      if (item === undefined || item === null) r.add(ip, "must be a mapping with name and with");
+      return;
+    }
+    r.keys(ip, st, ["id", "name", "desc", "timeout", "with"]);
+    const id = r.string([...ip, "id"], st.id) || `stage-${index}`;
+    if (id === PredefinedStageId.K8S_SYNC || id === PredefinedStageId.ROLLBACK)
+      r.add([...ip, "id"], `"${id}" is reserved for a predefined stage`);
+    const first = ids.get(id);
+    if (first !== undefined)
+      r.add(
+        st.id === undefined ? ip : [...ip, "id"],
+        `duplicate stage id "${id}" (also stage ${first})`,
+      );
+    else ids.set(id, index);
+    const desc = r.string([...ip, "desc"], st.desc);
+    const timeoutMs = r.optionalDurationMs([...ip, "timeout"], st.timeout);
+    const name = readStageName(r, [...ip, "name"], st.name);
+    if (name === undefined) return;
+    const wp = [...ip, "with"];
+    const w = r.map(wp, st.with) ?? {};
+    const common = { index, id, desc, timeoutMs };
+    stages.push(stageWith(r, wp, w, name, common, variant));
+  });
+  return stages;
+}
+
+function readStageName(r: FieldReader, p: FieldPath, v: unknown): PipelineStageName | undefined {
+  if (v === undefined || v === null || v === "") {
+    r.add(p, "is required");
+    return undefined;
+  }
+  if (typeof v !== "string") {
+    r.add(p, "must be a stage name");
+    return undefined;
+  }
+  if (v === StageName.K8S_SYNC || v === StageName.ROLLBACK) {
+    r.add(p, `${v} is a predefined stage and cannot be listed in pipeline.stages`);
+    return undefined;
+  }
+  if (!(PIPELINE_STAGE_NAMES as readonly string[]).includes(v)) {
+    r.add(p, `unsupported stage name "${v}" (supported: ${PIPELINE_STAGE_NAMES.join(", ")})`);
+    return undefined;
+  }
+  return v as PipelineStageName;
+}
+
+type StageCommon = Pick<StageConfig<PipelineStageName>, "index" | "id" | "desc" | "timeoutMs">;
+
+function stageWith(
+  r: FieldReader,
+  p: FieldPath,
+  w: YamlMap,
+  name: PipelineStageName,
+  common: StageCommon,
+  variant: KubernetesVariantLabel,
+): PipelineStageConfig {
+  const at = (k: string): FieldPath => [...p, k];
+  switch (name) {
+    case "WAIT":
+      r.keys(p, w, ["duration", "skipOn"]);
+      return {
+        ...common,
+        name,
+        with: {
+          durationMs: r.durationMs(at("duration"), w.duration, MINUTE),
+          skipOn: readSkipOn(r, at("skipOn"), w.skipOn),
+        },
+      };
+    case "WAIT_APPROVAL":
+      r.keys(p, w, ["timeout", "approvers", "minApproverNum", "skipOn"]);
+      return {
+        ...common,
+        name,
+        with: {
+          timeoutMs: r.durationMs(at("timeout"), w.timeout, 6 * HOUR),
+          approvers: r.stringList(at("approvers"), w.approvers),
+          minApproverNum: r.int(at("minApproverNum"), w.minApproverNum, 1, 1),
+          skipOn: readSkipOn(r, at("skipOn"), w.skipOn),
+        },
+      };
+    case "ANALYSIS": {
+      r.keys(p, w, ["duration", "restartThreshold", "metrics", "logs", "https", "skipOn"]);
+      const durationMs = r.durationMs(at("duration"), w.duration, 0);
+      if (w.duration === undefined || w.duration === null)
+        r.add(at("duration"), "is required for an ANALYSIS stage");
+      return {
+        ...common,
+        name,
+        with: {
+          durationMs,
+          restartThreshold: r.int(at("restartThreshold"), w.restartThreshold, 0, 0),
+          metrics: r.looseList(at("metrics"), w.metrics),
+          logs: r.looseList(at("logs"), w.logs),
+          https: r.looseList(at("https"), w.https),
+          skipOn: readSkipOn(r, at("skipOn"), w.skipOn),
+        },
+      };
+    }
+    case "K8S_PRIMARY_ROLLOUT":
+      r.keys(p, w, ["suffix", "createService", "addVariantLabelToSelector", "prune"]);
+      return {
+        ...common,
+        name,
+        with: {
+          suffix: r.string(at("suffix"), w.suffix) || variant.primaryValue,
+          createService: r.bool(at("createService"), w.createService, false),
+          addVariantLabelToSelector: r.bool(
+            at("addVariantLabelToSelector"),
+            w.addVariantLabelToSelector,
+            false,
+          ),
+          prune: r.bool(at("prune"), w.prune, false),
+        },
+      };
+    case "K8S_CANARY_ROLLOUT":
+      r.keys(p, w, ["replicas", "suffix", "createService", "patches"]);
+      return {
+        ...common,
+        name,
+        with: {
+          replicas: readReplicas(r, at("replicas"), w.replicas),
+          suffix: r.string(at("suffix"), w.suffix) || variant.canaryValue,
+          createService: r.bool(at("createService"), w.createService, false),
+          patches: readPatches(r, at("patches"), w.patches),
+        },
+      };
+    case "K8S_BASELINE_ROLLOUT":
+      r.keys(p, w, ["replicas", "suffix", "createService"]);
+      return {
+        ...common,
+        name,
+        with: {
+          replicas: readReplicas(r, at("replicas"), w.replicas),
+          suffix: r.string(at("suffix"), w.suffix) || variant.baselineValue,
+          createService: r.bool(at("createService"), w.createService, false),
+        },
+      };
+    case "K8S_CANARY_CLEAN":
+    case "K8S_BASELINE_CLEAN":
+      r.keys(p, w, []);
+      return { ...common, name, with: {} };
+    case "K8S_TRAFFIC_ROUTING":
+      r.keys(p, w, ["all", "primary", "canary", "baseline"]);
+      return { ...common, name, with: readTrafficOptions(r, p, w) };
+  }
+}
+
+function readSkipOn(r: FieldReader, p: FieldPath, v: unknown): SkipOnOptions {
+  const m = r.map(p, v) ?? {};
+  r.keys(p, m, ["commitMessagePrefixes", "paths"]);
+  return {
+    commitMessagePrefixes: r.stringList([...p, "commitMessagePrefixes"], m.commitMessagePrefixes),
+    paths: r.stringList([...p, "paths"], m.paths),
+  };
+}
+
+const INT_OR_PERCENT_RE = /^(-?\d+)(%?)$/;
+
+/** Parses PipeCD's `Replicas`: an integer or "N%" ("N" as a string is an absolute number). */
+function readReplicas(r: FieldReader, p: FieldPath, v: unknown): ReplicasSpec | undefined {
+  if (v === undefined || v === null) return undefined;
+  let value: number;
+  let percent = false;
+  if (typeof v === "number" && Number.isInteger(v)) value = v;
+  else {
+    const m = typeof v === "string" ? INT_OR_PERCENT_RE.exec(v.trim()) : null;
+    if (!m) {
+      r.add(p, `must be an integer or a percentage such as "10%", got ${JSON.stringify(v)}`);
+      return undefined;
+    }
+    value = Number(m[1]);
+    percent = m[2] === "%";
+  }
+  if (value < 0) {
+    r.add(p, `must not be negative, got ${JSON.stringify(v)}`);
+    return undefined;
+  }
+  if (percent && value > 100) {
+    r.add(p, `percentage must be 0-100%, got ${JSON.stringify(v)}`);
+    return undefined;
+  }
+  return percent ? { kind: "percent", value } : { kind: "number", value };
+}
+
+/** Parses PipeCD's `Percentage`: an integer, or a string "N" / "N%" (the % is ignored). */
+function readPercentage(r: FieldReader, p: FieldPath, v: unknown): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  let value: number | undefined;
+  if (typeof v === "number" && Number.isInteger(v)) value = v;
+  else if (typeof v === "string") {
+    const m = INT_OR_PERCENT_RE.exec(v.trim());
+    if (m) value = Number(m[1]);
+  }
+  if (value === undefined) {
+    r.add(p, `must be an integer percentage such as 10 or "10%", got ${JSON.stringify(v)}`);
+    return undefined;
+  }
+  if (value < 0 || value > 100) {
+    r.add(p, `percentage must be 0-100, got ${JSON.stringify(v)}`);
+    return undefined;
+  }
+  return value;
+}
+
+const VARIANTS: readonly VariantName[] = ["primary", "canary", "baseline"];
+
+function readTrafficOptions(
+  r: FieldReader,
+  p: FieldPath,
+  w: YamlMap,
+): K8sTrafficRoutingStageOptions {
+  let all: VariantName | undefined;
+  const rawAll = r.string([...p, "all"], w.all);
+  if ((VARIANTS as readonly string[]).includes(rawAll)) all = rawAll as VariantName;
+  else if (rawAll !== "")
+    r.add([...p, "all"], `must be one of primary, canary, baseline, got "${rawAll}"`);
+  const opts: K8sTrafficRoutingStageOptions = {
+    all,
+    primary: readPercentage(r, [...p, "primary"], w.primary),
+    canary: readPercentage(r, [...p, "canary"], w.canary),
+    baseline: readPercentage(r, [...p, "baseline"], w.baseline),
+  };
+  // A value that failed to parse was reported already; a sum check would only repeat it.
+  const unreadable = VARIANTS.some(
+    (v) => w[v] !== undefined && w[v] !== null && opts[v] === undefined,
+  );
+  if (unreadable || (rawAll !== "" && all === undefined)) return opts;
+  // Reject only splits that cannot be honoured; see trafficPercentages for how gaps are filled.
+  if (all !== undefined) {
+    const want = trafficPercentages(opts);
+    for (const v of VARIANTS) {
+      const given = opts[v];
+      if (given !== undefined && given !== want[v])
+        r.add([...p, v], `${v}: ${given} contradicts all: ${all}`);
+    }
+  } else {
+    const canary = opts.canary ?? 0;
+    const baseline = opts.baseline ?? 0;
+    if (canary + baseline > 100) r.add(p, `canary (${canary}) + baseline (${baseline}) exceed 100`);
+    else if (opts.primary !== undefined && opts.primary + canary + baseline !== 100)
+      r.add(
+        [...p, "primary"],
+        `primary + canary + baseline must be 100, got ${opts.primary} + ${canary} + ${baseline}`,
+      );
+  }
+  return opts;
+}
+
+function readPatches(r: FieldReader, p: FieldPath, v: unknown): readonly K8sResourcePatch[] {
+  const out: K8sResourcePatch[] = [];
+  r.list(p, v).forEach((item, i) => {
+    const ip = [...p, i];
+    const m = r.map(ip, item);
+    if (!m) {
+      if (item === undefined || item === null) r.add(ip, "must be a mapping with target and ops");
+      return;
+    }
+    r.keys(ip, m, ["target", "ops"]);
+    const tp = [...ip, "target"];
+    const tm = r.map(tp, m.target) ?? {};
+    r.keys(tp, tm, ["kind", "name", "documentRoot"]);
+    const ops: K8sResourcePatch["ops"][number][] = [];
+    r.list([...ip, "ops"], m.ops).forEach((o, j) => {
+      const op = [...ip, "ops", j];
+      const om = r.map(op, o) ?? {};
+      r.keys(op, om, ["op", "path", "value"]);
+      const name = r.string([...op, "op"], om.op) || "yaml-replace";
+      if (name !== "yaml-replace")
+        r.add([...op, "op"], `unsupported op "${name}" (only yaml-replace is implemented)`);
+      ops.push({
+        op: "yaml-replace",
+        path: r.requiredString([...op, "path"], om.path),
+        value: r.string([...op, "value"], om.value),
+      });
+    });
+    out.push({
+      target: {
+        kind: r.string([...tp, "kind"], tm.kind),
+        name: r.string([...tp, "name"], tm.name),
+        documentRoot: r.string([...tp, "documentRoot"], tm.documentRoot),
+      },
+      ops,
+    });
+  });
+  return out;
+}
+
+/** Cross-field checks between `trafficRouting` and the K8S_TRAFFIC_ROUTING stages. */
+function validateRouting(
+  r: FieldReader,
+  routing: KubernetesTrafficRouting,
+  stages: readonly PipelineStageConfig[],
+): void {
+  const routingStages = stages.filter(
+    (s): s is StageConfig<"K8S_TRAFFIC_ROUTING"> => s.name === StageName.K8S_TRAFFIC_ROUTING,
+  );
+  if (routingStages.length === 0) return;
+  const tr = ["spec", "trafficRouting"];
+  switch (routing.method) {
+    case "istio":
+      if (routing.istio.host === "")
+        r.add(
+          [...tr, "istio", "host"],
+          "istio routing without a host: set trafficRouting.istio.host to the destination host " +
+            "(e.g. my-svc.my-ns.svc.cluster.local)",
+        );
+      break;
+    case "smi":
+      r.add([...tr, "method"], "smi traffic routing is not supported (PipeCD v0 neither)");
+      break;
+    case "podselector":
+      // podselector switches the Service selector: all traffic to primary or to canary.
+      for (const s of routingStages) {
+        const pc = trafficPercentages(s.with);
+        if (pc.primary !== 100 && pc.canary !== 100)
+          r.add(
+            ["spec", "pipeline", "stages", s.index, "with"],
+            "podselector routing can only send all traffic to primary or canary " +
+              "(primary: 100 or canary: 100); use trafficRouting.method: istio to split",
+          );
+      }
+      break;
+  }
+}

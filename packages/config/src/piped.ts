@@ -1,0 +1,346 @@
+import { readFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import { InvalidArgumentError } from "@pipecd-ts/runtime";
+import { ConfigError, IssueCollector, YamlSource } from "./source.js";
+import { FieldReader, deepFreeze, isMap, type FieldPath, type YamlMap } from "./fields.js";
+
+/** A git repository the piped watches (`repositories[]`). */
+export interface PipedRepository {
+  /** Unique within the piped; applications refer to it. */
+  readonly repoId: string;
+  /** Clone address, e.g. `git@github.com:org/repo.git`. */
+  readonly remote: string;
+  readonly branch: string;
+}
+
+/** `resources` matcher of the Kubernetes app-state informer. */
+export interface KubernetesResourceMatcher {
+  readonly apiVersion: string;
+  /** Empty means every kind of the apiVersion. */
+  readonly kind: string;
+}
+
+/** `config` of a KUBERNETES platform provider. */
+export interface KubernetesPlatformProviderConfig {
+  /** Empty means in-cluster (or from the kubeconfig). */
+  readonly masterURL: string;
+  /** Absolute path (resolved against the piped config's directory); empty means in-cluster. */
+  readonly kubeConfigPath: string;
+  readonly kubectlVersion: string;
+  readonly appStateInformer: {
+    /** Empty means every namespace. */
+    readonly namespace: string;
+    readonly includeResources: readonly KubernetesResourceMatcher[];
+    readonly excludeResources: readonly KubernetesResourceMatcher[];
+  };
+}
+
+/** A platform provider (`platformProviders[]`, or the deprecated `cloudProviders[]`). */
+export interface PipedPlatformProvider {
+  readonly name: string;
+  /** Only KUBERNETES is supported; other types are rejected by the loader. */
+  readonly type: "KUBERNETES";
+  readonly labels: Readonly<Record<string, string>>;
+  readonly config: KubernetesPlatformProviderConfig;
+}
+
+/** The piped config (kind Piped), defaulted, validated and frozen. Never log `pipedKey`. */
+export interface PipedConfig {
+  readonly apiVersion: string;
+  readonly kind: "Piped";
+  readonly projectID: string;
+  readonly pipedID: string;
+  /**
+   * The piped key, trimmed. Set by {@link parsePipedConfig} from `pipedKeyData`; set by
+   * {@link loadPipedConfig} from `pipedKeyFile` (parse alone leaves it "" in that case).
+   */
+  readonly pipedKey: string;
+  /** Absolute path of `pipedKeyFile` (resolved against the config's directory), or "". */
+  readonly pipedKeyFile: string;
+  /** The control plane's gRPC address, `host:port`. */
+  readonly apiAddress: string;
+  readonly webAddress: string;
+  readonly name: string;
+  /** How often apps are checked for new commits; default 1m. */
+  readonly syncIntervalMs: number;
+  /** How often app config files are re-read; default 1m. */
+  readonly appConfigSyncIntervalMs: number;
+  readonly repositories: readonly PipedRepository[];
+  /** `platformProviders` followed by the deprecated `cloudProviders`. */
+  readonly platformProviders: readonly PipedPlatformProvider[];
+  /** Only applications with all these labels are handled; empty means all. */
+  readonly appSelector: Readonly<Record<string, string>>;
+  /** Accepted as written, not interpreted. */
+  readonly git: Readonly<YamlMap> | undefined;
+  readonly chartRepositories: readonly unknown[];
+  readonly chartRegistries: readonly unknown[];
+  readonly analysisProviders: readonly unknown[];
+  readonly notifications: Readonly<YamlMap> | undefined;
+  readonly secretManagement: Readonly<YamlMap> | undefined;
+  readonly eventWatcher: Readonly<YamlMap> | undefined;
+  readonly planPreview: Readonly<YamlMap> | undefined;
+}
+
+const API_VERSION_RE = /^pipecd(-ts)?\.dev\/v1beta1$/;
+const MINUTE = 60_000;
+const SPEC_KEYS = [
+  "projectID",
+  "pipedID",
+  "pipedKeyFile",
+  "pipedKeyData",
+  "name",
+  "apiAddress",
+  "webAddress",
+  "syncInterval",
+  "appConfigSyncInterval",
+  "git",
+  "repositories",
+  "chartRepositories",
+  "chartRegistries",
+  "cloudProviders",
+  "platformProviders",
+  "analysisProviders",
+  "notifications",
+  "secretManagement",
+  "eventWatcher",
+  "appSelector",
+  "planPreview",
+] as const;
+const PROVIDER_TYPES = ["KUBERNETES", "TERRAFORM", "CLOUDRUN", "LAMBDA", "ECS"];
+const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
+// host:port with a DNS name, IPv4 or [IPv6] host.
+const HOST_PORT_RE = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$/;
+
+/**
+ * Parses → defaults → validates → freezes a piped config; errors name path and line. Relative
+ * `pipedKeyFile` and `kubeConfigPath` are resolved against the directory of `file`.
+ */
+export function parsePipedConfig(file: string, text: string): PipedConfig {
+  const src = new YamlSource(file, text);
+  const issues = new IssueCollector(src);
+  const r = new FieldReader(issues);
+  const root = src.value;
+  if (!isMap(root)) {
+    issues.add([], "must be a mapping with apiVersion, kind and spec");
+    issues.throwIfAny(file);
+    throw new InvalidArgumentError("unreachable");
+  }
+  r.keys([], root, ["apiVersion", "kind", "spec"]);
+  const apiVersion = typeof root.apiVersion === "string" ? root.apiVersion : "";
+  if (!API_VERSION_RE.test(apiVersion))
+    issues.add(
+      ["apiVersion"],
+      `must be "pipecd.dev/v1beta1", got ${JSON.stringify(root.apiVersion ?? null)}`,
+    );
+  if (root.kind !== "Piped") {
+    issues.add(["kind"], `must be "Piped", got ${JSON.stringify(root.kind ?? null)}`);
+    issues.throwIfAny(file);
+  }
+  const spec = r.map(["spec"], root.spec) ?? {};
+  r.keys(["spec"], spec, SPEC_KEYS);
+  const S = (...p: FieldPath): FieldPath => ["spec", ...p];
+  const baseDir = dirname(resolve(file));
+
+  const projectID = r.requiredString(S("projectID"), spec.projectID);
+  const pipedID = r.requiredString(S("pipedID"), spec.pipedID);
+
+  // Exactly one of pipedKeyFile / pipedKeyData. Never echo the key data in a message.
+  const keyFile = r.string(S("pipedKeyFile"), spec.pipedKeyFile);
+  const keyData = r.string(S("pipedKeyData"), spec.pipedKeyData);
+  let pipedKey = "";
+  if (keyFile === "" && keyData === "")
+    issues.add(["spec"], "either pipedKeyFile or pipedKeyData must be set");
+  else if (keyFile !== "" && keyData !== "")
+    issues.add(S("pipedKeyData"), "only one of pipedKeyFile and pipedKeyData can be set");
+  else if (keyData !== "") {
+    const compact = keyData.replace(/\s+/g, "");
+    if (!BASE64_RE.test(compact) || compact.length % 4 === 1)
+      issues.add(S("pipedKeyData"), "must be base64 (the key itself is not logged)");
+    else {
+      pipedKey = Buffer.from(compact, "base64").toString("utf8").trim();
+      if (pipedKey === "") issues.add(S("pipedKeyData"), "decodes to an empty key");
+    }
+  }
+
+  const apiAddress = r.requiredString(S("apiAddress"), spec.apiAddress);
+  if (apiAddress !== "") {
+    const m = HOST_PORT_RE.exec(apiAddress);
+    const port = m ? Number(m[3]) : 0;
+    if (!m || port < 1 || port > 65535)
+      issues.add(
+        S("apiAddress"),
+        `must be host:port of the control plane's gRPC endpoint, e.g. "pipecd.example.com:443", got "${apiAddress}"`,
+      );
+  }
+
+  const cfg: PipedConfig = {
+    apiVersion,
+    kind: "Piped",
+    projectID,
+    pipedID,
+    pipedKey,
+    pipedKeyFile: keyFile === "" ? "" : resolve(baseDir, keyFile),
+    apiAddress,
+    webAddress: r.string(S("webAddress"), spec.webAddress),
+    name: r.string(S("name"), spec.name),
+    syncIntervalMs: r.durationMs(S("syncInterval"), spec.syncInterval, MINUTE),
+    appConfigSyncIntervalMs: r.durationMs(
+      S("appConfigSyncInterval"),
+      spec.appConfigSyncInterval,
+      MINUTE,
+    ),
+    repositories: readRepositories(r, S("repositories"), spec.repositories),
+    platformProviders: readProviders(r, spec, baseDir),
+    appSelector: r.stringMap(S("appSelector"), spec.appSelector),
+    git: r.looseMap(S("git"), spec.git),
+    chartRepositories: r.looseList(S("chartRepositories"), spec.chartRepositories),
+    chartRegistries: r.looseList(S("chartRegistries"), spec.chartRegistries),
+    analysisProviders: r.looseList(S("analysisProviders"), spec.analysisProviders),
+    notifications: r.looseMap(S("notifications"), spec.notifications),
+    secretManagement: r.looseMap(S("secretManagement"), spec.secretManagement),
+    eventWatcher: r.looseMap(S("eventWatcher"), spec.eventWatcher),
+    planPreview: r.looseMap(S("planPreview"), spec.planPreview),
+  };
+  issues.throwIfAny(file);
+  return deepFreeze(cfg);
+}
+
+/** Reads and parses a piped config file, then reads `pipedKeyFile` into `pipedKey`. */
+export async function loadPipedConfig(path: string): Promise<PipedConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    throw new InvalidArgumentError(`cannot read config ${path}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  const cfg = parsePipedConfig(path, text);
+  if (cfg.pipedKeyFile === "") return cfg;
+  let key: string;
+  try {
+    key = (await readFile(cfg.pipedKeyFile, "utf8")).trim();
+  } catch (err) {
+    throw new ConfigError(path, [
+      {
+        path: "spec.pipedKeyFile",
+        message: `cannot read ${cfg.pipedKeyFile}: ${(err as NodeJS.ErrnoException).code ?? "error"}`,
+      },
+    ]);
+  }
+  if (key === "")
+    throw new ConfigError(path, [
+      { path: "spec.pipedKeyFile", message: `${cfg.pipedKeyFile} is empty` },
+    ]);
+  return Object.freeze({ ...cfg, pipedKey: key });
+}
+
+/** A copy of the config safe to log: the piped key replaced by `******`, as PipeCD's Mask. */
+export function redactPipedConfig(cfg: PipedConfig): PipedConfig {
+  return Object.freeze({ ...cfg, pipedKey: cfg.pipedKey === "" ? "" : "******" });
+}
+
+function readRepositories(r: FieldReader, p: FieldPath, v: unknown): readonly PipedRepository[] {
+  const out: PipedRepository[] = [];
+  const seen = new Map<string, number>();
+  r.list(p, v).forEach((item, i) => {
+    const ip = [...p, i];
+    const m = r.map(ip, item);
+    if (!m) {
+      if (item === undefined || item === null)
+        r.add(ip, "must be a mapping with repoId, remote, branch");
+      return;
+    }
+    r.keys(ip, m, ["repoId", "remote", "branch"]);
+    const repoId = r.requiredString([...ip, "repoId"], m.repoId);
+    const first = seen.get(repoId);
+    if (repoId !== "" && first !== undefined)
+      r.add([...ip, "repoId"], `duplicate repoId "${repoId}" (also repositories[${first}])`);
+    else seen.set(repoId, i);
+    out.push({
+      repoId,
+      remote: r.requiredString([...ip, "remote"], m.remote),
+      branch: r.requiredString([...ip, "branch"], m.branch),
+    });
+  });
+  return out;
+}
+
+function readProviders(
+  r: FieldReader,
+  spec: YamlMap,
+  baseDir: string,
+): readonly PipedPlatformProvider[] {
+  const out: PipedPlatformProvider[] = [];
+  const seen = new Map<string, string>();
+  for (const key of ["platformProviders", "cloudProviders"]) {
+    const p = ["spec", key];
+    r.list(p, spec[key]).forEach((item, i) => {
+      const ip = [...p, i];
+      const m = r.map(ip, item);
+      if (!m) {
+        if (item === undefined || item === null) r.add(ip, "must be a mapping with name and type");
+        return;
+      }
+      r.keys(ip, m, ["name", "type", "labels", "config"]);
+      const name = r.requiredString([...ip, "name"], m.name);
+      const first = seen.get(name);
+      if (name !== "" && first !== undefined)
+        r.add([...ip, "name"], `duplicate platform provider name "${name}" (also ${first})`);
+      else seen.set(name, `${key}[${i}]`);
+      const labels = r.stringMap([...ip, "labels"], m.labels);
+      const type = r.requiredString([...ip, "type"], m.type);
+      if (type === "") return;
+      if (type !== "KUBERNETES") {
+        r.add(
+          [...ip, "type"],
+          PROVIDER_TYPES.includes(type)
+            ? `platform provider type ${type} is not supported: only KUBERNETES is supported yet`
+            : `unknown platform provider type "${type}" (only KUBERNETES is supported)`,
+        );
+        return;
+      }
+      out.push({
+        name,
+        type: "KUBERNETES",
+        labels,
+        config: readKubernetesConfig(r, [...ip, "config"], m.config, baseDir),
+      });
+    });
+  }
+  return out;
+}
+
+function readKubernetesConfig(
+  r: FieldReader,
+  p: FieldPath,
+  v: unknown,
+  baseDir: string,
+): KubernetesPlatformProviderConfig {
+  const m = r.map(p, v) ?? {};
+  r.keys(p, m, ["masterURL", "kubeConfigPath", "kubectlVersion", "appStateInformer"]);
+  const kubeConfigPath = r.string([...p, "kubeConfigPath"], m.kubeConfigPath);
+  const ap = [...p, "appStateInformer"];
+  const am = r.map(ap, m.appStateInformer) ?? {};
+  r.keys(ap, am, ["namespace", "includeResources", "excludeResources"]);
+  const matchers = (key: string): KubernetesResourceMatcher[] =>
+    r.list([...ap, key], am[key]).map((item, i) => {
+      const ip = [...ap, key, i];
+      const mm = r.map(ip, item) ?? {};
+      r.keys(ip, mm, ["apiVersion", "kind"]);
+      return {
+        apiVersion: r.string([...ip, "apiVersion"], mm.apiVersion),
+        kind: r.string([...ip, "kind"], mm.kind),
+      };
+    });
+  return {
+    masterURL: r.string([...p, "masterURL"], m.masterURL),
+    kubeConfigPath: kubeConfigPath === "" ? "" : resolve(baseDir, kubeConfigPath),
+    kubectlVersion: r.string([...p, "kubectlVersion"], m.kubectlVersion),
+    appStateInformer: {
+      namespace: r.string([...ap, "namespace"], am.namespace),
+      includeResources: matchers("includeResources"),
+      excludeResources: matchers("excludeResources"),
+    },
+  };
+}

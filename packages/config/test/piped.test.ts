@@ -1,0 +1,276 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  ConfigError,
+  loadPipedConfig,
+  parsePipedConfig,
+  redactPipedConfig,
+  type PipedConfig,
+} from "@pipecd-ts/config";
+
+const TESTDATA = join(import.meta.dirname, "testdata");
+const fixture = (name: string): string => readFileSync(join(TESTDATA, name), "utf8");
+
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${String(e)}`);
+    return e;
+  }
+  assert.fail("expected a ConfigError, nothing was thrown");
+}
+
+const MINIMAL = (extra = ""): string => `apiVersion: pipecd.dev/v1beta1
+kind: Piped
+spec:
+  projectID: p
+  pipedID: d
+  pipedKeyData: a2V5
+  apiAddress: localhost:9443
+${extra}`;
+
+describe("piped config with pipedKeyFile (PipeCD's own example)", () => {
+  const file = join(TESTDATA, "piped-keyfile.yaml");
+
+  it("loads the key from the file next to the config, trimmed", async () => {
+    const cfg = await loadPipedConfig(file);
+    assert.equal(cfg.pipedKey, "piped-key-from-file");
+    assert.equal(cfg.pipedKeyFile, join(TESTDATA, "piped.key"));
+    assert.ok(Object.isFrozen(cfg));
+  });
+
+  it("parse alone resolves the key path but leaves the key for load to read", () => {
+    const cfg = parsePipedConfig(file, fixture("piped-keyfile.yaml"));
+    assert.equal(cfg.pipedKey, "");
+    assert.equal(cfg.pipedKeyFile, join(TESTDATA, "piped.key"));
+  });
+
+  it("reads ids, addresses, intervals, repositories and the app selector", async () => {
+    const cfg = await loadPipedConfig(file);
+    assert.equal(cfg.projectID, "test-project");
+    assert.equal(cfg.pipedID, "test-piped");
+    assert.equal(cfg.apiAddress, "your-pipecd.domain:443");
+    assert.equal(cfg.webAddress, "https://your-pipecd.domain");
+    assert.equal(cfg.syncIntervalMs, 60_000);
+    assert.equal(cfg.appConfigSyncIntervalMs, 60_000);
+    assert.deepEqual(cfg.repositories, [
+      { repoId: "repo1", remote: "git@github.com:org/repo1.git", branch: "master" },
+      { repoId: "repo2", remote: "git@github.com:org/repo2.git", branch: "master" },
+    ]);
+    assert.deepEqual(cfg.appSelector, { env: "dev" });
+  });
+
+  it("reads KUBERNETES platform providers; a relative kubeConfigPath is resolved", async () => {
+    const cfg = await loadPipedConfig(file);
+    assert.deepEqual(cfg.platformProviders, [
+      {
+        name: "kubernetes-default",
+        type: "KUBERNETES",
+        labels: { group: "workload" },
+        config: {
+          masterURL: "https://example.com",
+          kubeConfigPath: "/etc/kube/config",
+          kubectlVersion: "",
+          appStateInformer: {
+            namespace: "",
+            includeResources: [
+              { apiVersion: "pipecd.dev/v1beta1", kind: "" },
+              { apiVersion: "networking.gke.io/v1beta1", kind: "ManagedCertificate" },
+            ],
+            excludeResources: [{ apiVersion: "v1", kind: "Endpoints" }],
+          },
+        },
+      },
+      {
+        name: "kubernetes-dev",
+        type: "KUBERNETES",
+        labels: { group: "config" },
+        config: {
+          masterURL: "",
+          kubeConfigPath: join(TESTDATA, "kube/dev.yaml"),
+          kubectlVersion: "",
+          appStateInformer: { namespace: "", includeResources: [], excludeResources: [] },
+        },
+      },
+    ]);
+  });
+
+  it("keeps the sections it does not interpret, frozen", async () => {
+    const cfg = await loadPipedConfig(file);
+    assert.equal(cfg.git?.username, "username");
+    assert.equal(cfg.chartRepositories.length, 2);
+    assert.equal(cfg.chartRegistries.length, 1);
+    assert.equal(cfg.analysisProviders.length, 1);
+    assert.ok(cfg.notifications);
+    assert.equal(cfg.secretManagement?.type, "KEY_PAIR");
+    assert.equal(cfg.eventWatcher?.checkInterval, "10m");
+    assert.equal(cfg.planPreview, undefined);
+    assert.ok(Object.isFrozen(cfg.chartRepositories[0]));
+  });
+});
+
+describe("piped config with pipedKeyData", () => {
+  it("decodes the base64 key; deprecated cloudProviders become platform providers", () => {
+    const cfg = parsePipedConfig("piped.yaml", fixture("piped-keydata.yaml"));
+    assert.equal(cfg.pipedKey, "piped-key-from-data");
+    assert.equal(cfg.pipedKeyFile, "");
+    assert.equal(cfg.syncIntervalMs, 30_000);
+    assert.equal(cfg.appConfigSyncIntervalMs, 120_000);
+    assert.equal(cfg.apiAddress, "pipecd.pipecd.svc.cluster.local:8080");
+    assert.deepEqual(cfg.platformProviders, [
+      {
+        name: "kubernetes",
+        type: "KUBERNETES",
+        labels: {},
+        config: {
+          masterURL: "",
+          kubeConfigPath: "",
+          kubectlVersion: "",
+          appStateInformer: { namespace: "", includeResources: [], excludeResources: [] },
+        },
+      },
+    ]);
+  });
+
+  it("load returns the same config as parse", async () => {
+    const loaded = await loadPipedConfig(join(TESTDATA, "piped-keydata.yaml"));
+    assert.equal(loaded.pipedKey, "piped-key-from-data");
+  });
+
+  it("redacts the key for logging", () => {
+    const cfg = parsePipedConfig("piped.yaml", fixture("piped-keydata.yaml"));
+    const safe = redactPipedConfig(cfg);
+    assert.equal(safe.pipedKey, "******");
+    assert.ok(!JSON.stringify(safe).includes("piped-key-from-data"));
+    assert.equal(cfg.pipedKey, "piped-key-from-data");
+  });
+});
+
+describe("piped config errors", () => {
+  it("lists every problem with path and line, never echoing the key", () => {
+    const err = configError(() => parsePipedConfig("piped.yaml", fixture("piped-invalid.yaml")));
+    const want: [string, number, RegExp][] = [
+      ["spec.projectID", 3, /is required/],
+      ["spec.pipedKeyData", 6, /only one of pipedKeyFile and pipedKeyData/],
+      ["spec.apiAddress", 7, /must be host:port/],
+      ["spec.syncInterval", 8, /must be a duration/],
+      ["spec.repositories[1].repoId", 13, /duplicate repoId "repo1"/],
+      ["spec.repositories[1].branch", 13, /is required/],
+      ["spec.platformProviders[0].type", 17, /TERRAFORM is not supported: only KUBERNETES/],
+      ["spec.platformProviders[1].config.kubeconfig", 23, /unknown field/],
+      ["spec.hello", 24, /unknown field/],
+    ];
+    assert.deepEqual(
+      err.issues.map((i) => `${i.path} @${i.line}`),
+      want.map(([p, l]) => `${p} @${l}`),
+      "the exact issues, in file order",
+    );
+    for (const [path, , message] of want)
+      assert.match(err.issues.find((i) => i.path === path)?.message ?? "", message, path);
+    assert.ok(!err.message.includes("c2VjcmV0LWtleQ"), "key data is not echoed");
+    assert.ok(!err.message.includes("secret-key"), "decoded key is not echoed");
+  });
+
+  const table: [name: string, yaml: string, path: string, message: RegExp][] = [
+    [
+      "no key at all",
+      MINIMAL().replace("  pipedKeyData: a2V5\n", ""),
+      "spec",
+      /either pipedKeyFile or pipedKeyData/,
+    ],
+    [
+      "key data that is not base64",
+      MINIMAL().replace("a2V5", "not base64!"),
+      "spec.pipedKeyData",
+      /must be base64/,
+    ],
+    ["missing pipedID", MINIMAL().replace("  pipedID: d\n", ""), "spec.pipedID", /is required/],
+    [
+      "missing apiAddress",
+      MINIMAL().replace("  apiAddress: localhost:9443\n", ""),
+      "spec.apiAddress",
+      /is required/,
+    ],
+    [
+      "apiAddress without a port",
+      MINIMAL().replace("localhost:9443", "pipecd.example.com"),
+      "spec.apiAddress",
+      /host:port/,
+    ],
+    [
+      "port out of range",
+      MINIMAL().replace("localhost:9443", "localhost:70000"),
+      "spec.apiAddress",
+      /host:port/,
+    ],
+    [
+      "wrong kind",
+      MINIMAL().replace("kind: Piped", "kind: ControlPlane"),
+      "kind",
+      /must be "Piped"/,
+    ],
+    [
+      "unknown provider type",
+      MINIMAL("  platformProviders:\n    - name: x\n      type: NOMAD\n"),
+      "spec.platformProviders[0].type",
+      /unknown platform provider type "NOMAD"/,
+    ],
+    [
+      "duplicate provider names across platformProviders and cloudProviders",
+      MINIMAL(
+        "  platformProviders:\n    - {name: k, type: KUBERNETES}\n  cloudProviders:\n    - {name: k, type: KUBERNETES}\n",
+      ),
+      "spec.cloudProviders[0].name",
+      /duplicate platform provider name "k" \(also platformProviders\[0\]\)/,
+    ],
+    [
+      "repository without remote",
+      MINIMAL("  repositories:\n    - {repoId: r, branch: main}\n"),
+      "spec.repositories[0].remote",
+      /is required/,
+    ],
+  ];
+  for (const [name, yaml, path, message] of table) {
+    it(`rejects ${name}`, () => {
+      const err = configError(() => parsePipedConfig("piped.yaml", yaml));
+      const issue = err.issues.find((i) => i.path === path);
+      assert.ok(issue, `an issue at "${path}", got ${JSON.stringify(err.issues)}`);
+      assert.match(issue.message, message);
+    });
+  }
+
+  it("accepts IPv6 and IPv4 api addresses", () => {
+    for (const addr of ["[::1]:443", "10.0.0.1:8080", "pipecd:443"]) {
+      const cfg: PipedConfig = parsePipedConfig(
+        "p.yaml",
+        MINIMAL().replace("localhost:9443", `"${addr}"`),
+      );
+      assert.equal(cfg.apiAddress, addr);
+    }
+  });
+
+  it("load fails with the key file's path when it is missing or empty", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "piped-config-"));
+    try {
+      const cfgFile = join(dir, "piped.yaml");
+      writeFileSync(cfgFile, MINIMAL().replace("pipedKeyData: a2V5", "pipedKeyFile: keys/piped"));
+      await assert.rejects(
+        loadPipedConfig(cfgFile),
+        (e: unknown) =>
+          e instanceof ConfigError &&
+          e.issues[0]?.path === "spec.pipedKeyFile" &&
+          e.message.includes(join(dir, "keys/piped")) &&
+          /ENOENT/.test(e.message),
+      );
+      writeFileSync(join(dir, "empty.key"), " \n");
+      writeFileSync(cfgFile, MINIMAL().replace("pipedKeyData: a2V5", "pipedKeyFile: empty.key"));
+      await assert.rejects(loadPipedConfig(cfgFile), /empty\.key is empty/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,85 @@
+import { METADATA_APPROVED_BY } from "@pipecd-ts/model";
+import { StageStatus } from "@pipecd-ts/proto";
+import type { StageExecutor, StageInput } from "@pipecd-ts/plugin-sdk";
+import { stageStartTime } from "./wait.js";
+
+/** The options WAIT_APPROVAL reads (compiled by the config loader). */
+export interface WaitApprovalOptions {
+  approvers: readonly string[];
+  minApproverNum: number;
+  timeoutMs: number;
+}
+
+/**
+ * WAIT_APPROVAL (PipeCD `executor/waitapproval`): waits for approvals pushed over the Watch
+ * stream; counts each user once; only listed approvers count (the control plane refuses others
+ * too); `minApproverNum` approvals → SUCCESS; a rejection → FAILURE; the timeout (default 6h) →
+ * FAILURE. Approvals and the start time live in stage metadata, so a restart keeps both.
+ */
+export class WaitApprovalExecutor implements StageExecutor {
+  async execute(input: StageInput): Promise<StageStatus> {
+    const opts = (input.stageConfig ?? {}) as Partial<WaitApprovalOptions>;
+    const approvers = opts.approvers ?? [];
+    const min = Math.max(1, opts.minApproverNum ?? 1);
+    const timeoutMs = opts.timeoutMs ?? 6 * 3_600_000;
+    const scope = input.metadata.stage(input.stage.id);
+    const approved = (scope.get(METADATA_APPROVED_BY) ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
+    if (approved.length >= min) {
+      input.logger.success(`Already approved by ${approved.join(", ")}`);
+      return StageStatus.STAGE_SUCCESS;
+    }
+    const started = await stageStartTime(input);
+    const deadline = started + timeoutMs;
+    input.logger.info(
+      `Waiting for approval from at least ${min} user(s)${approvers.length ? ` among ${approvers.join(", ")}` : ""}...`,
+    );
+    for (;;) {
+      const left = deadline - input.clock.now().getTime();
+      if (left <= 0) {
+        input.logger.error(`Timed out waiting for approval after ${Math.round(timeoutMs / 1000)}s`);
+        return StageStatus.STAGE_FAILURE;
+      }
+      // A ref'd timer (AbortSignal.timeout's is unref'd and would not keep the process alive).
+      const timeout = new AbortController();
+      const timer = setTimeout(() => timeout.abort(), left);
+      const signal = AbortSignal.any([input.signal, timeout.signal]);
+      let cmd;
+      try {
+        cmd = await input.commands.next(signal);
+      } catch {
+        if (input.signal.aborted) return StageStatus.STAGE_CANCELLED; // mapped by the scheduler
+        continue; // timer fired: loop re-checks the deadline
+      } finally {
+        clearTimeout(timer);
+      }
+      if (cmd.kind === "reject") {
+        await input.commands.ack(cmd, true);
+        input.logger.error(`Rejected by ${cmd.commander}${cmd.reason ? `: ${cmd.reason}` : ""}`);
+        return StageStatus.STAGE_FAILURE;
+      }
+      if (approvers.length && !approvers.includes(cmd.commander)) {
+        await input.commands.ack(cmd, false, { reason: "not an approver" });
+        input.logger.error(
+          `Approval from ${cmd.commander} ignored: not one of ${approvers.join(", ")}`,
+        );
+        continue;
+      }
+      if (approved.includes(cmd.commander)) {
+        await input.commands.ack(cmd, true);
+        input.logger.info(`Approval from the same user ${cmd.commander} will not be counted`);
+        continue;
+      }
+      approved.push(cmd.commander);
+      await scope.put({ [METADATA_APPROVED_BY]: approved.join(", ") });
+      await input.commands.ack(cmd, true);
+      input.logger.info(`Approved by ${cmd.commander} (${approved.length}/${min})`);
+      if (approved.length >= min) {
+        input.logger.success(`Approved by ${approved.join(", ")}`);
+        return StageStatus.STAGE_SUCCESS;
+      }
+    }
+  }
+}

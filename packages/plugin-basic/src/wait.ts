@@ -1,0 +1,57 @@
+import { StageStatus } from "@pipecd-ts/proto";
+import type { StageExecutor, StageInput } from "@pipecd-ts/plugin-sdk";
+import { sleep } from "@pipecd-ts/runtime";
+
+/**
+ * Stage metadata key holding when a timed stage started: unix seconds as PipeCD's WAIT, with a
+ * millisecond fraction ("1732634567.123") so short and resumed waits stay exact.
+ */
+export const START_TIME_KEY = "startTime";
+
+/** The options WAIT reads (compiled by the config loader). */
+export interface WaitOptions {
+  durationMs: number;
+}
+
+/**
+ * The start time of a timed stage: read from stage metadata if a previous run recorded it (so a
+ * piped restart does not restart the clock), else now, persisted before waiting.
+ */
+export async function stageStartTime(input: StageInput): Promise<number> {
+  const scope = input.metadata.stage(input.stage.id);
+  const recorded = Number(scope.get(START_TIME_KEY));
+  if (Number.isFinite(recorded) && recorded > 0) return Math.round(recorded * 1000);
+  const now = input.clock.now().getTime();
+  await scope.put({ [START_TIME_KEY]: (now / 1000).toFixed(3) });
+  return now;
+}
+
+function human(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  return `${Math.round(ms / 100) / 10}s`;
+}
+
+/** WAIT: sleeps for `duration` (default 1m), resuming from the recorded start after a restart. */
+export class WaitExecutor implements StageExecutor {
+  async execute(input: StageInput): Promise<StageStatus> {
+    const durationMs =
+      (input.stageConfig as Partial<WaitOptions> | undefined)?.durationMs ?? 60_000;
+    const started = await stageStartTime(input);
+    const remaining = started + durationMs - input.clock.now().getTime();
+    if (remaining < durationMs - 1_000)
+      input.logger.info(
+        `Resuming the wait: ${human(Math.max(0, remaining))} of ${human(durationMs)} left`,
+      );
+    else input.logger.info(`Waiting for ${human(durationMs)}...`);
+    if (remaining > 0) {
+      try {
+        await sleep(remaining, input.signal);
+      } catch {
+        return StageStatus.STAGE_CANCELLED; // the scheduler maps the stop reason
+      }
+    }
+    input.logger.success(`Waited for ${human(durationMs)}`);
+    return StageStatus.STAGE_SUCCESS;
+  }
+}

@@ -1,0 +1,296 @@
+import { create } from "@bufbuild/protobuf";
+import { goRegExp, type ApplicationConfig } from "@pipecd-ts/config";
+import { METADATA_APPROVERS, PredefinedStageId, StageName } from "@pipecd-ts/model";
+import {
+  ManualOperation,
+  PipelineStageSchema,
+  StageStatus,
+  SyncStrategy,
+  type PipelineStage,
+} from "@pipecd-ts/proto";
+import type { PlanResult, Planner, PlannerInput } from "@pipecd-ts/plugin-sdk";
+import { InvalidArgumentError } from "@pipecd-ts/runtime";
+import { deploymentImages, loadManifests, type Manifest } from "./manifest.js";
+
+type Json = Record<string, unknown>;
+const obj = (v: unknown): Json | undefined =>
+  typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Json) : undefined;
+
+/** A stable JSON text (sorted keys) for diffing. */
+function canon(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canon).join(",")}]`;
+  const o = obj(v);
+  if (o)
+    return `{${Object.keys(o)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canon(o[k])}`)
+      .join(",")}}`;
+  return JSON.stringify(v) ?? "null";
+}
+
+/** Workload key ignoring apiVersion, with "default" namespace as empty (PipeCD pairing). */
+function workloadKey(m: Manifest): string {
+  const ns =
+    m.obj.metadata.namespace && m.obj.metadata.namespace !== "default"
+      ? m.obj.metadata.namespace
+      : "";
+  return `${m.obj.kind}:${ns}:${m.obj.metadata.name}`;
+}
+
+function workloadsOf(cfg: ApplicationConfig, ms: Manifest[]): Manifest[] {
+  if (cfg.workloads.length === 0) return ms.filter((m) => m.obj.kind === "Deployment");
+  return ms.filter((m) =>
+    cfg.workloads.some(
+      (w) => (w.kind || "Deployment") === m.obj.kind && (!w.name || w.name === m.obj.metadata.name),
+    ),
+  );
+}
+
+/**
+ * PipeCD `decideStrategy` (reference §3.3 step 8): a pod template change or any ConfigMap/Secret
+ * change → pipeline; a replicas-only change → quick sync ("scale"); anything else → quick sync.
+ */
+export function decideStrategy(
+  cfg: ApplicationConfig,
+  running: Manifest[],
+  target: Manifest[],
+): { strategy: "QUICK_SYNC" | "PIPELINE"; summary: string } {
+  const oldW = workloadsOf(cfg, running);
+  const newW = workloadsOf(cfg, target);
+  if (oldW.length === 0 || newW.length === 0)
+    return {
+      strategy: "QUICK_SYNC",
+      summary: "Quick sync by applying all manifests because no workload was found",
+    };
+  const oldByKey = new Map(oldW.map((m) => [workloadKey(m), m]));
+  const scaled: string[] = [];
+  for (const nw of newW) {
+    const ow = oldByKey.get(workloadKey(nw));
+    if (!ow) continue;
+    const ot = obj(ow.obj.spec)?.template;
+    const nt = obj(nw.obj.spec)?.template;
+    if (canon(ot) !== canon(nt)) {
+      const oldImages = deploymentImages([ow]);
+      const newImages = deploymentImages([nw]);
+      for (const ni of newImages) {
+        const oi = oldImages.find((x) => x.container === ni.container);
+        if (oi && oi.image !== ni.image) {
+          if (oi.name === ni.name)
+            return {
+              strategy: "PIPELINE",
+              summary: `Sync progressively because of updating image ${ni.name} from ${oi.tag} to ${ni.tag}`,
+            };
+          return {
+            strategy: "PIPELINE",
+            summary: `Sync progressively because of updating image from ${oi.image} to ${ni.image}`,
+          };
+        }
+      }
+      return {
+        strategy: "PIPELINE",
+        summary: `Sync progressively because pod template of workload ${nw.obj.metadata.name} was changed`,
+      };
+    }
+    const or = obj(ow.obj.spec)?.replicas;
+    const nr = obj(nw.obj.spec)?.replicas;
+    if (canon(or) !== canon(nr))
+      scaled.push(
+        `${nw.obj.kind}/${nw.obj.metadata.name} from ${canon(or ?? 1)} to ${canon(nr ?? 1)}`,
+      );
+  }
+  const configs = (ms: Manifest[]): Map<string, string> =>
+    new Map(
+      ms
+        .filter((m) => m.obj.kind === "ConfigMap" || m.obj.kind === "Secret")
+        .map((m) => [
+          m.key,
+          canon({ data: m.obj.data, binaryData: m.obj.binaryData, stringData: m.obj.stringData }),
+        ]),
+    );
+  const oc = configs(running);
+  const nc = configs(target);
+  if (oc.size !== nc.size)
+    return {
+      strategy: "PIPELINE",
+      summary: "Sync progressively because the number of ConfigMaps/Secrets was changed",
+    };
+  for (const [k, v] of nc) {
+    if (!oc.has(k))
+      return {
+        strategy: "PIPELINE",
+        summary: `Sync progressively because ${k.split(":")[1]} ${k.split(":")[3]} was added`,
+      };
+    if (oc.get(k) !== v)
+      return {
+        strategy: "PIPELINE",
+        summary: `Sync progressively because ${k.split(":")[1]} ${k.split(":")[3]} was updated`,
+      };
+  }
+  if (scaled.length)
+    return { strategy: "QUICK_SYNC", summary: `Quick sync to scale ${scaled.join(", ")}` };
+  return { strategy: "QUICK_SYNC", summary: "Quick sync by applying all manifests" };
+}
+
+function predefined(
+  id: string,
+  name: string,
+  desc: string,
+  visible: boolean,
+  rollback: boolean,
+): PipelineStage {
+  return create(PipelineStageSchema, {
+    id,
+    name,
+    desc,
+    predefined: true,
+    visible,
+    rollback,
+    status: StageStatus.STAGE_NOT_STARTED_YET,
+    availableOperation: rollback ? ManualOperation.NONE : ManualOperation.UNKNOWN,
+  });
+}
+
+/** The stages of a quick sync: K8sSync, plus the hidden Rollback when auto-rollback is on. */
+export function quickSyncStages(cfg: ApplicationConfig): PipelineStage[] {
+  const stages = [
+    predefined(
+      PredefinedStageId.K8S_SYNC,
+      StageName.K8S_SYNC,
+      "Sync by applying all manifests",
+      true,
+      false,
+    ),
+  ];
+  if (cfg.input.autoRollback)
+    stages.push(
+      predefined(
+        PredefinedStageId.ROLLBACK,
+        StageName.ROLLBACK,
+        "Rollback the deployment",
+        false,
+        true,
+      ),
+    );
+  return stages;
+}
+
+/** The stages of the configured pipeline (`requires` = previous stage), plus the hidden Rollback. */
+export function pipelineStages(cfg: ApplicationConfig): PipelineStage[] {
+  const out: PipelineStage[] = [];
+  let prev: string | undefined;
+  for (const s of cfg.pipeline.stages) {
+    const isApproval = s.name === "WAIT_APPROVAL";
+    const approvers = isApproval ? [...s.with.approvers] : [];
+    out.push(
+      create(PipelineStageSchema, {
+        id: s.id,
+        name: s.name,
+        desc: s.desc,
+        index: s.index,
+        predefined: false,
+        requires: prev ? [prev] : [],
+        visible: true,
+        status: StageStatus.STAGE_NOT_STARTED_YET,
+        // PipeCD's MakeInitialStageMetadata: WAIT_APPROVAL carries its approvers.
+        metadata: isApproval ? { [METADATA_APPROVERS]: approvers.join(",") } : {},
+        availableOperation: isApproval ? ManualOperation.APPROVE : ManualOperation.SKIP,
+        // The control plane enforces these when an approval is made (PipeCD #2550 must not recur).
+        authorizedOperators: approvers,
+      }),
+    );
+    prev = s.id;
+  }
+  if (cfg.input.autoRollback)
+    out.push(
+      predefined(
+        PredefinedStageId.ROLLBACK,
+        StageName.ROLLBACK,
+        "Rollback the deployment",
+        false,
+        true,
+      ),
+    );
+  return out;
+}
+
+/** `tag` for one image, "tag (name), …" for several (PipeCD version detection). */
+function versionOf(ms: Manifest[]): PlanResult["versions"] & { summary?: string } {
+  return deploymentImages(ms).map((i) => ({
+    kind: "CONTAINER_IMAGE" as const,
+    name: i.name,
+    version: i.tag,
+    url: i.image,
+  }));
+}
+
+/** Input of {@link KubernetesPlanner.plan} beyond the SDK's. */
+export interface KubernetesPlannerInput extends PlannerInput {
+  readonly appConfig: ApplicationConfig;
+  /** The command-requested strategy (AUTO for commits). */
+  readonly requestedStrategy: SyncStrategy;
+  readonly fromCommand: boolean;
+}
+
+/**
+ * The Kubernetes planner (PipeCD `planner/kubernetes`, reference §3.3), in PipeCD's decision
+ * order: command strategy; no pipeline → quick sync; `planner.alwaysUsePipeline`;
+ * `commitMatcher` (commits only); first deployment → quick sync; then `decideStrategy`.
+ */
+export class KubernetesPlanner implements Planner {
+  async plan(input: PlannerInput): Promise<PlanResult> {
+    const i = input as KubernetesPlannerInput;
+    const cfg = i.appConfig;
+    const target = await loadManifests(i.targetDir, cfg.input);
+    const versions = versionOf(target);
+    const version =
+      versions.length === 1
+        ? (versions[0]?.version ?? "")
+        : versions.map((v) => `${v.version} (${v.name})`).join(", ");
+    const hasPipeline = cfg.pipeline.stages.length > 0;
+    const quick = (summary: string): PlanResult => ({
+      strategy: "QUICK_SYNC",
+      summary,
+      version,
+      versions,
+      stages: quickSyncStages(cfg),
+    });
+    const pipeline = (summary: string): PlanResult => ({
+      strategy: "PIPELINE",
+      summary,
+      version,
+      versions,
+      stages: pipelineStages(cfg),
+    });
+    if (i.requestedStrategy === SyncStrategy.QUICK_SYNC)
+      return quick("Quick sync by applying all manifests (requested)");
+    if (i.requestedStrategy === SyncStrategy.PIPELINE) {
+      if (!hasPipeline)
+        throw new InvalidArgumentError(
+          "a pipeline sync was requested but the application has no pipeline",
+        );
+      return pipeline("Sync with the specified pipeline (requested)");
+    }
+    if (!hasPipeline)
+      return quick("Quick sync by applying all manifests because no pipeline was configured");
+    if (cfg.planner.alwaysUsePipeline)
+      return pipeline("Sync with the specified pipeline (alwaysUsePipeline was set)");
+    if (!i.fromCommand) {
+      if (cfg.commitMatcher.pipeline && goRegExp(cfg.commitMatcher.pipeline).test(i.commitMessage))
+        return pipeline(
+          "Sync progressively because the commit message matched the pipeline matcher",
+        );
+      if (
+        cfg.commitMatcher.quickSync &&
+        goRegExp(cfg.commitMatcher.quickSync).test(i.commitMessage)
+      )
+        return quick("Quick sync because the commit message matched the quick sync matcher");
+    }
+    if (!i.runningDir || !i.runningCommit)
+      return quick(
+        "Quick sync by applying all manifests because it seems this is the first deployment",
+      );
+    const running = await loadManifests(i.runningDir, cfg.input);
+    const d = decideStrategy(cfg, running, target);
+    return d.strategy === "PIPELINE" ? pipeline(d.summary) : quick(d.summary);
+  }
+}

@@ -1,0 +1,313 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes, randomUUID } from "node:crypto";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { createRestClient, type ResponseOf, type RestClient } from "@pipecd-ts/rest-api";
+import { freePort } from "./ports.js";
+import { repoRoot, runCommand } from "./tools.js";
+import { eventually } from "./wait.js";
+
+/** A web user of the test control plane (password = `<username>-secret`). */
+export interface StackUser {
+  username: string;
+  role: "viewer" | "editor" | "admin";
+}
+
+/** A child process started by the stack. */
+export interface StackProcess {
+  proc: ChildProcess;
+  /** Everything it printed. */
+  output(): string;
+  /** SIGKILL and wait for it to exit. */
+  kill(): Promise<void>;
+  /** SIGTERM and wait (the graceful path). */
+  stop(): Promise<void>;
+}
+
+async function launch(
+  bin: string,
+  args: string[],
+  ready: RegExp,
+  env: NodeJS.ProcessEnv = {},
+): Promise<StackProcess> {
+  const proc = spawn(join(repoRoot(), "bin", bin), args, {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...env },
+  });
+  let out = "";
+  const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`${bin} not ready within 30 s:\n${out.slice(-3000)}`)),
+      30_000,
+    );
+    const on = (d: Buffer): void => {
+      out += d.toString();
+      if (ready.test(out)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    proc.stdout?.on("data", on);
+    proc.stderr?.on("data", on);
+    proc.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(
+        new Error(`${bin} exited with ${String(code)} before it was ready:\n${out.slice(-3000)}`),
+      );
+    });
+  });
+  const end = async (signal: NodeJS.Signals): Promise<void> => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    proc.kill(signal);
+    await exited;
+  };
+  return { proc, output: () => out, kill: () => end("SIGKILL"), stop: () => end("SIGTERM") };
+}
+
+/** A bare Git repository plus a working clone to commit from. */
+export interface TestRepo {
+  /** The bare repository (the piped's `remote`). */
+  bare: string;
+  /** Writes (or, for null, deletes) files and commits them; returns the commit hash. */
+  commit(files: Record<string, string | null>, message: string): Promise<string>;
+}
+
+async function git(cwd: string, args: string[]): Promise<string> {
+  const r = await runCommand("git", ["-C", cwd, ...args], { timeoutMs: 30_000 });
+  if (r.code !== 0) throw new Error(`git ${args.join(" ")} failed: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+async function createRepo(dir: string): Promise<TestRepo> {
+  const bare = join(dir, "remote.git");
+  const work = join(dir, "work");
+  await mkdir(bare, { recursive: true });
+  await git(bare, ["init", "--quiet", "--bare", "--initial-branch=main"]);
+  await mkdir(work, { recursive: true });
+  await git(work, ["init", "--quiet", "--initial-branch=main"]);
+  await git(work, ["config", "user.email", "dev@example.com"]);
+  await git(work, ["config", "user.name", "Dev"]);
+  await git(work, ["remote", "add", "origin", bare]);
+  return {
+    bare,
+    async commit(files, message) {
+      for (const [path, content] of Object.entries(files)) {
+        const full = join(work, path);
+        if (content === null) await rm(full, { force: true });
+        else {
+          await mkdir(dirname(full), { recursive: true });
+          await writeFile(full, content);
+        }
+      }
+      await git(work, ["add", "-A"]);
+      await git(work, ["commit", "--quiet", "--allow-empty", "-m", message]);
+      await git(work, ["push", "--quiet", "origin", "HEAD:main"]);
+      return git(work, ["rev-parse", "HEAD"]);
+    },
+  };
+}
+
+/** Options of {@link startStack}. */
+export interface StackOptions {
+  users?: StackUser[];
+  /** Pod readiness delay in kube-sim. */
+  readyDelayMs?: number;
+  /** The piped's Git poll interval. */
+  syncInterval?: string;
+}
+
+type DeploymentJson = ResponseOf<"getDeployment">["deployment"];
+
+/**
+ * The whole product over real processes for tests: kube-sim (in-process, HTTPS), the control
+ * plane (`bin/pipecd-server`, SQLite) on fixed loopback ports so it can be restarted, a bare Git
+ * repository, and a piped (`bin/piped`) that can be SIGKILLed and restarted.
+ */
+export interface Stack {
+  dir: string;
+  /** kube-sim (bin/kube-sim) and its kubeconfig. */
+  sim: StackProcess & { url: string; kubeconfigPath: string };
+  repo: TestRepo;
+  httpUrl: string;
+  adminKey: string;
+  admin: RestClient;
+  pipedId: string;
+  controlPlane: StackProcess;
+  piped: StackProcess | undefined;
+  /** A REST client signed in as a config user (session cookie). */
+  as(username: string): Promise<RestClient>;
+  startPiped(): Promise<StackProcess>;
+  restartControlPlane(downMs?: number): Promise<void>;
+  stopControlPlane(): Promise<void>;
+  startControlPlane(): Promise<void>;
+  /** Registers an application of the piped at `path` in the repo. */
+  addApp(name: string, path: string): Promise<string>;
+  /** Polls deployments of an app until one matches `pred`. */
+  waitDeployment(
+    appId: string,
+    pred: (d: DeploymentJson) => boolean,
+    timeoutMs?: number,
+    what?: string,
+  ): Promise<DeploymentJson>;
+  deployments(appId: string): Promise<DeploymentJson[]>;
+  close(): Promise<void>;
+}
+
+/** Starts a {@link Stack} in a temporary directory. */
+export async function startStack(o: StackOptions = {}): Promise<Stack> {
+  const dir = await mkdtemp(join(tmpdir(), "pipecd-stack-"));
+  const kubeconfigPath = join(dir, "kubeconfig");
+  const simProc = await launch(
+    "kube-sim",
+    ["--port", "0", "--kubeconfig", kubeconfigPath, "--ready-delay", String(o.readyDelayMs ?? 200)],
+    /kube-sim ready/,
+  );
+  const sim = {
+    ...simProc,
+    url: /kube-sim ready (\S+)/.exec(simProc.output())?.[1] ?? "",
+    kubeconfigPath,
+  };
+  const repo = await createRepo(join(dir, "git"));
+  const httpPort = await freePort();
+  const grpcPort = await freePort();
+  const adminKey = `${randomUUID()}.${randomBytes(32).toString("base64url")}`;
+  const keyFile = join(dir, "admin-key");
+  await writeFile(keyFile, adminKey, { mode: 0o600 });
+  const users = o.users ?? [];
+  const hash = async (pw: string): Promise<string> => {
+    const r = await runCommand(join(repoRoot(), "bin", "pipecd-server"), ["hash-password"], {
+      input: pw,
+      timeoutMs: 30_000,
+    });
+    if (r.code !== 0) throw new Error(`hash-password failed: ${r.stderr}`);
+    return r.stdout.trim();
+  };
+  const cpConfig = join(dir, "control-plane.yaml");
+  const userLines: string[] = [];
+  for (const u of users)
+    userLines.push(
+      `    - username: ${u.username}\n      passwordHash: "${await hash(`${u.username}-secret`)}"\n      role: ${u.role}`,
+    );
+  await writeFile(
+    cpConfig,
+    `apiVersion: pipecd-ts.dev/v1beta1\nkind: ControlPlane\nspec:\n  users:${userLines.length ? `\n${userLines.join("\n")}` : " []"}\n`,
+  );
+  const httpUrl = `http://127.0.0.1:${httpPort}`;
+  const cpArgs = [
+    "--data-dir",
+    join(dir, "cp-data"),
+    "--http-port",
+    String(httpPort),
+    "--grpc-port",
+    String(grpcPort),
+    "--listen-host",
+    "127.0.0.1",
+    "--bootstrap-admin-key-file",
+    keyFile,
+    "--config",
+    cpConfig,
+    "--log-level",
+    "warn",
+    "--grace-period",
+    "2000",
+  ];
+  const startCp = (): Promise<StackProcess> =>
+    launch("pipecd-server", cpArgs, /pipecd-server ready/);
+  const admin = createRestClient({ baseUrl: httpUrl, apiKey: adminKey, timeoutMs: 10_000 });
+  const stack: Stack = {
+    dir,
+    sim,
+    repo,
+    httpUrl,
+    adminKey,
+    admin,
+    pipedId: "",
+    controlPlane: await startCp(),
+    piped: undefined,
+    async as(username) {
+      const res = await fetch(`${httpUrl}/api/v1/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ username, password: `${username}-secret` }),
+      });
+      if (res.status !== 200) throw new Error(`login ${username}: HTTP ${res.status}`);
+      const cookie = (res.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+      return createRestClient({ baseUrl: httpUrl, headers: { cookie }, timeoutMs: 10_000 });
+    },
+    async startPiped() {
+      stack.piped = await launch(
+        "piped",
+        [
+          "--config",
+          join(dir, "piped.yaml"),
+          "--insecure",
+          "--work-dir",
+          join(dir, "piped-work"),
+          "--log-level",
+          "info",
+          "--grace-period",
+          "2000",
+        ],
+        /piped ready/,
+      );
+      return stack.piped;
+    },
+    async stopControlPlane() {
+      await stack.controlPlane.stop();
+    },
+    async startControlPlane() {
+      stack.controlPlane = await startCp();
+    },
+    async restartControlPlane(downMs = 0) {
+      await stack.controlPlane.stop();
+      if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+      stack.controlPlane = await startCp();
+    },
+    async addApp(name, path) {
+      const res = await admin.call("addApplication", {
+        body: { name, pipedId: stack.pipedId, gitPath: { repoId: "repo", path } },
+      });
+      return res.id;
+    },
+    async deployments(appId) {
+      return (await admin.call("listDeployments", { query: { applicationId: appId, limit: 100 } }))
+        .deployments;
+    },
+    async waitDeployment(appId, pred, timeoutMs = 30_000, what = "deployment") {
+      return eventually(async () => (await stack.deployments(appId)).find(pred), timeoutMs, what);
+    },
+    async close() {
+      await stack.piped?.stop().catch(() => undefined);
+      await stack.controlPlane.stop().catch(() => undefined);
+      await sim.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  const piped = await admin.call("registerPiped", { body: { name: "test-piped" } });
+  stack.pipedId = piped.id;
+  await writeFile(join(dir, "piped-key"), piped.key, { mode: 0o600 });
+  await writeFile(
+    join(dir, "piped.yaml"),
+    `apiVersion: pipecd.dev/v1beta1
+kind: Piped
+spec:
+  projectID: default
+  pipedID: ${piped.id}
+  pipedKeyFile: ${join(dir, "piped-key")}
+  apiAddress: 127.0.0.1:${grpcPort}
+  syncInterval: ${o.syncInterval ?? "1s"}
+  repositories:
+    - repoId: repo
+      remote: ${repo.bare}
+      branch: main
+  platformProviders:
+    - name: kubernetes-default
+      type: KUBERNETES
+      config:
+        kubeConfigPath: ${sim.kubeconfigPath}
+`,
+  );
+  return stack;
+}
