@@ -310,6 +310,11 @@ describe("piped end to end", () => {
       "reviewer-a, reviewer-b",
       "the approval made before the kill was kept",
     );
+    // The last triggered commit came back from the control plane: no second deployment of it.
+    const same = (await s.deployments(appId)).filter(
+      (x) => x.trigger?.commit?.message === "bump image to v0.4.0",
+    );
+    assert.equal(same.length, 1, "restarts did not re-trigger the same commit");
   });
 
   it("the control plane down for 10 s during a deployment loses nothing and the deployment completes", async () => {
