@@ -1,7 +1,6 @@
-import { readFile } from "node:fs/promises";
 import { InvalidArgumentError } from "@pipecd-ts/runtime";
 import { PredefinedStageId, StageName } from "@pipecd-ts/model";
-import { IssueCollector, YamlSource } from "./source.js";
+import { IssueCollector, YamlSource, readConfigFile } from "./source.js";
 import { FieldReader, deepFreeze, isMap, type FieldPath, type YamlMap } from "./fields.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -458,14 +457,7 @@ export function parseApplicationConfig(file: string, text: string): ApplicationC
 
 /** Reads and parses an application config file (e.g. `app.pipecd.yaml`). */
 export async function loadApplicationConfig(path: string): Promise<ApplicationConfig> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (err) {
-    throw new InvalidArgumentError(`cannot read config ${path}: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
+  const text = await readConfigFile(path);
   return parseApplicationConfig(path, text);
 }
 

@@ -1,7 +1,6 @@
-import { readFile } from "node:fs/promises";
 import { InvalidArgumentError } from "@pipecd-ts/runtime";
 import { parseRole, type RoleName } from "@pipecd-ts/model";
-import { IssueCollector, YamlSource, parseDuration } from "./source.js";
+import { IssueCollector, YamlSource, parseDuration, readConfigFile } from "./source.js";
 
 /** A web user of the control plane (static, from the config file). */
 export interface ControlPlaneUser {
@@ -125,14 +124,7 @@ export function parseControlPlaneConfig(file: string, text: string): ControlPlan
 
 /** Reads and parses a control-plane config file. */
 export async function loadControlPlaneConfig(file: string): Promise<ControlPlaneConfig> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (err) {
-    throw new InvalidArgumentError(`cannot read config ${file}: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
+  const text = await readConfigFile(file);
   return parseControlPlaneConfig(file, text);
 }
 

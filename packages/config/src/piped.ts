@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { InvalidArgumentError } from "@pipecd-ts/runtime";
-import { ConfigError, IssueCollector, YamlSource } from "./source.js";
+import { ConfigError, IssueCollector, YamlSource, readConfigFile } from "./source.js";
 import { FieldReader, deepFreeze, isMap, type FieldPath, type YamlMap } from "./fields.js";
 
 /** A git repository the piped watches (`repositories[]`). */
@@ -207,14 +207,7 @@ export function parsePipedConfig(file: string, text: string): PipedConfig {
 
 /** Reads and parses a piped config file, then reads `pipedKeyFile` into `pipedKey`. */
 export async function loadPipedConfig(path: string): Promise<PipedConfig> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (err) {
-    throw new InvalidArgumentError(`cannot read config ${path}: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
+  const text = await readConfigFile(path);
   const cfg = parsePipedConfig(path, text);
   if (cfg.pipedKeyFile === "") return cfg;
   let key: string;

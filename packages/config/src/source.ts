@@ -1,4 +1,5 @@
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Document, type Node } from "yaml";
+import { readFile } from "node:fs/promises";
 import { InvalidArgumentError } from "@pipecd-ts/runtime";
 
 /** One problem found in a config file. */
@@ -134,4 +135,15 @@ export function parseDuration(text: string): number | undefined {
     pos = re.lastIndex;
   }
   return pos === 0 || !Number.isFinite(total) ? undefined : Math.round(total);
+}
+
+/** Reads a config file; a missing or unreadable file is an InvalidArgument naming the path. */
+export async function readConfigFile(path: string): Promise<string> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (err) {
+    throw new InvalidArgumentError(`cannot read config ${path}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
 }

@@ -8,7 +8,7 @@ import {
 } from "@pipecd-ts/proto";
 import { isDeploymentCompleted } from "@pipecd-ts/model";
 import type { PlanResult } from "@pipecd-ts/plugin-sdk";
-import { AppError, type Service } from "@pipecd-ts/runtime";
+import { AppError, backoffDelay, sleep, type Service } from "@pipecd-ts/runtime";
 import { DeploymentRun, type RunContext, type RunDeps } from "./scheduler.js";
 
 /** A prepared deployment workspace: checked-out commits and loaded configs. */
@@ -52,6 +52,7 @@ export class Controller implements Service {
   private readonly jobs = new Map<string, Job>();
   private readonly early = new Map<string, Command[]>();
   private readonly handled = new Set<string>();
+  private readonly prepareFailures = new Map<string, number>();
   private wake: (() => void) | undefined;
   private kicked = false;
   private terminate: AbortSignal | undefined;
@@ -191,7 +192,40 @@ export class Controller implements Service {
       this.deps.reporter.report(d.id, what, fn);
     let ws: Workspace | undefined;
     try {
-      ws = await this.deps.hooks.prepare(d, signal);
+      try {
+        ws = await this.deps.hooks.prepare(d, signal);
+      } catch (err) {
+        if (signal.aborted) return;
+        const msg = (err as Error).message;
+        if (d.status === DeploymentStatus.DEPLOYMENT_PENDING) {
+          // Nothing ran yet: a deployment that cannot be prepared fails with the reason.
+          log.warn({ err: msg }, "could not prepare the deployment");
+          await report("deployment FAILURE (prepare)", (s) =>
+            this.deps.api.call(
+              "reportDeploymentCompleted",
+              {
+                deploymentId: d.id,
+                status: DeploymentStatus.DEPLOYMENT_FAILURE,
+                statusReason: `Unable to prepare the deployment (${msg})`,
+                completedAt: timestampFromDate(this.deps.clock.now()),
+              },
+              { signal: s },
+            ),
+          );
+          return;
+        }
+        // A resumed deployment must finish: retry later, with a growing, jittered delay.
+        const attempt = (this.prepareFailures.get(d.id) ?? 0) + 1;
+        this.prepareFailures.set(d.id, attempt);
+        const delay = backoffDelay(attempt, { initialDelayMs: 1_000, maxDelayMs: 60_000 });
+        log.warn(
+          { err: msg, attempt, delayMs: delay },
+          "could not prepare a resumed deployment; retrying",
+        );
+        await sleep(delay, signal).catch(() => undefined);
+        return;
+      }
+      this.prepareFailures.delete(d.id);
       if (d.status === DeploymentStatus.DEPLOYMENT_PENDING) {
         // A cancel that arrived while pending ends the deployment before planning.
         const cancel = this.early.get(d.id)?.find((c) => c.type === Command_Type.CANCEL_DEPLOYMENT);
