@@ -210,6 +210,9 @@ describe("piped end to end", () => {
       "approval stage to succeed",
     );
     const took = Date.now() - t0;
+    console.log(
+      `# piped continued ${took} ms after the second approval (approve call → stage SUCCESS seen over REST)`,
+    );
     assert.ok(
       took < 1_000,
       `the piped continued ${took} ms after the second approval (must be < 1 s)`,
