@@ -86,6 +86,10 @@ describe("piped: cancel, skip and timeouts", () => {
     });
     const done = await final(d.id ?? "", "DEPLOYMENT_CANCELLED");
     assert.equal(rollback(done)?.status, "STAGE_NOT_STARTED_YET");
+    assert.match(
+      done.statusReason ?? "",
+      /rollback skipped as requested: resources were left in place/,
+    );
   });
 
   it("skip: the running stage is SKIPPED and the deployment goes on to SUCCESS", async () => {

@@ -5,4 +5,6 @@ export {
   type Piped,
   type PipedOptions,
 } from "./piped.js";
-export { globToRegExp, isTouched } from "./trigger/trigger.js";
+export { isTouched } from "./trigger/trigger.js";
+export { globToRegExp } from "./glob.js";
+export { skipReason } from "./controller/scheduler.js";

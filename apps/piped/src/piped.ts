@@ -6,7 +6,13 @@ import { createKubeClient } from "@pipecd-ts/kube";
 import { StageName } from "@pipecd-ts/model";
 import { WaitApprovalExecutor, WaitExecutor } from "@pipecd-ts/plugin-basic";
 import {
+  K8sBaselineCleanExecutor,
+  K8sBaselineRolloutExecutor,
+  K8sCanaryCleanExecutor,
+  K8sCanaryRolloutExecutor,
+  K8sPrimaryRolloutExecutor,
   K8sSyncExecutor,
+  K8sTrafficRoutingExecutor,
   KubernetesPlanner,
   RollbackExecutor,
   type KubernetesPlannerInput,
@@ -85,6 +91,12 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
     .register(StageName.WAIT, new WaitExecutor())
     .register(StageName.WAIT_APPROVAL, new WaitApprovalExecutor())
     .register(StageName.K8S_SYNC, new K8sSyncExecutor(k8s))
+    .register(StageName.K8S_CANARY_ROLLOUT, new K8sCanaryRolloutExecutor(k8s))
+    .register(StageName.K8S_CANARY_CLEAN, new K8sCanaryCleanExecutor(k8s))
+    .register(StageName.K8S_BASELINE_ROLLOUT, new K8sBaselineRolloutExecutor(k8s))
+    .register(StageName.K8S_BASELINE_CLEAN, new K8sBaselineCleanExecutor(k8s))
+    .register(StageName.K8S_PRIMARY_ROLLOUT, new K8sPrimaryRolloutExecutor(k8s))
+    .register(StageName.K8S_TRAFFIC_ROUTING, new K8sTrafficRoutingExecutor(k8s))
     .register(StageName.ROLLBACK, new RollbackExecutor(k8s));
   const reporter = new Reporter(logger.child({ component: "reporter" }));
   const stageLogs = new StageLogPersister({ api, reporter, clock, logger });

@@ -4,7 +4,7 @@ import { AppError } from "@pipecd-ts/runtime";
 import { addBuiltinAnnotations, addConfigHash, type Manifest } from "./manifest.js";
 
 /** The Kubernetes calls the stages need (the piped wires the real client). */
-export type KubeApi = Pick<KubeClient, "apply" | "deleteOwned" | "waitForRollout">;
+export type KubeApi = Pick<KubeClient, "apply" | "deleteOwned" | "waitForRollout" | "get" | "list">;
 
 /** Options of {@link applyAll}. */
 export interface ApplyAllOptions {

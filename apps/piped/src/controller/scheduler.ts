@@ -25,6 +25,7 @@ import type { Clock, Logger } from "@pipecd-ts/runtime";
 import type { ApiClient } from "../apiclient/client.js";
 import type { Reporter } from "../apiclient/reporter.js";
 import type { StageLogPersister } from "../stagelog/stage-log.js";
+import { globToRegExp } from "../glob.js";
 import { createMetadataStore } from "./metadata.js";
 
 /** Shared-metadata key holding when the deployment started running (ms): its timeout survives restarts. */
@@ -45,6 +46,46 @@ export interface RunContext {
   stageTimeoutMsOf(stage: PipelineStage): number | undefined;
   /** Deployment `timeout` (PipeCD default 6h). */
   deploymentTimeoutMs: number;
+  /** The target commit's message (for `skipOn.commitMessagePrefixes`). */
+  commitMessage: string;
+  /** Files changed between the running and target commits; undefined when unknown. */
+  changedFiles: readonly string[] | undefined;
+}
+
+/** Stage types PipeCD evaluates `skipOn` for. */
+const SKIPPABLE = new Set<string>([StageName.WAIT, StageName.WAIT_APPROVAL, StageName.ANALYSIS]);
+
+/**
+ * PipeCD `skipstage.go`: a stage is skipped when the commit message starts with one of
+ * `skipOn.commitMessagePrefixes`, or when every file changed since the running commit matches
+ * `skipOn.paths`. Returns the reason, or undefined to run the stage.
+ */
+export function skipReason(
+  stageName: string,
+  stageConfig: unknown,
+  ctx: Pick<RunContext, "commitMessage" | "changedFiles">,
+): string | undefined {
+  if (!SKIPPABLE.has(stageName)) return undefined;
+  const skipOn = (
+    stageConfig as
+      | { skipOn?: { commitMessagePrefixes?: readonly string[]; paths?: readonly string[] } }
+      | undefined
+  )?.skipOn;
+  if (!skipOn) return undefined;
+  const prefix = (skipOn.commitMessagePrefixes ?? []).find(
+    (p) => p && ctx.commitMessage.startsWith(p),
+  );
+  if (prefix) return `Skipped because the commit message starts with "${prefix}"`;
+  const paths = (skipOn.paths ?? []).map(globToRegExp);
+  const changed = ctx.changedFiles;
+  if (
+    paths.length &&
+    changed &&
+    changed.length > 0 &&
+    changed.every((f) => paths.some((r) => r.test(f)))
+  )
+    return "Skipped because every changed file matches skipOn.paths";
+  return undefined;
 }
 
 /** Dependencies of {@link DeploymentRun}. */
@@ -275,6 +316,14 @@ export class DeploymentRun {
       final !== DeploymentStatus.DEPLOYMENT_SUCCESS &&
       rollbackStages.length > 0 &&
       this.cancelled?.rollback !== false;
+    if (
+      final !== DeploymentStatus.DEPLOYMENT_SUCCESS &&
+      rollbackStages.length > 0 &&
+      this.cancelled?.rollback === false
+    ) {
+      reason = `${reason}; rollback skipped as requested: resources were left in place`;
+      this.log.info("cancelled without rollback: resources left in place");
+    }
     if (wantRollback) {
       if (this.d.status !== DeploymentStatus.DEPLOYMENT_ROLLING_BACK) {
         await this.report("deployment ROLLING_BACK", (signal) =>
@@ -340,6 +389,31 @@ export class DeploymentRun {
     if (!Number.isFinite(stageStart) || stageStart <= 0) {
       stageStart = this.deps.clock.now().getTime();
       await scope.put({ [STAGE_START_KEY]: String(stageStart) });
+    }
+    const skip = isRollback
+      ? undefined
+      : skipReason(stage.name, this.ctx.stageConfigOf(stage), this.ctx);
+    if (skip) {
+      const skipLog = this.deps.stageLogs.forStage(this.d.id, stage.id, stage.retriedCount);
+      skipLog.info(skip);
+      await skipLog.complete();
+      await this.report(`stage ${stage.id} SKIPPED`, (signal) =>
+        this.deps.api.call(
+          "reportStageStatusChanged",
+          {
+            deploymentId: this.d.id,
+            stageId: stage.id,
+            status: StageStatus.STAGE_SKIPPED,
+            statusReason: skip,
+            requires: stage.requires,
+            visible: true,
+            retriedCount: stage.retriedCount,
+            completedAt: timestampFromDate(this.deps.clock.now()),
+          },
+          { signal },
+        ),
+      );
+      return { status: StageStatus.STAGE_SKIPPED, reason: skip };
     }
     const stageTimeout = isRollback ? undefined : this.ctx.stageTimeoutMsOf(stage);
     const deadline = Math.min(

@@ -73,6 +73,9 @@ export async function prepareWorkspace(
       cleanups.push(() => running.remove());
       runningDir = join(running.dir, path);
     }
+    const changedFiles = runningCommit
+      ? await repo.changedFiles(runningCommit, targetCommit).catch(() => undefined)
+      : undefined;
     const stageOf = (stage: PipelineStage) =>
       stage.predefined ? undefined : appConfig.pipeline.stages.find((s) => s.id === stage.id);
     return {
@@ -82,6 +85,7 @@ export async function prepareWorkspace(
       runningCommit,
       appConfig,
       commitMessage: d.trigger?.commit?.message ?? "",
+      changedFiles,
       deploymentTimeoutMs: appConfig.timeoutMs,
       stageConfigOf: (stage) => stageOf(stage)?.with,
       stageTimeoutMsOf: (stage) => stageOf(stage)?.timeoutMs,

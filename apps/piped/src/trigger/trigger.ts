@@ -16,6 +16,7 @@ import { METADATA_TRIGGERED_DEPLOYMENT_ID } from "@pipecd-ts/model";
 import { AppError, type Clock, type Logger, type Service } from "@pipecd-ts/runtime";
 import type { ApiClient } from "../apiclient/client.js";
 import type { GitRepo } from "./git.js";
+import { globToRegExp } from "../glob.js";
 
 /** The part of an application config the trigger needs. */
 export interface TriggerConfig {
@@ -39,23 +40,6 @@ export interface TriggerDeps {
   logger: Logger;
   /** Called after a deployment was created (the controller re-lists at once). */
   onDeploymentCreated?(): void;
-}
-
-/** Compiles a PipeCD path pattern (`*`, `**`, `?`) relative to the repo root. */
-export function globToRegExp(pattern: string): RegExp {
-  let re = "";
-  const p = pattern.replace(/^\.?\//, "");
-  for (let i = 0; i < p.length; i++) {
-    const ch = p[i] ?? "";
-    if (ch === "*" && p[i + 1] === "*") {
-      re += ".*";
-      i++;
-      if (p[i + 1] === "/") i++;
-    } else if (ch === "*") re += "[^/]*";
-    else if (ch === "?") re += "[^/]";
-    else re += ch.replace(/[.+^${}()|[\]\\]/g, "\\$&");
-  }
-  return new RegExp(`^${re}$`);
 }
 
 /**

@@ -1,0 +1,262 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import * as k8s from "@kubernetes/client-node";
+import { parseAllDocuments } from "yaml";
+import { eventually, startStack, type Stack } from "@pipecd-ts/testkit";
+
+// The seed's Istio canary (PipeCD examples v0/kubernetes/mesh-istio-canary), end to end over
+// real processes: canary 50% → traffic 90/10 → WAIT_APPROVAL → primary rollout → traffic 100 →
+// canary clean.
+
+const HOST = "canary-app.default.svc.cluster.local";
+
+const files = (image: string, extra: Record<string, string> = {}): Record<string, string> => ({
+  "canary-app/app.pipecd.yaml": `apiVersion: pipecd.dev/v1beta1
+kind: KubernetesApp
+spec:
+  name: canary-app
+  pipeline:
+    stages:
+      - name: K8S_CANARY_ROLLOUT
+        with: { replicas: 50% }
+      - name: K8S_TRAFFIC_ROUTING
+        with: { primary: 90, canary: 10 }
+      - name: WAIT_APPROVAL
+      - name: K8S_PRIMARY_ROLLOUT
+      - name: K8S_TRAFFIC_ROUTING
+        with: { primary: 100 }
+      - name: K8S_CANARY_CLEAN
+  trafficRouting:
+    method: istio
+    istio:
+      host: ${HOST}
+`,
+  "canary-app/deployment.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: canary-app
+  labels: { app: canary-app }
+spec:
+  replicas: 2
+  selector:
+    matchLabels: { app: canary-app, pipecd.dev/variant: primary }
+  template:
+    metadata:
+      labels: { app: canary-app, pipecd.dev/variant: primary }
+      annotations: { sidecar.istio.io/inject: "true" }
+    spec:
+      containers:
+        - name: helloworld
+          image: ghcr.io/pipe-cd/helloworld:${image}
+          args: [server]
+          ports: [{ containerPort: 9085 }]
+`,
+  "canary-app/service.yaml": `apiVersion: v1
+kind: Service
+metadata: { name: canary-app }
+spec:
+  selector: { app: canary-app }
+  ports: [{ name: http-admin, port: 9085, targetPort: 9085, protocol: TCP }]
+`,
+  "canary-app/gateway.yaml": `apiVersion: networking.istio.io/v1beta1
+kind: Gateway
+metadata: { name: canary-app }
+spec:
+  selector: { istio: ingressgateway }
+  servers:
+    - port: { number: 80, name: http, protocol: HTTP }
+      hosts: [canary-app.pipecd.dev]
+`,
+  "canary-app/destination-rule.yaml": `apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: { name: canary-app }
+spec:
+  host: ${HOST}
+  trafficPolicy: { tls: { mode: ISTIO_MUTUAL } }
+  subsets:
+    - name: primary
+      labels: { pipecd.dev/variant: primary }
+    - name: canary
+      labels: { pipecd.dev/variant: canary }
+    - name: baseline
+      labels: { pipecd.dev/variant: baseline }
+`,
+  "canary-app/virtual-service.yaml": `apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: { name: canary-app }
+spec:
+  hosts: [canary-app.pipecd.dev]
+  gateways: [canary-app]
+  http:
+    - route:
+        - destination: { host: ${HOST}, subset: primary, port: { number: 9085 } }
+          weight: 100
+`,
+  ...extra,
+});
+
+type Route = {
+  destination: { host: string; subset?: string; port?: { number: number } };
+  weight?: number;
+};
+
+describe("seed-shaped Istio canary end to end", () => {
+  let s: Stack;
+  let kc: k8s.KubeConfig;
+  let appId = "";
+  const apps = () => kc.makeApiClient(k8s.AppsV1Api);
+  const vsRoutes = async (): Promise<Route[]> => {
+    const vs = (await kc.makeApiClient(k8s.CustomObjectsApi).getNamespacedCustomObject({
+      group: "networking.istio.io",
+      version: "v1beta1",
+      namespace: "default",
+      plural: "virtualservices",
+      name: "canary-app",
+    })) as { spec: { http: { route: Route[] }[] } };
+    return vs.spec.http[0]?.route ?? [];
+  };
+  const image = async (name: string): Promise<string | undefined> =>
+    (await apps().readNamespacedDeployment({ name, namespace: "default" })).spec?.template.spec
+      ?.containers[0]?.image;
+  const exists = async (name: string): Promise<boolean> =>
+    apps()
+      .readNamespacedDeployment({ name, namespace: "default" })
+      .then(
+        () => true,
+        () => false,
+      );
+
+  before(async () => {
+    s = await startStack({ users: [{ username: "reviewer", role: "editor" }], readyDelayMs: 200 });
+    kc = new k8s.KubeConfig();
+    kc.loadFromFile(s.sim.kubeconfigPath);
+    const obj = k8s.KubernetesObjectApi.makeApiClient(kc);
+    for (const doc of parseAllDocuments(
+      await readFile(new URL("../../deploy/examples/istio-crds.yaml", import.meta.url), "utf8"),
+    )) {
+      const o = doc.toJS() as k8s.KubernetesObject | null;
+      if (o)
+        await obj.patch(o, undefined, undefined, "test", true, k8s.PatchStrategy.ServerSideApply);
+    }
+    await s.startPiped();
+    await s.repo.commit(files("v0.1.0"), "add canary-app");
+    appId = await s.addApp("canary-app", "canary-app");
+    await s.waitDeployment(
+      appId,
+      (x) => x.status === "DEPLOYMENT_SUCCESS",
+      60_000,
+      "first quick sync",
+    );
+  });
+  after(async () => s?.close());
+
+  it("an image bump runs the pipeline: 1 ready canary, 90/10 while waiting, then primary rolled and canary gone", async () => {
+    await s.repo.commit(files("v0.2.0"), "bump to v0.2.0");
+    const d = await s.waitDeployment(
+      appId,
+      (x) =>
+        x.trigger?.commit?.message === "bump to v0.2.0" &&
+        x.stages?.find((st) => st.name === "WAIT_APPROVAL")?.status === "STAGE_RUNNING",
+      90_000,
+      "waiting for approval",
+    );
+    const canary = await apps().readNamespacedDeployment({
+      name: "canary-app-canary",
+      namespace: "default",
+    });
+    assert.equal(canary.status?.readyReplicas, 1, "canary 50% of 2 = 1 ready replica");
+    assert.equal(
+      canary.spec?.template.spec?.containers[0]?.image,
+      "ghcr.io/pipe-cd/helloworld:v0.2.0",
+    );
+    assert.equal(
+      await image("canary-app"),
+      "ghcr.io/pipe-cd/helloworld:v0.1.0",
+      "the primary still runs the old image",
+    );
+    const split = await vsRoutes();
+    assert.deepEqual(
+      split.map((r) => [r.destination.subset, r.weight]),
+      [
+        ["primary", 90],
+        ["canary", 10],
+      ],
+    );
+    assert.ok(
+      split.every((r) => r.destination.port?.number === 9085),
+      "ports are kept during the split",
+    );
+    await (
+      await s.as("reviewer")
+    ).call("approveStage", {
+      params: {
+        id: d.id ?? "",
+        stageId: d.stages?.find((st) => st.name === "WAIT_APPROVAL")?.id ?? "",
+      },
+    });
+    await s.waitDeployment(
+      appId,
+      (x) => x.id === d.id && x.status === "DEPLOYMENT_SUCCESS",
+      90_000,
+      "pipeline success",
+    );
+    assert.deepEqual(
+      (await vsRoutes()).map((r) => [r.destination.subset, r.weight, r.destination.port?.number]),
+      [["primary", 100, 9085]],
+      "the VirtualService equals Git's",
+    );
+    assert.equal(await image("canary-app"), "ghcr.io/pipe-cd/helloworld:v0.2.0");
+    assert.equal(await exists("canary-app-canary"), false, "the canary is gone");
+  });
+
+  it("a never-ready canary fails at its deadline and rolls back: 100% primary, canary and the new resource deleted", async () => {
+    const bad = files("v0.3.0", {
+      "canary-app/extra-cm.yaml":
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: only-in-v3 }\ndata: { a: b }\n",
+    });
+    bad["canary-app/deployment.yaml"] = (bad["canary-app/deployment.yaml"] ?? "")
+      .replace(
+        'annotations: { sidecar.istio.io/inject: "true" }',
+        'annotations: { sidecar.istio.io/inject: "true", kube-sim.pipecd.dev/never-ready: "true" }',
+      )
+      .replace("replicas: 2\n", "replicas: 2\n  progressDeadlineSeconds: 2\n");
+    await s.repo.commit(bad, "broken v0.3.0");
+    const d = await s.waitDeployment(
+      appId,
+      (x) => x.trigger?.commit?.message === "broken v0.3.0" && x.status === "DEPLOYMENT_FAILURE",
+      90_000,
+      "failure after rollback",
+    );
+    assert.equal(d.stages?.find((st) => st.name === "K8S_CANARY_ROLLOUT")?.status, "STAGE_FAILURE");
+    assert.equal(d.stages?.find((st) => st.name === "ROLLBACK")?.status, "STAGE_SUCCESS");
+    assert.deepEqual(
+      (await vsRoutes()).map((r) => [r.destination.subset, r.weight]),
+      [["primary", 100]],
+    );
+    assert.equal(await exists("canary-app-canary"), false, "canary deleted");
+    assert.equal(
+      await image("canary-app"),
+      "ghcr.io/pipe-cd/helloworld:v0.2.0",
+      "primary still on the last good image",
+    );
+    // The canary's ConfigMap copy is gone, and rollback handled what only the failed commit added.
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    await eventually(
+      async () =>
+        core.readNamespacedConfigMap({ name: "only-in-v3-canary", namespace: "default" }).then(
+          () => false,
+          () => true,
+        ),
+      10_000,
+      "the canary ConfigMap copy to be deleted",
+    );
+    const logs = await s.admin.call("getStageLogs", {
+      params: { id: d.id ?? "", stageId: "Rollback" },
+    });
+    assert.ok(
+      logs.blocks.some((b) => /only the failed commit added/.test(b.log ?? "")),
+      "rollback deletes resources only the failed commit added",
+    );
+  });
+});
