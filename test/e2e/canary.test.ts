@@ -259,4 +259,158 @@ describe("seed-shaped Istio canary end to end", () => {
       "rollback deletes resources only the failed commit added",
     );
   });
+
+  /** Bumps the image, waits for the approval stage, then applies `act`; expects a full rollback. */
+  const rollsBack = async (
+    img: string,
+    act: (id: string, stageId: string) => Promise<unknown>,
+    status: string,
+  ): Promise<void> => {
+    await s.repo.commit(files(img), `bump to ${img}`);
+    const d = await s.waitDeployment(
+      appId,
+      (x) =>
+        x.trigger?.commit?.message === `bump to ${img}` &&
+        x.stages?.find((st) => st.name === "WAIT_APPROVAL")?.status === "STAGE_RUNNING",
+      90_000,
+      `${img} waiting for approval`,
+    );
+    assert.deepEqual(
+      (await vsRoutes()).map((r) => r.weight),
+      [90, 10],
+    );
+    await act(d.id ?? "", d.stages?.find((st) => st.name === "WAIT_APPROVAL")?.id ?? "");
+    const done = await s.waitDeployment(
+      appId,
+      (x) => x.id === d.id && x.status === status,
+      90_000,
+      `${img} ${status}`,
+    );
+    assert.equal(done.stages?.find((st) => st.name === "ROLLBACK")?.status, "STAGE_SUCCESS");
+    assert.deepEqual(
+      (await vsRoutes()).map((r) => [r.destination.subset, r.weight]),
+      [["primary", 100]],
+    );
+    assert.equal(await exists("canary-app-canary"), false, "canary deleted");
+    assert.equal(
+      await image("canary-app"),
+      "ghcr.io/pipe-cd/helloworld:v0.2.0",
+      "primary unchanged",
+    );
+  };
+
+  it("a rejection rolls back the same way", async () => {
+    await rollsBack(
+      "v0.4.0",
+      async (id, stageId) =>
+        (await s.as("reviewer")).call("rejectStage", {
+          params: { id, stageId },
+          body: { reason: "error rate up" },
+        }),
+      "DEPLOYMENT_FAILURE",
+    );
+  });
+
+  it("a cancel rolls back the same way", async () => {
+    await rollsBack(
+      "v0.5.0",
+      (id) => s.admin.call("cancelDeployment", { params: { id }, body: { rollback: true } }),
+      "DEPLOYMENT_CANCELLED",
+    );
+  });
+});
+
+describe("podselector (blue/green by Service selector) end to end", () => {
+  let s: Stack;
+  let kc: k8s.KubeConfig;
+  const cfg = (traffic: string): string => `apiVersion: pipecd.dev/v1beta1
+kind: KubernetesApp
+spec:
+  pipeline:
+    stages:
+      - name: K8S_CANARY_ROLLOUT
+        with: { replicas: 100% }
+      - name: K8S_TRAFFIC_ROUTING
+        with: { ${traffic} }
+      - name: K8S_PRIMARY_ROLLOUT
+      - name: K8S_TRAFFIC_ROUTING
+        with: { primary: 100 }
+      - name: K8S_CANARY_CLEAN
+  trafficRouting: { method: podselector }
+`;
+  const app = (image: string, traffic = "canary: 100"): Record<string, string> => ({
+    "bg/app.pipecd.yaml": cfg(traffic),
+    "bg/deployment.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: bg }
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: bg, pipecd.dev/variant: primary } }
+  template:
+    metadata: { labels: { app: bg, pipecd.dev/variant: primary } }
+    spec: { containers: [{ name: bg, image: "example/bg:${image}" }] }
+`,
+    "bg/service.yaml": `apiVersion: v1
+kind: Service
+metadata: { name: bg }
+spec:
+  selector: { app: bg, pipecd.dev/variant: primary }
+  ports: [{ port: 80 }]
+`,
+  });
+  before(async () => {
+    s = await startStack({ readyDelayMs: 100 });
+    kc = new k8s.KubeConfig();
+    kc.loadFromFile(s.sim.kubeconfigPath);
+    await s.startPiped();
+  });
+  after(async () => s?.close());
+
+  it("switches the Service to the canary, rolls the primary, switches back; a 90/10 split is refused", async () => {
+    await s.repo.commit(app("v1"), "bg v1");
+    const appId = await s.addApp("bg", "bg");
+    await s.waitDeployment(
+      appId,
+      (x) => x.status === "DEPLOYMENT_SUCCESS",
+      60_000,
+      "first quick sync",
+    );
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    const selector = async () =>
+      (await core.readNamespacedService({ name: "bg", namespace: "default" })).spec?.selector?.[
+        "pipecd.dev/variant"
+      ];
+    const seen = new Set<string>();
+    await s.repo.commit(app("v2"), "bg v2");
+    await eventually(
+      async () => {
+        const v = await selector().catch(() => undefined);
+        if (v) seen.add(v);
+        return (await s.deployments(appId)).some(
+          (x) => x.trigger?.commit?.message === "bg v2" && x.status === "DEPLOYMENT_SUCCESS",
+        );
+      },
+      60_000,
+      "blue/green success",
+    );
+    assert.ok(
+      seen.has("canary"),
+      `the Service pointed at the canary at some point (saw ${[...seen].join(", ")})`,
+    );
+    assert.equal(await selector(), "primary");
+    const dep = await kc
+      .makeApiClient(k8s.AppsV1Api)
+      .readNamespacedDeployment({ name: "bg", namespace: "default" });
+    assert.equal(dep.spec?.template.spec?.containers[0]?.image, "example/bg:v2");
+    await s.repo.commit(app("v3", "primary: 90, canary: 10"), "bg split");
+    const a = await eventually(
+      async () => {
+        const x = (await s.admin.call("getApplication", { params: { id: appId } })).application;
+        return x.syncState?.status === "INVALID_CONFIG" ? x : undefined;
+      },
+      30_000,
+      "INVALID_CONFIG for a podselector split",
+    );
+    assert.match(a.syncState?.reason ?? "", /stages\[1\]\.with: podselector routing can only send all traffic to primary or canary/);
+  });
 });
