@@ -1,121 +1,19 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
 import * as k8s from "@kubernetes/client-node";
-import { parseAllDocuments } from "yaml";
 import { eventually, startStack, type Stack } from "@pipecd-ts/testkit";
+import { applyIstioCrds, files, vsRoutes as liveRoutes, type Route } from "./fixtures.js";
 
 // The seed's Istio canary (PipeCD examples v0/kubernetes/mesh-istio-canary), end to end over
 // real processes: canary 50% → traffic 90/10 → WAIT_APPROVAL → primary rollout → traffic 100 →
 // canary clean.
-
-const HOST = "canary-app.default.svc.cluster.local";
-
-const files = (image: string, extra: Record<string, string> = {}): Record<string, string> => ({
-  "canary-app/app.pipecd.yaml": `apiVersion: pipecd.dev/v1beta1
-kind: KubernetesApp
-spec:
-  name: canary-app
-  pipeline:
-    stages:
-      - name: K8S_CANARY_ROLLOUT
-        with: { replicas: 50% }
-      - name: K8S_TRAFFIC_ROUTING
-        with: { primary: 90, canary: 10 }
-      - name: WAIT_APPROVAL
-      - name: K8S_PRIMARY_ROLLOUT
-      - name: K8S_TRAFFIC_ROUTING
-        with: { primary: 100 }
-      - name: K8S_CANARY_CLEAN
-  trafficRouting:
-    method: istio
-    istio:
-      host: ${HOST}
-`,
-  "canary-app/deployment.yaml": `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: canary-app
-  labels: { app: canary-app }
-spec:
-  replicas: 2
-  selector:
-    matchLabels: { app: canary-app, pipecd.dev/variant: primary }
-  template:
-    metadata:
-      labels: { app: canary-app, pipecd.dev/variant: primary }
-      annotations: { sidecar.istio.io/inject: "true" }
-    spec:
-      containers:
-        - name: helloworld
-          image: ghcr.io/pipe-cd/helloworld:${image}
-          args: [server]
-          ports: [{ containerPort: 9085 }]
-`,
-  "canary-app/service.yaml": `apiVersion: v1
-kind: Service
-metadata: { name: canary-app }
-spec:
-  selector: { app: canary-app }
-  ports: [{ name: http-admin, port: 9085, targetPort: 9085, protocol: TCP }]
-`,
-  "canary-app/gateway.yaml": `apiVersion: networking.istio.io/v1beta1
-kind: Gateway
-metadata: { name: canary-app }
-spec:
-  selector: { istio: ingressgateway }
-  servers:
-    - port: { number: 80, name: http, protocol: HTTP }
-      hosts: [canary-app.pipecd.dev]
-`,
-  "canary-app/destination-rule.yaml": `apiVersion: networking.istio.io/v1beta1
-kind: DestinationRule
-metadata: { name: canary-app }
-spec:
-  host: ${HOST}
-  trafficPolicy: { tls: { mode: ISTIO_MUTUAL } }
-  subsets:
-    - name: primary
-      labels: { pipecd.dev/variant: primary }
-    - name: canary
-      labels: { pipecd.dev/variant: canary }
-    - name: baseline
-      labels: { pipecd.dev/variant: baseline }
-`,
-  "canary-app/virtual-service.yaml": `apiVersion: networking.istio.io/v1beta1
-kind: VirtualService
-metadata: { name: canary-app }
-spec:
-  hosts: [canary-app.pipecd.dev]
-  gateways: [canary-app]
-  http:
-    - route:
-        - destination: { host: ${HOST}, subset: primary, port: { number: 9085 } }
-          weight: 100
-`,
-  ...extra,
-});
-
-type Route = {
-  destination: { host: string; subset?: string; port?: { number: number } };
-  weight?: number;
-};
 
 describe("seed-shaped Istio canary end to end", () => {
   let s: Stack;
   let kc: k8s.KubeConfig;
   let appId = "";
   const apps = () => kc.makeApiClient(k8s.AppsV1Api);
-  const vsRoutes = async (): Promise<Route[]> => {
-    const vs = (await kc.makeApiClient(k8s.CustomObjectsApi).getNamespacedCustomObject({
-      group: "networking.istio.io",
-      version: "v1beta1",
-      namespace: "default",
-      plural: "virtualservices",
-      name: "canary-app",
-    })) as { spec: { http: { route: Route[] }[] } };
-    return vs.spec.http[0]?.route ?? [];
-  };
+  const vsRoutes = (): Promise<Route[]> => liveRoutes(kc);
   const image = async (name: string): Promise<string | undefined> =>
     (await apps().readNamespacedDeployment({ name, namespace: "default" })).spec?.template.spec
       ?.containers[0]?.image;
@@ -131,14 +29,7 @@ describe("seed-shaped Istio canary end to end", () => {
     s = await startStack({ users: [{ username: "reviewer", role: "editor" }], readyDelayMs: 200 });
     kc = new k8s.KubeConfig();
     kc.loadFromFile(s.sim.kubeconfigPath);
-    const obj = k8s.KubernetesObjectApi.makeApiClient(kc);
-    for (const doc of parseAllDocuments(
-      await readFile(new URL("../../deploy/examples/istio-crds.yaml", import.meta.url), "utf8"),
-    )) {
-      const o = doc.toJS() as k8s.KubernetesObject | null;
-      if (o)
-        await obj.patch(o, undefined, undefined, "test", true, k8s.PatchStrategy.ServerSideApply);
-    }
+    await applyIstioCrds(kc);
     await s.startPiped();
     await s.repo.commit(files("v0.1.0"), "add canary-app");
     appId = await s.addApp("canary-app", "canary-app");
@@ -411,6 +302,9 @@ spec:
       30_000,
       "INVALID_CONFIG for a podselector split",
     );
-    assert.match(a.syncState?.reason ?? "", /stages\[1\]\.with: podselector routing can only send all traffic to primary or canary/);
+    assert.match(
+      a.syncState?.reason ?? "",
+      /stages\[1\]\.with: podselector routing can only send all traffic to primary or canary/,
+    );
   });
 });

@@ -45,6 +45,7 @@ const REASONS: Record<number, string> = {
  */
 export class Faults {
   private readonly faults: Fault[] = [];
+  private readonly stopped = new AbortController();
   private seq = 0;
 
   /** Adds a fault; returns its id. */
@@ -56,6 +57,11 @@ export class Faults {
     const f: Fault = { ...spec, id: `fault-${++this.seq}`, hits: 0 };
     this.faults.push(f);
     return f.id;
+  }
+
+  /** Ends pending fault delays (server shutdown). */
+  dispose(): void {
+    this.stopped.abort();
   }
 
   /** Removes every fault (normal behaviour returns at once). */
@@ -75,19 +81,22 @@ export class Faults {
     name: string | undefined,
     namespace: string | undefined,
   ): Promise<void> {
+    // The first matching fault whose probability roll succeeds applies (several faults with
+    // probabilities compose, e.g. 2.5% each of 409, 500, 503 and latency ≈ 10% of requests).
     const i = this.faults.findIndex(
       (f) =>
         (f.verb === undefined || f.verb === verb) &&
         (f.resource === undefined || f.resource === resource) &&
         (f.name === undefined || f.name === name) &&
-        (f.namespace === undefined || f.namespace === namespace),
+        (f.namespace === undefined || f.namespace === namespace) &&
+        (f.probability === undefined || Math.random() < f.probability),
     );
     const f = this.faults[i];
     if (!f) return;
-    if (f.probability !== undefined && Math.random() >= f.probability) return;
     f.hits++;
     if (f.count !== undefined && f.hits >= f.count) this.faults.splice(i, 1);
-    if (f.delayMs) await sleep(f.delayMs);
+    // Cancellable, so a pending delay never keeps a closed server's process alive.
+    if (f.delayMs) await sleep(f.delayMs, this.stopped.signal).catch(() => undefined);
     if (f.status !== undefined) {
       const reason = REASONS[f.status] ?? "InternalError";
       const msg = f.message ?? `kube-sim injected fault ${f.id}: ${reason}`;

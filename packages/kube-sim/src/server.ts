@@ -156,6 +156,7 @@ export async function startKubeSim(opts: KubeSimOptions): Promise<KubeSim> {
       closed ??= (async () => {
         unsubscribeCrd();
         workloads.stop();
+        faults.dispose();
         for (const w of [...watches]) w();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());

@@ -1,8 +1,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { parse as parseYaml } from "yaml";
 import { createRestClient, type ResponseOf, type RestClient } from "@pipecd-ts/rest-api";
 import { freePort } from "./ports.js";
 import { repoRoot, runCommand } from "./tools.js";
@@ -127,8 +129,17 @@ type DeploymentJson = ResponseOf<"getDeployment">["deployment"];
  */
 export interface Stack {
   dir: string;
-  /** kube-sim (bin/kube-sim) and its kubeconfig. */
-  sim: StackProcess & { url: string; kubeconfigPath: string };
+  /** kube-sim (bin/kube-sim), its kubeconfig, and its fault-injection API. */
+  sim: StackProcess & {
+    url: string;
+    kubeconfigPath: string;
+    /** Adds a fault (kube-sim `POST /kube-sim/faults`); returns its id. */
+    addFault(spec: Record<string, unknown>): Promise<string>;
+    /** Removes every fault. */
+    clearFaults(): Promise<void>;
+    /** The active faults with how often each hit. */
+    listFaults(): Promise<{ id: string; hits: number }[]>;
+  };
   repo: TestRepo;
   httpUrl: string;
   adminKey: string;
@@ -164,10 +175,47 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     ["--port", "0", "--kubeconfig", kubeconfigPath, "--ready-delay", String(o.readyDelayMs ?? 200)],
     /kube-sim ready/,
   );
+  const simUrl = /kube-sim ready (\S+)/.exec(simProc.output())?.[1] ?? "";
+  const kc = parseYaml(await readFile(kubeconfigPath, "utf8")) as {
+    clusters: { cluster: { "certificate-authority-data"?: string } }[];
+    users: { user: { token: string } }[];
+  };
+  const ca = Buffer.from(kc.clusters[0]?.cluster["certificate-authority-data"] ?? "", "base64");
+  const token = kc.users[0]?.user.token ?? "";
+  const faultsApi = (method: string, body?: unknown): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const req = httpsRequest(
+        `${simUrl}/kube-sim/faults`,
+        {
+          method,
+          ca,
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          timeout: 10_000,
+        },
+        (res) => {
+          let out = "";
+          res.on("data", (d: Buffer) => (out += d.toString()));
+          res.on("end", () =>
+            (res.statusCode ?? 500) < 300
+              ? resolve(out)
+              : reject(new Error(`kube-sim faults: HTTP ${res.statusCode ?? 0}: ${out}`)),
+          );
+        },
+      );
+      req.on("error", reject);
+      req.end(body === undefined ? undefined : JSON.stringify(body));
+    });
   const sim = {
     ...simProc,
-    url: /kube-sim ready (\S+)/.exec(simProc.output())?.[1] ?? "",
+    url: simUrl,
     kubeconfigPath,
+    addFault: async (spec: Record<string, unknown>) =>
+      (JSON.parse(await faultsApi("POST", spec)) as { id: string }).id,
+    clearFaults: async () => {
+      await faultsApi("DELETE");
+    },
+    listFaults: async () =>
+      (JSON.parse(await faultsApi("GET")) as { faults: { id: string; hits: number }[] }).faults,
   };
   const repo = await createRepo(join(dir, "git"));
   const httpPort = await freePort();
