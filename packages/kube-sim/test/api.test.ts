@@ -383,6 +383,43 @@ describe("kube-sim API semantics", () => {
   });
 });
 
+describe("kube-sim close", () => {
+  it("leaves no timer behind when closed while a controller pass is still queued", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "kube-sim-close-"));
+    try {
+      const sim = await startKubeSim({ port: 0, kubeconfigPath: join(dir, "kc"), plainHttp: true });
+      const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+      const before = timers();
+      const deployments = sim.registry.get("apps", "deployments");
+      assert.ok(deployments);
+      // The write queues a controller pass (setImmediate); close() runs before it does. That
+      // pass used to arm the 600 s progress-deadline timer after close and hold the process.
+      sim.objects.create(
+        deployments,
+        "default",
+        {
+          apiVersion: "apps/v1",
+          kind: "Deployment",
+          metadata: { name: "late" },
+          spec: {
+            selector: { matchLabels: { app: "late" } },
+            template: {
+              metadata: { labels: { app: "late" } },
+              spec: { containers: [{ name: "c", image: "nginx" }] },
+            },
+          },
+        },
+        { manager: "test", version: "v1" },
+      );
+      await sim.close();
+      await new Promise((r) => setImmediate(r));
+      assert.ok(timers() <= before, `timers: ${before} before, ${timers()} after close`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("kube-sim state file", () => {
   it("keeps objects across a restart", async () => {
     const dir = await mkdtemp(join(tmpdir(), "kube-sim-state-"));

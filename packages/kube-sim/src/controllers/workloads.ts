@@ -69,6 +69,7 @@ export class WorkloadController {
   private scheduled = false;
   private readonly timers = new Set<NodeJS.Timeout>();
   private unsubscribe: (() => void) | undefined;
+  private stopped = false;
   private readonly deploy: ResourceType;
   private readonly rs: ResourceType;
   private readonly pod: ResourceType;
@@ -95,12 +96,16 @@ export class WorkloadController {
 
   /** Stops timers and listeners. */
   stop(): void {
+    // A drain already queued by setImmediate still runs after stop; the flag keeps it from
+    // arming new timers (a progress deadline is 600 s and would hold the process open).
+    this.stopped = true;
     this.unsubscribe?.();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
   }
 
   private after(ms: number, fn: () => void): void {
+    if (this.stopped) return;
     const t = setTimeout(() => {
       this.timers.delete(t);
       fn();
@@ -133,6 +138,7 @@ export class WorkloadController {
 
   private drain(): void {
     this.scheduled = false;
+    if (this.stopped) return;
     const keys = [...this.queue];
     this.queue.clear();
     for (const k of keys) {
