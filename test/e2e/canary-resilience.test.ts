@@ -1,8 +1,8 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as k8s from "@kubernetes/client-node";
-import { eventually, startStack, type Stack } from "@pipecd-ts/testkit";
-import { applyIstioCrds, files, vsRoutes } from "./fixtures.js";
+import { eventually, type Stack } from "@pipecd-ts/testkit";
+import { files, startSeedStack, vsRoutes } from "./fixtures.js";
 
 // The seed canary under failure: the piped SIGKILLed during each stage, and kube-sim faults on a
 // share of all Kubernetes requests. Every run must reach the same end state as an
@@ -104,19 +104,7 @@ describe("seed canary resilience", () => {
   };
 
   before(async () => {
-    s = await startStack({ readyDelayMs: 100 });
-    kc = new k8s.KubeConfig();
-    kc.loadFromFile(s.sim.kubeconfigPath);
-    await applyIstioCrds(kc);
-    await s.startPiped();
-    await s.repo.commit(files("v1.0.0"), "first");
-    appId = await s.addApp("canary-app", "canary-app");
-    await s.waitDeployment(
-      appId,
-      (x) => x.status === "DEPLOYMENT_SUCCESS",
-      60_000,
-      "first quick sync",
-    );
+    ({ s, kc, appId } = await startSeedStack({ readyDelayMs: 100 }, "v1.0.0"));
   });
   after(async () => s?.close());
 

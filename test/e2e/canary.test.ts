@@ -2,7 +2,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as k8s from "@kubernetes/client-node";
 import { eventually, startStack, type Stack } from "@pipecd-ts/testkit";
-import { applyIstioCrds, files, vsRoutes as liveRoutes, type Route } from "./fixtures.js";
+import { files, startSeedStack, vsRoutes as liveRoutes, type Route } from "./fixtures.js";
 
 // The seed's Istio canary (PipeCD examples v0/kubernetes/mesh-istio-canary), end to end over
 // real processes: canary 50% → traffic 90/10 → WAIT_APPROVAL → primary rollout → traffic 100 →
@@ -26,19 +26,10 @@ describe("seed-shaped Istio canary end to end", () => {
       );
 
   before(async () => {
-    s = await startStack({ users: [{ username: "reviewer", role: "editor" }], readyDelayMs: 200 });
-    kc = new k8s.KubeConfig();
-    kc.loadFromFile(s.sim.kubeconfigPath);
-    await applyIstioCrds(kc);
-    await s.startPiped();
-    await s.repo.commit(files("v0.1.0"), "add canary-app");
-    appId = await s.addApp("canary-app", "canary-app");
-    await s.waitDeployment(
-      appId,
-      (x) => x.status === "DEPLOYMENT_SUCCESS",
-      60_000,
-      "first quick sync",
-    );
+    ({ s, kc, appId } = await startSeedStack(
+      { users: [{ username: "reviewer", role: "editor" }], readyDelayMs: 200 },
+      "v0.1.0",
+    ));
   });
   after(async () => s?.close());
 

@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import * as k8s from "@kubernetes/client-node";
+import { startStack, type Stack, type StackOptions } from "@pipecd-ts/testkit";
 import { parseAllDocuments } from "yaml";
 
 // The seed's app (PipeCD examples v0/kubernetes/mesh-istio-canary), shared by the e2e suites.
@@ -126,4 +127,28 @@ export async function vsRoutes(kc: k8s.KubeConfig): Promise<Route[]> {
     name: "canary-app",
   })) as { spec: { http: { route: Route[] }[] } };
   return vs.spec.http[0]?.route ?? [];
+}
+
+/**
+ * A stack with the Istio CRDs applied, a piped running and the seed app registered and
+ * quick-synced (its first deployment) at `version`.
+ */
+export async function startSeedStack(
+  opts: StackOptions,
+  version: string,
+): Promise<{ s: Stack; kc: k8s.KubeConfig; appId: string }> {
+  const s = await startStack(opts);
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(s.sim.kubeconfigPath);
+  await applyIstioCrds(kc);
+  await s.startPiped();
+  await s.repo.commit(files(version), `canary-app ${version}`);
+  const appId = await s.addApp("canary-app", "canary-app");
+  await s.waitDeployment(
+    appId,
+    (x) => x.status === "DEPLOYMENT_SUCCESS",
+    60_000,
+    "first quick sync",
+  );
+  return { s, kc, appId };
 }

@@ -1,7 +1,12 @@
-import { InvalidArgumentError } from "@pipecd-ts/runtime";
 import { PredefinedStageId, StageName } from "@pipecd-ts/model";
-import { IssueCollector, YamlSource, readConfigFile } from "./source.js";
-import { FieldReader, deepFreeze, isMap, type FieldPath, type YamlMap } from "./fields.js";
+import { readConfigFile } from "./source.js";
+import {
+  deepFreeze,
+  openConfigDocument,
+  type FieldPath,
+  type FieldReader,
+  type YamlMap,
+} from "./fields.js";
 
 // ---------------------------------------------------------------------------------------------
 // Config file names (PipeCD `pkg/model/application.go`).
@@ -341,7 +346,6 @@ export function hasStage(cfg: ApplicationConfig, name: PipelineStageName): boole
 // ---------------------------------------------------------------------------------------------
 // Loader.
 
-const API_VERSION_RE = /^pipecd(-ts)?\.dev\/v1beta1$/;
 const HOUR = 3_600_000;
 const MINUTE = 60_000;
 
@@ -385,22 +389,7 @@ const PIPELINE_STAGE_NAMES: readonly PipelineStageName[] = [
 
 /** Parses → defaults → validates → freezes a KubernetesApp config; errors name path and line. */
 export function parseApplicationConfig(file: string, text: string): ApplicationConfig {
-  const src = new YamlSource(file, text);
-  const issues = new IssueCollector(src);
-  const r = new FieldReader(issues);
-  const root = src.value;
-  if (!isMap(root)) {
-    issues.add([], "must be a mapping with apiVersion, kind and spec");
-    issues.throwIfAny(file);
-    throw new InvalidArgumentError("unreachable");
-  }
-  r.keys([], root, ["apiVersion", "kind", "spec"]);
-  const apiVersion = typeof root.apiVersion === "string" ? root.apiVersion : "";
-  if (!API_VERSION_RE.test(apiVersion))
-    issues.add(
-      ["apiVersion"],
-      `must be "pipecd.dev/v1beta1", got ${JSON.stringify(root.apiVersion ?? null)}`,
-    );
+  const { issues, r, root, apiVersion } = openConfigDocument(file, text);
   if (root.kind !== "KubernetesApp") {
     issues.add(
       ["kind"],

@@ -1,4 +1,5 @@
-import { type IssueCollector, parseDuration } from "./source.js";
+import { InvalidArgumentError } from "@pipecd-ts/runtime";
+import { IssueCollector, YamlSource, parseDuration } from "./source.js";
 
 /** A path into a config document: keys and list indexes. */
 export type FieldPath = (string | number)[];
@@ -175,4 +176,42 @@ export class FieldReader {
 
 function isScalar(v: unknown): boolean {
   return typeof v === "number" || typeof v === "boolean";
+}
+
+/** The apiVersions our config documents accept: PipeCD's own, and ours. */
+const API_VERSION_RE = /^pipecd(-ts)?\.dev\/v1beta1$/;
+
+/** A config document opened for reading: its issues, a reader, and its checked top level. */
+export interface ConfigDocument {
+  readonly issues: IssueCollector;
+  readonly r: FieldReader;
+  /** The top-level mapping: exactly apiVersion, kind and spec (unknown keys are issues). */
+  readonly root: YamlMap;
+  /** `root.apiVersion`, or "" when it is not a string (already recorded as an issue). */
+  readonly apiVersion: string;
+}
+
+/**
+ * Parses a config document and checks what every kind shares: a mapping of apiVersion, kind
+ * and spec, with apiVersion `pipecd.dev/v1beta1` (or `pipecd-ts.dev/v1beta1`). Throws at once
+ * when the document is not a mapping; other problems are collected for the kind's own pass.
+ */
+export function openConfigDocument(file: string, text: string): ConfigDocument {
+  const src = new YamlSource(file, text);
+  const issues = new IssueCollector(src);
+  const r = new FieldReader(issues);
+  const root = src.value;
+  if (!isMap(root)) {
+    issues.add([], "must be a mapping with apiVersion, kind and spec");
+    issues.throwIfAny(file);
+    throw new InvalidArgumentError("unreachable");
+  }
+  r.keys([], root, ["apiVersion", "kind", "spec"]);
+  const apiVersion = typeof root.apiVersion === "string" ? root.apiVersion : "";
+  if (!API_VERSION_RE.test(apiVersion))
+    issues.add(
+      ["apiVersion"],
+      `must be "pipecd.dev/v1beta1", got ${JSON.stringify(root.apiVersion ?? null)}`,
+    );
+  return { issues, r, root, apiVersion };
 }

@@ -1,8 +1,13 @@
 import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { InvalidArgumentError } from "@pipecd-ts/runtime";
-import { ConfigError, IssueCollector, YamlSource, readConfigFile } from "./source.js";
-import { FieldReader, deepFreeze, isMap, type FieldPath, type YamlMap } from "./fields.js";
+import { ConfigError, readConfigFile } from "./source.js";
+import {
+  deepFreeze,
+  openConfigDocument,
+  type FieldPath,
+  type FieldReader,
+  type YamlMap,
+} from "./fields.js";
 
 /** A git repository the piped watches (`repositories[]`). */
 export interface PipedRepository {
@@ -81,7 +86,6 @@ export interface PipedConfig {
   readonly planPreview: Readonly<YamlMap> | undefined;
 }
 
-const API_VERSION_RE = /^pipecd(-ts)?\.dev\/v1beta1$/;
 const MINUTE = 60_000;
 const SPEC_KEYS = [
   "projectID",
@@ -116,22 +120,7 @@ const HOST_PORT_RE = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9]
  * `pipedKeyFile` and `kubeConfigPath` are resolved against the directory of `file`.
  */
 export function parsePipedConfig(file: string, text: string): PipedConfig {
-  const src = new YamlSource(file, text);
-  const issues = new IssueCollector(src);
-  const r = new FieldReader(issues);
-  const root = src.value;
-  if (!isMap(root)) {
-    issues.add([], "must be a mapping with apiVersion, kind and spec");
-    issues.throwIfAny(file);
-    throw new InvalidArgumentError("unreachable");
-  }
-  r.keys([], root, ["apiVersion", "kind", "spec"]);
-  const apiVersion = typeof root.apiVersion === "string" ? root.apiVersion : "";
-  if (!API_VERSION_RE.test(apiVersion))
-    issues.add(
-      ["apiVersion"],
-      `must be "pipecd.dev/v1beta1", got ${JSON.stringify(root.apiVersion ?? null)}`,
-    );
+  const { issues, r, root, apiVersion } = openConfigDocument(file, text);
   if (root.kind !== "Piped") {
     issues.add(["kind"], `must be "Piped", got ${JSON.stringify(root.kind ?? null)}`);
     issues.throwIfAny(file);

@@ -1,7 +1,7 @@
 import type { KubeClient } from "@pipecd-ts/kube";
 import type { StageLogger } from "@pipecd-ts/plugin-sdk";
 import { AppError } from "@pipecd-ts/runtime";
-import { addBuiltinAnnotations, addConfigHash, type Manifest } from "./manifest.js";
+import { addBuiltinAnnotations, addConfigHash, loadManifests, type Manifest } from "./manifest.js";
 
 /** The Kubernetes calls the stages need (the piped wires the real client). */
 export type KubeApi = Pick<KubeClient, "apply" | "deleteOwned" | "waitForRollout" | "get" | "list">;
@@ -119,4 +119,32 @@ export async function deleteKeys(
 /** An error's message (the API server's message for Kubernetes errors). */
 export function errorMessage(err: unknown): string {
   return err instanceof AppError || err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Loads the manifests a stage works on. When they cannot be read, or there are none, it logs
+ * why and returns undefined (the stage fails). `runningCommit` names the commit when `dir` is
+ * the running commit's checkout rather than the target's.
+ */
+export async function loadStageManifests(
+  logger: StageLogger,
+  dir: string,
+  input: { manifests: readonly string[]; namespace: string },
+  runningCommit?: string,
+): Promise<Manifest[] | undefined> {
+  const commit = runningCommit?.slice(0, 8);
+  let manifests: Manifest[];
+  try {
+    manifests = await loadManifests(dir, input);
+  } catch (err) {
+    const of = commit ? ` of the running commit ${commit}` : "";
+    logger.error(`Failed to load the manifests${of}: ${errorMessage(err)}`);
+    return undefined;
+  }
+  if (manifests.length === 0) {
+    const at = commit ? ` at the running commit ${commit}` : "";
+    logger.error(`No manifests were found in the application directory${at}`);
+    return undefined;
+  }
+  return manifests;
 }

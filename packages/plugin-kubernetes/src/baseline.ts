@@ -1,9 +1,8 @@
 import { StageStatus } from "@pipecd-ts/proto";
 import type { ApplicationConfig, K8sBaselineRolloutStageOptions } from "@pipecd-ts/config";
 import type { StageExecutor, StageInput } from "@pipecd-ts/plugin-sdk";
-import { errorMessage } from "./apply.js";
+import { errorMessage, loadStageManifests } from "./apply.js";
 import { rolloutVariantSet } from "./canary.js";
-import { loadManifests, type Manifest } from "./manifest.js";
 import type { K8sExecutorOptions } from "./sync.js";
 import { BASELINE_RESOURCES_KEY, generateVariantManifests, type VariantSet } from "./variant.js";
 
@@ -32,21 +31,13 @@ export class K8sBaselineRolloutExecutor implements StageExecutor {
       );
       return StageStatus.STAGE_FAILURE;
     }
-    let manifests: Manifest[];
-    try {
-      manifests = await loadManifests(input.runningDir, cfg.input);
-    } catch (err) {
-      input.logger.error(
-        `Failed to load the manifests of the running commit ${input.runningCommit.slice(0, 8)}: ${errorMessage(err)}`,
-      );
-      return StageStatus.STAGE_FAILURE;
-    }
-    if (manifests.length === 0) {
-      input.logger.error(
-        `No manifests were found in the application directory at the running commit ${input.runningCommit.slice(0, 8)}`,
-      );
-      return StageStatus.STAGE_FAILURE;
-    }
+    const manifests = await loadStageManifests(
+      input.logger,
+      input.runningDir,
+      cfg.input,
+      input.runningCommit,
+    );
+    if (!manifests) return StageStatus.STAGE_FAILURE;
     let set: VariantSet;
     try {
       set = generateVariantManifests(manifests, {

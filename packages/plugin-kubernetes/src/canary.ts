@@ -5,8 +5,7 @@ import type {
   ReplicasSpec,
 } from "@pipecd-ts/config";
 import type { StageExecutor, StageInput } from "@pipecd-ts/plugin-sdk";
-import { applyAll, errorMessage, waitForWorkloads } from "./apply.js";
-import { loadManifests, type Manifest } from "./manifest.js";
+import { applyAll, errorMessage, loadStageManifests, waitForWorkloads } from "./apply.js";
 import type { K8sExecutorOptions } from "./sync.js";
 import {
   CANARY_RESOURCES_KEY,
@@ -119,17 +118,8 @@ export class K8sCanaryRolloutExecutor implements StageExecutor {
       patches: [],
       ...(input.stageConfig as Partial<K8sCanaryRolloutStageOptions> | undefined),
     };
-    let manifests: Manifest[];
-    try {
-      manifests = await loadManifests(input.targetDir, cfg.input);
-    } catch (err) {
-      input.logger.error(`Failed to load the manifests: ${errorMessage(err)}`);
-      return StageStatus.STAGE_FAILURE;
-    }
-    if (manifests.length === 0) {
-      input.logger.error("No manifests were found in the application directory");
-      return StageStatus.STAGE_FAILURE;
-    }
+    let manifests = await loadStageManifests(input.logger, input.targetDir, cfg.input);
+    if (!manifests) return StageStatus.STAGE_FAILURE;
     let set: VariantSet;
     try {
       if (opts.patches.length) {

@@ -5,7 +5,13 @@ import {
   type K8sPrimaryRolloutStageOptions,
 } from "@pipecd-ts/config";
 import type { StageExecutor, StageInput } from "@pipecd-ts/plugin-sdk";
-import { applyAll, deleteKeys, errorMessage, waitForWorkloads } from "./apply.js";
+import {
+  applyAll,
+  deleteKeys,
+  errorMessage,
+  loadStageManifests,
+  waitForWorkloads,
+} from "./apply.js";
 import { DEFAULT_ROLLOUT_TIMEOUT_MS } from "./canary.js";
 import { loadManifests, type Manifest } from "./manifest.js";
 import type { K8sExecutorOptions } from "./sync.js";
@@ -55,17 +61,8 @@ export class K8sPrimaryRolloutExecutor implements StageExecutor {
       prune: false,
       ...(input.stageConfig as Partial<K8sPrimaryRolloutStageOptions> | undefined),
     };
-    let manifests: Manifest[];
-    try {
-      manifests = await loadManifests(input.targetDir, cfg.input);
-    } catch (err) {
-      input.logger.error(`Failed to load the manifests: ${errorMessage(err)}`);
-      return StageStatus.STAGE_FAILURE;
-    }
-    if (manifests.length === 0) {
-      input.logger.error("No manifests were found in the application directory");
-      return StageStatus.STAGE_FAILURE;
-    }
+    const manifests = await loadStageManifests(input.logger, input.targetDir, cfg.input);
+    if (!manifests) return StageStatus.STAGE_FAILURE;
     const targetKeys = new Set(manifests.map((m) => m.key));
 
     const method = cfg.trafficRouting.method;

@@ -1,7 +1,13 @@
 import { StageStatus } from "@pipecd-ts/proto";
 import type { ApplicationConfig } from "@pipecd-ts/config";
 import type { StageExecutor, StageInput } from "@pipecd-ts/plugin-sdk";
-import { applyAll, deleteKeys, waitForWorkloads, type KubeApi } from "./apply.js";
+import {
+  applyAll,
+  deleteKeys,
+  loadStageManifests,
+  waitForWorkloads,
+  type KubeApi,
+} from "./apply.js";
 import { loadManifests } from "./manifest.js";
 
 /** Options shared by the Kubernetes executors. */
@@ -25,11 +31,8 @@ export class K8sSyncExecutor implements StageExecutor {
 
   async execute(input: StageInput): Promise<StageStatus> {
     const cfg = input.appConfig as ApplicationConfig;
-    const manifests = await loadManifests(input.targetDir, cfg.input);
-    if (manifests.length === 0) {
-      input.logger.error("No manifests were found in the application directory");
-      return StageStatus.STAGE_FAILURE;
-    }
+    const manifests = await loadStageManifests(input.logger, input.targetDir, cfg.input);
+    if (!manifests) return StageStatus.STAGE_FAILURE;
     input.logger.info(
       `Applying ${manifests.length} manifests of commit ${input.targetCommit.slice(0, 8)}`,
     );

@@ -6,8 +6,7 @@ import {
   type TrafficRoutingMethod,
 } from "@pipecd-ts/config";
 import type { StageExecutor, StageInput } from "@pipecd-ts/plugin-sdk";
-import { errorMessage } from "./apply.js";
-import { loadManifests, type Manifest } from "./manifest.js";
+import { loadStageManifests } from "./apply.js";
 import type { K8sExecutorOptions } from "./sync.js";
 import { IstioTrafficRouter } from "./traffic/istio.js";
 import { PodSelectorTrafficRouter } from "./traffic/podselector.js";
@@ -60,13 +59,8 @@ export class K8sTrafficRoutingExecutor implements StageExecutor {
       input.logger.error(`unsupported traffic routing method ${method}`);
       return StageStatus.STAGE_FAILURE;
     }
-    let manifests: Manifest[];
-    try {
-      manifests = await loadManifests(input.targetDir, cfg.input);
-    } catch (err) {
-      input.logger.error(`Failed to load the manifests: ${errorMessage(err)}`);
-      return StageStatus.STAGE_FAILURE;
-    }
+    const manifests = await loadStageManifests(input.logger, input.targetDir, cfg.input);
+    if (!manifests) return StageStatus.STAGE_FAILURE;
     input.logger.info(
       `Routing traffic with ${method}: primary ${pc.primary}%, canary ${pc.canary}%, ` +
         `baseline ${pc.baseline}%`,

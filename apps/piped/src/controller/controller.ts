@@ -190,6 +190,20 @@ export class Controller implements Service {
     const log = this.deps.logger.child({ deploymentId: d.id, applicationId: d.applicationId });
     const report = (what: string, fn: (s: AbortSignal) => Promise<unknown>): Promise<void> =>
       this.deps.reporter.report(d.id, what, fn);
+    /** Ends the deployment before its stages run (prepare or plan failed, or cancelled). */
+    const complete = (what: string, status: DeploymentStatus, statusReason: string) =>
+      report(`deployment ${what}`, (s) =>
+        this.deps.api.call(
+          "reportDeploymentCompleted",
+          {
+            deploymentId: d.id,
+            status,
+            statusReason,
+            completedAt: timestampFromDate(this.deps.clock.now()),
+          },
+          { signal: s },
+        ),
+      );
     let ws: Workspace | undefined;
     try {
       try {
@@ -200,17 +214,10 @@ export class Controller implements Service {
         if (d.status === DeploymentStatus.DEPLOYMENT_PENDING) {
           // Nothing ran yet: a deployment that cannot be prepared fails with the reason.
           log.warn({ err: msg }, "could not prepare the deployment");
-          await report("deployment FAILURE (prepare)", (s) =>
-            this.deps.api.call(
-              "reportDeploymentCompleted",
-              {
-                deploymentId: d.id,
-                status: DeploymentStatus.DEPLOYMENT_FAILURE,
-                statusReason: `Unable to prepare the deployment (${msg})`,
-                completedAt: timestampFromDate(this.deps.clock.now()),
-              },
-              { signal: s },
-            ),
+          await complete(
+            "FAILURE (prepare)",
+            DeploymentStatus.DEPLOYMENT_FAILURE,
+            `Unable to prepare the deployment (${msg})`,
           );
           return;
         }
@@ -230,17 +237,10 @@ export class Controller implements Service {
         // A cancel that arrived while pending ends the deployment before planning.
         const cancel = this.early.get(d.id)?.find((c) => c.type === Command_Type.CANCEL_DEPLOYMENT);
         if (cancel) {
-          await report("deployment CANCELLED", (s) =>
-            this.deps.api.call(
-              "reportDeploymentCompleted",
-              {
-                deploymentId: d.id,
-                status: DeploymentStatus.DEPLOYMENT_CANCELLED,
-                statusReason: `Cancelled by ${cancel.commander} before planning`,
-                completedAt: timestampFromDate(this.deps.clock.now()),
-              },
-              { signal: s },
-            ),
+          await complete(
+            "CANCELLED",
+            DeploymentStatus.DEPLOYMENT_CANCELLED,
+            `Cancelled by ${cancel.commander} before planning`,
           );
           await this.ackCommand(d.id, cancel.id, true);
           return;
@@ -253,17 +253,10 @@ export class Controller implements Service {
           if (signal.aborted) return;
           const msg = err instanceof AppError || err instanceof Error ? err.message : String(err);
           log.warn({ err: msg }, "planning failed");
-          await report("deployment FAILURE (plan)", (s) =>
-            this.deps.api.call(
-              "reportDeploymentCompleted",
-              {
-                deploymentId: d.id,
-                status: DeploymentStatus.DEPLOYMENT_FAILURE,
-                statusReason: `Unable to plan the deployment (${msg})`,
-                completedAt: timestampFromDate(this.deps.clock.now()),
-              },
-              { signal: s },
-            ),
+          await complete(
+            "FAILURE (plan)",
+            DeploymentStatus.DEPLOYMENT_FAILURE,
+            `Unable to plan the deployment (${msg})`,
           );
           return;
         }
