@@ -16,15 +16,9 @@ import { clone, getPath, isObj, meta, setPath, type Obj } from "./object.js";
 import type { DeleteOptions, Objects, PatchType, WriteOptions } from "./objects.js";
 import { PatchError, applyJsonPatch, applyMergePatch, type Json } from "./patch/index.js";
 import { apiVersionOf, type Registry, type ResourceType } from "./registry.js";
+import { decodeTokenRequestProtobuf, type Auth, type Identity } from "./rbac.js";
 import { parseFieldSelector, parseLabelSelector, selectorString } from "./selectors.js";
-import {
-  StatusError,
-  badRequest,
-  gone,
-  methodNotAllowed,
-  pathNotFound,
-  unauthorized,
-} from "./status.js";
+import { StatusError, badRequest, gone, methodNotAllowed, pathNotFound } from "./status.js";
 import type { Store, StoreEvent } from "./store.js";
 
 /** What the HTTP layer needs. */
@@ -33,7 +27,8 @@ export interface ApiDeps {
   registry: Registry;
   objects: Objects;
   faults: Faults;
-  token: string;
+  /** Authentication (admin and ServiceAccount tokens) and the optional RBAC authorizer. */
+  auth: Auth;
   serverAddress: () => string;
   bookmarkIntervalMs: number;
   /** Open watches; each entry ends its stream (called on server close). */
@@ -131,12 +126,16 @@ export function createApiHandler(d: ApiDeps): (req: IncomingMessage, res: Server
       res.writeHead(200, { "content-type": "text/plain" }).end("ok");
       return;
     }
-    const auth = req.headers.authorization ?? "";
-    if (auth !== `Bearer ${d.token}`) throw unauthorized();
+    const who = d.auth.authenticate(req.headers.authorization);
     if (path.startsWith("/kube-sim/")) {
+      d.auth.requireAdmin(who, path);
+      if (path === "/kube-sim/authorization")
+        return d.auth.handleAdmin(method, await readBody(req), res);
       await d.faults.handleAdmin(method, path, await readBody(req), res);
       return;
     }
+    // Discovery, /version and OpenAPI are open to every authenticated caller (the default
+    // system:discovery and system:public-info-viewer bindings).
     if (method === "GET" && path === "/version") return send(res, 200, versionInfo());
     if (method === "GET" && (path === "/api" || path === "/apis")) {
       const which = path === "/api" ? "core" : "apis";
@@ -188,8 +187,17 @@ export function createApiHandler(d: ApiDeps): (req: IncomingMessage, res: Server
     }
     const rr = parseResourcePath(d.registry, group, version, rest);
     const verb = verbOf(method, rr, url.searchParams);
+    const attrs = {
+      verb,
+      group: rr.t.group,
+      resource: rr.t.resource,
+      ...(rr.subresource !== undefined ? { subresource: rr.subresource } : {}),
+      namespace: rr.t.namespaced ? (rr.namespace ?? "") : "",
+      name: rr.name ?? nameFromFieldSelector(verb, url.searchParams),
+    };
+    d.auth.authorize(who, attrs, rr.t);
     await d.faults.apply(verb, rr.t.resource, rr.name, rr.namespace);
-    await serve(d, req, res, rr, verb, url.searchParams);
+    await serve(d, req, res, rr, verb, url.searchParams, who);
   };
   return (req, res) => {
     handle(req, res).catch((err: unknown) => {
@@ -230,12 +238,23 @@ function parseResourcePath(
   return { t, version, namespace: undefined, name: rest[1], subresource: rest[2] };
 }
 
+/**
+ * A list/watch narrowed to one object by `fieldSelector=metadata.name=x` is authorized with that
+ * name, so `resourceNames` rules apply to it (apiserver RequestInfoFactory).
+ */
+function nameFromFieldSelector(verb: string, q: URLSearchParams): string {
+  if (verb !== "list" && verb !== "watch") return "";
+  const m = /^metadata\.name==?([^,]+)$/.exec(q.get("fieldSelector") ?? "");
+  return m?.[1] ?? "";
+}
+
 function verbOf(method: string, rr: ResourceRequest, q: URLSearchParams): string {
   if (rr.name === undefined) {
     if (method === "GET") return boolParam(q, "watch") ? "watch" : "list";
     if (method === "POST") return "create";
     if (method === "DELETE") return "deletecollection";
   } else {
+    if (method === "POST" && rr.subresource !== undefined) return "create";
     if (method === "GET") return "get";
     if (method === "PUT") return "update";
     if (method === "PATCH") return "patch";
@@ -251,10 +270,20 @@ async function serve(
   rr: ResourceRequest,
   verb: string,
   q: URLSearchParams,
+  who: Identity,
 ): Promise<void> {
   const { t, version } = rr;
   const ns = t.namespaced ? (rr.namespace ?? "") : "";
   const sub = rr.subresource;
+  if (t.group === "" && t.resource === "serviceaccounts" && sub === "token") {
+    if (verb !== "create") throw methodNotAllowed(req.method ?? "GET");
+    const raw = await readBody(req);
+    const body =
+      mediaType(req) === "application/vnd.kubernetes.protobuf"
+        ? decodeTokenRequestProtobuf(raw)
+        : parseJsonBody(raw, req);
+    return send(res, 201, d.auth.requestToken(ns, rr.name ?? "", body));
+  }
   if (
     sub !== undefined &&
     !((sub === "status" && t.statusSubresource) || (sub === "scale" && t.scale))
@@ -335,6 +364,19 @@ async function serve(
               },
             ],
           },
+        );
+      // An apply that creates also needs `create` (apiserver patch.go authorizes the create).
+      if (type === "apply" && sub === undefined && !d.store.get(t, ns, rr.name ?? ""))
+        d.auth.authorize(
+          who,
+          {
+            verb: "create",
+            group: t.group,
+            resource: t.resource,
+            namespace: ns,
+            name: rr.name ?? "",
+          },
+          t,
         );
       if (sub === "scale") {
         const cur = d.objects.get(t, ns, rr.name ?? "", version);

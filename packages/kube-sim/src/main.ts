@@ -11,11 +11,15 @@ Usage: kube-sim --kubeconfig PATH [--port N] [--ready-delay MS] [--plain-http] [
   --plain-http        serve HTTP instead of HTTPS (kubeconfig says insecure-skip-tls-verify)
   --state-file FILE   load objects from FILE at start and save them on exit
   --token TOKEN       bearer token to accept (default: generated)
+  --authorization-mode MODE
+                      AlwaysAllow (default) or RBAC: ServiceAccount tokens (kubectl create token)
+                      are then authorized by the stored Roles/ClusterRoles and bindings; the admin
+                      token always bypasses
   -h, --help          show this help
 
 Prints "kube-sim ready <url> kubeconfig=<path>" and runs until SIGINT/SIGTERM.
 Fault injection: POST /kube-sim/faults {"verb","resource","name","status","delayMs","count","probability"},
-DELETE /kube-sim/faults clears (same bearer token).
+DELETE /kube-sim/faults clears; GET|PUT /kube-sim/authorization {"mode"} (admin token only).
 `;
 
 async function main(): Promise<void> {
@@ -27,6 +31,7 @@ async function main(): Promise<void> {
       "plain-http": { type: "boolean", default: false },
       "state-file": { type: "string" },
       token: { type: "string" },
+      "authorization-mode": { type: "string", default: "AlwaysAllow" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -41,6 +46,9 @@ async function main(): Promise<void> {
     throw new Error(`--port: not a port: ${values.port}`);
   if (!Number.isFinite(readyDelayMs) || readyDelayMs < 0)
     throw new Error(`--ready-delay: not a duration in ms: ${values["ready-delay"]}`);
+  const mode = values["authorization-mode"];
+  if (mode !== "AlwaysAllow" && mode !== "RBAC")
+    throw new Error(`--authorization-mode: must be AlwaysAllow or RBAC, got ${mode}`);
   const sim = await startKubeSim({
     kubeconfigPath: values.kubeconfig,
     port,
@@ -48,6 +56,7 @@ async function main(): Promise<void> {
     plainHttp: values["plain-http"],
     stateFile: values["state-file"],
     token: values.token,
+    authorizationMode: mode,
   });
   process.stdout.write(`kube-sim ready ${sim.url} kubeconfig=${sim.kubeconfigPath}\n`);
   await new Promise<void>((resolve) => {

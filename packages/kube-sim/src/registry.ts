@@ -155,6 +155,15 @@ export function builtinTypes(): ResourceType[] {
     }),
     builtin("", "v1", "events", "Event", { shortNames: ["ev"] }),
     builtin("", "v1", "serviceaccounts", "ServiceAccount", { shortNames: ["sa"] }),
+    builtin("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", {
+      shortNames: ["pvc"],
+      statusSubresource: true,
+    }),
+    builtin("networking.k8s.io", "v1", "ingresses", "Ingress", {
+      shortNames: ["ing"],
+      statusSubresource: true,
+      generation: "spec",
+    }),
     builtin("apps", "v1", "deployments", "Deployment", {
       shortNames: ["deploy"],
       categories: ["all"],

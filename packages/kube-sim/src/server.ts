@@ -12,6 +12,7 @@ import { establishedStatus, registerCrd } from "./crd.js";
 import { Faults } from "./faults.js";
 import { meta, type Obj } from "./object.js";
 import { Objects } from "./objects.js";
+import { Auth, type AuthorizationMode } from "./rbac.js";
 import { Registry } from "./registry.js";
 import { Store } from "./store.js";
 
@@ -34,6 +35,11 @@ export interface KubeSimOptions {
   watchHistory?: number;
   /** Persist objects here (JSON) and load them at start. */
   stateFile?: string;
+  /**
+   * `RBAC` authorizes ServiceAccount tokens (minted with the TokenRequest API) by the stored
+   * Roles/ClusterRoles and bindings; the admin token always bypasses. Default `AlwaysAllow`.
+   */
+  authorizationMode?: AuthorizationMode;
 }
 
 /** A running kube-sim. */
@@ -46,6 +52,8 @@ export interface KubeSim {
   readonly registry: Registry;
   readonly objects: Objects;
   readonly faults: Faults;
+  /** Token authentication and the authorization mode (switchable at run time). */
+  readonly auth: Auth;
   /** Stops the server, ends watches and timers (and saves state if configured). */
   close(): Promise<void>;
 }
@@ -110,12 +118,13 @@ export async function startKubeSim(opts: KubeSimOptions): Promise<KubeSim> {
   });
   workloads.start();
 
+  const auth = new Auth(store, registry, token, opts.authorizationMode);
   const handler = createApiHandler({
     store,
     registry,
     objects,
     faults,
-    token,
+    auth,
     serverAddress: () => address,
     bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 10_000,
     watches,
@@ -152,6 +161,7 @@ export async function startKubeSim(opts: KubeSimOptions): Promise<KubeSim> {
     registry,
     objects,
     faults,
+    auth,
     close() {
       closed ??= (async () => {
         unsubscribeCrd();

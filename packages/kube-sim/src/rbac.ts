@@ -1,0 +1,363 @@
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import type { ServerResponse } from "node:http";
+import { isObj, meta, type Obj } from "./object.js";
+import { qualifiedResource, type Registry, type ResourceType } from "./registry.js";
+import { StatusError, badRequest, notFound, pathNotFound, unauthorized } from "./status.js";
+import type { Store } from "./store.js";
+
+// Authentication and RBAC authorization, as kube-apiserver does it with `--authorization-mode=RBAC`
+// (rules from k8s.io/kubernetes plugin/pkg/auth/authorizer/rbac). Off by default: every
+// authenticated caller may do everything (AlwaysAllow), so nothing changes for existing users.
+
+/** `AlwaysAllow` (default) or `RBAC`. */
+export type AuthorizationMode = "AlwaysAllow" | "RBAC";
+
+/** Who is calling. */
+export interface Identity {
+  /** `kube-sim-admin` for the admin token, `system:serviceaccount:<ns>:<name>` otherwise. */
+  readonly user: string;
+  readonly groups: readonly string[];
+  /** The admin token bypasses authorization (as `system:masters` does). */
+  readonly admin: boolean;
+}
+
+/** What a resource request wants to do (the authorizer's attributes). */
+export interface ResourceAttributes {
+  verb: string;
+  group: string;
+  resource: string;
+  subresource?: string;
+  /** "" for cluster-scoped requests and requests across all namespaces. */
+  namespace: string;
+  /** "" for collection requests. */
+  name: string;
+}
+
+interface IssuedToken {
+  namespace: string;
+  name: string;
+  uid: string;
+  expiresAt: number;
+}
+
+/** One rule of a Role/ClusterRole (`rbac.authorization.k8s.io/v1` PolicyRule). */
+interface PolicyRule {
+  verbs: string[];
+  apiGroups: string[];
+  resources: string[];
+  resourceNames: string[];
+}
+
+const ADMIN: Identity = Object.freeze({
+  user: "kube-sim-admin",
+  groups: Object.freeze(["system:masters", "system:authenticated"]),
+  admin: true,
+});
+const RBAC_GROUP = "rbac.authorization.k8s.io";
+const MAX_TOKEN_SECONDS = 48 * 3600;
+const DEFAULT_TOKEN_SECONDS = 3600;
+
+const strings = (v: unknown): string[] =>
+  Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+
+/**
+ * Bearer tokens → identities (the admin token, and ServiceAccount tokens minted with the
+ * TokenRequest API, `kubectl create token`), and the RBAC authorizer over the Roles,
+ * ClusterRoles and bindings stored in kube-sim.
+ */
+export class Auth {
+  /** The authorization mode; switch with `PUT /kube-sim/authorization`. */
+  mode: AuthorizationMode;
+  private readonly tokens = new Map<string, IssuedToken>();
+  private readonly adminToken: Buffer;
+
+  constructor(
+    private readonly store: Store,
+    private readonly registry: Registry,
+    adminToken: string,
+    mode: AuthorizationMode = "AlwaysAllow",
+  ) {
+    this.adminToken = Buffer.from(`Bearer ${adminToken}`);
+    this.mode = mode;
+  }
+
+  /** The caller of a request by its Authorization header; 401 when unknown or expired. */
+  authenticate(header: string | undefined): Identity {
+    const h = Buffer.from(header ?? "");
+    if (h.length === this.adminToken.length && timingSafeEqual(h, this.adminToken)) return ADMIN;
+    const m = /^Bearer (\S+)$/.exec(header ?? "");
+    const tok = m?.[1] ? this.tokens.get(m[1]) : undefined;
+    if (!m?.[1] || !tok) throw unauthorized();
+    // Bound tokens die with their ServiceAccount (a new SA of the same name has another uid).
+    const sa = this.serviceAccountType();
+    const live = sa ? this.store.get(sa, tok.namespace, tok.name) : undefined;
+    if (Date.now() >= tok.expiresAt || !live || meta(live).uid !== tok.uid) {
+      this.tokens.delete(m[1]);
+      throw unauthorized();
+    }
+    return {
+      user: `system:serviceaccount:${tok.namespace}:${tok.name}`,
+      groups: [
+        "system:serviceaccounts",
+        `system:serviceaccounts:${tok.namespace}`,
+        "system:authenticated",
+      ],
+      admin: false,
+    };
+  }
+
+  /** Throws the apiserver's 403 unless `who` may do `a`. */
+  authorize(
+    who: Identity,
+    a: ResourceAttributes,
+    t: Pick<ResourceType, "group" | "resource">,
+  ): void {
+    if (who.admin || this.mode === "AlwaysAllow" || this.allows(who, a)) return;
+    throw forbidden(who, a, t);
+  }
+
+  /** Whether the stored RBAC objects grant `a` to `who` (ignores the mode). */
+  allows(who: Identity, a: ResourceAttributes): boolean {
+    const crb = this.registry.get(RBAC_GROUP, "clusterrolebindings");
+    const rb = this.registry.get(RBAC_GROUP, "rolebindings");
+    for (const b of crb ? this.store.scan(crb, undefined, () => true) : [])
+      if (this.bindingAllows(who, b, "", a)) return true;
+    if (a.namespace && rb)
+      for (const b of this.store.scan(rb, a.namespace, () => true))
+        if (this.bindingAllows(who, b, a.namespace, a)) return true;
+    return false;
+  }
+
+  /**
+   * `POST /api/v1/namespaces/{ns}/serviceaccounts/{name}/token` (TokenRequest): mints a token
+   * bound to the ServiceAccount's uid, valid for `spec.expirationSeconds` (default 1 h).
+   */
+  requestToken(namespace: string, name: string, body: unknown): Obj {
+    const sa = this.serviceAccountType();
+    const live = sa ? this.store.get(sa, namespace, name) : undefined;
+    if (!sa || !live) throw notFound({ group: "", resource: "serviceaccounts" }, name);
+    const spec = isObj(body) && isObj(body.spec) ? body.spec : {};
+    const seconds = spec.expirationSeconds ?? DEFAULT_TOKEN_SECONDS;
+    if (typeof seconds !== "number" || !Number.isInteger(seconds) || seconds < 600)
+      throw new StatusError(
+        422,
+        "Invalid",
+        `TokenRequest.authentication.k8s.io "${name}" is invalid: spec.expirationSeconds: Invalid value: ${JSON.stringify(seconds)}: may not specify a duration less than 10 minutes`,
+        { name, group: "authentication.k8s.io", kind: "TokenRequest" },
+      );
+    const effective = Math.min(seconds, MAX_TOKEN_SECONDS);
+    const token = randomBytes(32).toString("base64url");
+    const expiresAt = Date.now() + effective * 1000;
+    this.tokens.set(token, { namespace, name, uid: meta(live).uid ?? "", expiresAt });
+    return {
+      kind: "TokenRequest",
+      apiVersion: "authentication.k8s.io/v1",
+      metadata: { name, namespace, creationTimestamp: null },
+      spec: {
+        audiences: strings(spec.audiences).length
+          ? strings(spec.audiences)
+          : ["https://kubernetes.default.svc"],
+        expirationSeconds: effective,
+        boundObjectRef: null,
+      },
+      status: {
+        token,
+        expirationTimestamp: new Date(expiresAt).toISOString().replace(/\.\d+Z$/, "Z"),
+      },
+    };
+  }
+
+  /** `GET|PUT /kube-sim/authorization` (`{"mode":"RBAC"|"AlwaysAllow"}`), admin only. */
+  handleAdmin(method: string, body: Buffer, res: ServerResponse): void {
+    const reply = (): void => {
+      res
+        .writeHead(200, { "content-type": "application/json" })
+        .end(JSON.stringify({ mode: this.mode }));
+    };
+    if (method === "GET") return reply();
+    if (method !== "PUT")
+      throw new StatusError(
+        405,
+        "MethodNotAllowed",
+        `method ${method} not allowed on /kube-sim/authorization`,
+      );
+    let v: unknown;
+    try {
+      v = JSON.parse(body.toString("utf8"));
+    } catch {
+      throw badRequest('body must be JSON: {"mode":"RBAC"|"AlwaysAllow"}');
+    }
+    const mode = isObj(v) ? v.mode : undefined;
+    if (mode !== "RBAC" && mode !== "AlwaysAllow")
+      throw badRequest(`mode must be "RBAC" or "AlwaysAllow", got ${JSON.stringify(mode ?? null)}`);
+    this.mode = mode;
+    reply();
+  }
+
+  /** 403 for non-admin callers of the kube-sim admin API (faults, authorization). */
+  requireAdmin(who: Identity, path: string): void {
+    if (!who.admin)
+      throw new StatusError(
+        403,
+        "Forbidden",
+        `forbidden: User "${who.user}" cannot ${path.startsWith("/kube-sim/") ? "use" : "get"} path "${path}"`,
+        {},
+      );
+    if (!path.startsWith("/kube-sim/")) throw pathNotFound();
+  }
+
+  private serviceAccountType(): ResourceType | undefined {
+    return this.registry.get("", "serviceaccounts");
+  }
+
+  private bindingAllows(
+    who: Identity,
+    binding: Readonly<Obj>,
+    ns: string,
+    a: ResourceAttributes,
+  ): boolean {
+    const subjects = Array.isArray(binding.subjects) ? binding.subjects.filter(isObj) : [];
+    if (!subjects.some((s) => subjectMatches(who, s, ns))) return false;
+    const ref = isObj(binding.roleRef) ? binding.roleRef : {};
+    if (ref.apiGroup !== RBAC_GROUP || typeof ref.name !== "string") return false;
+    let role: Obj | undefined;
+    if (ref.kind === "ClusterRole") {
+      const t = this.registry.get(RBAC_GROUP, "clusterroles");
+      role = t ? this.store.get(t, "", ref.name) : undefined;
+    } else if (ref.kind === "Role" && ns) {
+      const t = this.registry.get(RBAC_GROUP, "roles");
+      role = t ? this.store.get(t, ns, ref.name) : undefined;
+    }
+    const rules = Array.isArray(role?.rules) ? role.rules.filter(isObj).map(toRule) : [];
+    return rules.some((r) => ruleAllows(r, a));
+  }
+}
+
+function toRule(o: Obj): PolicyRule {
+  return {
+    verbs: strings(o.verbs),
+    apiGroups: strings(o.apiGroups),
+    resources: strings(o.resources),
+    resourceNames: strings(o.resourceNames),
+  };
+}
+
+function subjectMatches(who: Identity, s: Obj, bindingNs: string): boolean {
+  switch (s.kind) {
+    case "ServiceAccount": {
+      // A ServiceAccount subject without namespace means the binding's own namespace.
+      const ns = typeof s.namespace === "string" && s.namespace ? s.namespace : bindingNs;
+      return who.user === `system:serviceaccount:${ns}:${String(s.name)}`;
+    }
+    case "User":
+      return who.user === s.name;
+    case "Group":
+      return typeof s.name === "string" && who.groups.includes(s.name);
+    default:
+      return false;
+  }
+}
+
+/** rbac/v1 `RuleAllows`: verbs, apiGroups, resources (with subresources) and resourceNames. */
+export function ruleAllows(r: PolicyRule, a: ResourceAttributes): boolean {
+  if (!r.verbs.includes("*") && !r.verbs.includes(a.verb)) return false;
+  if (!r.apiGroups.includes("*") && !r.apiGroups.includes(a.group)) return false;
+  const combined = a.subresource ? `${a.resource}/${a.subresource}` : a.resource;
+  const resourceOk = r.resources.some(
+    (x) =>
+      x === "*" ||
+      x === combined ||
+      (a.subresource !== undefined && x === `*/${a.subresource}`) ||
+      (x.endsWith("/*") && a.subresource !== undefined && x.slice(0, -2) === a.resource),
+  );
+  if (!resourceOk) return false;
+  return r.resourceNames.length === 0 || (a.name !== "" && r.resourceNames.includes(a.name));
+}
+
+/** The apiserver's 403 body for a denied resource request (reference §3.2). */
+function forbidden(
+  who: Identity,
+  a: ResourceAttributes,
+  t: Pick<ResourceType, "group" | "resource">,
+): StatusError {
+  const res = a.subresource ? `${a.resource}/${a.subresource}` : a.resource;
+  const where = a.namespace ? `in the namespace "${a.namespace}"` : "at the cluster scope";
+  const subject = a.name ? `${qualifiedResource(t)} "${a.name}"` : qualifiedResource(t);
+  return new StatusError(
+    403,
+    "Forbidden",
+    `${subject} is forbidden: User "${who.user}" cannot ${a.verb} resource "${res}" in API group "${a.group}" ${where}`,
+    {
+      ...(a.name ? { name: a.name } : {}),
+      ...(t.group ? { group: t.group } : {}),
+      kind: t.resource,
+    },
+  );
+}
+
+/** Fields of a protobuf message: field number → values (varints as numbers, LEN as bytes). */
+function protoFields(buf: Buffer): Map<number, (number | Buffer)[]> {
+  const out = new Map<number, (number | Buffer)[]>();
+  let i = 0;
+  const varint = (): number => {
+    let v = 0;
+    let mul = 1;
+    for (;;) {
+      if (i >= buf.length) throw badRequest("truncated protobuf varint");
+      const b = buf[i++] ?? 0;
+      v += (b & 0x7f) * mul;
+      mul *= 128;
+      if ((b & 0x80) === 0) return v;
+    }
+  };
+  while (i < buf.length) {
+    const key = varint();
+    const field = Math.floor(key / 8);
+    let value: number | Buffer;
+    switch (key & 7) {
+      case 0:
+        value = varint();
+        break;
+      case 2: {
+        const len = varint();
+        if (i + len > buf.length) throw badRequest("truncated protobuf field");
+        value = buf.subarray(i, i + len);
+        i += len;
+        break;
+      }
+      case 1:
+        i += 8;
+        continue;
+      case 5:
+        i += 4;
+        continue;
+      default:
+        throw badRequest(`unsupported protobuf wire type ${key & 7}`);
+    }
+    out.set(field, [...(out.get(field) ?? []), value]);
+  }
+  return out;
+}
+
+/**
+ * The spec of a TokenRequest sent as `application/vnd.kubernetes.protobuf` (what `kubectl
+ * create token` sends): the `k8s\0` envelope (runtime.Unknown, raw = field 2) around a
+ * TokenRequest whose spec (field 2) has audiences (1) and expirationSeconds (4).
+ */
+export function decodeTokenRequestProtobuf(body: Buffer): Obj {
+  if (body.length < 4 || body.toString("latin1", 0, 4) !== "k8s\0")
+    throw badRequest("protobuf body without the k8s envelope");
+  const raw = protoFields(body.subarray(4)).get(2)?.[0];
+  if (!Buffer.isBuffer(raw)) throw badRequest("protobuf envelope without raw bytes");
+  const specBytes = protoFields(raw).get(2)?.[0];
+  const spec = Buffer.isBuffer(specBytes)
+    ? protoFields(specBytes)
+    : new Map<number, (number | Buffer)[]>();
+  const exp = spec.get(4)?.[0];
+  return {
+    spec: {
+      audiences: (spec.get(1) ?? []).filter(Buffer.isBuffer).map((b) => b.toString("utf8")),
+      ...(typeof exp === "number" ? { expirationSeconds: exp } : {}),
+    },
+  };
+}

@@ -1,0 +1,233 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { request } from "node:https";
+import { appManifests, startSim, type SimFixture } from "./harness.js";
+
+// kube-sim's optional RBAC mode with real kubectl: ServiceAccount tokens from the TokenRequest
+// API (`kubectl create token`), authorized by stored Roles/ClusterRoles and bindings; 403 with the
+// apiserver's Status body otherwise; the admin token always bypasses.
+
+const RBAC = `apiVersion: v1
+kind: Namespace
+metadata: { name: team }
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: { name: agent, namespace: cd }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: { name: agent-read }
+rules:
+  - apiGroups: [apps]
+    resources: [deployments]
+    verbs: [get, list]
+  - apiGroups: [""]
+    resources: [configmaps]
+    resourceNames: [allowed]
+    verbs: [get, patch]
+  - apiGroups: [apps]
+    resources: [deployments/scale]
+    verbs: [get]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: { name: agent-read }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: agent-read }
+subjects:
+  - { kind: ServiceAccount, name: agent, namespace: cd }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: { name: writer, namespace: team }
+rules:
+  - apiGroups: [""]
+    resources: [configmaps]
+    verbs: [create]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: { name: writer, namespace: team }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: writer }
+subjects:
+  - { kind: ServiceAccount, name: agent, namespace: cd }
+`;
+
+const CM = (name: string, ns = "default"): string =>
+  `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: ${name}, namespace: ${ns} }\ndata: { a: "1" }\n`;
+
+describe("kube-sim RBAC mode", () => {
+  let f: SimFixture;
+  let token = "";
+  const admin = async (args: string[], input?: string): Promise<string> => {
+    const r = await f.kubectl(args, { input });
+    assert.equal(r.code, 0, `kubectl ${args.join(" ")}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const asAgent = (args: string[], input?: string) =>
+    f.kubectl(["--token", token, ...args], { input });
+  /** A raw request as the agent: status and parsed body. */
+  const raw = (method: string, path: string, body?: unknown, auth = `Bearer ${token}`) =>
+    new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
+      const req = request(
+        `${f.sim.url}${path}`,
+        {
+          method,
+          ca: f.sim.caCert,
+          headers: { authorization: auth, "content-type": "application/json" },
+          timeout: 10_000,
+        },
+        (res) => {
+          let out = "";
+          res.on("data", (d: Buffer) => (out += d.toString()));
+          res.on("end", () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              body: JSON.parse(out || "{}") as Record<string, unknown>,
+            }),
+          );
+        },
+      );
+      req.on("error", reject);
+      req.end(body === undefined ? undefined : JSON.stringify(body));
+    });
+
+  before(async () => {
+    f = await startSim();
+    await admin(["apply", "-f", "-"], `apiVersion: v1\nkind: Namespace\nmetadata: { name: cd }\n`);
+    await admin(["apply", "-f", "-"], RBAC);
+    await admin(["apply", "-f", "-"], CM("allowed"));
+    await admin(["apply", "-f", "-"], CM("other"));
+    await admin(["apply", "-f", "-"], appManifests().split("\n---")[0]);
+    token = (await admin(["create", "token", "agent", "-n", "cd"])).trim();
+    assert.ok(token.length > 20, "kubectl create token printed a token");
+  });
+  after(async () => f?.close());
+
+  it("is off by default: a ServiceAccount token may do anything", async () => {
+    const r = await asAgent(["get", "secrets", "-n", "kube-system"]);
+    assert.equal(r.code, 0, r.stderr);
+  });
+
+  it("denies what no rule grants with the apiserver's 403 Status, and allows what rules grant", async () => {
+    f.sim.auth.mode = "RBAC";
+    try {
+      assert.equal((await asAgent(["get", "deploy", "web", "-o", "name"])).code, 0);
+      assert.equal((await asAgent(["get", "deploy", "-A", "-o", "name"])).code, 0);
+      const del = await asAgent(["delete", "deploy", "web"]);
+      assert.notEqual(del.code, 0);
+      assert.match(
+        del.stderr,
+        /deployments\.apps "web" is forbidden: User "system:serviceaccount:cd:agent" cannot delete resource "deployments" in API group "apps" in the namespace "default"/,
+      );
+      const list = await raw("GET", "/api/v1/namespaces/default/secrets");
+      assert.equal(list.status, 403);
+      assert.deepEqual(list.body, {
+        kind: "Status",
+        apiVersion: "v1",
+        metadata: {},
+        status: "Failure",
+        message:
+          'secrets is forbidden: User "system:serviceaccount:cd:agent" cannot list resource "secrets" in API group "" in the namespace "default"',
+        reason: "Forbidden",
+        details: { kind: "secrets" },
+        code: 403,
+      });
+      const ns = await raw("GET", "/api/v1/namespaces");
+      assert.equal(ns.status, 403);
+      assert.match(
+        String(ns.body.message),
+        /cannot list resource "namespaces" in API group "" at the cluster scope$/,
+      );
+    } finally {
+      f.sim.auth.mode = "AlwaysAllow";
+    }
+  });
+
+  it("honours resourceNames, subresources and namespace-scoped RoleBindings", async () => {
+    f.sim.auth.mode = "RBAC";
+    try {
+      assert.equal((await asAgent(["get", "cm", "allowed"])).code, 0);
+      const other = await asAgent(["get", "cm", "other"]);
+      assert.match(other.stderr, /configmaps "other" is forbidden/);
+      assert.equal((await asAgent(["get", "cm", "-o", "name"])).code, 1, "list is not named");
+      // deployments/scale get is granted; deployments/status is not.
+      assert.equal(
+        (await raw("GET", "/apis/apps/v1/namespaces/default/deployments/web/scale")).status,
+        200,
+      );
+      const st = await raw("GET", "/apis/apps/v1/namespaces/default/deployments/web/status");
+      assert.equal(st.status, 403);
+      assert.match(String(st.body.message), /cannot get resource "deployments\/status"/);
+      // The Role in "team" grants create there only.
+      const inTeam = await asAgent(["create", "-f", "-"], CM("x", "team"));
+      assert.equal(inTeam.code, 0, inTeam.stderr);
+      const elsewhere = await asAgent(["create", "-f", "-"], CM("x"));
+      assert.match(
+        elsewhere.stderr,
+        /cannot create resource "configmaps" in API group "" in the namespace "default"/,
+      );
+    } finally {
+      f.sim.auth.mode = "AlwaysAllow";
+    }
+  });
+
+  it("server-side apply that creates needs create as well as patch", async () => {
+    f.sim.auth.mode = "RBAC";
+    try {
+      const cm = (name: string) =>
+        `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: ${name}, namespace: default }\ndata: { a: "2" }\n`;
+      // patch on "allowed" is granted and it exists: apply updates it.
+      const upd = await asAgent(["apply", "--server-side", "-f", "-"], cm("allowed"));
+      assert.equal(upd.code, 0, upd.stderr);
+      await admin(["delete", "cm", "allowed"]);
+      const create = await asAgent(["apply", "--server-side", "-f", "-"], cm("allowed"));
+      assert.notEqual(create.code, 0, "no create permission in default");
+      assert.match(create.stderr, /cannot create resource "configmaps"/);
+    } finally {
+      f.sim.auth.mode = "AlwaysAllow";
+    }
+  });
+
+  it("the admin token bypasses RBAC; unknown or revoked tokens get 401; admin API is admin-only", async () => {
+    f.sim.auth.mode = "RBAC";
+    try {
+      assert.equal((await f.kubectl(["get", "secrets", "-A"])).code, 0);
+      const bad = await raw("GET", "/api/v1/namespaces", undefined, "Bearer nope");
+      assert.equal(bad.status, 401);
+      assert.equal(bad.body.reason, "Unauthorized");
+      const faults = await raw("GET", "/kube-sim/faults");
+      assert.equal(faults.status, 403);
+      const mode = await raw("PUT", "/kube-sim/authorization", { mode: "AlwaysAllow" });
+      assert.equal(mode.status, 403);
+      // Discovery stays open to every authenticated caller.
+      assert.equal((await raw("GET", "/apis")).status, 200);
+      // Deleting the ServiceAccount invalidates its tokens.
+      const t2 = (await admin(["create", "token", "agent", "-n", "cd"])).trim();
+      await admin(["delete", "sa", "agent", "-n", "cd"]);
+      assert.equal((await raw("GET", "/apis", undefined, `Bearer ${t2}`)).status, 401);
+      await admin(
+        ["apply", "-f", "-"],
+        `apiVersion: v1\nkind: ServiceAccount\nmetadata: { name: agent, namespace: cd }\n`,
+      );
+      assert.equal(
+        (await raw("GET", "/apis", undefined, `Bearer ${t2}`)).status,
+        401,
+        "new SA, other uid",
+      );
+      token = (await admin(["create", "token", "agent", "-n", "cd"])).trim();
+    } finally {
+      f.sim.auth.mode = "AlwaysAllow";
+    }
+  });
+
+  it("switches mode over the admin API and rejects a bad mode", async () => {
+    const put = (mode: unknown) =>
+      raw("PUT", "/kube-sim/authorization", { mode }, `Bearer ${f.sim.token}`);
+    assert.equal((await put("Webhook")).status, 400);
+    assert.deepEqual((await put("RBAC")).body, { mode: "RBAC" });
+    assert.equal((await raw("GET", "/api/v1/namespaces/default/secrets")).status, 403);
+    assert.deepEqual((await put("AlwaysAllow")).body, { mode: "AlwaysAllow" });
+    assert.equal((await raw("GET", "/api/v1/namespaces/default/secrets")).status, 200);
+  });
+});
