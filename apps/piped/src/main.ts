@@ -9,10 +9,16 @@ const HELP = `piped — the pipecd-ts agent: deploys the applications of one clu
 
 Usage: piped --config FILE [--insecure] [--work-dir DIR] [--log-level LEVEL]
 
+A KUBERNETES platform provider without kubeConfigPath and masterURL (or none at all) uses the
+in-cluster service account: KUBERNETES_SERVICE_HOST/PORT and the mounted token and CA.
+
   --config FILE      piped config (kind Piped, PipeCD's format)
   --insecure         plain-text gRPC to the control plane (local setups and tests)
   --work-dir DIR     git mirrors and worktrees (default: $TMPDIR/piped-<pipedID>)
   --grace-period MS  how long to drain on SIGTERM (default 10000)
+  --service-account-dir DIR
+                     in-cluster: where the token, ca.crt and namespace are mounted
+                     (default /var/run/secrets/kubernetes.io/serviceaccount)
   --log-level LEVEL  trace|debug|info|warn|error (default info)
   -h, --help         show this help
 `;
@@ -24,6 +30,7 @@ async function main(): Promise<void> {
       insecure: { type: "boolean", default: false },
       "work-dir": { type: "string" },
       "grace-period": { type: "string", default: "10000" },
+      "service-account-dir": { type: "string" },
       "log-level": { type: "string", default: "info" },
       help: { type: "boolean", short: "h" },
     },
@@ -41,6 +48,7 @@ async function main(): Promise<void> {
     config,
     insecure: values.insecure,
     workDir: values["work-dir"] ?? join(tmpdir(), `piped-${config.pipedID}`),
+    serviceAccountDir: values["service-account-dir"],
     logger,
   });
   const signal = signalOnTermination(logger);

@@ -40,6 +40,8 @@ export interface PipedOptions {
   workDir: string;
   logger: Logger;
   clock?: Clock;
+  /** In-cluster only: where the service-account token and CA are mounted (default the standard path). */
+  serviceAccountDir?: string;
   /** How long stages wait for Deployments to become available. */
   rolloutTimeoutMs?: number;
 }
@@ -83,6 +85,7 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
   const kube = createKubeClient({
     kubeConfigPath: provider?.config.kubeConfigPath || undefined,
     masterURL: provider?.config.masterURL || undefined,
+    serviceAccountDir: o.serviceAccountDir,
     fieldManager: "piped",
     logger: logger.child({ component: "kube" }),
   });

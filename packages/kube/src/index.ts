@@ -10,7 +10,7 @@ export {
   type KubeRetryOptions,
   type ListOptions,
 } from "./client.js";
-export { loadKubeConfig, type KubeConfigOptions } from "./kubeconfig.js";
+export { SERVICE_ACCOUNT_DIR, loadKubeConfig, type KubeConfigOptions } from "./kubeconfig.js";
 export {
   DEFAULT_NAMESPACE,
   RESOURCE_KEY_ANNOTATION,
