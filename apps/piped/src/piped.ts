@@ -42,8 +42,6 @@ export interface PipedOptions {
   clock?: Clock;
   /** In-cluster only: where the service-account token and CA are mounted (default the standard path). */
   serviceAccountDir?: string;
-  /** How long stages wait for Deployments to become available. */
-  rolloutTimeoutMs?: number;
 }
 
 /** A piped's long-running components, ready for `supervise()`. */
@@ -89,7 +87,7 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
     fieldManager: "piped",
     logger: logger.child({ component: "kube" }),
   });
-  const k8s = { kube, rolloutTimeoutMs: o.rolloutTimeoutMs };
+  const k8s = { kube, safety: cfg.safety };
   const registry = new ExecutorRegistry()
     .register(StageName.WAIT, new WaitExecutor())
     .register(StageName.WAIT_APPROVAL, new WaitApprovalExecutor())
@@ -114,7 +112,11 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
     pipedId: cfg.pipedID,
     hooks: {
       prepare: (d, signal) =>
-        prepareWorkspace(d, { api, repos, workDir: join(o.workDir, "work") }, signal),
+        prepareWorkspace(
+          d,
+          { api, repos, workDir: join(o.workDir, "work"), safety: cfg.safety },
+          signal,
+        ),
       plan: (d, ws, signal) =>
         planner.plan({
           deployment: d,

@@ -1,4 +1,5 @@
 import { PredefinedStageId, StageName } from "@pipecd-ts/model";
+import { readSafety, type SafetySettings } from "./safety.js";
 import { readConfigFile } from "./source.js";
 import {
   deepFreeze,
@@ -272,6 +273,8 @@ export interface ApplicationConfig {
   readonly trafficRouting: KubernetesTrafficRouting;
   readonly variantLabel: KubernetesVariantLabel;
   readonly resourceRoutes: readonly KubernetesResourceRoute[];
+  /** pipecd-ts only: per-app switches for our improvements, overriding the piped's (safety.ts). */
+  readonly safety: Partial<SafetySettings>;
   /** Accepted as written, not interpreted. */
   readonly postSync: Readonly<YamlMap> | undefined;
   readonly encryption: Readonly<YamlMap> | undefined;
@@ -373,6 +376,8 @@ const SPEC_KEYS = [
   "trafficRouting",
   "variantLabel",
   "resourceRoutes",
+  // pipecd-ts only: switches for our improvements (safety.ts)
+  "safety",
 ] as const;
 
 const PIPELINE_STAGE_NAMES: readonly PipelineStageName[] = [
@@ -433,6 +438,7 @@ export function parseApplicationConfig(file: string, text: string): ApplicationC
     trafficRouting,
     variantLabel,
     resourceRoutes: readResourceRoutes(r, S("resourceRoutes"), spec.resourceRoutes),
+    safety: readSafety(r, S("safety"), spec.safety),
     postSync: r.looseMap(S("postSync"), spec.postSync),
     encryption: r.looseMap(S("encryption"), spec.encryption),
     attachment: r.looseMap(S("attachment"), spec.attachment),

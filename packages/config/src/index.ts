@@ -59,3 +59,4 @@ export {
   type PipedPlatformProvider,
   type PipedRepository,
 } from "./piped.js";
+export { DEFAULT_SAFETY, resolveSafety, type SafetySettings } from "./safety.js";

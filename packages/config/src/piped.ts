@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { ConfigError, readConfigFile } from "./source.js";
+import { readSafety, resolveSafety, type SafetySettings } from "./safety.js";
 import {
   deepFreeze,
   openConfigDocument,
@@ -84,6 +85,8 @@ export interface PipedConfig {
   readonly secretManagement: Readonly<YamlMap> | undefined;
   readonly eventWatcher: Readonly<YamlMap> | undefined;
   readonly planPreview: Readonly<YamlMap> | undefined;
+  /** pipecd-ts only: our improvements' switches for every app, defaults filled (safety.ts). */
+  readonly safety: SafetySettings;
 }
 
 const MINUTE = 60_000;
@@ -109,6 +112,8 @@ const SPEC_KEYS = [
   "eventWatcher",
   "appSelector",
   "planPreview",
+  // pipecd-ts only: switches for our improvements, the default of every app (safety.ts)
+  "safety",
 ] as const;
 const PROVIDER_TYPES = ["KUBERNETES", "TERRAFORM", "CLOUDRUN", "LAMBDA", "ECS"];
 const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -189,6 +194,7 @@ export function parsePipedConfig(file: string, text: string): PipedConfig {
     secretManagement: r.looseMap(S("secretManagement"), spec.secretManagement),
     eventWatcher: r.looseMap(S("eventWatcher"), spec.eventWatcher),
     planPreview: r.looseMap(S("planPreview"), spec.planPreview),
+    safety: resolveSafety(readSafety(r, S("safety"), spec.safety), undefined),
   };
   issues.throwIfAny(file);
   return deepFreeze(cfg);

@@ -5,8 +5,8 @@ import type {
   ReplicasSpec,
 } from "@pipecd-ts/config";
 import type { StageExecutor, StageInput } from "@pipecd-ts/plugin-sdk";
-import { applyAll, errorMessage, loadStageManifests, waitForWorkloads } from "./apply.js";
-import type { K8sExecutorOptions } from "./sync.js";
+import { applyAll, errorMessage, loadStageManifests } from "./apply.js";
+import { awaitRollout, type K8sExecutorOptions } from "./sync.js";
 import {
   CANARY_RESOURCES_KEY,
   applyPatches,
@@ -15,9 +15,6 @@ import {
   type VariantSet,
   type VariantWorkload,
 } from "./variant.js";
-
-/** Default of {@link K8sExecutorOptions.rolloutTimeoutMs}. */
-export const DEFAULT_ROLLOUT_TIMEOUT_MS = 10 * 60_000;
 
 /** `Canary Deployment web-canary: 1 replica (50% of 2)`. */
 export function describeVariantWorkload(
@@ -81,14 +78,7 @@ export async function rolloutVariantSet(
     }))
   )
     return StageStatus.STAGE_FAILURE;
-  if (
-    o.waitForReady !== false &&
-    !(await waitForWorkloads(o.kube, a.set.manifests, {
-      ...common,
-      timeoutMs: o.rolloutTimeoutMs ?? DEFAULT_ROLLOUT_TIMEOUT_MS,
-    }))
-  )
-    return StageStatus.STAGE_FAILURE;
+  if (!(await awaitRollout(o, input, a.set.manifests))) return StageStatus.STAGE_FAILURE;
   input.logger.success(
     `Successfully rolled out the ${a.label.toUpperCase()} variant: ${a.set.workloads
       .map((w) => `${w.manifest.obj.metadata.name} (${w.replicas})`)

@@ -17,7 +17,7 @@ export {
   type KubernetesPlannerInput,
 } from "./planner.js";
 export { applyAll, deleteKeys, errorMessage, waitForWorkloads, type KubeApi } from "./apply.js";
-export { K8sSyncExecutor, type K8sExecutorOptions } from "./sync.js";
+export { K8sSyncExecutor, awaitRollout, safetyOf, type K8sExecutorOptions } from "./sync.js";
 export { RollbackExecutor, VARIANT_RESOURCE_KEYS } from "./rollback.js";
 export { K8sTrafficRoutingExecutor, TrafficMetadataKey } from "./traffic-routing.js";
 export type { TrafficRouter, RouteInput, RouteResult } from "./traffic/router.js";
@@ -52,12 +52,7 @@ export {
   type VariantSet,
   type VariantWorkload,
 } from "./variant.js";
-export {
-  DEFAULT_ROLLOUT_TIMEOUT_MS,
-  K8sCanaryRolloutExecutor,
-  describeVariantWorkload,
-  rolloutVariantSet,
-} from "./canary.js";
+export { K8sCanaryRolloutExecutor, describeVariantWorkload, rolloutVariantSet } from "./canary.js";
 export { K8sBaselineRolloutExecutor } from "./baseline.js";
 export { K8sBaselineCleanExecutor, K8sCanaryCleanExecutor } from "./clean.js";
 export { K8sPrimaryRolloutExecutor, primaryExcludedVirtualService } from "./primary.js";

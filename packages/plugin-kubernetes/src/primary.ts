@@ -5,16 +5,9 @@ import {
   type K8sPrimaryRolloutStageOptions,
 } from "@pipecd-ts/config";
 import type { StageExecutor, StageInput } from "@pipecd-ts/plugin-sdk";
-import {
-  applyAll,
-  deleteKeys,
-  errorMessage,
-  loadStageManifests,
-  waitForWorkloads,
-} from "./apply.js";
-import { DEFAULT_ROLLOUT_TIMEOUT_MS } from "./canary.js";
+import { applyAll, deleteKeys, errorMessage, loadStageManifests } from "./apply.js";
 import { loadManifests, type Manifest } from "./manifest.js";
-import type { K8sExecutorOptions } from "./sync.js";
+import { awaitRollout, type K8sExecutorOptions } from "./sync.js";
 import {
   checkVariantSelector,
   ensurePrimaryLabel,
@@ -130,14 +123,7 @@ export class K8sPrimaryRolloutExecutor implements StageExecutor {
       }))
     )
       return StageStatus.STAGE_FAILURE;
-    if (
-      this.o.waitForReady !== false &&
-      !(await waitForWorkloads(this.o.kube, toApply, {
-        ...common,
-        timeoutMs: this.o.rolloutTimeoutMs ?? DEFAULT_ROLLOUT_TIMEOUT_MS,
-      }))
-    )
-      return StageStatus.STAGE_FAILURE;
+    if (!(await awaitRollout(this.o, input, toApply))) return StageStatus.STAGE_FAILURE;
 
     if (opts.prune) {
       if (!input.runningDir) input.logger.info("Nothing to prune: no previous deployment");

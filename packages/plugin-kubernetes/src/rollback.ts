@@ -1,9 +1,9 @@
 import { StageStatus } from "@pipecd-ts/proto";
 import type { ApplicationConfig } from "@pipecd-ts/config";
 import type { StageExecutor, StageInput } from "@pipecd-ts/plugin-sdk";
-import { applyAll, deleteKeys, waitForWorkloads } from "./apply.js";
+import { applyAll, deleteKeys } from "./apply.js";
 import { loadManifests } from "./manifest.js";
-import type { K8sExecutorOptions } from "./sync.js";
+import { awaitRollout, safetyOf, type K8sExecutorOptions } from "./sync.js";
 
 /** Shared-metadata keys listing variant resources created by canary/baseline stages. */
 export const VARIANT_RESOURCE_KEYS = ["canary-resources", "baseline-resources"] as const;
@@ -12,7 +12,8 @@ export const VARIANT_RESOURCE_KEYS = ["canary-resources", "baseline-resources"] 
  * ROLLBACK (PipeCD `rollback.go`): re-applies the running commit's manifests as primary (so the
  * VirtualService or Service is back as in Git) and waits for them, deletes canary and baseline
  * resources recorded in metadata, and — unlike PipeCD (#1972) — also deletes resources that only
- * the failed commit added. Fails when there is no running commit (first deployment).
+ * the failed commit added (`safety.rollbackPrune`). Its deadline is `safety.rollbackTimeout`,
+ * applied by the scheduler. Fails when there is no running commit (first deployment).
  */
 export class RollbackExecutor implements StageExecutor {
   constructor(private readonly o: K8sExecutorOptions) {}
@@ -38,11 +39,7 @@ export class RollbackExecutor implements StageExecutor {
       variantKey: cfg.variantLabel.key,
       variant: cfg.variantLabel.primaryValue,
     });
-    if (ok && this.o.waitForReady !== false)
-      ok = await waitForWorkloads(this.o.kube, running, {
-        ...common,
-        timeoutMs: this.o.rolloutTimeoutMs ?? 10 * 60_000,
-      });
+    if (ok) ok = await awaitRollout(this.o, input, running);
     const variantKeys = VARIANT_RESOURCE_KEYS.flatMap((k) =>
       (input.metadata.shared.get(k) ?? "").split(",").filter(Boolean),
     );
@@ -50,9 +47,15 @@ export class RollbackExecutor implements StageExecutor {
     const added = (await loadManifests(input.targetDir, cfg.input).catch(() => []))
       .map((m) => m.key)
       .filter((k) => !keep.has(k));
-    if (added.length)
+    const prune = safetyOf(this.o, cfg).rollbackPrune;
+    if (added.length && prune)
       input.logger.info(`Deleting ${added.length} resources that only the failed commit added`);
-    ok = (await deleteKeys(this.o.kube, [...variantKeys, ...added], common)) && ok;
+    else if (added.length)
+      input.logger.info(
+        `Leaving ${added.length} resources that only the failed commit added in place ` +
+          `(safety.rollbackPrune is off): ${added.join(", ")}`,
+      );
+    ok = (await deleteKeys(this.o.kube, [...variantKeys, ...(prune ? added : [])], common)) && ok;
     if (ok) input.logger.success("Rolled back successfully");
     return ok ? StageStatus.STAGE_SUCCESS : StageStatus.STAGE_FAILURE;
   }

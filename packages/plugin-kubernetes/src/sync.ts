@@ -1,5 +1,5 @@
 import { StageStatus } from "@pipecd-ts/proto";
-import type { ApplicationConfig } from "@pipecd-ts/config";
+import { resolveSafety, type ApplicationConfig, type SafetySettings } from "@pipecd-ts/config";
 import type { StageExecutor, StageInput } from "@pipecd-ts/plugin-sdk";
 import {
   applyAll,
@@ -8,15 +8,41 @@ import {
   waitForWorkloads,
   type KubeApi,
 } from "./apply.js";
-import { loadManifests } from "./manifest.js";
+import { loadManifests, type Manifest } from "./manifest.js";
 
 /** Options shared by the Kubernetes executors. */
 export interface K8sExecutorOptions {
   kube: KubeApi;
-  /** How long a stage waits for Deployments to become available (our readiness improvement). */
-  rolloutTimeoutMs?: number;
-  /** Turn the readiness wait off (PipeCD's behaviour). */
-  waitForReady?: boolean;
+  /** The piped's `spec.safety` (our improvements' switches); an app's `spec.safety` overrides it. */
+  safety?: Partial<SafetySettings>;
+}
+
+/** The improvements' switches for one stage: the app's over the piped's over the defaults. */
+export function safetyOf(o: K8sExecutorOptions, appConfig: unknown): SafetySettings {
+  return resolveSafety(o.safety, (appConfig as Partial<ApplicationConfig> | undefined)?.safety);
+}
+
+/**
+ * Our readiness improvement: waits until every Deployment among `manifests` is rolled out and
+ * available (failing on ProgressDeadlineExceeded or `rolloutTimeout`); with
+ * `safety.waitForReady: false` it returns at once, as PipeCD does, and says so in the log.
+ */
+export async function awaitRollout(
+  o: K8sExecutorOptions,
+  input: StageInput,
+  manifests: Manifest[],
+): Promise<boolean> {
+  const safety = safetyOf(o, input.appConfig);
+  if (!safety.waitForReady) {
+    if (manifests.some((m) => m.obj.kind === "Deployment"))
+      input.logger.info("Not waiting for the rollout: safety.waitForReady is off");
+    return true;
+  }
+  return waitForWorkloads(o.kube, manifests, {
+    signal: input.signal,
+    logger: input.logger,
+    timeoutMs: safety.rolloutTimeoutMs,
+  });
 }
 
 /**
@@ -48,14 +74,7 @@ export class K8sSyncExecutor implements StageExecutor {
       }))
     )
       return StageStatus.STAGE_FAILURE;
-    if (
-      this.o.waitForReady !== false &&
-      !(await waitForWorkloads(this.o.kube, manifests, {
-        ...common,
-        timeoutMs: this.o.rolloutTimeoutMs ?? 10 * 60_000,
-      }))
-    )
-      return StageStatus.STAGE_FAILURE;
+    if (!(await awaitRollout(this.o, input, manifests))) return StageStatus.STAGE_FAILURE;
     if (cfg.quickSync.prune && input.runningDir) {
       const running = await loadManifests(input.runningDir, cfg.input);
       const keep = new Set(manifests.map((m) => m.key));

@@ -7,7 +7,7 @@ import {
 } from "@pipecd-ts/config";
 import type { StageExecutor, StageInput } from "@pipecd-ts/plugin-sdk";
 import { loadStageManifests } from "./apply.js";
-import type { K8sExecutorOptions } from "./sync.js";
+import { safetyOf, type K8sExecutorOptions } from "./sync.js";
 import { IstioTrafficRouter } from "./traffic/istio.js";
 import { PodSelectorTrafficRouter } from "./traffic/podselector.js";
 import type { TrafficRouter } from "./traffic/router.js";
@@ -75,6 +75,7 @@ export class K8sTrafficRoutingExecutor implements StageExecutor {
       pipedId: input.pipedId,
       applicationId: input.deployment.applicationId,
       commit: input.targetCommit,
+      safety: safetyOf(this.o, cfg),
     });
     if (!res.ok) {
       if (!input.signal.aborted) input.logger.error(`Traffic routing failed: ${res.reason}`);

@@ -29,7 +29,7 @@ before(async () => {
     kubeConfigPath: sim.kubeconfigPath,
     retry: { initialDelayMs: 20, maxDelayMs: 200 },
   });
-  opts = { kube, rolloutTimeoutMs: 30_000 };
+  opts = { kube, safety: { rolloutTimeoutMs: 30_000 } };
 });
 
 after(async () => {
@@ -533,9 +533,10 @@ spec:
     try {
       const t0 = Date.now();
       assert.equal(
-        await new K8sCanaryRolloutExecutor({ ...opts, rolloutTimeoutMs: 60_000 }).execute(
-          run.input,
-        ),
+        await new K8sCanaryRolloutExecutor({
+          ...opts,
+          safety: { rolloutTimeoutMs: 60_000 },
+        }).execute(run.input),
         StageStatus.STAGE_FAILURE,
       );
       assert.ok(Date.now() - t0 < 10_000, "returns promptly after the abort");

@@ -167,6 +167,33 @@ describe("computeVirtualServiceRoutes (PipeCD §4.6)", () => {
       assert.deepEqual(validateRewrittenRoutes(got), []);
     });
 
+  it("keepDestinationFields: false writes PipeCD's bare destinations (the port is dropped)", () => {
+    const spec = {
+      http: [
+        httpRoute("r", [dest("primary", 100, HOST, { headers: { request: { set: { a: "b" } } } })]),
+      ],
+    };
+    (spec.http[0]?.route[0] as { destination: object }).destination = {
+      host: HOST,
+      subset: "primary",
+      port: { number: 8080 },
+    };
+    const kept = computeVirtualServiceRoutes(spec, opts({ canary: 10 }));
+    assert.deepEqual(
+      routesOf(kept.spec)[0]?.map((d) => (d as { destination: object }).destination),
+      [
+        { host: HOST, subset: "primary", port: { number: 8080 } },
+        { host: HOST, subset: "canary", port: { number: 8080 } },
+      ],
+      "kept by default",
+    );
+    const bare = computeVirtualServiceRoutes(
+      spec,
+      opts({ canary: 10, keepDestinationFields: false }),
+    );
+    assert.deepEqual(routesOf(bare.spec), [[dest("primary", 90), dest("canary", 10)]]);
+  });
+
   it("touches only spec.http[].route and never the input", () => {
     const spec = {
       hosts: ["web"],

@@ -42,7 +42,7 @@ export interface RunContext {
   appConfig: unknown;
   /** The `with` options of a pipeline stage (by the stage's config index), undefined for predefined ones. */
   stageConfigOf(stage: PipelineStage): unknown;
-  /** Per-stage `timeout` from the config, if set. */
+  /** Per-stage `timeout` from the config, if set; for the Rollback stage, its own timeout. */
   stageTimeoutMsOf(stage: PipelineStage): number | undefined;
   /** Deployment `timeout` (PipeCD default 6h). */
   deploymentTimeoutMs: number;
@@ -51,6 +51,9 @@ export interface RunContext {
   /** Files changed between the running and target commits; undefined when unknown. */
   changedFiles: readonly string[] | undefined;
 }
+
+/** The Rollback stage's deadline when the context has none (DEFAULT_SAFETY.rollbackTimeoutMs). */
+const ROLLBACK_TIMEOUT_MS = 15 * 60_000;
 
 /** Stage types PipeCD evaluates `skipOn` for. */
 const SKIPPABLE = new Set<string>([StageName.WAIT, StageName.WAIT_APPROVAL, StageName.ANALYSIS]);
@@ -341,13 +344,9 @@ export class DeploymentRun {
       }
       for (const stage of rollbackStages) {
         if (isStageCompleted(stage.status)) continue;
-        // Rollback has no cancel; it has its own deadline (not PipeCD's unbounded one).
-        const result = await this.runStage(
-          stage,
-          terminate,
-          now() + (this.ctx.stageTimeoutMsOf(stage) ?? 30 * 60_000),
-          true,
-        );
+        // Rollback has no cancel; it has its own deadline (not PipeCD's unbounded one), counted
+        // from the stage's persisted start so that it survives restarts.
+        const result = await this.runStage(stage, terminate, Infinity, true);
         if (result === "terminated") return;
         stage.status = result.status;
         if (result.status !== StageStatus.STAGE_SUCCESS)
@@ -415,7 +414,8 @@ export class DeploymentRun {
       );
       return { status: StageStatus.STAGE_SKIPPED, reason: skip };
     }
-    const stageTimeout = isRollback ? undefined : this.ctx.stageTimeoutMsOf(stage);
+    const stageTimeout =
+      this.ctx.stageTimeoutMsOf(stage) ?? (isRollback ? ROLLBACK_TIMEOUT_MS : undefined);
     const deadline = Math.min(
       deploymentDeadline,
       stageTimeout !== undefined ? stageStart + stageTimeout : Infinity,

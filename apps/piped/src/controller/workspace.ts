@@ -4,9 +4,12 @@ import {
   DEFAULT_APP_CONFIG_FILE,
   LEGACY_APP_CONFIG_FILE,
   loadApplicationConfig,
+  resolveSafety,
   type ApplicationConfig,
+  type SafetySettings,
 } from "@pipecd-ts/config";
 import { DeploymentStatus, type Deployment, type PipelineStage } from "@pipecd-ts/proto";
+import { StageName } from "@pipecd-ts/model";
 import { AppError, InvalidArgumentError } from "@pipecd-ts/runtime";
 import type { ApiClient } from "../apiclient/client.js";
 import type { GitRepo } from "../trigger/git.js";
@@ -30,7 +33,13 @@ export async function loadAppConfigIn(
  */
 export async function prepareWorkspace(
   d: Deployment,
-  deps: { api: Pick<ApiClient, "call">; repos: ReadonlyMap<string, GitRepo>; workDir: string },
+  deps: {
+    api: Pick<ApiClient, "call">;
+    repos: ReadonlyMap<string, GitRepo>;
+    workDir: string;
+    /** The piped's `spec.safety`, for the Rollback stage's own timeout. */
+    safety?: Partial<SafetySettings>;
+  },
   signal: AbortSignal,
 ): Promise<Workspace> {
   const repo = deps.repos.get(d.gitPath?.repo?.id ?? "");
@@ -88,7 +97,11 @@ export async function prepareWorkspace(
       changedFiles,
       deploymentTimeoutMs: appConfig.timeoutMs,
       stageConfigOf: (stage) => stageOf(stage)?.with,
-      stageTimeoutMsOf: (stage) => stageOf(stage)?.timeoutMs,
+      // The hidden Rollback stage has its own deadline (`safety.rollbackTimeout`, our improvement).
+      stageTimeoutMsOf: (stage) =>
+        stage.name === StageName.ROLLBACK
+          ? resolveSafety(deps.safety, appConfig.safety).rollbackTimeoutMs
+          : stageOf(stage)?.timeoutMs,
       cleanup,
     };
   } catch (err) {

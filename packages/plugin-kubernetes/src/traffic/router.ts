@@ -1,4 +1,4 @@
-import type { ApplicationConfig, TrafficPercentages } from "@pipecd-ts/config";
+import type { ApplicationConfig, SafetySettings, TrafficPercentages } from "@pipecd-ts/config";
 import type { StageLogger } from "@pipecd-ts/plugin-sdk";
 import { applyAll, errorMessage, type KubeApi } from "../apply.js";
 import { Annotation, type K8sObject, type Manifest } from "../manifest.js";
@@ -18,6 +18,8 @@ export interface RouteInput {
   applicationId: string;
   /** The target commit (the builtin commit-hash annotation). */
   commit: string;
+  /** Our improvements' switches for this app (`verifyTraffic`, `keepDestinationFields`). */
+  safety: SafetySettings;
 }
 
 /** The outcome of {@link TrafficRouter.route}: the applied routing manifest, or why nothing was. */
