@@ -23,6 +23,8 @@ const allowed = {
 const forbiddenForApp = {
   "control-plane": ["kube", "kube-sim", "plugin-sdk", "plugin-kubernetes", "plugin-basic"],
   piped: ["datastore"],
+  // pipectl talks to the control plane over REST only.
+  pipectl: ["datastore", "kube", "kube-sim", "plugin-sdk", "plugin-kubernetes", "plugin-basic"],
 };
 // testkit is dev-only: allowed from tests, never from src/.
 const devOnly = ["testkit"];
