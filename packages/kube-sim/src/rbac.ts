@@ -69,6 +69,8 @@ export class Auth {
   /** The authorization mode; switch with `PUT /kube-sim/authorization`. */
   mode: AuthorizationMode;
   private readonly tokens = new Map<string, IssuedToken>();
+  /** Per non-admin user, every distinct request it made (`verb group/resource[/sub]`). */
+  private readonly seen = new Map<string, Set<string>>();
   private readonly adminToken: Buffer;
 
   constructor(
@@ -112,6 +114,12 @@ export class Auth {
     a: ResourceAttributes,
     t: Pick<ResourceType, "group" | "resource">,
   ): void {
+    if (!who.admin) {
+      const seen = this.seen.get(who.user) ?? new Set<string>();
+      const sub = a.subresource ? `/${a.subresource}` : "";
+      if (seen.size < 1000) seen.add(`${a.verb} ${a.group}/${a.resource}${sub}`);
+      this.seen.set(who.user, seen);
+    }
     if (who.admin || this.mode === "AlwaysAllow" || this.allows(who, a)) return;
     throw forbidden(who, a, t);
   }
@@ -167,14 +175,26 @@ export class Auth {
     };
   }
 
-  /** `GET|PUT /kube-sim/authorization` (`{"mode":"RBAC"|"AlwaysAllow"}`), admin only. */
+  /**
+   * The distinct requests (`verb group/resource[/sub]`, sorted) each ServiceAccount made, allowed
+   * or not: what a least-privilege Role for it must cover.
+   */
+  requestsSeen(): Record<string, string[]> {
+    return Object.fromEntries([...this.seen].map(([u, s]) => [u, [...s].sort()]));
+  }
+
+  /**
+   * `GET|PUT /kube-sim/authorization` (`{"mode":"RBAC"|"AlwaysAllow"}`), admin only. GET also
+   * lists {@link requestsSeen} as `requests`.
+   */
   handleAdmin(method: string, body: Buffer, res: ServerResponse): void {
-    const reply = (): void => {
+    const reply = (withRequests = false): void => {
+      const extra = withRequests ? { requests: this.requestsSeen() } : {};
       res
         .writeHead(200, { "content-type": "application/json" })
-        .end(JSON.stringify({ mode: this.mode }));
+        .end(JSON.stringify({ mode: this.mode, ...extra }));
     };
-    if (method === "GET") return reply();
+    if (method === "GET") return reply(true);
     if (method !== "PUT")
       throw new StatusError(
         405,

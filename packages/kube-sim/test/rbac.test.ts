@@ -229,5 +229,11 @@ describe("kube-sim RBAC mode", () => {
     assert.equal((await raw("GET", "/api/v1/namespaces/default/secrets")).status, 403);
     assert.deepEqual((await put("AlwaysAllow")).body, { mode: "AlwaysAllow" });
     assert.equal((await raw("GET", "/api/v1/namespaces/default/secrets")).status, 200);
+    const seen = (await raw("GET", "/kube-sim/authorization", undefined, `Bearer ${f.sim.token}`))
+      .body as { requests: Record<string, string[]> };
+    assert.ok(
+      seen.requests?.["system:serviceaccount:cd:agent"]?.includes("list /secrets"),
+      `requests made are listed per ServiceAccount: ${JSON.stringify(seen)}`,
+    );
   });
 });

@@ -1,10 +1,12 @@
 export { freePort } from "./ports.js";
 export { startPostgres, type PgCluster } from "./postgres.js";
-export { ensureK8sTools, repoRoot, runCommand } from "./tools.js";
+export { ensureK8sTools, helm, kubectl, repoRoot, runCommand } from "./tools.js";
 export { eventually } from "./wait.js";
 export {
   startStack,
+  type PipectlResult,
   type Stack,
+  type StackCluster,
   type StackOptions,
   type StackProcess,
   type StackUser,

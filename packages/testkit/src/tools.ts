@@ -109,6 +109,16 @@ export async function ensureK8sTools(): Promise<{ kubectl: string; helm: string 
   }
 }
 
+/** Path of the real helm v4.1.4 binary (installed on first use, see {@link ensureK8sTools}). */
+export async function helm(): Promise<string> {
+  return (await ensureK8sTools()).helm;
+}
+
+/** Path of the real kubectl v1.33.9 binary (installed on first use, see {@link ensureK8sTools}). */
+export async function kubectl(): Promise<string> {
+  return (await ensureK8sTools()).kubectl;
+}
+
 /** Runs a command with a timeout; resolves with its exit code and output (never rejects on exit code). */
 export async function runCommand(
   file: string,

@@ -1,0 +1,342 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { request } from "node:https";
+import { join } from "node:path";
+import * as k8s from "@kubernetes/client-node";
+import { repoRoot, startStack, type Stack } from "@pipecd-ts/testkit";
+import { parse as parseYaml } from "yaml";
+import { applyIstioCrds, files } from "../e2e/fixtures.js";
+import { find, render, runKubectl, toStream, type Manifest } from "./harness.js";
+
+// The piped chart's RBAC is sufficient and minimal: kube-sim enforces RBAC (its optional mode)
+// for the chart's ServiceAccount; a piped running in-cluster with that ServiceAccount's token,
+// the chart's own config Secret and the chart's container args runs the seed-shaped Istio canary
+// (plus a ConfigMap and a Secret the canary copies) to SUCCESS; with any one rule of the chart's
+// ClusterRole removed, the same run ends in FAILURE. All variants run at once, one piped each.
+
+type Rule = { apiGroups: string[]; resources: string[]; verbs: string[] };
+type Deployment = Awaited<ReturnType<Stack["deployments"]>>[number];
+
+const PIPED_NS = "pipecd";
+
+/** The seed app (with a ConfigMap and Secret it uses) in directory `dir`, deployed to `ns`. */
+function appFiles(dir: string, ns: string, image: string): Record<string, string> {
+  const seed = files(image, {
+    "canary-app/deployment.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: canary-app
+  labels: { app: canary-app }
+spec:
+  replicas: 2
+  selector:
+    matchLabels: { app: canary-app, pipecd.dev/variant: primary }
+  template:
+    metadata:
+      labels: { app: canary-app, pipecd.dev/variant: primary }
+    spec:
+      containers:
+        - name: helloworld
+          image: ghcr.io/pipe-cd/helloworld:${image}
+          args: [server]
+          ports: [{ containerPort: 9085 }]
+          envFrom:
+            - configMapRef: { name: canary-app-config }
+            - secretRef: { name: canary-app-secret }
+`,
+    "canary-app/config.yaml": `apiVersion: v1
+kind: ConfigMap
+metadata: { name: canary-app-config }
+data: { GREETING: "hello ${image}" }
+`,
+    "canary-app/secret.yaml": `apiVersion: v1
+kind: Secret
+metadata: { name: canary-app-secret }
+type: Opaque
+data: { TOKEN: ${Buffer.from(`token-${image}`).toString("base64")} }
+`,
+  });
+  const out: Record<string, string> = {};
+  for (const [path, text] of Object.entries(seed))
+    out[path.replace(/^canary-app\//, `${dir}/`)] = path.endsWith("app.pipecd.yaml")
+      ? text.replace(
+          "spec:\n  name: canary-app\n",
+          `spec:\n  name: canary-app\n  input:\n    namespace: ${ns}\n`,
+        )
+      : text;
+  return out;
+}
+
+describe("piped chart RBAC: sufficient and minimal for the seed canary", () => {
+  let s: Stack;
+  let grpcAddress = "";
+  let caPem = "";
+  const procs: ChildProcess[] = [];
+  const admin = (args: string[], input?: string) =>
+    runKubectl(s.sim.kubeconfigPath, args, input).then((r) => {
+      if (r.code !== 0) throw new Error(`kubectl ${args.join(" ")}: ${r.stderr}`);
+      return r.stdout;
+    });
+  const simAdmin = (method: string, path: string, body?: unknown) =>
+    new Promise<unknown>((resolve, reject) => {
+      const req = request(
+        `${s.sim.url}${path}`,
+        {
+          method,
+          ca: caPem,
+          headers: { authorization: `Bearer ${simToken}`, "content-type": "application/json" },
+          timeout: 10_000,
+        },
+        (res) => {
+          let out = "";
+          res.on("data", (d: Buffer) => (out += d.toString()));
+          res.on("end", () =>
+            (res.statusCode ?? 0) === 200
+              ? resolve(JSON.parse(out))
+              : reject(new Error(`${path}: ${res.statusCode}: ${out}`)),
+          );
+        },
+      );
+      req.on("error", reject);
+      req.end(body === undefined ? undefined : JSON.stringify(body));
+    });
+  let simToken = "";
+
+  before(async () => {
+    s = await startStack({ readyDelayMs: 100, syncInterval: "1s" });
+    const kcYaml = parseYaml(await readFile(s.sim.kubeconfigPath, "utf8")) as {
+      clusters: { cluster: { "certificate-authority-data": string } }[];
+      users: { user: { token: string } }[];
+    };
+    simToken = kcYaml.users[0]?.user.token ?? "";
+    caPem = Buffer.from(
+      kcYaml.clusters[0]?.cluster["certificate-authority-data"] ?? "",
+      "base64",
+    ).toString();
+    const pipedYaml = parseYaml(await readFile(join(s.dir, "piped.yaml"), "utf8")) as {
+      spec: { apiAddress: string };
+    };
+    grpcAddress = pipedYaml.spec.apiAddress;
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(s.sim.kubeconfigPath);
+    await applyIstioCrds(kc);
+    await admin(
+      ["apply", "-f", "-"],
+      `apiVersion: v1\nkind: Namespace\nmetadata: { name: ${PIPED_NS} }\n`,
+    );
+    await simAdmin("PUT", "/kube-sim/authorization", { mode: "RBAC" });
+  });
+  after(async () => {
+    for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
+    await s?.close();
+  });
+
+  /** Installs the chart's objects for release `v<i>` (minus rule `drop`) and starts its piped in-cluster. */
+  async function startVariant(
+    i: number,
+    drop: number | undefined,
+  ): Promise<{ pipedId: string; rules: Rule[]; proc: ChildProcess; output: () => string }> {
+    const reg = await s.admin.call("registerPiped", { body: { name: `rbac-v${i}` } });
+    const ms = await render(
+      "piped",
+      {
+        controlPlane: { address: grpcAddress, insecure: true },
+        pipedId: reg.id,
+        pipedKey: { value: reg.key },
+        repositories: [{ repoId: "repo", remote: s.repo.bare, branch: "main" }],
+        syncInterval: "1s",
+      },
+      `v${i}`,
+      PIPED_NS,
+    );
+    const role = find(ms, "ClusterRole") as Manifest & { rules: Rule[] };
+    const rules = role.rules;
+    if (drop !== undefined) role.rules = rules.filter((_, j) => j !== drop);
+    const install = ms.filter((m) => m.kind !== "Deployment");
+    await admin(["apply", "-f", "-"], toStream(install));
+    await admin(
+      ["apply", "-f", "-"],
+      `apiVersion: v1\nkind: Namespace\nmetadata: { name: app-v${i} }\n`,
+    );
+    // What the kubelet mounts: the ServiceAccount token, the cluster CA and the namespace.
+    const sa = find(ms, "ServiceAccount").metadata.name;
+    const dir = join(s.dir, `v${i}`);
+    const saDir = join(dir, "serviceaccount");
+    await mkdir(saDir, { recursive: true });
+    await writeFile(
+      join(saDir, "token"),
+      (await admin(["create", "token", sa, "-n", PIPED_NS])).trim(),
+    );
+    await writeFile(join(saDir, "ca.crt"), caPem);
+    await writeFile(join(saDir, "namespace"), PIPED_NS);
+    // The chart's config Secret, mounted at /etc/piped, and the chart's container args.
+    const secret = find(ms, "Secret") as Manifest & { data: Record<string, string> };
+    const configDir = join(dir, "etc-piped");
+    await mkdir(configDir, { recursive: true });
+    for (const [k, v] of Object.entries(secret.data))
+      await writeFile(join(configDir, k), Buffer.from(v, "base64"));
+    const container = (
+      find(ms, "Deployment") as Manifest & {
+        spec: { template: { spec: { containers: { args: string[] }[] } } };
+      }
+    ).spec.template.spec.containers[0];
+    const args = (container?.args ?? []).map((a) =>
+      a
+        .replace("/etc/piped/", `${configDir}/`)
+        .replace("=/var/lib/piped", `=${join(dir, "work")}`)
+        .replace(/^--grace-period=\d+$/, "--grace-period=2000"),
+    );
+    const url = new URL(s.sim.url);
+    const proc = spawn(
+      join(repoRoot(), "bin", "piped"),
+      [...args, "--service-account-dir", saDir],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+        env: {
+          ...process.env,
+          KUBERNETES_SERVICE_HOST: url.hostname,
+          KUBERNETES_SERVICE_PORT: url.port,
+        },
+      },
+    );
+    procs.push(proc);
+    let out = "";
+    proc.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+    proc.stderr?.on("data", (d: Buffer) => (out += d.toString()));
+    return { pipedId: reg.id, rules, proc, output: () => out };
+  }
+
+  /** The text of every failed stage's log of a deployment. */
+  async function stageLogs(d: Deployment | undefined): Promise<string> {
+    let text = "";
+    for (const st of d?.stages ?? [])
+      if (st.status === "STAGE_FAILURE" && d?.id && st.id) {
+        const logs = await s.admin.call("getStageLogs", {
+          params: { id: d.id, stageId: st.id },
+          query: {},
+        });
+        text += logs.blocks.map((b) => b.log ?? "").join("\n");
+      }
+    return text;
+  }
+
+  it("the canary completes with the chart's rules and fails without any single one of them", async (t) => {
+    const started = Date.now();
+    const full = await render("piped", {
+      controlPlane: { address: "x:1", insecure: true },
+      pipedId: "x",
+      pipedKey: { value: "x" },
+    });
+    const rules = (find(full, "ClusterRole") as Manifest & { rules: Rule[] }).rules;
+    const variants: (number | undefined)[] = [undefined, ...rules.map((_, j) => j)];
+    const pipeds = await Promise.all(variants.map((drop, i) => startVariant(i, drop)));
+    await s.repo.commit(
+      Object.assign(
+        {},
+        ...variants.map((_, i) => appFiles(`v${i}`, `app-v${i}`, "v0.1.0")),
+      ) as Record<string, string>,
+      "canary-app v0.1.0 for every variant",
+    );
+    const appIds: string[] = [];
+    for (const [i, p] of pipeds.entries()) {
+      const res = await s.admin.call("addApplication", {
+        body: {
+          name: `canary-v${i}`,
+          pipedId: p.pipedId,
+          gitPath: { repoId: "repo", path: `v${i}` },
+        },
+      });
+      appIds.push(res.id);
+    }
+    const terminal = (d: Deployment): boolean =>
+      d.status === "DEPLOYMENT_SUCCESS" ||
+      d.status === "DEPLOYMENT_FAILURE" ||
+      d.status === "DEPLOYMENT_CANCELLED";
+    /** Polls every variant's app until `pick` returns a terminal deployment; approves waiting stages. */
+    const waitAll = async (
+      pick: (ds: Deployment[]) => Deployment | undefined,
+      what: string,
+    ): Promise<(Deployment | undefined)[]> => {
+      const done: (Deployment | undefined)[] = variants.map(() => undefined);
+      const deadline = Date.now() + 90_000;
+      const approved = new Set<string>();
+      for (;;) {
+        for (const [i, appId] of appIds.entries()) {
+          if (done[i]) continue;
+          const ds = await s.deployments(appId);
+          const d = pick(ds);
+          if (d && terminal(d)) done[i] = d;
+          const waiting = d?.stages?.find(
+            (st) => st.name === "WAIT_APPROVAL" && st.status === "STAGE_RUNNING",
+          );
+          if (d?.id && waiting?.id && !approved.has(d.id)) {
+            approved.add(d.id);
+            await s.admin.call("approveStage", { params: { id: d.id, stageId: waiting.id } });
+          }
+        }
+        if (done.every(Boolean)) return done;
+        if (Date.now() > deadline)
+          throw new Error(
+            `${what}: variants ${done
+              .map((d, i) => (d ? "" : i))
+              .filter((x) => x !== "")
+              .join(
+                ",",
+              )} did not finish:\n${pipeds.map((p) => p.output().slice(-1500)).join("\n----\n")}`,
+          );
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    };
+    const first = await waitAll((ds) => ds[ds.length - 1], "first sync");
+    await s.repo.commit(
+      Object.assign(
+        {},
+        ...variants.map((_, i) => appFiles(`v${i}`, `app-v${i}`, "v0.2.0")),
+      ) as Record<string, string>,
+      "bump to v0.2.0",
+    );
+    const second = await waitAll(
+      (ds) => ds.find((d) => d.trigger?.commit?.message === "bump to v0.2.0"),
+      "pipeline",
+    );
+    const seen = (await simAdmin("GET", "/kube-sim/authorization")) as {
+      requests: Record<string, string[]>;
+    };
+    t.diagnostic(
+      `requests of the full variant: ${JSON.stringify(seen.requests[`system:serviceaccount:${PIPED_NS}:v0-piped`])}`,
+    );
+    t.diagnostic(`${variants.length} variants in ${Date.now() - started} ms`);
+    const outcome = (i: number): string =>
+      first[i]?.status !== "DEPLOYMENT_SUCCESS"
+        ? `first sync ${first[i]?.status}`
+        : `pipeline ${second[i]?.status}`;
+    for (const [j, rule] of rules.entries())
+      t.diagnostic(`without ${JSON.stringify(rule)}: ${outcome(j + 1)}`);
+    assert.equal(
+      first[0]?.status,
+      "DEPLOYMENT_SUCCESS",
+      `full rules: first sync\n${pipeds[0]?.output().slice(-3000)}`,
+    );
+    assert.equal(
+      second[0]?.status,
+      "DEPLOYMENT_SUCCESS",
+      `full rules: pipeline\n${pipeds[0]?.output().slice(-3000)}`,
+    );
+    for (const [j, rule] of rules.entries()) {
+      assert.match(
+        outcome(j + 1),
+        /FAILURE/,
+        `without rule ${JSON.stringify(rule)} the canary must fail, got ${outcome(j + 1)}`,
+      );
+      // ...because of that rule: its stage log shows the 403, not some other failure.
+      const d = first[j + 1]?.status === "DEPLOYMENT_SUCCESS" ? second[j + 1] : first[j + 1];
+      assert.match(
+        await stageLogs(d),
+        new RegExp(`cannot \\w+ resource "${rule.resources[0] ?? ""}"`),
+        `the failure without ${JSON.stringify(rule)} is its 403`,
+      );
+    }
+  });
+});
