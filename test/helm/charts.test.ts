@@ -1,0 +1,365 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort, repoRoot, runCommand } from "@pipecd-ts/testkit";
+import { startKubeSim, type KubeSim } from "@pipecd-ts/kube-sim";
+import { parse as parseYaml } from "yaml";
+import {
+  chartDir,
+  find,
+  render,
+  runHelm,
+  runKubectl,
+  toStream,
+  type ChartName,
+  type Manifest,
+} from "./harness.js";
+
+// Both charts with real helm v4.1.4: lint and template with the default values and with a values
+// file that sets every option; the output applies cleanly to kube-sim with real kubectl
+// (server-side dry run, then a real apply), and the rendered configs are accepted by the real
+// piped and control plane.
+
+const testdata = (name: string): string =>
+  join(repoRoot(), "test", "helm", "testdata", `${name}.yaml`);
+const readValues = async (name: string): Promise<Record<string, unknown>> =>
+  parseYaml(await readFile(testdata(name), "utf8")) as Record<string, unknown>;
+
+/** The smallest values a piped install needs. */
+const PIPED_REQUIRED = {
+  controlPlane: { address: "pipecd.pipecd.svc:9080", insecure: true },
+  pipedId: "piped-1",
+  pipedKey: { value: "secret-key" },
+};
+
+type Container = {
+  args: string[];
+  env?: { name: string; value?: string; valueFrom?: unknown }[];
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+  securityContext?: Record<string, unknown>;
+  readinessProbe?: { httpGet?: { path: string } };
+  livenessProbe?: { httpGet?: { path: string } };
+  volumeMounts: { name: string; mountPath: string }[];
+};
+type PodSpec = {
+  containers: Container[];
+  volumes: { name: string; [k: string]: unknown }[];
+  nodeSelector?: Record<string, string>;
+  tolerations?: unknown[];
+  affinity?: unknown;
+  serviceAccountName?: string;
+  securityContext?: Record<string, unknown>;
+};
+const podSpec = (ms: Manifest[]): PodSpec =>
+  (find(ms, "Deployment") as Manifest & { spec: { template: { spec: PodSpec } } }).spec.template
+    .spec;
+const container = (ms: Manifest[]): Container => {
+  const c = podSpec(ms).containers[0];
+  assert.ok(c, "a container");
+  return c;
+};
+const secretFile = (ms: Manifest[], name: string, key: string): string => {
+  const s = find(ms, "Secret", name) as Manifest & { data: Record<string, string> };
+  return Buffer.from(s.data[key] ?? "", "base64").toString("utf8");
+};
+
+describe("helm charts", () => {
+  let sim: KubeSim;
+  let dir = "";
+  const kubectl = (args: string[], input?: string) => runKubectl(sim.kubeconfigPath, args, input);
+
+  /** Server-side dry run, then a real server-side apply, of `ms` into kube-sim. */
+  async function applies(ms: Manifest[], namespaces: string[]): Promise<void> {
+    for (const ns of namespaces) {
+      const r = await kubectl(
+        ["apply", "-f", "-"],
+        `apiVersion: v1\nkind: Namespace\nmetadata: { name: ${ns} }\n`,
+      );
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const stream = toStream(ms);
+    const dry = await kubectl(["apply", "--server-side", "--dry-run=server", "-f", "-"], stream);
+    assert.equal(dry.code, 0, `dry run:\n${dry.stderr}`);
+    const real = await kubectl(["apply", "--server-side", "-f", "-"], stream);
+    assert.equal(real.code, 0, `apply:\n${real.stderr}`);
+    for (const m of ms) {
+      const kind = `${m.kind.toLowerCase()}${m.apiVersion.includes("/") ? `.${m.apiVersion.split("/")[0] ?? ""}` : ""}`;
+      const got = await kubectl([
+        "get",
+        kind,
+        m.metadata.name,
+        ...(m.metadata.namespace ? ["-n", m.metadata.namespace] : []),
+        "-o",
+        "name",
+      ]);
+      assert.equal(got.code, 0, `${m.kind} ${m.metadata.name} is stored: ${got.stderr}`);
+    }
+  }
+
+  const lint = async (chart: ChartName, args: string[] = []): Promise<void> => {
+    const r = await runHelm(["lint", "--strict", chartDir(chart), ...args]);
+    assert.equal(r.code, 0, `helm lint ${chart}:\n${r.stdout}${r.stderr}`);
+    assert.match(r.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+  };
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "helm-charts-"));
+    sim = await startKubeSim({ port: 0, kubeconfigPath: join(dir, "kubeconfig") });
+  });
+  after(async () => {
+    await sim?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  describe("piped", () => {
+    it("lints with the default values, and refuses to render them with a message naming what is missing", async () => {
+      await lint("piped");
+      const r = await runHelm(["template", "p", chartDir("piped")]);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /controlPlane\.address is required/);
+    });
+
+    it("renders the defaults plus the required values: ClusterRole scope, Secret config, limits, non-root read-only pod", async () => {
+      await lint("piped", ["--set", "controlPlane.address=cp:9080,pipedId=p,pipedKey.value=k"]);
+      const ms = await render("piped", PIPED_REQUIRED, "edge", "pipecd");
+      assert.deepEqual(ms.map((m) => m.kind).sort(), [
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Deployment",
+        "Secret",
+        "ServiceAccount",
+      ]);
+      const c = container(ms);
+      assert.deepEqual(c.args, [
+        "--config=/etc/piped/piped-config.yaml",
+        "--work-dir=/var/lib/piped",
+        "--log-level=info",
+        "--grace-period=20000",
+        "--insecure",
+      ]);
+      assert.ok(c.resources?.requests?.cpu && c.resources.limits?.memory, "requests and limits");
+      assert.equal(c.securityContext?.readOnlyRootFilesystem, true);
+      assert.equal(podSpec(ms).securityContext?.runAsNonRoot, true);
+      assert.equal(podSpec(ms).serviceAccountName, "edge-piped");
+      const binding = find(ms, "ClusterRoleBinding") as Manifest & {
+        subjects: { name: string; namespace: string }[];
+      };
+      assert.deepEqual(binding.subjects, [
+        { kind: "ServiceAccount", name: "edge-piped", namespace: "pipecd" },
+      ]);
+      const config = parseYaml(secretFile(ms, "edge-piped-config", "piped-config.yaml")) as {
+        spec: Record<string, unknown>;
+      };
+      assert.equal(config.spec.apiAddress, "pipecd.pipecd.svc:9080");
+      assert.equal(
+        Buffer.from(String(config.spec.pipedKeyData), "base64").toString(),
+        "secret-key",
+      );
+      assert.deepEqual(config.spec.platformProviders, [
+        { name: "kubernetes-default", type: "KUBERNETES", labels: {} },
+      ]);
+      await applies(ms, ["pipecd"]);
+    });
+
+    it("renders every option: namespace-scoped Roles, existing key Secret, CA bundle, scheduling, extra env", async () => {
+      const values = await readValues("piped-all-options");
+      await lint("piped", ["-f", testdata("piped-all-options")]);
+      const ms = await render("piped", values, "edge", "cd");
+      assert.equal(ms.filter((m) => m.kind.startsWith("Cluster")).length, 0, "no cluster RBAC");
+      const roles = ms.filter((m) => m.kind === "Role").map((m) => m.metadata.namespace);
+      assert.deepEqual(roles.sort(), ["payments", "shop"]);
+      assert.deepEqual(
+        ms
+          .filter((m) => m.kind === "RoleBinding")
+          .map((m) => m.metadata.namespace)
+          .sort(),
+        ["payments", "shop"],
+      );
+      const spec = podSpec(ms);
+      const c = container(ms);
+      assert.ok(!c.args.includes("--insecure"));
+      assert.ok(c.args.includes("--log-level=debug"));
+      assert.deepEqual(
+        c.env?.find((e) => e.name === "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH")?.value,
+        "/etc/piped-tls/ca.pem",
+      );
+      assert.ok(c.env?.some((e) => e.name === "HTTPS_PROXY"));
+      assert.ok(c.volumeMounts.some((m) => m.mountPath === "/etc/piped-key"));
+      assert.deepEqual(spec.nodeSelector, { "kubernetes.io/os": "linux" });
+      assert.equal(spec.tolerations?.length, 1);
+      assert.ok(spec.affinity);
+      assert.equal(spec.serviceAccountName, "edge-piped-sa");
+      assert.equal(c.resources?.limits?.memory, "1Gi");
+      const configText = secretFile(ms, "edge-piped-config", "piped-config.yaml");
+      const config = parseYaml(configText) as { spec: Record<string, unknown> };
+      assert.equal(config.spec.pipedKeyFile, "/etc/piped-key/key");
+      assert.equal(config.spec.pipedKeyData, undefined);
+      assert.deepEqual(config.spec.appSelector, { team: "a" });
+      assert.equal(config.spec.syncInterval, "30s");
+      // The real piped loads this config: it gets past the config and stops at the cluster.
+      const keyDir = join(dir, "piped-key");
+      await mkdir(keyDir, { recursive: true });
+      await writeFile(join(keyDir, "key"), "k");
+      const configPath = join(dir, "piped-config.yaml");
+      await writeFile(configPath, configText.replace("/etc/piped-key/", `${keyDir}/`));
+      const env = { ...process.env };
+      delete env.KUBERNETES_SERVICE_HOST;
+      const run = await runCommand(
+        join(repoRoot(), "bin", "piped"),
+        ["--config", configPath, "--service-account-dir", join(dir, "no-sa")],
+        { env, timeoutMs: 30_000 },
+      );
+      assert.equal(run.code, 2, run.stderr);
+      assert.match(run.stderr, /not running in a cluster: KUBERNETES_SERVICE_HOST is unset/);
+      await applies(ms, ["cd", "shop", "payments"]);
+    });
+
+    it("rejects contradictory values with a clear message", async () => {
+      const cases: [Record<string, unknown>, RegExp][] = [
+        [
+          { ...PIPED_REQUIRED, pipedKey: { value: "k", existingSecret: { name: "s" } } },
+          /only one of pipedKey\.value and pipedKey\.existingSecret/,
+        ],
+        [{ ...PIPED_REQUIRED, pipedKey: { value: "" } }, /a piped key is required/],
+        [{ ...PIPED_REQUIRED, pipedId: "" }, /pipedId is required/],
+        [
+          { ...PIPED_REQUIRED, controlPlane: { address: "https://cp" } },
+          /controlPlane\.address must be host:port/,
+        ],
+        [{ ...PIPED_REQUIRED, rbac: { scope: "namespace" } }, /rbac\.scope=namespace needs/],
+        [
+          { ...PIPED_REQUIRED, rbac: { scope: "global" } },
+          /rbac\.scope must be cluster or namespace/,
+        ],
+      ];
+      for (const [values, message] of cases) await assert.rejects(render("piped", values), message);
+    });
+  });
+
+  describe("control-plane", () => {
+    it("lints and renders the default values: SQLite on a PVC, one replica, probes on /healthz", async () => {
+      await lint("control-plane");
+      const r = await runHelm(["template", "pipecd", chartDir("control-plane"), "-n", "pipecd"]);
+      assert.equal(r.code, 0, r.stderr);
+      const ms = await render("control-plane", {}, "pipecd", "pipecd");
+      assert.deepEqual(ms.map((m) => m.kind).sort(), [
+        "Deployment",
+        "PersistentVolumeClaim",
+        "Secret",
+        "Service",
+      ]);
+      const d = find(ms, "Deployment") as Manifest & {
+        spec: { replicas: number; strategy?: { type: string } };
+      };
+      assert.equal(d.spec.replicas, 1);
+      assert.equal(d.spec.strategy?.type, "Recreate");
+      const c = container(ms);
+      assert.ok(c.args.includes("--datastore=sqlite:/var/lib/pipecd/pipecd.db"));
+      assert.equal(c.readinessProbe?.httpGet?.path, "/healthz");
+      assert.equal(c.livenessProbe?.httpGet?.path, "/healthz");
+      assert.ok(c.resources?.requests?.memory && c.resources.limits?.memory);
+      const svc = find(ms, "Service") as Manifest & { spec: { ports: { name: string }[] } };
+      assert.deepEqual(
+        svc.spec.ports.map((p) => p.name),
+        ["http", "grpc"],
+      );
+      await applies(ms, ["pipecd"]);
+    });
+
+    it("renders every option: PostgreSQL URL from a Secret, 3 replicas, TLS, two Ingresses, users", async () => {
+      const values = await readValues("control-plane-all-options");
+      await lint("control-plane", ["-f", testdata("control-plane-all-options")]);
+      const ms = await render("control-plane", values, "pipecd", "cd");
+      assert.deepEqual(
+        ms
+          .filter((m) => m.kind === "Ingress")
+          .map((m) => m.metadata.name)
+          .sort(),
+        ["pipecd", "pipecd-grpc"],
+      );
+      assert.equal(
+        ms.filter((m) => m.kind === "PersistentVolumeClaim").length,
+        0,
+        "no PVC with PostgreSQL",
+      );
+      const d = find(ms, "Deployment") as Manifest & {
+        spec: { replicas: number; strategy?: unknown };
+      };
+      assert.equal(d.spec.replicas, 3);
+      assert.equal(d.spec.strategy, undefined, "rolling updates with PostgreSQL");
+      const c = container(ms);
+      assert.ok(c.args.includes("--datastore=$(PIPECD_DATASTORE_URL)"));
+      assert.deepEqual(c.env?.find((e) => e.name === "PIPECD_DATASTORE_URL")?.valueFrom, {
+        secretKeyRef: { name: "pipecd-postgres", key: "dsn" },
+      });
+      assert.ok(c.args.includes("--tls-cert-file=/etc/pipecd-tls/tls.crt"));
+      assert.ok(c.args.includes("--bootstrap-admin-key-file=/etc/pipecd-admin-key/key"));
+      assert.ok(!JSON.stringify(ms).includes("postgres://"), "no URL in the manifests");
+      const configText = secretFile(ms, "pipecd-config", "config.yaml");
+      const config = parseYaml(configText) as {
+        spec: { users: { username: string }[]; webBaseUrl: string };
+      };
+      assert.deepEqual(
+        config.spec.users.map((u) => u.username),
+        ["alice", "bob"],
+      );
+      assert.equal(config.spec.webBaseUrl, "https://pipecd.example.com");
+      // The real control plane accepts the rendered config file.
+      const cfgPath = join(dir, "cp-config.yaml");
+      await writeFile(cfgPath, configText);
+      const httpPort = await freePort();
+      const grpcPort = await freePort();
+      const started = await runCommand(
+        "bash",
+        [
+          "-c",
+          `"$0" --config "$1" --data-dir "$2" --http-port ${httpPort} --grpc-port ${grpcPort} --listen-host 127.0.0.1 --log-level warn & pid=$!; for i in $(seq 1 100); do curl -sf http://127.0.0.1:${httpPort}/healthz && break; sleep 0.2; done; kill -TERM $pid; wait $pid`,
+          join(repoRoot(), "bin", "pipecd-server"),
+          cfgPath,
+          join(dir, "cp-data"),
+        ],
+        { timeoutMs: 60_000 },
+      );
+      assert.match(
+        started.stdout,
+        /"status":"ok"/,
+        `control plane with the rendered config:\n${started.stderr}`,
+      );
+      await applies(ms, ["cd"]);
+    });
+
+    it("SQLite on an existing claim and config from an existing Secret", async () => {
+      const values = await readValues("control-plane-sqlite-existing-claim");
+      await lint("control-plane", ["-f", testdata("control-plane-sqlite-existing-claim")]);
+      const ms = await render("control-plane", values, "pipecd", "pipecd");
+      assert.deepEqual(ms.map((m) => m.kind).sort(), ["Deployment", "Service"]);
+      const vols = podSpec(ms).volumes;
+      assert.deepEqual(vols.find((v) => v.name === "data")?.persistentVolumeClaim, {
+        claimName: "pipecd-data",
+      });
+      assert.deepEqual(vols.find((v) => v.name === "config")?.secret, {
+        secretName: "pipecd-config",
+      });
+      await applies(ms, ["pipecd"]);
+    });
+
+    it("refuses several replicas on SQLite and PostgreSQL without its Secret", async () => {
+      await assert.rejects(
+        render("control-plane", { replicas: 2 }),
+        /replicas > 1 needs datastore\.type=postgres/,
+      );
+      await assert.rejects(
+        render("control-plane", { datastore: { type: "postgres" } }),
+        /needs datastore\.postgres\.urlSecret\.name/,
+      );
+      await assert.rejects(
+        render("control-plane", {
+          config: { users: [{ username: "a", role: "root", passwordHash: "x" }] },
+        }),
+        /role must be viewer, editor or admin/,
+      );
+    });
+  });
+});
