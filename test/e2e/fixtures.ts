@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import * as k8s from "@kubernetes/client-node";
 import { startStack, type Stack, type StackOptions } from "@pipecd-ts/testkit";
@@ -8,92 +9,23 @@ import { parseAllDocuments } from "yaml";
 /** The destination host of the seed app. */
 export const HOST = "canary-app.default.svc.cluster.local";
 
-/** The seed app's files under `canary-app/` with `image` (plus `extra` files). */
+/** The seed-shaped example app that `make demo` deploys too (written at image v0.1.0). */
+const EXAMPLE_DIR = new URL("../../deploy/examples/canary-istio/", import.meta.url);
+const example: Record<string, string> = Object.fromEntries(
+  readdirSync(EXAMPLE_DIR).map((f) => [f, readFileSync(new URL(f, EXAMPLE_DIR), "utf8")]),
+);
+
+/** The seed app's files (`deploy/examples/canary-istio`) under `canary-app/` with `image` (plus `extra` files). */
 export const files = (
   image: string,
   extra: Record<string, string> = {},
 ): Record<string, string> => ({
-  "canary-app/app.pipecd.yaml": `apiVersion: pipecd.dev/v1beta1
-kind: KubernetesApp
-spec:
-  name: canary-app
-  pipeline:
-    stages:
-      - name: K8S_CANARY_ROLLOUT
-        with: { replicas: 50% }
-      - name: K8S_TRAFFIC_ROUTING
-        with: { primary: 90, canary: 10 }
-      - name: WAIT_APPROVAL
-      - name: K8S_PRIMARY_ROLLOUT
-      - name: K8S_TRAFFIC_ROUTING
-        with: { primary: 100 }
-      - name: K8S_CANARY_CLEAN
-  trafficRouting:
-    method: istio
-    istio:
-      host: ${HOST}
-`,
-  "canary-app/deployment.yaml": `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: canary-app
-  labels: { app: canary-app }
-spec:
-  replicas: 2
-  selector:
-    matchLabels: { app: canary-app, pipecd.dev/variant: primary }
-  template:
-    metadata:
-      labels: { app: canary-app, pipecd.dev/variant: primary }
-      annotations: { sidecar.istio.io/inject: "true" }
-    spec:
-      containers:
-        - name: helloworld
-          image: ghcr.io/pipe-cd/helloworld:${image}
-          args: [server]
-          ports: [{ containerPort: 9085 }]
-`,
-  "canary-app/service.yaml": `apiVersion: v1
-kind: Service
-metadata: { name: canary-app }
-spec:
-  selector: { app: canary-app }
-  ports: [{ name: http-admin, port: 9085, targetPort: 9085, protocol: TCP }]
-`,
-  "canary-app/gateway.yaml": `apiVersion: networking.istio.io/v1beta1
-kind: Gateway
-metadata: { name: canary-app }
-spec:
-  selector: { istio: ingressgateway }
-  servers:
-    - port: { number: 80, name: http, protocol: HTTP }
-      hosts: [canary-app.pipecd.dev]
-`,
-  "canary-app/destination-rule.yaml": `apiVersion: networking.istio.io/v1beta1
-kind: DestinationRule
-metadata: { name: canary-app }
-spec:
-  host: ${HOST}
-  trafficPolicy: { tls: { mode: ISTIO_MUTUAL } }
-  subsets:
-    - name: primary
-      labels: { pipecd.dev/variant: primary }
-    - name: canary
-      labels: { pipecd.dev/variant: canary }
-    - name: baseline
-      labels: { pipecd.dev/variant: baseline }
-`,
-  "canary-app/virtual-service.yaml": `apiVersion: networking.istio.io/v1beta1
-kind: VirtualService
-metadata: { name: canary-app }
-spec:
-  hosts: [canary-app.pipecd.dev]
-  gateways: [canary-app]
-  http:
-    - route:
-        - destination: { host: ${HOST}, subset: primary, port: { number: 9085 } }
-          weight: 100
-`,
+  ...Object.fromEntries(
+    Object.entries(example).map(([f, text]) => [
+      `canary-app/${f}`,
+      text.replaceAll("ghcr.io/pipe-cd/helloworld:v0.1.0", `ghcr.io/pipe-cd/helloworld:${image}`),
+    ]),
+  ),
   ...extra,
 });
 

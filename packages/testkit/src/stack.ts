@@ -118,6 +118,27 @@ export interface StackOptions {
   readyDelayMs?: number;
   /** The piped's Git poll interval. */
   syncInterval?: string;
+  /** The control plane's datastore URL (`--datastore`); default SQLite in the stack's dir. */
+  datastore?: string;
+  /** Use this directory (created) instead of a temporary one; `close()` still removes it. */
+  dir?: string;
+  /** Fixed control-plane ports (default: free loopback ports). */
+  httpPort?: number;
+  grpcPort?: number;
+}
+
+/** A further cluster: its own kube-sim and a piped of its own, registered with the control plane. */
+export interface StackCluster {
+  pipedId: string;
+  sim: StackProcess & { url: string; kubeconfigPath: string };
+  piped: StackProcess;
+}
+
+/** The outcome of a `bin/pipectl` run. */
+export interface PipectlResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
 }
 
 type DeploymentJson = ResponseOf<"getDeployment">["deployment"];
@@ -143,6 +164,8 @@ export interface Stack {
   repo: TestRepo;
   httpUrl: string;
   adminKey: string;
+  /** The admin API key in a file (mode 0600), for `pipectl --api-key-file`. */
+  adminKeyFile: string;
   admin: RestClient;
   pipedId: string;
   controlPlane: StackProcess;
@@ -153,8 +176,12 @@ export interface Stack {
   restartControlPlane(downMs?: number): Promise<void>;
   stopControlPlane(): Promise<void>;
   startControlPlane(): Promise<void>;
-  /** Registers an application of the piped at `path` in the repo. */
-  addApp(name: string, path: string): Promise<string>;
+  /** Registers an application of the piped (or `pipedId`) at `path` in the repo. */
+  addApp(name: string, path: string, pipedId?: string): Promise<string>;
+  /** Starts another kube-sim with a piped of its own (same Git repo): a second cluster. */
+  addCluster(name: string): Promise<StackCluster>;
+  /** Runs `bin/pipectl` against this control plane as admin (`--address`, `--api-key-file`). */
+  pipectl(args: string[], o?: { timeoutMs?: number; apiKeyFile?: string }): Promise<PipectlResult>;
   /** Polls deployments of an app until one matches `pred`. */
   waitDeployment(
     appId: string,
@@ -168,14 +195,23 @@ export interface Stack {
 
 /** Starts a {@link Stack} in a temporary directory. */
 export async function startStack(o: StackOptions = {}): Promise<Stack> {
-  const dir = await mkdtemp(join(tmpdir(), "pipecd-stack-"));
+  const dir = o.dir ?? (await mkdtemp(join(tmpdir(), "pipecd-stack-")));
+  await mkdir(dir, { recursive: true });
   const kubeconfigPath = join(dir, "kubeconfig");
-  const simProc = await launch(
-    "kube-sim",
-    ["--port", "0", "--kubeconfig", kubeconfigPath, "--ready-delay", String(o.readyDelayMs ?? 200)],
-    /kube-sim ready/,
-  );
-  const simUrl = /kube-sim ready (\S+)/.exec(simProc.output())?.[1] ?? "";
+  const startSim = async (kubeconfig: string) => {
+    const p = await launch(
+      "kube-sim",
+      ["--port", "0", "--kubeconfig", kubeconfig, "--ready-delay", String(o.readyDelayMs ?? 200)],
+      /kube-sim ready/,
+    );
+    return {
+      ...p,
+      url: /kube-sim ready (\S+)/.exec(p.output())?.[1] ?? "",
+      kubeconfigPath: kubeconfig,
+    };
+  };
+  const simProc = await startSim(kubeconfigPath);
+  const simUrl = simProc.url;
   const kc = parseYaml(await readFile(kubeconfigPath, "utf8")) as {
     clusters: { cluster: { "certificate-authority-data"?: string } }[];
     users: { user: { token: string } }[];
@@ -218,8 +254,8 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
       (JSON.parse(await faultsApi("GET")) as { faults: { id: string; hits: number }[] }).faults,
   };
   const repo = await createRepo(join(dir, "git"));
-  const httpPort = await freePort();
-  const grpcPort = await freePort();
+  const httpPort = o.httpPort ?? (await freePort());
+  const grpcPort = o.grpcPort ?? (await freePort());
   const adminKey = `${randomUUID()}.${randomBytes(32).toString("base64url")}`;
   const keyFile = join(dir, "admin-key");
   await writeFile(keyFile, adminKey, { mode: 0o600 });
@@ -260,16 +296,63 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     "warn",
     "--grace-period",
     "2000",
+    ...(o.datastore ? ["--datastore", o.datastore] : []),
   ];
   const startCp = (): Promise<StackProcess> =>
     launch("pipecd-server", cpArgs, /pipecd-server ready/);
   const admin = createRestClient({ baseUrl: httpUrl, apiKey: adminKey, timeoutMs: 10_000 });
+  /** Processes of further clusters, stopped by close(). */
+  const extra: StackProcess[] = [];
+  /** Registers a piped and writes its key and config as `piped<suffix>.yaml`; returns its id. */
+  const registerPiped = async (name: string, kubeconfig: string, suffix: string) => {
+    const piped = await admin.call("registerPiped", { body: { name } });
+    await writeFile(join(dir, `piped-key${suffix}`), piped.key, { mode: 0o600 });
+    await writeFile(
+      join(dir, `piped${suffix}.yaml`),
+      `apiVersion: pipecd.dev/v1beta1
+kind: Piped
+spec:
+  projectID: default
+  pipedID: ${piped.id}
+  pipedKeyFile: ${join(dir, `piped-key${suffix}`)}
+  apiAddress: 127.0.0.1:${grpcPort}
+  syncInterval: ${o.syncInterval ?? "1s"}
+  repositories:
+    - repoId: repo
+      remote: ${repo.bare}
+      branch: main
+  platformProviders:
+    - name: kubernetes-default
+      type: KUBERNETES
+      config:
+        kubeConfigPath: ${kubeconfig}
+`,
+    );
+    return piped.id;
+  };
+  const launchPiped = (suffix: string): Promise<StackProcess> =>
+    launch(
+      "piped",
+      [
+        "--config",
+        join(dir, `piped${suffix}.yaml`),
+        "--insecure",
+        "--work-dir",
+        join(dir, `piped-work${suffix}`),
+        "--log-level",
+        "info",
+        "--grace-period",
+        "2000",
+      ],
+      /piped ready/,
+    );
   const stack: Stack = {
     dir,
     sim,
     repo,
     httpUrl,
     adminKey,
+    adminKeyFile: keyFile,
     admin,
     pipedId: "",
     controlPlane: await startCp(),
@@ -285,22 +368,24 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
       return createRestClient({ baseUrl: httpUrl, headers: { cookie }, timeoutMs: 10_000 });
     },
     async startPiped() {
-      stack.piped = await launch(
-        "piped",
-        [
-          "--config",
-          join(dir, "piped.yaml"),
-          "--insecure",
-          "--work-dir",
-          join(dir, "piped-work"),
-          "--log-level",
-          "info",
-          "--grace-period",
-          "2000",
-        ],
-        /piped ready/,
-      );
+      stack.piped = await launchPiped("");
       return stack.piped;
+    },
+    async addCluster(name) {
+      const csim = await startSim(join(dir, `kubeconfig-${name}`));
+      extra.push(csim);
+      const pipedId = await registerPiped(name, csim.kubeconfigPath, `-${name}`);
+      const piped = await launchPiped(`-${name}`);
+      extra.push(piped);
+      return { pipedId, sim: csim, piped };
+    },
+    async pipectl(args, po = {}) {
+      const r = await runCommand(
+        join(repoRoot(), "bin", "pipectl"),
+        ["--address", httpUrl, "--api-key-file", po.apiKeyFile ?? keyFile, ...args],
+        { timeoutMs: po.timeoutMs ?? 60_000 },
+      );
+      return { code: r.code, stdout: r.stdout, stderr: r.stderr };
     },
     async stopControlPlane() {
       await stack.controlPlane.stop();
@@ -313,9 +398,9 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
       if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
       stack.controlPlane = await startCp();
     },
-    async addApp(name, path) {
+    async addApp(name, path, pipedId) {
       const res = await admin.call("addApplication", {
-        body: { name, pipedId: stack.pipedId, gitPath: { repoId: "repo", path } },
+        body: { name, pipedId: pipedId ?? stack.pipedId, gitPath: { repoId: "repo", path } },
       });
       return res.id;
     },
@@ -328,34 +413,12 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     },
     async close() {
       await stack.piped?.stop().catch(() => undefined);
+      for (const p of extra.splice(0).reverse()) await p.stop().catch(() => undefined);
       await stack.controlPlane.stop().catch(() => undefined);
       await sim.stop();
       await rm(dir, { recursive: true, force: true });
     },
   };
-  const piped = await admin.call("registerPiped", { body: { name: "test-piped" } });
-  stack.pipedId = piped.id;
-  await writeFile(join(dir, "piped-key"), piped.key, { mode: 0o600 });
-  await writeFile(
-    join(dir, "piped.yaml"),
-    `apiVersion: pipecd.dev/v1beta1
-kind: Piped
-spec:
-  projectID: default
-  pipedID: ${piped.id}
-  pipedKeyFile: ${join(dir, "piped-key")}
-  apiAddress: 127.0.0.1:${grpcPort}
-  syncInterval: ${o.syncInterval ?? "1s"}
-  repositories:
-    - repoId: repo
-      remote: ${repo.bare}
-      branch: main
-  platformProviders:
-    - name: kubernetes-default
-      type: KUBERNETES
-      config:
-        kubeConfigPath: ${sim.kubeconfigPath}
-`,
-  );
+  stack.pipedId = await registerPiped("test-piped", sim.kubeconfigPath, "");
   return stack;
 }
