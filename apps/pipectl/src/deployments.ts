@@ -27,12 +27,13 @@ export function shownStages(d: DeploymentJson): StageJson[] {
   );
 }
 
-/** The stage running now, or for a completed deployment the last one that ran. */
+/** The stage running now, or else the last one that ran (between two stages, or at the end). */
 export function currentStage(d: DeploymentJson): StageJson | undefined {
   const stages = shownStages(d);
-  const running = stages.find((s) => s.status === "STAGE_RUNNING");
-  if (running || !isFinal(d.status)) return running;
-  return stages.filter((s) => s.status !== "STAGE_NOT_STARTED_YET").at(-1);
+  return (
+    stages.find((s) => s.status === "STAGE_RUNNING") ??
+    stages.filter((s) => s.status !== "STAGE_NOT_STARTED_YET").at(-1)
+  );
 }
 
 /** "stage 3/6 WAIT_APPROVAL (waiting for approval)" — where a deployment is, for progress. */

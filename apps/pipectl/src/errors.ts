@@ -54,7 +54,10 @@ export interface Failure {
 
 /** Node's fetch reports network failures as `TypeError("fetch failed", { cause })`. */
 function networkCause(err: unknown): string | undefined {
-  if (!(err instanceof TypeError) || err.message !== "fetch failed") return undefined;
+  if (!(err instanceof TypeError)) return undefined;
+  // undici: "fetch failed" when connecting, "terminated" when the connection drops mid-body.
+  if (err.message === "terminated") return "the connection was closed";
+  if (err.message !== "fetch failed") return undefined;
   const cause = err.cause as { code?: unknown; message?: unknown } | undefined;
   const code = typeof cause?.code === "string" ? cause.code : "";
   const msg = typeof cause?.message === "string" ? cause.message : "network error";

@@ -49,9 +49,12 @@ export async function openEventStream(o: EventStreamOptions): Promise<EventStrea
       signal: ac.signal,
     });
   } catch (err) {
+    // An abort by our connect timer surfaces as its TimeoutError reason (read before close(),
+    // which aborts with a plain AbortError).
+    const timedOut = ac.signal.aborted && !o.signal.aborted;
+    const reason: unknown = ac.signal.reason;
     close();
-    // An abort by our connect timer surfaces as its TimeoutError reason.
-    throw ac.signal.reason instanceof DOMException && !o.signal.aborted ? ac.signal.reason : err;
+    throw timedOut ? reason : err;
   } finally {
     clearTimeout(connectTimer);
   }

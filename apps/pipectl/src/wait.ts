@@ -115,22 +115,28 @@ export async function waitForDeployment(ctx: Context, o: WaitOptions): Promise<E
     streamLoop = (async () => {
       let s: EventStream | undefined = first;
       while (!signal.aborted) {
-        try {
-          if (!s) {
+        if (!s) {
+          try {
             s = await open();
-            progress.show(`${describeProgress(d ?? {})} (event stream reconnected)`);
-            poke(); // changes made while it was down: re-read
+            poke(); // changes made while it was away: re-read
+          } catch (err) {
+            if (signal.aborted) return;
+            if (!isTransient(err)) {
+              // e.g. the key was disabled meanwhile: waiting on is pointless
+              fatal = err instanceof Error ? err : new Error(String(err));
+              poke();
+              return;
+            }
+            progress.show("control plane unreachable; reconnecting to the event stream");
           }
-          for await (const ev of s.events)
-            if (ev.deploymentId === o.deploymentId || ev.id === o.deploymentId) poke();
-        } catch (err) {
-          if (signal.aborted) return;
-          if (!isTransient(err)) {
-            fatal = err instanceof Error ? err : new Error(String(err));
-            poke();
-            return;
+        }
+        if (s) {
+          try {
+            for await (const ev of s.events)
+              if (ev.deploymentId === o.deploymentId || ev.id === o.deploymentId) poke();
+          } catch {
+            // The stream broke (control plane stopped, connection lost, idle): reopen it.
           }
-          progress.show("control plane unreachable; reconnecting to the event stream");
         }
         s?.close();
         s = undefined;
