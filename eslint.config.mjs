@@ -57,6 +57,11 @@ export default tseslint.config(
     },
   },
   {
+    // Vite reads its config from a default export.
+    files: ["apps/web/vite.config.ts"],
+    rules: { "import-x/no-default-export": "off" },
+  },
+  {
     files: ["**/*.test.ts", "test/**/*.ts", "packages/*/test/**/*.ts", "apps/*/test/**/*.ts"],
     rules: {
       // node:test's describe/it return promises the runner awaits itself.

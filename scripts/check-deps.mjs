@@ -25,6 +25,16 @@ const forbiddenForApp = {
   piped: ["datastore"],
   // pipectl talks to the control plane over REST only.
   pipectl: ["datastore", "kube", "kube-sim", "plugin-sdk", "plugin-kubernetes", "plugin-basic"],
+  // The web UI runs in the browser: only the browser-safe rest-api, proto and model.
+  web: [
+    "datastore",
+    "config",
+    "kube",
+    "kube-sim",
+    "plugin-sdk",
+    "plugin-kubernetes",
+    "plugin-basic",
+  ],
 };
 // testkit is dev-only: allowed from tests, never from src/.
 const devOnly = ["testkit"];

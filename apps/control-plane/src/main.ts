@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { loadControlPlaneConfig } from "@pipecd-ts/config";
 import { AppError, createLogger, signalOnTermination, supervise } from "@pipecd-ts/runtime";
@@ -25,10 +26,15 @@ Flags:
                                    ("<keyId>.<secret>") instead of generating one
   --tls-cert-file FILE             serve both listeners over TLS with this certificate (PEM)...
   --tls-key-file FILE              ...and this private key (PEM); both or neither
+  --web-dir DIR                    built web UI to serve at / (default: apps/web/dist of this
+                                   checkout, built by 'make bootstrap')
   --grace-period DURATION_MS       how long to drain on SIGTERM before forcing (default 10000)
   --log-level LEVEL                trace|debug|info|warn|error (default info)
   -h, --help                       show this help
 `;
+
+// apps/control-plane/src/main.ts → apps/web/dist (a production image passes --web-dir).
+const DEFAULT_WEB_DIR = fileURLToPath(new URL("../../web/dist", import.meta.url));
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -66,6 +72,7 @@ async function main(argv: string[]): Promise<number> {
       "bootstrap-admin-key-file": { type: "string" },
       "tls-cert-file": { type: "string" },
       "tls-key-file": { type: "string" },
+      "web-dir": { type: "string", default: DEFAULT_WEB_DIR },
       "grace-period": { type: "string", default: "10000" },
       "log-level": { type: "string", default: "info" },
       help: { type: "boolean", short: "h" },
@@ -98,6 +105,7 @@ async function main(argv: string[]): Promise<number> {
     bootstrapAdminKeyFile: values["bootstrap-admin-key-file"],
     tls,
     logger,
+    webDir: values["web-dir"],
   });
   // One line for humans and scripts that wait for readiness (the JSON log has the same).
   process.stderr.write(`pipecd-server ready http=${cp.httpUrl} grpc=${cp.grpcAddress}\n`);

@@ -16,6 +16,7 @@ import { Hub } from "./hub.js";
 import { Metrics } from "./metrics.js";
 import { createHandlers } from "./rest/handlers.js";
 import { createRestServer } from "./rest/server.js";
+import { loadWebFiles, registerWebUi } from "./rest/web.js";
 
 /** Version reported by the control plane. */
 export const CONTROL_PLANE_VERSION = "0.1.0";
@@ -39,6 +40,8 @@ export interface ControlPlaneOptions {
   offlineAfterMs?: number;
   /** Max REST body size; default 256 KiB. */
   bodyLimit?: number;
+  /** The built web UI (`apps/web/dist`) to serve at "/"; without it "/" says how to build it. */
+  webDir?: string;
 }
 
 /** A running control plane. */
@@ -127,6 +130,13 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
       https: o.tls,
       sseKeepAliveMs: 15_000,
     });
+    const web = o.webDir ? await loadWebFiles(o.webDir) : undefined;
+    if (o.webDir && !web)
+      logger.warn(
+        { webDir: o.webDir },
+        "the web UI is not built (no index.html there); run 'make bootstrap' or pass --web-dir",
+      );
+    registerWebUi(rest, web);
     await rest.listen({ host: o.listenHost, port: o.httpPort });
     const addr = rest.server.address();
     const httpPort = typeof addr === "object" && addr ? addr.port : o.httpPort;

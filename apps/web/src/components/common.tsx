@@ -1,0 +1,192 @@
+import { useEffect, useRef, useState, type ReactNode } from "react";
+import { statusLabel, statusTone } from "../format.js";
+
+/** A coloured status pill ("RUNNING", "SYNCED", …). */
+export function Status(props: { status: string | undefined; title?: string }): ReactNode {
+  return (
+    <span
+      className={`status status-${statusTone(props.status)}`}
+      title={props.title}
+      data-status={props.status}
+    >
+      {statusLabel(props.status)}
+    </span>
+  );
+}
+
+/** A readable API error. */
+export function ErrorBox(props: { error: string | undefined }): ReactNode {
+  if (!props.error) return null;
+  return (
+    <div className="error" role="alert">
+      {props.error}
+    </div>
+  );
+}
+
+/** The spinner-free loading line. */
+export function Loading(props: { what: string }): ReactNode {
+  return (
+    <p className="muted" aria-busy="true">
+      Loading {props.what}…
+    </p>
+  );
+}
+
+/** What a list shows when it has nothing. */
+export function Empty(props: { children: ReactNode }): ReactNode {
+  return <p className="empty">{props.children}</p>;
+}
+
+/** Props of {@link ConfirmButton}. */
+export interface ConfirmButtonProps {
+  label: string;
+  /** Question shown in the dialog. */
+  question: string;
+  confirmLabel?: string;
+  danger?: boolean;
+  /** Asks for a free-text reason (sent to `onConfirm`). */
+  reason?: { label: string; required?: boolean };
+  /** Runs the action; a thrown error is shown in the dialog. */
+  onConfirm: (reason: string) => Promise<void>;
+  disabled?: boolean;
+}
+
+/** A button that asks for confirmation (and optionally a reason) in a modal dialog. */
+export function ConfirmButton(p: ConfirmButtonProps): ReactNode {
+  const [open, setOpen] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [err, setErr] = useState<string>();
+  const [reason, setReason] = useState("");
+  const dialog = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    const d = dialog.current;
+    if (!d) return;
+    if (open && !d.open) d.showModal();
+    if (!open && d.open) d.close();
+  }, [open]);
+  const submit = async (): Promise<void> => {
+    setBusy(true);
+    setErr(undefined);
+    try {
+      await p.onConfirm(reason.trim());
+      setOpen(false);
+      setReason("");
+    } catch (e) {
+      setErr(e instanceof Error ? e.message : String(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <>
+      <button
+        type="button"
+        className={p.danger ? "danger" : undefined}
+        disabled={p.disabled}
+        onClick={() => {
+          setErr(undefined);
+          setOpen(true);
+        }}
+      >
+        {p.label}
+      </button>
+      <dialog ref={dialog} onClose={() => setOpen(false)} aria-label={p.label}>
+        <form
+          method="dialog"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void submit();
+          }}
+        >
+          <p>{p.question}</p>
+          {p.reason && (
+            <label>
+              {p.reason.label}
+              <textarea
+                value={reason}
+                required={p.reason.required}
+                maxLength={2000}
+                onChange={(e) => setReason(e.target.value)}
+              />
+            </label>
+          )}
+          {err && (
+            <div className="error" role="alert">
+              {err}
+            </div>
+          )}
+          <div className="actions">
+            <button type="button" onClick={() => setOpen(false)} disabled={busy}>
+              Back
+            </button>
+            <button type="submit" className={p.danger ? "danger" : "primary"} disabled={busy}>
+              {busy ? "Working…" : (p.confirmLabel ?? p.label)}
+            </button>
+          </div>
+        </form>
+      </dialog>
+    </>
+  );
+}
+
+/**
+ * A secret shown exactly once (piped key, API key) with a copy button and a warning; it lives
+ * only in this component's state and is gone when the user dismisses it.
+ */
+export function SecretOnce(props: {
+  title: string;
+  secret: string;
+  onDone: () => void;
+}): ReactNode {
+  const [copied, setCopied] = useState<string>();
+  return (
+    <div className="secret" role="status">
+      <strong>{props.title}</strong>
+      <p className="warning">
+        Copy it now: it is shown only once and cannot be displayed again. Store it in a secret
+        manager; never commit it.
+      </p>
+      <code className="secret-value" data-testid="secret">
+        {props.secret}
+      </code>
+      <div className="actions">
+        <button
+          type="button"
+          onClick={() => {
+            navigator.clipboard.writeText(props.secret).then(
+              () => setCopied("Copied."),
+              () => setCopied("Copy failed: select the text and copy it by hand."),
+            );
+          }}
+        >
+          Copy
+        </button>
+        <button type="button" onClick={props.onDone}>
+          I have stored it
+        </button>
+        {copied && <span className="muted">{copied}</span>}
+      </div>
+    </div>
+  );
+}
+
+/** "Newer" / "Older" buttons over cursor pages. */
+export function Pager(props: {
+  hasPrev: boolean;
+  hasNext: boolean;
+  onPrev: () => void;
+  onNext: () => void;
+}): ReactNode {
+  if (!props.hasPrev && !props.hasNext) return null;
+  return (
+    <nav className="pager" aria-label="pages">
+      <button type="button" disabled={!props.hasPrev} onClick={props.onPrev}>
+        ← Newer
+      </button>
+      <button type="button" disabled={!props.hasNext} onClick={props.onNext}>
+        Older →
+      </button>
+    </nav>
+  );
+}

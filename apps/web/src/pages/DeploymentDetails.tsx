@@ -1,0 +1,436 @@
+import { useEffect, useRef, useState, type ReactNode } from "react";
+import type { DeploymentJson, LogBlockJson, PipelineStageJson } from "@pipecd-ts/proto";
+import { call, errorMessage, useApi, useLive } from "../api.js";
+import { ConfirmButton, ErrorBox, Loading, Status } from "../components/common.js";
+import { duration, ms, shortHash, when } from "../format.js";
+import { Link } from "../router.js";
+import { useCan, useUser } from "../session.js";
+import { statusFilter, triggerText } from "./Deployments.js";
+
+// Stage metadata keys written by the piped (PipeCD's names): K8S_TRAFFIC_ROUTING records its
+// split (plugin-kubernetes TrafficMetadataKey), WAIT_APPROVAL its approvers and approvals
+// (model METADATA_APPROVERS / METADATA_APPROVED_BY).
+const PRIMARY = "primary-percentage";
+const CANARY = "canary-percentage";
+const BASELINE = "baseline-percentage";
+const APPROVERS = "Approvers";
+const APPROVED_BY = "ApprovedBy";
+
+const COMPLETED = ["DEPLOYMENT_SUCCESS", "DEPLOYMENT_FAILURE", "DEPLOYMENT_CANCELLED"];
+const STAGE_DONE = ["STAGE_SUCCESS", "STAGE_FAILURE", "STAGE_CANCELLED", "STAGE_SKIPPED"];
+
+function list(v: string | undefined): string[] {
+  return (v ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/** Stages the pipeline shows: visible ones, plus the hidden Rollback once it has started. */
+function shownStages(d: DeploymentJson): PipelineStageJson[] {
+  return (d.stages ?? []).filter(
+    (s) => s.visible || (s.status !== undefined && s.status !== "STAGE_NOT_STARTED_YET"),
+  );
+}
+
+/**
+ * Durations: the piped records when a stage completed and when its status last changed, not when
+ * it started; stages run one after another, so a stage starts when the previous one completed
+ * (the first when the deployment was planned).
+ */
+function stageTimes(d: DeploymentJson, s: PipelineStageJson): { start?: number; end?: number } {
+  const all = d.stages ?? [];
+  const i = all.indexOf(s);
+  const done = STAGE_DONE.includes(s.status ?? "");
+  let start: number | undefined;
+  for (let j = i - 1; j >= 0 && start === undefined; j--) {
+    const prev = all[j];
+    if (prev && prev.status !== "STAGE_NOT_STARTED_YET") start = ms(prev.completedAt);
+  }
+  if (start === undefined && s.status === "STAGE_RUNNING") start = ms(s.updatedAt);
+  start ??= ms(d.createdAt);
+  return { start, end: done ? (ms(s.completedAt) ?? ms(s.updatedAt)) : undefined };
+}
+
+/** The split of a traffic-routing stage as a bar; nothing before the stage recorded it. */
+function TrafficBar(props: { stage: PipelineStageJson }): ReactNode {
+  const md = props.stage.metadata ?? {};
+  if (md[PRIMARY] === undefined) return null;
+  const parts = [
+    ["primary", Number(md[PRIMARY] ?? 0)],
+    ["canary", Number(md[CANARY] ?? 0)],
+    ["baseline", Number(md[BASELINE] ?? 0)],
+  ] as const;
+  const label = parts
+    .filter(([, v]) => v > 0)
+    .map(([k, v]) => `${k} ${v}%`)
+    .join(" / ");
+  return (
+    <div className="traffic" role="img" aria-label={`traffic split: ${label}`} data-split={label}>
+      <div className="traffic-bar">
+        {parts
+          .filter(([, v]) => v > 0)
+          .map(([k, v]) => (
+            <span key={k} className={`seg seg-${k}`} style={{ flexGrow: v }} />
+          ))}
+      </div>
+      <div className="traffic-legend">{label}</div>
+    </div>
+  );
+}
+
+/** Live logs of one stage attempt: fetched incrementally while the stage runs. */
+function StageLogs(props: {
+  deploymentId: string;
+  stage: PipelineStageJson;
+  version: number;
+}): ReactNode {
+  const { deploymentId, stage } = props;
+  const [blocks, setBlocks] = useState<LogBlockJson[]>([]);
+  const [error, setError] = useState<string>();
+  const [done, setDone] = useState(false);
+  const last = useRef(-1);
+  const stageKey = `${deploymentId}/${stage.id ?? ""}/${stage.retriedCount ?? 0}`;
+  const running = stage.status === "STAGE_RUNNING";
+  const [poll, setPoll] = useState(0);
+  useEffect(() => {
+    last.current = -1;
+    setBlocks([]);
+    setDone(false);
+  }, [stageKey]);
+  useEffect(() => {
+    const ctl = new AbortController();
+    call(
+      "getStageLogs",
+      {
+        params: { id: deploymentId, stageId: stage.id ?? "" },
+        query: { retriedCount: stage.retriedCount ?? 0, afterIndex: last.current },
+      },
+      ctl.signal,
+    ).then(
+      (r) => {
+        if (ctl.signal.aborted) return;
+        const fresh = r.blocks.filter((b) => Number(b.index ?? -1) > last.current);
+        if (fresh.length) {
+          last.current = Math.max(...fresh.map((b) => Number(b.index ?? -1)));
+          setBlocks((old) => [...old, ...fresh]);
+        }
+        setDone(r.completed);
+        setError(undefined);
+      },
+      (err: unknown) => {
+        if (!ctl.signal.aborted) setError(errorMessage(err));
+      },
+    );
+    return () => ctl.abort();
+  }, [stageKey, props.version, poll, deploymentId, stage.id, stage.retriedCount]);
+  // Log lines carry no stream event of their own: poll every second while the stage runs.
+  useEffect(() => {
+    if (!running || done) return;
+    const t = setInterval(() => setPoll((p) => p + 1), 1000);
+    return () => clearInterval(t);
+  }, [running, done]);
+  return (
+    <section className="logs" aria-label={`logs of ${stage.name ?? ""}`}>
+      <h2>
+        Logs · {stage.name}
+        {(stage.retriedCount ?? 0) > 0 ? ` (attempt ${(stage.retriedCount ?? 0) + 1})` : ""}
+      </h2>
+      <ErrorBox error={error} />
+      {blocks.length === 0 && !error ? (
+        <p className="muted">
+          {stage.status === "STAGE_NOT_STARTED_YET" ? "Not started yet." : "No log lines yet."}
+        </p>
+      ) : (
+        <pre className="log" data-testid="stage-log">
+          {blocks.map((b) => (
+            <div key={b.index} className={`log-${(b.severity ?? "INFO").toLowerCase()}`}>
+              <span className="log-time">{when(b.createdAt).slice(11)}</span> {b.log}
+            </div>
+          ))}
+        </pre>
+      )}
+    </section>
+  );
+}
+
+/** Approvers, approvals and the Approve / Reject buttons of a WAIT_APPROVAL stage. */
+function Approval(props: { d: DeploymentJson; stage: PipelineStageJson }): ReactNode {
+  const { d, stage } = props;
+  const user = useUser();
+  const canAct = useCan("editor");
+  const [busy, setBusy] = useState(false);
+  const [notice, setNotice] = useState<string>();
+  const [error, setError] = useState<string>();
+  const approvers = stage.authorizedOperators?.length
+    ? stage.authorizedOperators
+    : list(stage.metadata?.[APPROVERS]);
+  const approved = list(stage.metadata?.[APPROVED_BY]);
+  const running = stage.status === "STAGE_RUNNING";
+  const listed = approvers.length === 0 || approvers.includes(user.username);
+  const params = { id: d.id ?? "", stageId: stage.id ?? "" };
+  const approve = async (): Promise<void> => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await call("approveStage", { params });
+      setNotice("Approval sent; the piped continues in a moment.");
+    } catch (err) {
+      setError(errorMessage(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="approval" data-testid="approval">
+      <div>
+        <strong>Who must approve: </strong>
+        {approvers.length ? approvers.join(", ") : "any editor or admin"}
+      </div>
+      <div>
+        <strong>Approved by: </strong>
+        <span data-testid="approved-by">
+          {approved.length ? approved.join(", ") : "nobody yet"}
+        </span>
+      </div>
+      {running && canAct && listed && (
+        <div className="actions">
+          <button type="button" className="primary" disabled={busy} onClick={() => void approve()}>
+            Approve
+          </button>
+          <ConfirmButton
+            label="Reject"
+            danger
+            question="Reject this stage? It fails and the deployment rolls back."
+            reason={{ label: "Reason (shown in the stage log and the audit log)" }}
+            onConfirm={async (reason) => {
+              try {
+                await call("rejectStage", { params, body: reason ? { reason } : {} });
+                setNotice("Rejection sent; the deployment rolls back.");
+              } catch (err) {
+                throw new Error(errorMessage(err), { cause: err });
+              }
+            }}
+          />
+        </div>
+      )}
+      {running && canAct && !listed && (
+        <p className="muted">Only the listed approvers can approve this stage.</p>
+      )}
+      {running && !canAct && (
+        <p className="muted">Your role ({user.role}) cannot approve; an editor or admin can.</p>
+      )}
+      {notice && (
+        <p className="notice" role="status">
+          {notice}
+        </p>
+      )}
+      <ErrorBox error={error} />
+    </div>
+  );
+}
+
+/** One stage box of the pipeline graph. */
+function StageBox(props: {
+  d: DeploymentJson;
+  stage: PipelineStageJson;
+  selected: boolean;
+  onSelect: () => void;
+  now: number;
+}): ReactNode {
+  const { d, stage } = props;
+  const { start, end } = stageTimes(d, stage);
+  const ran = stage.status !== "STAGE_NOT_STARTED_YET";
+  const took = ran && start !== undefined ? (end ?? props.now) - start : undefined;
+  return (
+    <li
+      className={`stage stage-${(stage.status ?? "").toLowerCase()}${props.selected ? " selected" : ""}${stage.rollback ? " rollback" : ""}`}
+      data-stage={stage.name}
+      data-stage-id={stage.id}
+      data-status={stage.status}
+    >
+      <button type="button" className="stage-head" onClick={props.onSelect}>
+        <span className="stage-name">{stage.name}</span>
+        <Status status={stage.status} />
+      </button>
+      {stage.desc && <div className="small muted">{stage.desc}</div>}
+      <div className="small">{took === undefined ? "" : duration(took) + (end ? "" : "…")}</div>
+      {stage.statusReason && (
+        <div className={`small ${stage.status === "STAGE_FAILURE" ? "reason" : "muted"}`}>
+          {stage.statusReason}
+        </div>
+      )}
+      {stage.name === "K8S_TRAFFIC_ROUTING" && <TrafficBar stage={stage} />}
+      {stage.name === "WAIT_APPROVAL" && <Approval d={d} stage={stage} />}
+    </li>
+  );
+}
+
+/**
+ * Deployment details: header, the pipeline as connected stages with live status, the traffic
+ * split, approvals, stage logs, Cancel and Skip. Updates arrive over the event stream.
+ */
+export function DeploymentDetailsPage(props: { id: string }): ReactNode {
+  const res = useApi("getDeployment", { params: { id: props.id } }, props.id);
+  const [version, setVersion] = useState(0);
+  useLive(
+    (ev) => ev.deploymentId === props.id || ev.id === props.id,
+    () => {
+      res.reload();
+      setVersion((v) => v + 1);
+    },
+  );
+  const d = res.data?.deployment;
+  const appId = d?.applicationId ?? "";
+  const previous = useApi(
+    "listDeployments",
+    { query: { applicationId: appId, status: statusFilter(["DEPLOYMENT_SUCCESS"]), limit: 50 } },
+    appId ? `prev|${appId}` : null,
+  );
+  const [selected, setSelected] = useState<string>();
+  const [now, setNow] = useState(Date.now());
+  const canAct = useCan("editor");
+  const [notice, setNotice] = useState<string>();
+  const completed = COMPLETED.includes(d?.status ?? "");
+  useEffect(() => {
+    if (completed) return;
+    const t = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(t);
+  }, [completed]);
+
+  if (res.error && !d)
+    return (
+      <section>
+        <h1>Deployment</h1>
+        <ErrorBox error={res.error} />
+        <Link to="/deployments">All deployments</Link>
+      </section>
+    );
+  if (!d) return <Loading what="the deployment" />;
+  const stages = shownStages(d);
+  const active =
+    stages.find((s) => s.status === "STAGE_RUNNING") ??
+    [...stages].reverse().find((s) => s.status !== "STAGE_NOT_STARTED_YET") ??
+    stages[0];
+  const shown = stages.find((s) => s.id === selected) ?? active;
+  const created = ms(d.createdAt);
+  const prevOk = (previous.data?.deployments ?? []).find(
+    (p) => p.id !== d.id && (ms(p.createdAt) ?? 0) < (created ?? 0),
+  );
+  const c = d.trigger?.commit;
+  const changes = (d.versions ?? []).map((v) => {
+    const before = prevOk?.versions?.find((p) => p.name === v.name)?.version;
+    return `image ${v.name ?? ""} ${before && before !== v.version ? `${before} → ` : ""}${v.version ?? ""}`;
+  });
+  const running = stages.find((s) => s.status === "STAGE_RUNNING");
+  return (
+    <section className="details">
+      <div className="details-head">
+        <div>
+          <div className="muted small">
+            <Link to="/deployments">Deployments</Link> /{" "}
+            <Link to={`/deployments?applicationId=${encodeURIComponent(appId)}`}>
+              {d.applicationName}
+            </Link>
+          </div>
+          <h1>
+            {d.applicationName} <Status status={d.status} title={d.statusReason} />
+          </h1>
+          {changes.length > 0 && <p className="changes">{changes.join(", ")}</p>}
+          <p className="summary">{d.summary}</p>
+          {d.statusReason && (
+            <p className={d.status === "DEPLOYMENT_SUCCESS" ? "muted" : "status-reason"}>
+              {d.statusReason}
+            </p>
+          )}
+        </div>
+        <dl className="facts">
+          <dt>Commit</dt>
+          <dd>
+            <code>{shortHash(c?.hash)}</code> {c?.message?.split("\n")[0]}
+          </dd>
+          <dt>Author</dt>
+          <dd>{c?.author || "—"}</dd>
+          <dt>Triggered</dt>
+          <dd>{triggerText(d)}</dd>
+          <dt>Started</dt>
+          <dd>{when(d.createdAt)}</dd>
+          <dt>Finished</dt>
+          <dd>{when(d.completedAt)}</dd>
+          <dt>Duration</dt>
+          <dd>
+            {created === undefined
+              ? "—"
+              : duration((ms(d.completedAt) ?? now) - created) + (completed ? "" : "…")}
+          </dd>
+        </dl>
+      </div>
+      {canAct && !completed && (
+        <div className="actions toolbar">
+          <ConfirmButton
+            label="Cancel with rollback"
+            danger
+            question="Cancel this deployment and roll back to the last good state?"
+            onConfirm={async () => {
+              await call("cancelDeployment", {
+                params: { id: d.id ?? "" },
+                body: { rollback: true },
+              })
+                .then(() => setNotice("Cancel requested; the deployment rolls back."))
+                .catch((err: unknown) => {
+                  throw new Error(errorMessage(err), { cause: err });
+                });
+            }}
+          />
+          <ConfirmButton
+            label="Cancel without rollback"
+            danger
+            question="Cancel this deployment and leave the cluster as it is now (no rollback)?"
+            onConfirm={async () => {
+              await call("cancelDeployment", {
+                params: { id: d.id ?? "" },
+                body: { rollback: false },
+              })
+                .then(() => setNotice("Cancel requested; the cluster is left as it is."))
+                .catch((err: unknown) => {
+                  throw new Error(errorMessage(err), { cause: err });
+                });
+            }}
+          />
+          {running && running.name !== "WAIT_APPROVAL" && !running.rollback && (
+            <ConfirmButton
+              label={`Skip ${running.name ?? ""}`}
+              question={`Skip the running stage ${running.name ?? ""}? The pipeline continues with the next stage.`}
+              onConfirm={async () => {
+                await call("skipStage", { params: { id: d.id ?? "", stageId: running.id ?? "" } })
+                  .then(() => setNotice(`Skip of ${running.name ?? ""} requested.`))
+                  .catch((err: unknown) => {
+                    throw new Error(errorMessage(err), { cause: err });
+                  });
+              }}
+            />
+          )}
+        </div>
+      )}
+      {notice && (
+        <p className="notice" role="status">
+          {notice}
+        </p>
+      )}
+      <ErrorBox error={res.error} />
+      <ol className="pipeline" aria-label="pipeline">
+        {stages.map((s) => (
+          <StageBox
+            key={s.id}
+            d={d}
+            stage={s}
+            now={now}
+            selected={s.id === shown?.id}
+            onSelect={() => setSelected(s.id)}
+          />
+        ))}
+      </ol>
+      {shown && <StageLogs deploymentId={d.id ?? ""} stage={shown} version={version} />}
+    </section>
+  );
+}

@@ -1,0 +1,270 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { eventually, repoRoot, runCommand, type Stack } from "@pipecd-ts/testkit";
+import { files, startSeedStack } from "../e2e/fixtures.js";
+
+// The web UI in real Chromium against the real product (control plane + kube-sim + piped over
+// processes) and the seed-shaped Istio canary that waits for approval with a 90/10 split.
+// Screenshots of the details page go to test-artifacts/web/ (git-ignored).
+
+const ARTIFACTS = join(repoRoot(), "test-artifacts", "web");
+const CHROMIUM = ["/usr/lib/chromium/chromium", "/usr/bin/chromium"].find((p) => existsSync(p));
+const DESKTOP = { width: 1280, height: 800 };
+
+type Waiting = { id: string; stageId: string };
+
+describe("web UI in Chromium", () => {
+  let s: Stack;
+  let appId = "";
+  let browser: Browser;
+  const contexts: BrowserContext[] = [];
+  const consoleErrors: string[] = [];
+
+  /**
+   * A fresh browser profile at 1280×800 whose console errors and page errors are collected.
+   * Chromium itself logs every non-2xx fetch as "Failed to load resource"; of those only the two
+   * answers the design requires are expected: 401 from /me before signing in (that is how the
+   * UI learns it must show the login page; the session cookie is HttpOnly) and 401 from /login
+   * for a wrong password. Any other failed request, console.error or uncaught error fails.
+   */
+  const newPage = async (): Promise<Page> => {
+    const ctx = await browser.newContext({ viewport: DESKTOP });
+    contexts.push(ctx);
+    const page = await ctx.newPage();
+    page.on("console", (m) => {
+      if (m.type() !== "error") return;
+      const url = m.location().url;
+      const expected401 =
+        /status of 401/.test(m.text()) &&
+        (url === `${s.httpUrl}/api/v1/me` || url === `${s.httpUrl}/api/v1/login`);
+      if (!expected401) consoleErrors.push(`${m.text()} @ ${url}`);
+    });
+    page.on("pageerror", (e) => consoleErrors.push(`page error: ${e.message}`));
+    return page;
+  };
+
+  /** Signs in through the login form; waits for the signed-in header unless `wrong`. */
+  const signIn = async (page: Page, username: string, password: string, wrong = false) => {
+    await page.goto(`${s.httpUrl}/`);
+    await page.getByLabel("Username").fill(username);
+    await page.getByLabel("Password").fill(password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    if (!wrong) await page.getByTestId("who").filter({ hasText: username }).waitFor();
+  };
+
+  /** Bumps the seed app's image and waits (over the API) until its approval stage runs. */
+  const bumpUntilWaiting = async (image: string): Promise<Waiting> => {
+    await s.repo.commit(files(image), `bump to ${image}`);
+    const d = await s.waitDeployment(
+      appId,
+      (x) =>
+        x.trigger?.commit?.message === `bump to ${image}` &&
+        x.stages?.find((st) => st.name === "WAIT_APPROVAL")?.status === "STAGE_RUNNING",
+      90_000,
+      `${image} waiting for approval`,
+    );
+    return {
+      id: d.id ?? "",
+      stageId: d.stages?.find((st) => st.name === "WAIT_APPROVAL")?.id ?? "",
+    };
+  };
+
+  const noConsoleErrors = (): void =>
+    assert.deepEqual(consoleErrors, [], "the browser console shows no errors");
+
+  before(async () => {
+    assert.ok(CHROMIUM, "chromium is installed (scripts/ensure-chromium.sh, run by make test)");
+    // The bundle under test is built from the current sources (vite build, ~1 s).
+    const built = await runCommand(
+      join(repoRoot(), "apps", "web", "node_modules", ".bin", "vite"),
+      ["build", "--logLevel", "warn", join(repoRoot(), "apps", "web")],
+      { timeoutMs: 120_000 },
+    );
+    assert.equal(built.code, 0, `vite build failed:\n${built.stdout}\n${built.stderr}`);
+    await mkdir(ARTIFACTS, { recursive: true });
+    ({ s, appId } = await startSeedStack(
+      {
+        users: [
+          { username: "reviewer", role: "editor" },
+          { username: "watcher", role: "viewer" },
+          { username: "boss", role: "admin" },
+        ],
+        readyDelayMs: 200,
+      },
+      "v0.1.0",
+    ));
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
+  });
+  after(async () => {
+    for (const c of contexts) await c.close().catch(() => undefined);
+    await browser?.close().catch(() => undefined);
+    await s?.close();
+  });
+
+  it("a wrong password is refused and no session is set", async () => {
+    const page = await newPage();
+    await signIn(page, "reviewer", "not-the-password", true);
+    await page.getByRole("alert").filter({ hasText: "wrong username or password" }).waitFor();
+    assert.equal(await page.getByRole("button", { name: "Sign in" }).count(), 1);
+    assert.deepEqual(await page.context().cookies(), [], "no session cookie");
+    noConsoleErrors();
+  });
+
+  let reviewer: Page;
+
+  it("an editor opens the deployment waiting for approval, sees 90/10, approves, and watches it succeed without a reload", async () => {
+    reviewer = await newPage();
+    await signIn(reviewer, "reviewer", "reviewer-secret");
+    await reviewer.getByTestId("who").filter({ hasText: "reviewer" }).waitFor();
+    await reviewer.locator('tr[data-app="canary-app"]').waitFor();
+    await reviewer.screenshot({ path: join(ARTIFACTS, "applications.png") });
+    // Marks this document: a reload or a full navigation would lose the mark.
+    await reviewer.evaluate('window.uiMark = "same-document"');
+    await reviewer.getByRole("link", { name: "Deployments", exact: true }).click();
+    const waiting = await bumpUntilWaiting("v0.2.0");
+    // The new deployment appears in the open list by itself (server-sent events).
+    const row = reviewer.locator(`tr[data-deployment="${waiting.id}"]`);
+    await row.waitFor({ timeout: 30_000 });
+    await row.getByRole("link", { name: "canary-app" }).click();
+
+    const approval = reviewer.locator(
+      'li[data-stage="WAIT_APPROVAL"][data-status="STAGE_RUNNING"]',
+    );
+    await approval.waitFor({ timeout: 30_000 });
+    const split = reviewer.locator('li[data-stage="K8S_TRAFFIC_ROUTING"] .traffic').first();
+    assert.equal(await split.getAttribute("data-split"), "primary 90% / canary 10%");
+    assert.equal(await split.getAttribute("aria-label"), "traffic split: primary 90% / canary 10%");
+    await reviewer.locator(".changes").filter({ hasText: "v0.1.0 → v0.2.0" }).waitFor();
+    await reviewer.screenshot({ path: join(ARTIFACTS, "deployment-waiting.png"), fullPage: true });
+
+    await approval.getByRole("button", { name: "Approve" }).click();
+    await reviewer.locator('h1 [data-status="DEPLOYMENT_SUCCESS"]').waitFor({ timeout: 90_000 });
+    assert.equal(
+      await reviewer.evaluate("window.uiMark"),
+      "same-document",
+      "the page was never reloaded",
+    );
+    const boxes = reviewer.locator("ol.pipeline > li");
+    const statuses: (string | null)[][] = [];
+    for (let i = 0; i < (await boxes.count()); i++)
+      statuses.push([
+        await boxes.nth(i).getAttribute("data-stage"),
+        await boxes.nth(i).getAttribute("data-status"),
+      ]);
+    assert.deepEqual(statuses, [
+      ["K8S_CANARY_ROLLOUT", "STAGE_SUCCESS"],
+      ["K8S_TRAFFIC_ROUTING", "STAGE_SUCCESS"],
+      ["WAIT_APPROVAL", "STAGE_SUCCESS"],
+      ["K8S_PRIMARY_ROLLOUT", "STAGE_SUCCESS"],
+      ["K8S_TRAFFIC_ROUTING", "STAGE_SUCCESS"],
+      ["K8S_CANARY_CLEAN", "STAGE_SUCCESS"],
+    ]);
+    assert.equal(await reviewer.getByTestId("approved-by").textContent(), "reviewer");
+    await reviewer.screenshot({
+      path: join(ARTIFACTS, "deployment-succeeded.png"),
+      fullPage: true,
+    });
+    noConsoleErrors();
+  });
+
+  it("a viewer sees no Approve button and a forged approve with the viewer's session is refused; a rejection rolls back live", async () => {
+    const waiting = await bumpUntilWaiting("v0.3.0");
+    const viewer = await newPage();
+    await signIn(viewer, "watcher", "watcher-secret");
+    await viewer.getByTestId("who").filter({ hasText: "watcher" }).waitFor();
+    // A deep link: the control plane serves index.html for client routes.
+    await viewer.goto(`${s.httpUrl}/deployments/${waiting.id}`);
+    const stage = viewer.locator('li[data-stage="WAIT_APPROVAL"][data-status="STAGE_RUNNING"]');
+    await stage.waitFor({ timeout: 30_000 });
+    await stage.getByText("cannot approve").waitFor();
+    for (const name of ["Approve", "Reject", "Cancel with rollback", "Cancel without rollback"])
+      assert.equal(await viewer.getByRole("button", { name }).count(), 0, `no ${name} button`);
+
+    // The same request the button would send, forged with the viewer's own session cookie.
+    const cookie = (await viewer.context().cookies()).map((c) => `${c.name}=${c.value}`).join("; ");
+    assert.ok(cookie, "the viewer has a session cookie");
+    const forged = await fetch(
+      `${s.httpUrl}/api/v1/deployments/${waiting.id}/stages/${waiting.stageId}/approve`,
+      { method: "POST", headers: { cookie, "content-type": "application/json" }, body: "{}" },
+    );
+    assert.equal(forged.status, 403);
+    assert.equal(
+      ((await forged.json()) as { error: { code: string } }).error.code,
+      "PERMISSION_DENIED",
+    );
+    const still = (await s.admin.call("getDeployment", { params: { id: waiting.id } })).deployment;
+    const st = still.stages?.find((x) => x.id === waiting.stageId);
+    assert.equal(st?.status, "STAGE_RUNNING", "the forged approval changed nothing");
+    assert.equal(st?.metadata?.ApprovedBy ?? "", "");
+
+    // The editor rejects with a reason; both open pages follow the rollback live.
+    await reviewer.goto(`${s.httpUrl}/deployments/${waiting.id}`);
+    const rstage = reviewer.locator('li[data-stage="WAIT_APPROVAL"][data-status="STAGE_RUNNING"]');
+    await rstage.waitFor({ timeout: 30_000 });
+    await rstage.getByRole("button", { name: "Reject" }).click();
+    const dialog = reviewer.getByRole("dialog");
+    await dialog.getByRole("textbox").fill("error rate up");
+    await dialog.getByRole("button", { name: "Reject" }).click();
+    for (const page of [reviewer, viewer])
+      await page.locator('h1 [data-status="DEPLOYMENT_FAILURE"]').waitFor({ timeout: 90_000 });
+    const rollback = viewer.locator('li[data-stage="ROLLBACK"]');
+    await rollback.waitFor();
+    assert.equal(await rollback.getAttribute("data-status"), "STAGE_SUCCESS");
+    assert.equal(
+      await viewer.locator('li[data-stage="WAIT_APPROVAL"]').getAttribute("data-status"),
+      "STAGE_FAILURE",
+    );
+    await reviewer.screenshot({
+      path: join(ARTIFACTS, "deployment-rolled-back.png"),
+      fullPage: true,
+    });
+    noConsoleErrors();
+  });
+
+  it("an admin sees pipeds online, creates an API key shown once, and reads the approvals in the audit log", async () => {
+    const admin = await newPage();
+    await signIn(admin, "boss", "boss-secret");
+    await admin.getByRole("link", { name: "Pipeds" }).click();
+    await admin.locator('tr[data-piped="test-piped"] [data-status="ONLINE"]').waitFor();
+    await admin.screenshot({ path: join(ARTIFACTS, "pipeds.png") });
+    await admin.getByRole("link", { name: "API keys" }).click();
+    await admin.getByLabel("Name").fill("ci-bot");
+    await admin.getByLabel("Role").selectOption("viewer");
+    await admin.getByRole("button", { name: "Create" }).click();
+    const key = (await admin.getByTestId("secret").textContent()) ?? "";
+    assert.match(key, /^[^.]+\..{20,}$/, "the new key is shown once");
+    const me = await fetch(`${s.httpUrl}/api/v1/me`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    assert.equal(((await me.json()) as { user: { role: string } }).user.role, "viewer");
+    await admin.getByRole("button", { name: "I have stored it" }).click();
+    assert.equal(await admin.getByTestId("secret").count(), 0, "the key is gone from the page");
+    await admin.getByRole("link", { name: "Audit log" }).click();
+    await admin
+      .locator("tr", { hasText: "reviewer" })
+      .filter({ hasText: /approve/i })
+      .first()
+      .waitFor();
+    noConsoleErrors();
+  });
+
+  it("the details page fits a narrow window (no horizontal scrolling)", async () => {
+    const page = await newPage();
+    await page.setViewportSize({ width: 390, height: 844 });
+    await signIn(page, "reviewer", "reviewer-secret");
+    const d = (await s.deployments(appId))[0];
+    await page.goto(`${s.httpUrl}/deployments/${d?.id ?? ""}`);
+    await page.locator("ol.pipeline > li").first().waitFor();
+    await eventually(
+      async () =>
+        page.evaluate<boolean>("document.documentElement.scrollWidth <= window.innerWidth + 1"),
+      5_000,
+      "the page to fit 390 px",
+    );
+    noConsoleErrors();
+  });
+});
