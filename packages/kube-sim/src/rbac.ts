@@ -376,7 +376,9 @@ export function decodeTokenRequestProtobuf(body: Buffer): Obj {
   const exp = spec.get(4)?.[0];
   return {
     spec: {
-      audiences: (spec.get(1) ?? []).filter(Buffer.isBuffer).map((b) => b.toString("utf8")),
+      audiences: (spec.get(1) ?? [])
+        .filter((b): b is Buffer => Buffer.isBuffer(b))
+        .map((b) => b.toString("utf8")),
       ...(typeof exp === "number" ? { expirationSeconds: exp } : {}),
     },
   };
