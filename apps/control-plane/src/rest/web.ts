@@ -65,6 +65,11 @@ async function walk(dir: string, out: string[] = []): Promise<string[]> {
 export async function loadWebFiles(dir: string): Promise<WebFiles | undefined> {
   const index = await stat(join(dir, "index.html")).catch(() => undefined);
   if (!index?.isFile()) return undefined;
+  // A build running at this moment may delete files under us: then there is no usable UI.
+  return readWebFiles(dir).catch(() => undefined);
+}
+
+async function readWebFiles(dir: string): Promise<WebFiles> {
   const files = new Map<string, WebFile>();
   for (const full of await walk(dir)) {
     const urlPath = "/" + relative(dir, full).split(sep).join("/");
