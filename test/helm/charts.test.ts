@@ -198,22 +198,55 @@ describe("helm charts", () => {
       assert.equal(config.spec.pipedKeyData, undefined);
       assert.deepEqual(config.spec.appSelector, { team: "a" });
       assert.equal(config.spec.syncInterval, "30s");
-      // The real piped loads this config: it gets past the config and stops at the cluster.
+      assert.deepEqual(config.spec.platformProviders, [
+        {
+          name: "edge-cluster",
+          type: "KUBERNETES",
+          labels: { env: "prod" },
+          config: { kubeConfigPath: "/etc/piped-kubeconfig/config" },
+        },
+      ]);
+      // The real piped loads this config: it gets past the config and stops at the cluster
+      // (the kubeconfig Secret is not mounted here).
       const keyDir = join(dir, "piped-key");
       await mkdir(keyDir, { recursive: true });
       await writeFile(join(keyDir, "key"), "k");
       const configPath = join(dir, "piped-config.yaml");
       await writeFile(configPath, configText.replace("/etc/piped-key/", `${keyDir}/`));
-      const env = { ...process.env };
-      delete env.KUBERNETES_SERVICE_HOST;
-      const run = await runCommand(
-        join(repoRoot(), "bin", "piped"),
-        ["--config", configPath, "--service-account-dir", join(dir, "no-sa")],
-        { env, timeoutMs: 30_000 },
-      );
+      const run = await runCommand(join(repoRoot(), "bin", "piped"), ["--config", configPath], {
+        timeoutMs: 30_000,
+      });
       assert.equal(run.code, 2, run.stderr);
-      assert.match(run.stderr, /not running in a cluster: KUBERNETES_SERVICE_HOST is unset/);
+      assert.match(run.stderr, /cannot load kubeconfig \/etc\/piped-kubeconfig\/config/);
       await applies(ms, ["cd", "shop", "payments"]);
+    });
+
+    it("deploys to another cluster through a kubeconfig Secret when asked", async () => {
+      const ms = await render("piped", {
+        ...PIPED_REQUIRED,
+        platformProvider: { name: "remote", kubeConfigSecret: { name: "remote-kc" } },
+        rbac: { create: false },
+      });
+      assert.equal(ms.filter((m) => m.kind.includes("Role")).length, 0, "no RBAC objects");
+      const config = parseYaml(secretFile(ms, "test-piped-config", "piped-config.yaml")) as {
+        spec: { platformProviders: unknown[] };
+      };
+      assert.deepEqual(config.spec.platformProviders, [
+        {
+          name: "remote",
+          type: "KUBERNETES",
+          labels: {},
+          config: { kubeConfigPath: "/etc/piped-kubeconfig/kubeconfig" },
+        },
+      ]);
+      assert.ok(
+        container(ms).volumeMounts.some((m) => m.mountPath === "/etc/piped-kubeconfig"),
+        "the kubeconfig Secret is mounted",
+      );
+      assert.deepEqual(podSpec(ms).volumes.find((v) => v.name === "kubeconfig")?.secret, {
+        secretName: "remote-kc",
+        items: [{ key: "kubeconfig", path: "kubeconfig" }],
+      });
     });
 
     it("rejects contradictory values with a clear message", async () => {

@@ -13,10 +13,13 @@ import { find, render, runKubectl, toStream, type Manifest } from "./harness.js"
 // The piped chart's RBAC is sufficient and minimal: kube-sim enforces RBAC (its optional mode)
 // for the chart's ServiceAccount; a piped running in-cluster with that ServiceAccount's token,
 // the chart's own config Secret and the chart's container args runs the seed-shaped Istio canary
-// (plus a ConfigMap and a Secret the canary copies) to SUCCESS; with any one rule of the chart's
-// ClusterRole removed, the same run ends in FAILURE. All variants run at once, one piped each.
+// (plus a ConfigMap and a Secret the canary copies) to SUCCESS, with the ClusterRole and with
+// rbac.scope=namespace; with any one rule of the ClusterRole removed, the same run ends in
+// FAILURE. All variants run at once, one piped each.
 
 type Rule = { apiGroups: string[]; resources: string[]; verbs: string[] };
+/** One piped install: the chart as rendered, minus one ClusterRole rule, or namespace-scoped. */
+type Variant = { drop?: number; namespaceScope?: boolean };
 type Deployment = Awaited<ReturnType<Stack["deployments"]>>[number];
 
 const PIPED_NS = "pipecd";
@@ -133,10 +136,13 @@ describe("piped chart RBAC: sufficient and minimal for the seed canary", () => {
     await s?.close();
   });
 
-  /** Installs the chart's objects for release `v<i>` (minus rule `drop`) and starts its piped in-cluster. */
+  /**
+   * Installs the chart's objects for release `v<i>` and starts its piped in-cluster: with the
+   * ClusterRole minus rule `drop`, or with `rbac.scope=namespace` (a Role in the app's namespace).
+   */
   async function startVariant(
     i: number,
-    drop: number | undefined,
+    { drop, namespaceScope }: Variant,
   ): Promise<{ pipedId: string; rules: Rule[]; proc: ChildProcess; output: () => string }> {
     const reg = await s.admin.call("registerPiped", { body: { name: `rbac-v${i}` } });
     const ms = await render(
@@ -147,19 +153,20 @@ describe("piped chart RBAC: sufficient and minimal for the seed canary", () => {
         pipedKey: { value: reg.key },
         repositories: [{ repoId: "repo", remote: s.repo.bare, branch: "main" }],
         syncInterval: "1s",
+        ...(namespaceScope ? { rbac: { scope: "namespace", namespaces: [`app-v${i}`] } } : {}),
       },
       `v${i}`,
       PIPED_NS,
     );
-    const role = find(ms, "ClusterRole") as Manifest & { rules: Rule[] };
+    const role = find(ms, namespaceScope ? "Role" : "ClusterRole") as Manifest & { rules: Rule[] };
     const rules = role.rules;
     if (drop !== undefined) role.rules = rules.filter((_, j) => j !== drop);
-    const install = ms.filter((m) => m.kind !== "Deployment");
-    await admin(["apply", "-f", "-"], toStream(install));
     await admin(
       ["apply", "-f", "-"],
       `apiVersion: v1\nkind: Namespace\nmetadata: { name: app-v${i} }\n`,
     );
+    const install = ms.filter((m) => m.kind !== "Deployment");
+    await admin(["apply", "-f", "-"], toStream(install));
     // What the kubelet mounts: the ServiceAccount token, the cluster CA and the namespace.
     const sa = find(ms, "ServiceAccount").metadata.name;
     const dir = join(s.dir, `v${i}`);
@@ -230,8 +237,13 @@ describe("piped chart RBAC: sufficient and minimal for the seed canary", () => {
       pipedKey: { value: "x" },
     });
     const rules = (find(full, "ClusterRole") as Manifest & { rules: Rule[] }).rules;
-    const variants: (number | undefined)[] = [undefined, ...rules.map((_, j) => j)];
-    const pipeds = await Promise.all(variants.map((drop, i) => startVariant(i, drop)));
+    // v0: the chart as is; v1: rbac.scope=namespace; v2…: one ClusterRole rule removed each.
+    const variants: Variant[] = [
+      {},
+      { namespaceScope: true },
+      ...rules.map((_, j) => ({ drop: j })),
+    ];
+    const pipeds = await Promise.all(variants.map((v, i) => startVariant(i, v)));
     await s.repo.commit(
       Object.assign(
         {},
@@ -313,25 +325,27 @@ describe("piped chart RBAC: sufficient and minimal for the seed canary", () => {
         ? `first sync ${first[i]?.status}`
         : `pipeline ${second[i]?.status}`;
     for (const [j, rule] of rules.entries())
-      t.diagnostic(`without ${JSON.stringify(rule)}: ${outcome(j + 1)}`);
-    assert.equal(
-      first[0]?.status,
-      "DEPLOYMENT_SUCCESS",
-      `full rules: first sync\n${pipeds[0]?.output().slice(-3000)}`,
-    );
-    assert.equal(
-      second[0]?.status,
-      "DEPLOYMENT_SUCCESS",
-      `full rules: pipeline\n${pipeds[0]?.output().slice(-3000)}`,
-    );
+      t.diagnostic(`without ${JSON.stringify(rule)}: ${outcome(j + 2)}`);
+    for (const [i, scope] of ["ClusterRole", "namespace-scoped Role"].entries()) {
+      assert.equal(
+        first[i]?.status,
+        "DEPLOYMENT_SUCCESS",
+        `${scope}: first sync\n${pipeds[i]?.output().slice(-3000)}`,
+      );
+      assert.equal(
+        second[i]?.status,
+        "DEPLOYMENT_SUCCESS",
+        `${scope}: pipeline\n${pipeds[i]?.output().slice(-3000)}`,
+      );
+    }
     for (const [j, rule] of rules.entries()) {
       assert.match(
-        outcome(j + 1),
+        outcome(j + 2),
         /FAILURE/,
-        `without rule ${JSON.stringify(rule)} the canary must fail, got ${outcome(j + 1)}`,
+        `without rule ${JSON.stringify(rule)} the canary must fail, got ${outcome(j + 2)}`,
       );
       // ...because of that rule: its stage log shows the 403, not some other failure.
-      const d = first[j + 1]?.status === "DEPLOYMENT_SUCCESS" ? second[j + 1] : first[j + 1];
+      const d = first[j + 2]?.status === "DEPLOYMENT_SUCCESS" ? second[j + 2] : first[j + 2];
       assert.match(
         await stageLogs(d),
         new RegExp(`cannot \\w+ resource "${rule.resources[0] ?? ""}"`),

@@ -71,8 +71,12 @@ app.kubernetes.io/component: piped
   "apiAddress" .Values.controlPlane.address
   "syncInterval" .Values.syncInterval
   "repositories" .Values.repositories
-  "platformProviders" (list (dict "name" .Values.platformProvider.name "type" "KUBERNETES" "labels" .Values.platformProvider.labels))
 -}}
+{{- $provider := dict "name" .Values.platformProvider.name "type" "KUBERNETES" "labels" .Values.platformProvider.labels }}
+{{- with .Values.platformProvider.kubeConfigSecret.name }}
+{{- $_ := set $provider "config" (dict "kubeConfigPath" (printf "/etc/piped-kubeconfig/%s" $.Values.platformProvider.kubeConfigSecret.key)) }}
+{{- end }}
+{{- $_ := set $spec "platformProviders" (list $provider) }}
 {{- if .Values.pipedKey.value }}
 {{- $_ := set $spec "pipedKeyData" (b64enc .Values.pipedKey.value) }}
 {{- else }}
