@@ -6,59 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startKubeSim } from "../src/index.js";
 import { parseLabelSelector } from "../src/selectors.js";
-import { startSim, type SimFixture } from "./harness.js";
-
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-  json: () => Record<string, unknown>;
-}
-
-/** A raw HTTPS call to the sim (trusting its CA), for wire-level assertions. */
-function call(
-  f: SimFixture,
-  method: string,
-  path: string,
-  opts: { body?: unknown; headers?: Record<string, string>; token?: string | null } = {},
-): Promise<Reply> {
-  const url = new URL(path, f.sim.url);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        method,
-        ca: f.sim.caCert,
-        headers: {
-          ...(opts.token === null ? {} : { authorization: `Bearer ${opts.token ?? f.sim.token}` }),
-          ...(opts.body !== undefined ? { "content-type": "application/json" } : {}),
-          ...opts.headers,
-        },
-        timeout: 10_000,
-      },
-      (res) => {
-        let body = "";
-        res.on("data", (d: Buffer) => (body += d.toString()));
-        res.on("end", () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body,
-            json: () => JSON.parse(body) as Record<string, unknown>,
-          }),
-        );
-      },
-    );
-    req.on("error", reject);
-    req.end(
-      opts.body === undefined
-        ? undefined
-        : typeof opts.body === "string"
-          ? opts.body
-          : JSON.stringify(opts.body),
-    );
-  });
-}
+import { call, startSim, type SimFixture } from "./harness.js";
 
 /** Reads watch events from a streaming GET until `n` events arrived (or the deadline). */
 function watchEvents(

@@ -115,4 +115,47 @@ describe("bin/kube-sim", () => {
     const missing = await runCommand(join(repoRoot(), "bin/kube-sim"), []);
     assert.match(missing.stderr, /--kubeconfig PATH is required/);
   });
+
+  it("--authorization-mode RBAC starts with RBAC enforced; other modes are refused", async () => {
+    const bad = await runCommand(join(repoRoot(), "bin/kube-sim"), [
+      "--kubeconfig",
+      "/tmp/x",
+      "--authorization-mode",
+      "Webhook",
+    ]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /--authorization-mode: must be AlwaysAllow or RBAC, got Webhook/);
+    const dir = await mkdtemp(join(tmpdir(), "kube-sim-cli-"));
+    try {
+      const sim = await launch([
+        "--port",
+        "0",
+        "--kubeconfig",
+        join(dir, "kubeconfig"),
+        "--authorization-mode",
+        "RBAC",
+      ]);
+      const { kubectl } = await ensureK8sTools();
+      const k = (args: string[]) =>
+        runCommand(
+          kubectl,
+          ["--kubeconfig", sim.kubeconfig, "--cache-dir", join(dir, "c"), ...args],
+          {
+            input:
+              "apiVersion: v1\nkind: ServiceAccount\nmetadata: { name: ci, namespace: default }\n",
+          },
+        );
+      assert.equal((await k(["apply", "-f", "-"])).code, 0);
+      const token = (await k(["create", "token", "ci"])).stdout.trim();
+      const denied = await k(["--token", token, "get", "pods"]);
+      assert.match(
+        denied.stderr,
+        /pods is forbidden: User "system:serviceaccount:default:ci" cannot list resource "pods"/,
+      );
+      assert.equal((await k(["get", "pods"])).code, 0, "the admin token bypasses RBAC");
+      assert.equal(await sim.stop(), 0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -1,5 +1,6 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { request } from "node:https";
 import { join } from "node:path";
 import { ensureK8sTools, runCommand } from "@pipecd-ts/testkit";
 export { eventually } from "@pipecd-ts/testkit";
@@ -138,4 +139,57 @@ spec:
     - port: { number: 80, name: http, protocol: HTTP }
       hosts: [web.example.com]
 `;
+}
+
+/** A reply of {@link call}. */
+export interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  json: () => Record<string, unknown>;
+}
+
+/** A raw HTTPS call to the sim (trusting its CA), for wire-level assertions. */
+export function call(
+  f: SimFixture,
+  method: string,
+  path: string,
+  opts: { body?: unknown; headers?: Record<string, string>; token?: string | null } = {},
+): Promise<Reply> {
+  const url = new URL(path, f.sim.url);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method,
+        ca: f.sim.caCert,
+        headers: {
+          ...(opts.token === null ? {} : { authorization: `Bearer ${opts.token ?? f.sim.token}` }),
+          ...(opts.body !== undefined ? { "content-type": "application/json" } : {}),
+          ...opts.headers,
+        },
+        timeout: 10_000,
+      },
+      (res) => {
+        let body = "";
+        res.on("data", (d: Buffer) => (body += d.toString()));
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body,
+            json: () => JSON.parse(body) as Record<string, unknown>,
+          }),
+        );
+      },
+    );
+    req.on("error", reject);
+    req.end(
+      opts.body === undefined
+        ? undefined
+        : typeof opts.body === "string"
+          ? opts.body
+          : JSON.stringify(opts.body),
+    );
+  });
 }

@@ -1,7 +1,6 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { request } from "node:https";
-import { appManifests, startSim, type SimFixture } from "./harness.js";
+import { appManifests, call, startSim, type SimFixture } from "./harness.js";
 
 // kube-sim's optional RBAC mode with real kubectl: ServiceAccount tokens from the TokenRequest
 // API (`kubectl create token`), authorized by stored Roles/ClusterRoles and bindings; 403 with the
@@ -66,31 +65,14 @@ describe("kube-sim RBAC mode", () => {
   };
   const asAgent = (args: string[], input?: string) =>
     f.kubectl(["--token", token, ...args], { input });
-  /** A raw request as the agent: status and parsed body. */
-  const raw = (method: string, path: string, body?: unknown, auth = `Bearer ${token}`) =>
-    new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
-      const req = request(
-        `${f.sim.url}${path}`,
-        {
-          method,
-          ca: f.sim.caCert,
-          headers: { authorization: auth, "content-type": "application/json" },
-          timeout: 10_000,
-        },
-        (res) => {
-          let out = "";
-          res.on("data", (d: Buffer) => (out += d.toString()));
-          res.on("end", () =>
-            resolve({
-              status: res.statusCode ?? 0,
-              body: JSON.parse(out || "{}") as Record<string, unknown>,
-            }),
-          );
-        },
-      );
-      req.on("error", reject);
-      req.end(body === undefined ? undefined : JSON.stringify(body));
+  /** A raw request (as the agent unless `auth` says otherwise): status and parsed body. */
+  const raw = async (method: string, path: string, body?: unknown, auth?: string) => {
+    const r = await call(f, method, path, {
+      body,
+      token: auth === undefined ? token : auth.replace(/^Bearer /, ""),
     });
+    return { status: r.status, body: r.json() };
+  };
 
   before(async () => {
     f = await startSim();
