@@ -35,6 +35,12 @@ export const GLOBAL_FLAGS: Record<string, FlagSpec> = {
   help: { type: "boolean", short: "h", help: "show help" },
 };
 
+/** `--limit` and `--cursor` of list commands (paging through `cursor` of the JSON output). */
+export const PAGE_FLAGS: Record<string, FlagSpec> = {
+  limit: { type: "string", arg: "N", help: "page size (1-500)" },
+  cursor: { type: "string", arg: "CURSOR", help: "next page, from a previous -o json cursor" },
+};
+
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /**

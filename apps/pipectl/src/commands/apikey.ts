@@ -1,8 +1,9 @@
 import type { ResponseOf } from "@pipecd-ts/rest-api";
 import { oneOf, required, str } from "../args.js";
 import type { CommandSpec, GroupSpec } from "../command.js";
-import { age, clip, fields, table } from "../output.js";
-import { KEY_FILE_FLAG, saveSecret } from "./secret.js";
+import { age, clip, table } from "../output.js";
+import { idCommand } from "./by-id.js";
+import { KEY_FILE_FLAG, printShownOnce } from "./secret.js";
 
 type APIKeyJson = ResponseOf<"disableAPIKey">["apiKey"];
 
@@ -39,16 +40,12 @@ const commands: CommandSpec[] = [
       const name = required(v, "name", ctx.helpHint);
       const role = oneOf("role", required(v, "role", ctx.helpHint), ROLES, ctx.helpHint);
       const res = await (await ctx.client()).call("createAPIKey", { body: { name, role } });
-      const keyFile = str(v, "key-file");
-      if (keyFile) await saveSecret(keyFile, res.key);
-      const { key, ...rest } = res;
-      ctx.print(keyFile ? rest : res, () =>
-        fields([
-          ["API key", `${res.apiKey.name ?? ""} (${res.id}), role ${role}`],
-          keyFile
-            ? ["Key", `written to ${keyFile} (mode 0600)`]
-            : ["Key", `${key}\n\nThe key is shown only once: store it now.`],
-        ]),
+      await printShownOnce(
+        ctx,
+        res,
+        str(v, "key-file"),
+        ["API key", `${res.apiKey.name ?? ""} (${res.id}), role ${role}`],
+        "store it now.",
       );
     },
   },
@@ -62,17 +59,15 @@ const commands: CommandSpec[] = [
       ctx.print(res, () => keyTable(res.apiKeys));
     },
   },
-  {
+  idCommand({
     group: "apikey",
     verb: "disable",
     summary: "Disable an API key: it stops working at once.",
-    args: [{ name: "KEY_ID", help: "id of the key (the part before the dot)" }],
-    details: `JSON: {"apiKey": APIKey}`,
-    async run(ctx, _v, [id = ""]) {
-      const res = await (await ctx.client()).call("disableAPIKey", { params: { id } });
-      ctx.print(res, () => keyTable([res.apiKey]));
-    },
-  },
+    arg: { name: "KEY_ID", help: "id of the key (the part before the dot)" },
+    json: `{"apiKey": APIKey}`,
+    op: "disableAPIKey",
+    render: (res) => keyTable([res.apiKey]),
+  }),
 ];
 
 /** `pipectl apikey …` */

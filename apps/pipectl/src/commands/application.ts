@@ -1,12 +1,13 @@
 import type { ResponseOf } from "@pipecd-ts/rest-api";
-import { int, labels, oneOf, required, str } from "../args.js";
+import { PAGE_FLAGS, int, labels, oneOf, required, str } from "../args.js";
 import { UsageError } from "../errors.js";
 import type { CommandSpec, GroupSpec } from "../command.js";
+import { idCommand } from "./by-id.js";
 import { age, clip, fields, table } from "../output.js";
 
 type ApplicationJson = ResponseOf<"getApplication">["application"];
 
-const ID = [{ name: "APP_ID", help: "id of the application (see `pipectl application list`)" }];
+const ID = { name: "APP_ID", help: "id of the application (see `pipectl application list`)" };
 const STRATEGIES = ["AUTO", "QUICK_SYNC", "PIPELINE"] as const;
 
 function appTable(apps: ApplicationJson[]): string {
@@ -123,8 +124,7 @@ const commands: CommandSpec[] = [
         arg: "KEY=VALUE",
         help: "only those with this label (repeatable; all must match)",
       },
-      limit: { type: "string", arg: "N", help: "page size (1-500)" },
-      cursor: { type: "string", arg: "CURSOR", help: "next page, from a previous -o json cursor" },
+      ...PAGE_FLAGS,
     },
     details: `JSON: {"applications": [Application, ...], "cursor": "<next page or empty>"}`,
     async run(ctx, v) {
@@ -142,22 +142,20 @@ const commands: CommandSpec[] = [
       ctx.print(res, () => appTable(res.applications));
     },
   },
-  {
+  idCommand({
     group: "application",
     verb: "get",
     summary: "Show one application.",
-    args: ID,
-    details: `JSON: {"application": Application}`,
-    async run(ctx, _v, [id = ""]) {
-      const res = await (await ctx.client()).call("getApplication", { params: { id } });
-      ctx.print(res, () => appDetails(res.application));
-    },
-  },
+    arg: ID,
+    json: `{"application": Application}`,
+    op: "getApplication",
+    render: (res) => appDetails(res.application),
+  }),
   {
     group: "application",
     verb: "sync",
     summary: "Ask the piped to deploy the application's current Git head now.",
-    args: ID,
+    args: [ID],
     flags: {
       strategy: {
         type: "string",
@@ -177,28 +175,24 @@ const commands: CommandSpec[] = [
       ctx.print(res, () => `Sync of application ${id} requested (command ${res.commandId}).\n`);
     },
   },
-  {
+  idCommand({
     group: "application",
     verb: "disable",
     summary: "Disable an application: its piped stops deploying it.",
-    args: ID,
-    details: `JSON: {"application": Application}`,
-    async run(ctx, _v, [id = ""]) {
-      const res = await (await ctx.client()).call("disableApplication", { params: { id } });
-      ctx.print(res, () => appTable([res.application]));
-    },
-  },
-  {
+    arg: ID,
+    json: `{"application": Application}`,
+    op: "disableApplication",
+    render: (res) => appTable([res.application]),
+  }),
+  idCommand({
     group: "application",
     verb: "enable",
     summary: "Enable a disabled application.",
-    args: ID,
-    details: `JSON: {"application": Application}`,
-    async run(ctx, _v, [id = ""]) {
-      const res = await (await ctx.client()).call("enableApplication", { params: { id } });
-      ctx.print(res, () => appTable([res.application]));
-    },
-  },
+    arg: ID,
+    json: `{"application": Application}`,
+    op: "enableApplication",
+    render: (res) => appTable([res.application]),
+  }),
 ];
 
 /** `pipectl application …` */

@@ -1,4 +1,4 @@
-import { int, list, oneOf, parseDuration, required, str } from "../args.js";
+import { PAGE_FLAGS, int, list, oneOf, parseDuration, required, str } from "../args.js";
 import type { CommandSpec, Context, GroupSpec } from "../command.js";
 import {
   FINAL_STATUSES,
@@ -119,8 +119,7 @@ const commands: CommandSpec[] = [
         arg: "STATUS",
         help: "only those with this status (repeatable): PENDING, PLANNED, RUNNING, ROLLING_BACK, SUCCESS, FAILURE, CANCELLED",
       },
-      limit: { type: "string", arg: "N", help: "page size (1-500)" },
-      cursor: { type: "string", arg: "CURSOR", help: "next page, from a previous -o json cursor" },
+      ...PAGE_FLAGS,
     },
     details: `JSON: {"deployments": [Deployment, ...], "cursor": "<next page or empty>"}`,
     async run(ctx, v) {

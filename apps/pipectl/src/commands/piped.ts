@@ -1,12 +1,13 @@
 import type { ResponseOf } from "@pipecd-ts/rest-api";
 import { required, str } from "../args.js";
-import type { CommandSpec, Context, GroupSpec } from "../command.js";
-import { age, clip, fields, table } from "../output.js";
-import { KEY_FILE_FLAG, saveSecret } from "./secret.js";
+import type { CommandSpec, GroupSpec } from "../command.js";
+import { age, clip, table } from "../output.js";
+import { idCommand } from "./by-id.js";
+import { KEY_FILE_FLAG, printShownOnce } from "./secret.js";
 
 type PipedJson = ResponseOf<"getPiped">["piped"];
 
-const ID = [{ name: "PIPED_ID", help: "id of the piped (see `pipectl piped list`)" }];
+const ID = { name: "PIPED_ID", help: "id of the piped (see `pipectl piped list`)" };
 
 function pipedTable(pipeds: PipedJson[]): string {
   if (pipeds.length === 0) return "No pipeds.\n";
@@ -21,25 +22,6 @@ function pipedTable(pipeds: PipedJson[]): string {
       p.disabled ? "yes" : "no",
       age(p.lastSeenAt),
       age(p.createdAt),
-    ]),
-  );
-}
-
-/** Prints a shown-once key (or where it was saved) after the piped it belongs to. */
-async function showKey(
-  ctx: Context,
-  res: { key: string; piped: PipedJson; id?: string },
-  keyFile: string | undefined,
-  verb: string,
-): Promise<void> {
-  if (keyFile) await saveSecret(keyFile, res.key);
-  const { key, ...rest } = res;
-  ctx.print(keyFile ? rest : res, () =>
-    fields([
-      ["Piped", `${res.piped.name ?? ""} (${res.piped.id ?? ""}) ${verb}`],
-      keyFile
-        ? ["Key", `written to ${keyFile} (mode 0600)`]
-        : ["Key", `${key}\n\nThe key is shown only once: put it in the piped's pipedKeyFile now.`],
     ]),
   );
 }
@@ -63,7 +45,13 @@ const commands: CommandSpec[] = [
           ...(str(v, "desc") !== undefined ? { description: str(v, "desc") } : {}),
         },
       });
-      await showKey(ctx, res, str(v, "key-file"), "registered");
+      await printShownOnce(
+        ctx,
+        res,
+        str(v, "key-file"),
+        ["Piped", `${res.piped.name ?? ""} (${res.id}) registered`],
+        "put it in the piped's pipedKeyFile now.",
+      );
     },
   },
   {
@@ -76,63 +64,61 @@ const commands: CommandSpec[] = [
       ctx.print(res, () => pipedTable(res.pipeds));
     },
   },
-  {
+  idCommand({
     group: "piped",
     verb: "get",
     summary: "Show one piped.",
-    args: ID,
-    details: `JSON: {"piped": Piped}`,
-    async run(ctx, _v, [id = ""]) {
-      const res = await (await ctx.client()).call("getPiped", { params: { id } });
-      ctx.print(res, () => pipedTable([res.piped]));
-    },
-  },
+    arg: ID,
+    json: `{"piped": Piped}`,
+    op: "getPiped",
+    render: (res) => pipedTable([res.piped]),
+  }),
   {
     group: "piped",
     verb: "rotate-key",
     summary:
       "Add a new key to a piped (shown once); the old key keeps working until `piped delete-old-keys`.",
-    args: ID,
+    args: [ID],
     flags: { "key-file": KEY_FILE_FLAG },
     details: `JSON: {"key": "<pipedKey>", "piped": Piped}; "key" is left out with --key-file.`,
     async run(ctx, v, [id = ""]) {
       const res = await (await ctx.client()).call("rotatePipedKey", { params: { id } });
-      await showKey(ctx, res, str(v, "key-file"), "has a new key");
+      await printShownOnce(
+        ctx,
+        res,
+        str(v, "key-file"),
+        ["Piped", `${res.piped.name ?? ""} (${id}) has a new key`],
+        "put it in the piped's pipedKeyFile now.",
+      );
     },
   },
-  {
+  idCommand({
     group: "piped",
     verb: "delete-old-keys",
     summary: "Delete every key of a piped but the newest (finishes a rotation).",
-    args: ID,
-    details: `JSON: {"piped": Piped}`,
-    async run(ctx, _v, [id = ""]) {
-      const res = await (await ctx.client()).call("deleteOldPipedKeys", { params: { id } });
-      ctx.print(res, () => pipedTable([res.piped]));
-    },
-  },
-  {
+    arg: ID,
+    json: `{"piped": Piped}`,
+    op: "deleteOldPipedKeys",
+    render: (res) => pipedTable([res.piped]),
+  }),
+  idCommand({
     group: "piped",
     verb: "disable",
     summary: "Disable a piped: its key stops working at once.",
-    args: ID,
-    details: `JSON: {"piped": Piped}`,
-    async run(ctx, _v, [id = ""]) {
-      const res = await (await ctx.client()).call("disablePiped", { params: { id } });
-      ctx.print(res, () => pipedTable([res.piped]));
-    },
-  },
-  {
+    arg: ID,
+    json: `{"piped": Piped}`,
+    op: "disablePiped",
+    render: (res) => pipedTable([res.piped]),
+  }),
+  idCommand({
     group: "piped",
     verb: "enable",
     summary: "Enable a disabled piped.",
-    args: ID,
-    details: `JSON: {"piped": Piped}`,
-    async run(ctx, _v, [id = ""]) {
-      const res = await (await ctx.client()).call("enablePiped", { params: { id } });
-      ctx.print(res, () => pipedTable([res.piped]));
-    },
-  },
+    arg: ID,
+    json: `{"piped": Piped}`,
+    op: "enablePiped",
+    render: (res) => pipedTable([res.piped]),
+  }),
 ];
 
 /** `pipectl piped …` */

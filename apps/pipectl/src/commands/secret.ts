@@ -1,5 +1,7 @@
 import { chmod, writeFile } from "node:fs/promises";
+import type { Context } from "../command.js";
 import { CliError, ExitCode } from "../errors.js";
+import { fields } from "../output.js";
 
 /**
  * Writes a key the server shows once to `file` with mode 0600 (the key is then not printed),
@@ -24,3 +26,26 @@ export const KEY_FILE_FLAG = {
   arg: "FILE",
   help: "write the new key to FILE (mode 0600) instead of printing it",
 } as const;
+
+/**
+ * Prints a response carrying a key the server shows once: with `keyFile`, the key is saved there
+ * and left out of the output; otherwise it is printed with `advice` on where to keep it.
+ */
+export async function printShownOnce<T extends { key: string }>(
+  ctx: Context,
+  res: T,
+  keyFile: string | undefined,
+  what: [label: string, description: string],
+  advice: string,
+): Promise<void> {
+  if (keyFile) await saveSecret(keyFile, res.key);
+  const { key, ...rest } = res;
+  ctx.print(keyFile ? rest : res, () =>
+    fields([
+      what,
+      keyFile
+        ? ["Key", `written to ${keyFile} (mode 0600)`]
+        : ["Key", `${key}\n\nThe key is shown only once: ${advice}`],
+    ]),
+  );
+}
