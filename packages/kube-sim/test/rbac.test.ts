@@ -50,6 +50,21 @@ metadata: { name: writer, namespace: team }
 roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: writer }
 subjects:
   - { kind: ServiceAccount, name: agent, namespace: cd }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: { name: secret-reader }
+rules:
+  - apiGroups: [""]
+    resources: [secrets]
+    verbs: [list]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: { name: secret-reader, namespace: team }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: secret-reader }
+subjects:
+  - { kind: Group, name: "system:serviceaccounts:cd" }
 `;
 
 const CM = (name: string, ns = "default"): string =>
@@ -149,6 +164,10 @@ describe("kube-sim RBAC mode", () => {
         elsewhere.stderr,
         /cannot create resource "configmaps" in API group "" in the namespace "default"/,
       );
+      // A RoleBinding to a ClusterRole (here for the SA's group) grants it in its namespace only.
+      assert.equal((await raw("GET", "/api/v1/namespaces/team/secrets")).status, 200);
+      assert.equal((await raw("GET", "/api/v1/namespaces/default/secrets")).status, 403);
+      assert.equal((await raw("GET", "/api/v1/secrets")).status, 403, "not across namespaces");
     } finally {
       f.sim.auth.mode = "AlwaysAllow";
     }

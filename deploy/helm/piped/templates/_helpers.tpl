@@ -43,7 +43,7 @@ app.kubernetes.io/component: piped
 {{- if not .Values.controlPlane.address -}}
 {{- fail "controlPlane.address is required: the control plane's gRPC host:port, e.g. pipecd.example.com:443" -}}
 {{- end -}}
-{{- if not (regexMatch "^[^:/ ]+:[0-9]{1,5}$" .Values.controlPlane.address) -}}
+{{- if not (regexMatch "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?):[0-9]{1,5}$" .Values.controlPlane.address) -}}
 {{- fail (printf "controlPlane.address must be host:port, got %q" .Values.controlPlane.address) -}}
 {{- end -}}
 {{- if not .Values.pipedId -}}
