@@ -254,6 +254,33 @@ describe("web UI in Chromium", () => {
     noConsoleErrors();
   });
 
+  it("Cancel asks for confirmation, then the deployment is cancelled and rolled back", async () => {
+    const waiting = await bumpUntilWaiting("v0.4.0");
+    await reviewer.goto(`${s.httpUrl}/deployments/${waiting.id}`);
+    await reviewer
+      .locator('li[data-stage="WAIT_APPROVAL"][data-status="STAGE_RUNNING"]')
+      .waitFor({ timeout: 30_000 });
+    await reviewer.getByRole("button", { name: "Cancel with rollback" }).click();
+    const dialog = reviewer.getByRole("dialog");
+    await dialog.getByText("roll back to the last good state").waitFor();
+    // Backing out of the dialog sends nothing.
+    await dialog.getByRole("button", { name: "Back", exact: true }).click();
+    await dialog.waitFor({ state: "hidden" });
+    const meanwhile = (await s.admin.call("getDeployment", { params: { id: waiting.id } }))
+      .deployment;
+    assert.equal(meanwhile.status, "DEPLOYMENT_RUNNING", "Back cancelled nothing");
+    await reviewer.getByRole("button", { name: "Cancel with rollback" }).click();
+    await dialog.getByRole("button", { name: "Cancel with rollback" }).click();
+    await reviewer.locator('h1 [data-status="DEPLOYMENT_CANCELLED"]').waitFor({ timeout: 90_000 });
+    await reviewer.locator('li[data-stage="ROLLBACK"][data-status="STAGE_SUCCESS"]').waitFor();
+    assert.equal(
+      await reviewer.getByRole("button", { name: "Cancel with rollback" }).count(),
+      0,
+      "a finished deployment offers no Cancel",
+    );
+    noConsoleErrors();
+  });
+
   it("the details page fits a narrow window (no horizontal scrolling)", async () => {
     const page = await newPage();
     await page.setViewportSize({ width: 390, height: 844 });

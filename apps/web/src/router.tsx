@@ -40,3 +40,12 @@ export function Link(props: { to: string; className?: string; children: ReactNod
     </a>
   );
 }
+
+/** Replaces one query parameter of the current page (filters live in the URL, so links keep them). */
+export function setQueryParam(key: string, value: string): void {
+  const q = new URLSearchParams(window.location.search);
+  if (value) q.set(key, value);
+  else q.delete(key);
+  const s = q.toString();
+  navigate(`${window.location.pathname}${s ? `?${s}` : ""}`, true);
+}

@@ -1,4 +1,6 @@
 import { useEffect, useRef, useState, type ReactNode } from "react";
+import type { Loaded } from "../api.js";
+import { errorMessage } from "../api.js";
 import { statusLabel, statusTone } from "../format.js";
 
 /** A coloured status pill ("RUNNING", "SYNCED", …). */
@@ -47,7 +49,7 @@ export interface ConfirmButtonProps {
   danger?: boolean;
   /** Asks for a free-text reason (sent to `onConfirm`). */
   reason?: { label: string; required?: boolean };
-  /** Runs the action; a thrown error is shown in the dialog. */
+  /** Runs the action; a thrown error (e.g. a refused API call) is shown in the dialog. */
   onConfirm: (reason: string) => Promise<void>;
   disabled?: boolean;
 }
@@ -73,7 +75,7 @@ export function ConfirmButton(p: ConfirmButtonProps): ReactNode {
       setOpen(false);
       setReason("");
     } catch (e) {
-      setErr(e instanceof Error ? e.message : String(e));
+      setErr(errorMessage(e));
     } finally {
       setBusy(false);
     }
@@ -171,22 +173,65 @@ export function SecretOnce(props: {
   );
 }
 
-/** "Newer" / "Older" buttons over cursor pages. */
-export function Pager(props: {
-  hasPrev: boolean;
-  hasNext: boolean;
-  onPrev: () => void;
-  onNext: () => void;
+/**
+ * Cursor paging for a list: `cursor` to pass to the list call, and `pager(nextCursor)` for the
+ * "Newer" / "Older" buttons. Changing `resetKey` (the filters) goes back to the first page.
+ */
+export function useCursorPages(resetKey: string): {
+  cursor: string;
+  pager: (next: string | undefined) => ReactNode;
+} {
+  const [state, setState] = useState({ key: resetKey, cursors: [""] });
+  const cursors = state.key === resetKey ? state.cursors : [""];
+  const go = (next: string[]): void => setState({ key: resetKey, cursors: next });
+  return {
+    cursor: cursors[cursors.length - 1] ?? "",
+    pager: (next) =>
+      cursors.length > 1 || next ? (
+        <nav className="pager" aria-label="pages">
+          <button
+            type="button"
+            disabled={cursors.length < 2}
+            onClick={() => go(cursors.slice(0, -1))}
+          >
+            ← Newer
+          </button>
+          <button type="button" disabled={!next} onClick={() => go([...cursors, next ?? ""])}>
+            Older →
+          </button>
+        </nav>
+      ) : null,
+  };
+}
+
+/**
+ * A listing's states in one place: the error, "Loading…", the empty message, or the table with
+ * `head` (the header cells) and `children` (the rows) in a horizontally scrolling box.
+ */
+export function Listing(props: {
+  state: Pick<Loaded<unknown>, "data" | "error">;
+  count: number;
+  what: string;
+  empty: ReactNode;
+  head: ReactNode;
+  children: ReactNode;
 }): ReactNode {
-  if (!props.hasPrev && !props.hasNext) return null;
+  const { state } = props;
   return (
-    <nav className="pager" aria-label="pages">
-      <button type="button" disabled={!props.hasPrev} onClick={props.onPrev}>
-        ← Newer
-      </button>
-      <button type="button" disabled={!props.hasNext} onClick={props.onNext}>
-        Older →
-      </button>
-    </nav>
+    <>
+      <ErrorBox error={state.error} />
+      {state.data === undefined && !state.error && <Loading what={props.what} />}
+      {state.data !== undefined && props.count === 0 && <Empty>{props.empty}</Empty>}
+      {props.count > 0 && (
+        <div className="table-wrap">
+          <table>
+            <thead>
+              <tr>{props.head}</tr>
+            </thead>
+            <tbody>{props.children}</tbody>
+          </table>
+        </div>
+      )}
+    </>
   );
 }

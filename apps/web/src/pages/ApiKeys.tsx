@@ -1,7 +1,7 @@
 import { useState, type ReactNode } from "react";
 import type { UserInfo } from "@pipecd-ts/rest-api";
 import { call, errorMessage, useApi } from "../api.js";
-import { ConfirmButton, Empty, ErrorBox, Loading, SecretOnce } from "../components/common.js";
+import { ConfirmButton, ErrorBox, Listing, SecretOnce } from "../components/common.js";
 import { when } from "../format.js";
 
 /** API keys (admin): create (shown once), list, disable. */
@@ -54,55 +54,47 @@ export function ApiKeysPage(): ReactNode {
       {secret && (
         <SecretOnce title={secret.title} secret={secret.key} onDone={() => setSecret(undefined)} />
       )}
-      <ErrorBox error={keys.error} />
-      {keys.data === undefined && !keys.error && <Loading what="API keys" />}
-      {keys.data && list.length === 0 && <Empty>No API keys.</Empty>}
-      {list.length > 0 && (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>Role</th>
-                <th>Owner</th>
-                <th>Last used</th>
-                <th aria-label="actions" />
-              </tr>
-            </thead>
-            <tbody>
-              {list.map((k) => (
-                <tr key={k.id}>
-                  <td>
-                    {k.name}
-                    {k.disabled && <span className="tag">disabled</span>}
-                    <div className="muted small">{k.id}</div>
-                  </td>
-                  <td>{(k.role ?? "VIEWER").toLowerCase()}</td>
-                  <td>{k.creator}</td>
-                  <td>{when(k.lastUsedAt)}</td>
-                  <td>
-                    {!k.disabled && (
-                      <ConfirmButton
-                        label="Disable"
-                        danger
-                        question={`Disable the API key ${k.name ?? ""}? Calls with it fail at once.`}
-                        onConfirm={async () => {
-                          try {
-                            await call("disableAPIKey", { params: { id: k.id ?? "" } });
-                            keys.reload();
-                          } catch (err) {
-                            throw new Error(errorMessage(err), { cause: err });
-                          }
-                        }}
-                      />
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <Listing
+        state={keys}
+        count={list.length}
+        what="API keys"
+        empty="No API keys."
+        head={
+          <>
+            <th>Name</th>
+            <th>Role</th>
+            <th>Owner</th>
+            <th>Last used</th>
+            <th aria-label="actions" />
+          </>
+        }
+      >
+        {list.map((k) => (
+          <tr key={k.id}>
+            <td>
+              {k.name}
+              {k.disabled && <span className="tag">disabled</span>}
+              <div className="muted small">{k.id}</div>
+            </td>
+            <td>{(k.role ?? "VIEWER").toLowerCase()}</td>
+            <td>{k.creator}</td>
+            <td>{when(k.lastUsedAt)}</td>
+            <td>
+              {!k.disabled && (
+                <ConfirmButton
+                  label="Disable"
+                  danger
+                  question={`Disable the API key ${k.name ?? ""}? Calls with it fail at once.`}
+                  onConfirm={async () => {
+                    await call("disableAPIKey", { params: { id: k.id ?? "" } });
+                    keys.reload();
+                  }}
+                />
+              )}
+            </td>
+          </tr>
+        ))}
+      </Listing>
     </section>
   );
 }

@@ -1,8 +1,8 @@
 import { useState, type ReactNode } from "react";
 import { call, useApi, useLive } from "../api.js";
-import { ConfirmButton, Empty, ErrorBox, Loading, Pager, Status } from "../components/common.js";
+import { ConfirmButton, Listing, Status, useCursorPages } from "../components/common.js";
 import { firstLine, shortHash, when } from "../format.js";
-import { Link, navigate } from "../router.js";
+import { Link, setQueryParam } from "../router.js";
 import { useCan } from "../session.js";
 
 const PAGE = 50;
@@ -11,11 +11,10 @@ const PAGE = 50;
 export function ApplicationsPage(props: { query: URLSearchParams }): ReactNode {
   const pipedId = props.query.get("pipedId") ?? "";
   const name = props.query.get("name") ?? "";
-  const [cursors, setCursors] = useState<string[]>([""]);
-  const cursor = cursors[cursors.length - 1] ?? "";
   const [notice, setNotice] = useState<string>();
   const canSync = useCan("editor");
   const filterKey = `${pipedId}|${name}`;
+  const { cursor, pager } = useCursorPages(filterKey);
   const apps = useApi(
     "listApplications",
     {
@@ -32,14 +31,6 @@ export function ApplicationsPage(props: { query: URLSearchParams }): ReactNode {
   useLive((ev) => ev.type === "application" || ev.type === "deployment", apps.reload);
   const pipedName = (id: string | undefined): string =>
     pipeds.data?.pipeds.find((p) => p.id === id)?.name ?? id ?? "—";
-  const setFilter = (k: string, v: string): void => {
-    const q = new URLSearchParams(props.query);
-    if (v) q.set(k, v);
-    else q.delete(k);
-    setCursors([""]);
-    const s = q.toString();
-    navigate(`/applications${s ? `?${s}` : ""}`, true);
-  };
   const list = apps.data?.applications ?? [];
   return (
     <section>
@@ -47,7 +38,7 @@ export function ApplicationsPage(props: { query: URLSearchParams }): ReactNode {
       <div className="filters" role="search">
         <label>
           Piped
-          <select value={pipedId} onChange={(e) => setFilter("pipedId", e.target.value)}>
+          <select value={pipedId} onChange={(e) => setQueryParam("pipedId", e.target.value)}>
             <option value="">All pipeds</option>
             {(pipeds.data?.pipeds ?? []).map((p) => (
               <option key={p.id} value={p.id}>
@@ -63,9 +54,9 @@ export function ApplicationsPage(props: { query: URLSearchParams }): ReactNode {
             defaultValue={name}
             placeholder="exact name"
             onKeyDown={(e) => {
-              if (e.key === "Enter") setFilter("name", e.currentTarget.value.trim());
+              if (e.key === "Enter") setQueryParam("name", e.currentTarget.value.trim());
             }}
-            onBlur={(e) => setFilter("name", e.currentTarget.value.trim())}
+            onBlur={(e) => setQueryParam("name", e.currentTarget.value.trim())}
           />
         </label>
       </div>
@@ -74,93 +65,80 @@ export function ApplicationsPage(props: { query: URLSearchParams }): ReactNode {
           {notice}
         </p>
       )}
-      <ErrorBox error={apps.error} />
-      {apps.data === undefined && !apps.error && <Loading what="applications" />}
-      {apps.data && list.length === 0 && (
-        <Empty>
-          {pipedId || name
+      <Listing
+        state={apps}
+        count={list.length}
+        what="applications"
+        empty={
+          pipedId || name
             ? "No application matches these filters."
-            : "No applications yet. Add one with pipectl or POST /api/v1/applications."}
-        </Empty>
-      )}
-      {list.length > 0 && (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>Sync status</th>
-                <th>Piped</th>
-                <th>Last deployment</th>
-                {canSync && <th aria-label="actions" />}
-              </tr>
-            </thead>
-            <tbody>
-              {list.map((a) => {
-                const last = a.mostRecentlyTriggeredDeployment;
-                const sync = a.deploying ? "DEPLOYING" : (a.syncState?.status ?? "UNKNOWN");
-                return (
-                  <tr key={a.id} data-app={a.name}>
-                    <td>
-                      <Link to={`/deployments?applicationId=${encodeURIComponent(a.id ?? "")}`}>
-                        {a.name}
-                      </Link>
-                      {a.disabled && <span className="tag">disabled</span>}
-                      <div className="muted small">
-                        {a.gitPath?.repo?.id ?? ""}:{a.gitPath?.path}
-                      </div>
-                    </td>
-                    <td>
-                      <Status status={sync} title={a.syncState?.reason} />
-                      {a.syncState?.shortReason && (
-                        <div className="small reason">{a.syncState.shortReason}</div>
-                      )}
-                    </td>
-                    <td>{pipedName(a.pipedId)}</td>
-                    <td>
-                      {last?.deploymentId ? (
-                        <>
-                          <Link to={`/deployments/${encodeURIComponent(last.deploymentId)}`}>
-                            {shortHash(last.trigger?.commit?.hash)}{" "}
-                            {firstLine(last.trigger?.commit?.message)}
-                          </Link>
-                          <div className="muted small">{when(last.startedAt)}</div>
-                        </>
-                      ) : (
-                        <span className="muted">never deployed</span>
-                      )}
-                    </td>
-                    {canSync && (
-                      <td>
-                        <ConfirmButton
-                          label="Sync"
-                          question={`Deploy ${a.name ?? ""} from the head of its Git branch now?`}
-                          disabled={a.disabled}
-                          onConfirm={async () => {
-                            const r = await call("syncApplication", {
-                              params: { id: a.id ?? "" },
-                              body: { strategy: "AUTO" },
-                            });
-                            setNotice(
-                              `Sync of ${a.name ?? ""} requested (command ${r.commandId}).`,
-                            );
-                          }}
-                        />
-                      </td>
-                    )}
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
-      )}
-      <Pager
-        hasPrev={cursors.length > 1}
-        hasNext={!!apps.data?.cursor}
-        onPrev={() => setCursors((c) => c.slice(0, -1))}
-        onNext={() => setCursors((c) => [...c, apps.data?.cursor ?? ""])}
-      />
+            : "No applications yet. Add one with pipectl or POST /api/v1/applications."
+        }
+        head={
+          <>
+            <th>Name</th>
+            <th>Sync status</th>
+            <th>Piped</th>
+            <th>Last deployment</th>
+            {canSync && <th aria-label="actions" />}
+          </>
+        }
+      >
+        {list.map((a) => {
+          const last = a.mostRecentlyTriggeredDeployment;
+          const sync = a.deploying ? "DEPLOYING" : (a.syncState?.status ?? "UNKNOWN");
+          return (
+            <tr key={a.id} data-app={a.name}>
+              <td>
+                <Link to={`/deployments?applicationId=${encodeURIComponent(a.id ?? "")}`}>
+                  {a.name}
+                </Link>
+                {a.disabled && <span className="tag">disabled</span>}
+                <div className="muted small">
+                  {a.gitPath?.repo?.id ?? ""}:{a.gitPath?.path}
+                </div>
+              </td>
+              <td>
+                <Status status={sync} title={a.syncState?.reason} />
+                {a.syncState?.shortReason && (
+                  <div className="small reason">{a.syncState.shortReason}</div>
+                )}
+              </td>
+              <td>{pipedName(a.pipedId)}</td>
+              <td>
+                {last?.deploymentId ? (
+                  <>
+                    <Link to={`/deployments/${encodeURIComponent(last.deploymentId)}`}>
+                      {shortHash(last.trigger?.commit?.hash)}{" "}
+                      {firstLine(last.trigger?.commit?.message)}
+                    </Link>
+                    <div className="muted small">{when(last.startedAt)}</div>
+                  </>
+                ) : (
+                  <span className="muted">never deployed</span>
+                )}
+              </td>
+              {canSync && (
+                <td>
+                  <ConfirmButton
+                    label="Sync"
+                    question={`Deploy ${a.name ?? ""} from the head of its Git branch now?`}
+                    disabled={a.disabled}
+                    onConfirm={async () => {
+                      const r = await call("syncApplication", {
+                        params: { id: a.id ?? "" },
+                        body: { strategy: "AUTO" },
+                      });
+                      setNotice(`Sync of ${a.name ?? ""} requested (command ${r.commandId}).`);
+                    }}
+                  />
+                </td>
+              )}
+            </tr>
+          );
+        })}
+      </Listing>
+      {pager(apps.data?.cursor)}
     </section>
   );
 }

@@ -16,6 +16,22 @@ const BASELINE = "baseline-percentage";
 const APPROVERS = "Approvers";
 const APPROVED_BY = "ApprovedBy";
 
+/** The two Cancel buttons (PipeCD's "Cancel" and "Cancel without rollback"). */
+const CANCELS = [
+  {
+    rollback: true,
+    label: "Cancel with rollback",
+    question: "Cancel this deployment and roll back to the last good state?",
+    notice: "Cancel requested; the deployment rolls back.",
+  },
+  {
+    rollback: false,
+    label: "Cancel without rollback",
+    question: "Cancel this deployment and leave the cluster as it is now (no rollback)?",
+    notice: "Cancel requested; the cluster is left as it is.",
+  },
+] as const;
+
 const COMPLETED = ["DEPLOYMENT_SUCCESS", "DEPLOYMENT_FAILURE", "DEPLOYMENT_CANCELLED"];
 const STAGE_DONE = ["STAGE_SUCCESS", "STAGE_FAILURE", "STAGE_CANCELLED", "STAGE_SKIPPED"];
 
@@ -204,12 +220,8 @@ function Approval(props: { d: DeploymentJson; stage: PipelineStageJson }): React
             question="Reject this stage? It fails and the deployment rolls back."
             reason={{ label: "Reason (shown in the stage log and the audit log)" }}
             onConfirm={async (reason) => {
-              try {
-                await call("rejectStage", { params, body: reason ? { reason } : {} });
-                setNotice("Rejection sent; the deployment rolls back.");
-              } catch (err) {
-                throw new Error(errorMessage(err), { cause: err });
-              }
+              await call("rejectStage", { params, body: reason ? { reason } : {} });
+              setNotice("Rejection sent; the deployment rolls back.");
             }}
           />
         </div>
@@ -367,46 +379,30 @@ export function DeploymentDetailsPage(props: { id: string }): ReactNode {
       </div>
       {canAct && !completed && (
         <div className="actions toolbar">
-          <ConfirmButton
-            label="Cancel with rollback"
-            danger
-            question="Cancel this deployment and roll back to the last good state?"
-            onConfirm={async () => {
-              await call("cancelDeployment", {
-                params: { id: d.id ?? "" },
-                body: { rollback: true },
-              })
-                .then(() => setNotice("Cancel requested; the deployment rolls back."))
-                .catch((err: unknown) => {
-                  throw new Error(errorMessage(err), { cause: err });
+          {CANCELS.map((c) => (
+            <ConfirmButton
+              key={c.label}
+              label={c.label}
+              danger
+              question={c.question}
+              onConfirm={async () => {
+                await call("cancelDeployment", {
+                  params: { id: d.id ?? "" },
+                  body: { rollback: c.rollback },
                 });
-            }}
-          />
-          <ConfirmButton
-            label="Cancel without rollback"
-            danger
-            question="Cancel this deployment and leave the cluster as it is now (no rollback)?"
-            onConfirm={async () => {
-              await call("cancelDeployment", {
-                params: { id: d.id ?? "" },
-                body: { rollback: false },
-              })
-                .then(() => setNotice("Cancel requested; the cluster is left as it is."))
-                .catch((err: unknown) => {
-                  throw new Error(errorMessage(err), { cause: err });
-                });
-            }}
-          />
+                setNotice(c.notice);
+              }}
+            />
+          ))}
           {running && running.name !== "WAIT_APPROVAL" && !running.rollback && (
             <ConfirmButton
               label={`Skip ${running.name ?? ""}`}
               question={`Skip the running stage ${running.name ?? ""}? The pipeline continues with the next stage.`}
               onConfirm={async () => {
-                await call("skipStage", { params: { id: d.id ?? "", stageId: running.id ?? "" } })
-                  .then(() => setNotice(`Skip of ${running.name ?? ""} requested.`))
-                  .catch((err: unknown) => {
-                    throw new Error(errorMessage(err), { cause: err });
-                  });
+                await call("skipStage", {
+                  params: { id: d.id ?? "", stageId: running.id ?? "" },
+                });
+                setNotice(`Skip of ${running.name ?? ""} requested.`);
               }}
             />
           )}

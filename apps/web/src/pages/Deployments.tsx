@@ -1,9 +1,9 @@
-import { useState, type ReactNode } from "react";
+import type { ReactNode } from "react";
 import type { DeploymentJson } from "@pipecd-ts/proto";
 import { useApi, useLive } from "../api.js";
-import { Empty, ErrorBox, Loading, Pager, Status } from "../components/common.js";
+import { Listing, Status, useCursorPages } from "../components/common.js";
 import { duration, firstLine, ms, shortHash, when } from "../format.js";
-import { Link, navigate } from "../router.js";
+import { Link, setQueryParam } from "../router.js";
 
 const PAGE = 25;
 const STATUSES = [
@@ -43,8 +43,7 @@ export function DeploymentsPage(props: { query: URLSearchParams }): ReactNode {
   const applicationId = props.query.get("applicationId") ?? "";
   const statusParam = props.query.get("status") ?? "";
   const status = STATUSES.find((s) => s === statusParam);
-  const [cursors, setCursors] = useState<string[]>([""]);
-  const cursor = cursors[cursors.length - 1] ?? "";
+  const { cursor, pager } = useCursorPages(`${applicationId}|${status ?? ""}`);
   const deps = useApi(
     "listDeployments",
     {
@@ -65,14 +64,6 @@ export function DeploymentsPage(props: { query: URLSearchParams }): ReactNode {
       (cursor === "" || (deps.data?.deployments ?? []).some((d) => d.id === ev.deploymentId)),
     deps.reload,
   );
-  const setFilter = (k: string, v: string): void => {
-    const q = new URLSearchParams(props.query);
-    if (v) q.set(k, v);
-    else q.delete(k);
-    setCursors([""]);
-    const s = q.toString();
-    navigate(`/deployments${s ? `?${s}` : ""}`, true);
-  };
   const list = deps.data?.deployments ?? [];
   const now = Date.now();
   return (
@@ -83,7 +74,7 @@ export function DeploymentsPage(props: { query: URLSearchParams }): ReactNode {
           Application
           <select
             value={applicationId}
-            onChange={(e) => setFilter("applicationId", e.target.value)}
+            onChange={(e) => setQueryParam("applicationId", e.target.value)}
           >
             <option value="">All applications</option>
             {(apps.data?.applications ?? []).map((a) => (
@@ -95,7 +86,7 @@ export function DeploymentsPage(props: { query: URLSearchParams }): ReactNode {
         </label>
         <label>
           Status
-          <select value={status ?? ""} onChange={(e) => setFilter("status", e.target.value)}>
+          <select value={status ?? ""} onChange={(e) => setQueryParam("status", e.target.value)}>
             <option value="">Any status</option>
             {STATUSES.map((s) => (
               <option key={s} value={s}>
@@ -105,70 +96,59 @@ export function DeploymentsPage(props: { query: URLSearchParams }): ReactNode {
           </select>
         </label>
       </div>
-      <ErrorBox error={deps.error} />
-      {deps.data === undefined && !deps.error && <Loading what="deployments" />}
-      {deps.data && list.length === 0 && (
-        <Empty>
-          {applicationId || status
+      <Listing
+        state={deps}
+        count={list.length}
+        what="deployments"
+        empty={
+          applicationId || status
             ? "No deployment matches these filters."
-            : "No deployments yet. Commit a change to an application's Git directory."}
-        </Empty>
-      )}
-      {list.length > 0 && (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th>Status</th>
-                <th>Application</th>
-                <th>Commit</th>
-                <th>Trigger</th>
-                <th>Started</th>
-                <th>Finished</th>
-                <th>Duration</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.map((d) => {
-                const started = ms(d.createdAt);
-                const finished = ms(d.completedAt);
-                const c = d.trigger?.commit;
-                return (
-                  <tr key={d.id} data-deployment={d.id}>
-                    <td>
-                      <Status status={d.status} title={d.statusReason} />
-                    </td>
-                    <td>
-                      <Link to={`/deployments/${encodeURIComponent(d.id ?? "")}`}>
-                        {d.applicationName}
-                      </Link>
-                      {d.summary && <div className="muted small">{d.summary}</div>}
-                    </td>
-                    <td>
-                      <code>{shortHash(c?.hash)}</code> {firstLine(c?.message)}
-                      <div className="muted small">{c?.author}</div>
-                    </td>
-                    <td>{triggerText(d)}</td>
-                    <td>{when(d.createdAt)}</td>
-                    <td>{when(d.completedAt)}</td>
-                    <td>
-                      {started === undefined
-                        ? "—"
-                        : duration((finished ?? now) - started) + (finished ? "" : "…")}
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
-      )}
-      <Pager
-        hasPrev={cursors.length > 1}
-        hasNext={!!deps.data?.cursor}
-        onPrev={() => setCursors((c) => c.slice(0, -1))}
-        onNext={() => setCursors((c) => [...c, deps.data?.cursor ?? ""])}
-      />
+            : "No deployments yet. Commit a change to an application's Git directory."
+        }
+        head={
+          <>
+            <th>Status</th>
+            <th>Application</th>
+            <th>Commit</th>
+            <th>Trigger</th>
+            <th>Started</th>
+            <th>Finished</th>
+            <th>Duration</th>
+          </>
+        }
+      >
+        {list.map((d) => {
+          const started = ms(d.createdAt);
+          const finished = ms(d.completedAt);
+          const c = d.trigger?.commit;
+          return (
+            <tr key={d.id} data-deployment={d.id}>
+              <td>
+                <Status status={d.status} title={d.statusReason} />
+              </td>
+              <td>
+                <Link to={`/deployments/${encodeURIComponent(d.id ?? "")}`}>
+                  {d.applicationName}
+                </Link>
+                {d.summary && <div className="muted small">{d.summary}</div>}
+              </td>
+              <td>
+                <code>{shortHash(c?.hash)}</code> {firstLine(c?.message)}
+                <div className="muted small">{c?.author}</div>
+              </td>
+              <td>{triggerText(d)}</td>
+              <td>{when(d.createdAt)}</td>
+              <td>{when(d.completedAt)}</td>
+              <td>
+                {started === undefined
+                  ? "—"
+                  : duration((finished ?? now) - started) + (finished ? "" : "…")}
+              </td>
+            </tr>
+          );
+        })}
+      </Listing>
+      {pager(deps.data?.cursor)}
     </section>
   );
 }
