@@ -81,7 +81,13 @@ describe("pipectl deployment and stage commands", () => {
   };
 
   before(async () => {
-    s = await startStack();
+    // alice and bob are web users with keys of their own (an approval counts as the key's owner).
+    s = await startStack({
+      users: [
+        { username: "alice", role: "admin" },
+        { username: "bob", role: "admin" },
+      ],
+    });
     env = { PIPECD_ADDRESS: s.httpUrl, PIPECD_API_KEY: s.adminKey };
     await s.startPiped();
     await s.repo.commit(
@@ -371,6 +377,50 @@ describe("pipectl deployment and stage commands", () => {
     assert.equal(d.trigger.syncStrategy, "QUICK_SYNC");
     const w = await run(["deployment", "wait", d.id, "--status", "SUCCESS", "--timeout", "60s"]);
     assert.equal(w.code, 0, w.stderr);
+  });
+
+  it("approvers and quorum: a non-approver is refused (exit 4), a second vote of the same user too (exit 1), two approvers finish it", async () => {
+    const keyOf = async (user: string): Promise<Record<string, string>> => {
+      const res = await (
+        await s.as(user)
+      ).call("createAPIKey", { body: { name: `${user}-cli`, role: "editor" } });
+      return { PIPECD_ADDRESS: s.httpUrl, PIPECD_API_KEY: res.key };
+    };
+    const [alice, bob] = [await keyOf("alice"), await keyOf("bob")];
+    const gated = APP_CONFIG.replace(
+      "      - name: WAIT_APPROVAL\n",
+      "      - name: WAIT_APPROVAL\n        with: { approvers: [admin, alice], minApproverNum: 2 }\n",
+    );
+    const msg = `web v${++n} (two approvers)`;
+    await s.repo.commit(
+      { "web/app.pipecd.yaml": gated, "web/deployment.yaml": manifest(`v${n}`) },
+      msg,
+    );
+    const d = await deploymentOf(msg, approvalRunning, "the gated deployment waiting");
+
+    const byBob = await pipectl(["stage", "approve", "--deployment", d.id], bob);
+    assert.equal(byBob.code, 4, byBob.stderr);
+    assert.match(
+      byBob.stderr,
+      /user bob is not an approver of stage \S+ \(approvers: admin, alice\)/,
+    );
+
+    const first = await run(["stage", "approve", "--deployment", d.id]);
+    assert.equal(first.code, 0, first.stderr);
+    const twice = await run(["stage", "approve", "--deployment", d.id]);
+    assert.equal(twice.code, 1, twice.stderr);
+    assert.match(
+      twice.stderr,
+      /user admin has already approved stage \S+.*\(ALREADY_EXISTS, HTTP 409\)/,
+    );
+    assert.ok(approvalRunning(await getDeployment(d.id)), "one approval of two keeps it waiting");
+
+    const second = await pipectl(["stage", "approve", "--deployment", d.id], alice);
+    assert.equal(second.code, 0, second.stderr);
+    const w = await run(["deployment", "wait", d.id, "--status", "SUCCESS", "--timeout", "60s"]);
+    assert.equal(w.code, 0, w.stderr);
+    // back to the ungated pipeline for the tests after this one
+    await s.repo.commit({ "web/app.pipecd.yaml": APP_CONFIG }, "ungate");
   });
 
   it("with the control plane down, stage approve and deployment wait exit 3", async () => {
