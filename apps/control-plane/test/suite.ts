@@ -227,6 +227,39 @@ spec:
       assert.equal(app.application.mostRecentlySuccessfulDeployment?.deploymentId, "dep-done");
     });
 
+    it("personal API keys: a signed-in user gets one up to their own role; a key cannot mint keys", async () => {
+      const eve = await session("alice", "alice-secret");
+      const create = (as: typeof eve, role: string) =>
+        as("/api/v1/api-keys", {
+          method: "POST",
+          body: JSON.stringify({ name: `k-${role}`, role }),
+        });
+      const own = await create(eve, "editor");
+      assert.equal(own.status, 201);
+      const { key, apiKey } = (await own.json()) as { key: string; apiKey: { creator: string } };
+      assert.equal(apiKey.creator, "alice", "owned by the signed-in user");
+      const me = await fetch(`${t.cp.httpUrl}/api/v1/me`, {
+        headers: { authorization: `Bearer ${key}` },
+      });
+      const user = ((await me.json()) as { user: { username: string; role: string } }).user;
+      assert.deepEqual([user.username, user.role], ["alice", "editor"]);
+      const above = await create(eve, "admin");
+      assert.equal(above.status, 403);
+      assert.match(await above.text(), /exceed your role \(editor\)/);
+      const viewer = await create(await session("victor", "victor-secret"), "editor");
+      assert.equal(viewer.status, 403);
+      const byKey = await fetch(`${t.cp.httpUrl}/api/v1/api-keys`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${editorKey}`, "content-type": "application/json" },
+        body: JSON.stringify({ name: "minted", role: "viewer" }),
+      });
+      assert.equal(byKey.status, 403, "a (possibly leaked) key cannot mint more keys");
+      const list = await fetch(`${t.cp.httpUrl}/api/v1/api-keys`, {
+        headers: { authorization: `Bearer ${key}` },
+      });
+      assert.equal(list.status, 403, "listing keys stays admin-only");
+    });
+
     it("approve needs a key: none → 401, viewer → 403, editor → 202 and the command is pushed", async () => {
       await runningDeployment(a, appA, "dep-approve", [{ id: "approve", name: WAIT }], ["approve"]);
       const params = { params: { id: "dep-approve", stageId: "approve" } };

@@ -138,8 +138,10 @@ export const Routes = {
   createAPIKey: route<{ id: string; key: string; apiKey: APIKeyJson }>()({
     method: "POST",
     path: "/api/v1/api-keys",
-    summary: "Create an API key owned by the caller. The key is shown once.",
-    access: "admin",
+    summary:
+      "Create an API key owned by the caller; shown once. Admins: any role. Other signed-in " +
+      "users (web session, not an API key): a personal key with at most their own role.",
+    access: "viewer",
     status: 201,
     body: S.CreateAPIKeyBody,
   }),

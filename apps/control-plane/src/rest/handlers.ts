@@ -314,6 +314,18 @@ export function createHandlers(deps: HandlerDeps): Handlers {
 
     async createAPIKey(req, ctx) {
       const role = parseRole(req.body.role) ?? Role.VIEWER;
+      // Personal keys: what lets a named approver approve from pipectl. A non-admin may create
+      // one only while signed in (a leaked key cannot mint more) and never above their role.
+      if (ctx.principal.role !== Role.ADMIN) {
+        if (!ctx.principal.sessionHash)
+          throw new PermissionDeniedError(
+            "only admins may create API keys with an API key; sign in to create a personal one",
+          );
+        if (role > ctx.principal.role)
+          throw new PermissionDeniedError(
+            `a ${req.body.role} key would exceed your role (${roleName(ctx.principal.role)})`,
+          );
+      }
       const id = randomUUID();
       const key = `${id}.${generateSecret()}`;
       const stamp = now();
