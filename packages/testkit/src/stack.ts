@@ -27,6 +27,29 @@ export interface StackProcess {
   stop(): Promise<void>;
 }
 
+/** Every child the stack launched and has not seen exit: killed if this process goes away. */
+const live = new Set<ChildProcess>();
+let exitHooked = false;
+function killLive(): void {
+  for (const p of live) p.kill("SIGKILL");
+}
+/**
+ * A test file that is killed (its timeout, Ctrl-C) never runs its `after` hooks: take the stack's
+ * processes along instead of leaving kube-sims and pipeds running.
+ */
+function hookExit(): void {
+  if (exitHooked) return;
+  exitHooked = true;
+  process.once("exit", killLive);
+  for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"] as const)
+    process.once(sig, () => {
+      // A program with its own handler (the demo) stops the stack gracefully itself.
+      if (process.listenerCount(sig) > 0) return;
+      killLive();
+      process.kill(process.pid, sig);
+    });
+}
+
 async function launch(
   bin: string,
   args: string[],
@@ -37,8 +60,15 @@ async function launch(
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, ...env },
   });
+  hookExit();
+  live.add(proc);
   let out = "";
-  const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+  const exited = new Promise<void>((resolve) =>
+    proc.once("exit", () => {
+      live.delete(proc);
+      resolve();
+    }),
+  );
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`${bin} not ready within 30 s:\n${out.slice(-3000)}`)),
