@@ -113,17 +113,16 @@ export const SyncApplicationBody = Type.Object(
 );
 
 /** Deployment status names accepted as filters. */
-export const DeploymentStatusName = Type.Union(
-  [
-    "DEPLOYMENT_PENDING",
-    "DEPLOYMENT_PLANNED",
-    "DEPLOYMENT_RUNNING",
-    "DEPLOYMENT_ROLLING_BACK",
-    "DEPLOYMENT_SUCCESS",
-    "DEPLOYMENT_FAILURE",
-    "DEPLOYMENT_CANCELLED",
-  ].map((s) => Type.Literal(s)),
-);
+export const DeploymentStatusName = Type.Union([
+  // Written out (not mapped from a list) so that the static type is the union of the names.
+  Type.Literal("DEPLOYMENT_PENDING"),
+  Type.Literal("DEPLOYMENT_PLANNED"),
+  Type.Literal("DEPLOYMENT_RUNNING"),
+  Type.Literal("DEPLOYMENT_ROLLING_BACK"),
+  Type.Literal("DEPLOYMENT_SUCCESS"),
+  Type.Literal("DEPLOYMENT_FAILURE"),
+  Type.Literal("DEPLOYMENT_CANCELLED"),
+]);
 /** GET /deployments */
 export const ListDeploymentsQuery = Type.Object(
   {

@@ -131,8 +131,7 @@ const commands: CommandSpec[] = [
         query: {
           applicationId: str(v, "app"),
           pipedId: str(v, "piped"),
-          // The schema builds its union from an array, so its static type is `never[]`.
-          status: status.length ? (status as never[]) : undefined,
+          status: status.length ? status : undefined,
           limit: int(v, "limit", h),
           cursor: str(v, "cursor"),
         },

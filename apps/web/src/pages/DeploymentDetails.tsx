@@ -5,7 +5,7 @@ import { ConfirmButton, ErrorBox, Loading, Status } from "../components/common.j
 import { duration, ms, shortHash, when } from "../format.js";
 import { Link } from "../router.js";
 import { useCan, useUser } from "../session.js";
-import { statusFilter, triggerText } from "./Deployments.js";
+import { triggerText } from "./Deployments.js";
 
 // Stage metadata keys written by the piped (PipeCD's names): K8S_TRAFFIC_ROUTING records its
 // split (plugin-kubernetes TrafficMetadataKey), WAIT_APPROVAL its approvers and approvals
@@ -296,7 +296,7 @@ export function DeploymentDetailsPage(props: { id: string }): ReactNode {
   const appId = d?.applicationId ?? "";
   const previous = useApi(
     "listDeployments",
-    { query: { applicationId: appId, status: statusFilter(["DEPLOYMENT_SUCCESS"]), limit: 50 } },
+    { query: { applicationId: appId, status: ["DEPLOYMENT_SUCCESS"], limit: 50 } },
     appId ? `prev|${appId}` : null,
   );
   const [selected, setSelected] = useState<string>();

@@ -15,15 +15,6 @@ const STATUSES = [
   "DEPLOYMENT_FAILURE",
   "DEPLOYMENT_CANCELLED",
 ] as const;
-type StatusName = (typeof STATUSES)[number];
-
-/**
- * rest-api's DeploymentStatusName schema is built with `.map(Type.Literal)`, so its static type
- * is `never`; the server validates the names against the same list at run time.
- */
-export function statusFilter(names: StatusName[]): never[] {
-  return names as never[];
-}
 
 /** How the deployment was triggered, e.g. "commit by Dev" or "sync by alice". */
 export function triggerText(d: DeploymentJson): string {
@@ -51,7 +42,7 @@ export function DeploymentsPage(props: { query: URLSearchParams }): ReactNode {
         limit: PAGE,
         ...(cursor ? { cursor } : {}),
         ...(applicationId ? { applicationId } : {}),
-        ...(status ? { status: statusFilter([status]) } : {}),
+        ...(status ? { status: [status] } : {}),
       },
     },
     `${applicationId}|${status ?? ""}|${cursor}`,
