@@ -21,6 +21,10 @@ async function ok(s: Stack, args: string[], apiKeyFile?: string): Promise<string
   return r.stdout;
 }
 
+/** `pipectl deployment wait ID --status S` (live progress on stderr); fails unless it exits 0. */
+const waitWithPipectl = (s: Stack, id: string, status: string): Promise<string> =>
+  ok(s, ["deployment", "wait", id, "--status", status, "--timeout", "90s"]);
+
 /** The seed canary: bump, wait for approval at 90/10, approve with pipectl, wait with pipectl. */
 async function canaryApprovedWithPipectl(
   s: Stack,
@@ -42,15 +46,7 @@ async function canaryApprovedWithPipectl(
     await ok(s, ["-o", "json", "stage", "approve", "--deployment", d.id ?? ""]),
   ) as { stageName: string };
   assert.equal(approved.stageName, "WAIT_APPROVAL");
-  await ok(s, [
-    "deployment",
-    "wait",
-    d.id ?? "",
-    "--status",
-    "DEPLOYMENT_SUCCESS",
-    "--timeout",
-    "90s",
-  ]);
+  await waitWithPipectl(s, d.id ?? "", "DEPLOYMENT_SUCCESS");
   const got = JSON.parse(await ok(s, ["-o", "json", "deployment", "get", d.id ?? ""])) as {
     deployment: { status: string };
   };
@@ -154,15 +150,7 @@ describe("system on SQLite: approvals, restarts, crashes, two clusters, cancel",
 
     const second = await approve("reviewer-b");
     assert.equal(second.code, 0, second.stderr);
-    await ok(s, [
-      "deployment",
-      "wait",
-      d.id ?? "",
-      "--status",
-      "DEPLOYMENT_SUCCESS",
-      "--timeout",
-      "90s",
-    ]);
+    await waitWithPipectl(s, d.id ?? "", "DEPLOYMENT_SUCCESS");
     const done = (await s.admin.call("getDeployment", { params: { id: d.id ?? "" } })).deployment;
     assert.equal(stage(done, "WAIT_APPROVAL")?.metadata?.ApprovedBy, "reviewer-a, reviewer-b");
   });
@@ -184,15 +172,7 @@ describe("system on SQLite: approvals, restarts, crashes, two clusters, cancel",
       "the piped to reconnect",
     );
     await ok(s, ["stage", "approve", "--deployment", d.id ?? ""]);
-    await ok(s, [
-      "deployment",
-      "wait",
-      d.id ?? "",
-      "--status",
-      "DEPLOYMENT_SUCCESS",
-      "--timeout",
-      "90s",
-    ]);
+    await waitWithPipectl(s, d.id ?? "", "DEPLOYMENT_SUCCESS");
   });
 
   it("the control plane SIGKILLed mid-pipeline: the piped's queued reports and stage logs land after it is back, nothing lost or duplicated", async () => {
@@ -221,15 +201,7 @@ describe("system on SQLite: approvals, restarts, crashes, two clusters, cancel",
       "the piped to queue a report while the control plane is down",
     );
     await s.startControlPlane();
-    await ok(s, [
-      "deployment",
-      "wait",
-      d.id ?? "",
-      "--status",
-      "DEPLOYMENT_SUCCESS",
-      "--timeout",
-      "90s",
-    ]);
+    await waitWithPipectl(s, d.id ?? "", "DEPLOYMENT_SUCCESS");
     const done = (await s.admin.call("getDeployment", { params: { id: d.id ?? "" } })).deployment;
     const visible = done.stages?.filter((x) => x.visible) ?? [];
     assert.deepEqual(
@@ -308,15 +280,7 @@ spec:
     await s.repo.commit(files("v0.6.0"), "bump to v0.6.0");
     const d = await s.waitDeployment(appId, waitingForApproval("bump to v0.6.0"), 90_000, "v0.6.0");
     await ok(s, ["deployment", "cancel", d.id ?? ""]);
-    await ok(s, [
-      "deployment",
-      "wait",
-      d.id ?? "",
-      "--status",
-      "DEPLOYMENT_CANCELLED",
-      "--timeout",
-      "90s",
-    ]);
+    await waitWithPipectl(s, d.id ?? "", "DEPLOYMENT_CANCELLED");
     const apps = kc.makeApiClient(k8s.AppsV1Api);
     const canaryExists = () =>
       apps.readNamespacedDeployment({ name: "canary-app-canary", namespace: "default" }).then(

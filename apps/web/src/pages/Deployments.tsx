@@ -1,3 +1,4 @@
+import { DEPLOYMENT_STATUS_NAMES } from "@pipecd-ts/rest-api";
 import type { ReactNode } from "react";
 import type { DeploymentJson } from "@pipecd-ts/proto";
 import { useApi, useLive } from "../api.js";
@@ -6,15 +7,7 @@ import { duration, firstLine, ms, shortHash, when } from "../format.js";
 import { Link, setQueryParam } from "../router.js";
 
 const PAGE = 25;
-const STATUSES = [
-  "DEPLOYMENT_PENDING",
-  "DEPLOYMENT_PLANNED",
-  "DEPLOYMENT_RUNNING",
-  "DEPLOYMENT_ROLLING_BACK",
-  "DEPLOYMENT_SUCCESS",
-  "DEPLOYMENT_FAILURE",
-  "DEPLOYMENT_CANCELLED",
-] as const;
+const STATUSES = DEPLOYMENT_STATUS_NAMES;
 
 /** How the deployment was triggered, e.g. "commit by Dev" or "sync by alice". */
 export function triggerText(d: DeploymentJson): string {
