@@ -33,17 +33,20 @@ async function portOr(want: number, what: string): Promise<number> {
 }
 
 let s: Stack | undefined;
-let stopping = false;
-/** Stops everything this demo started (idempotent), then exits with `code`. */
-async function stop(code: number): Promise<never> {
-  if (!stopping) {
-    stopping = true;
+let stopping: Promise<never> | undefined;
+/**
+ * Stops everything this demo started, then exits with `code`. Once started, later calls (a
+ * request of main() failing because the stack is going away) wait for the same stop.
+ */
+function stop(code: number): Promise<never> {
+  stopping ??= (async () => {
     console.log("");
     step("stopping the piped, the control plane and kube-sim…");
     await s?.close().catch(() => undefined);
     step("stopped; nothing left running");
-  }
-  process.exit(code);
+    process.exit(code);
+  })();
+  return stopping;
 }
 
 async function main(): Promise<void> {
@@ -122,6 +125,6 @@ async function main(): Promise<void> {
 }
 
 main().catch(async (err: unknown) => {
-  console.error(`demo: ${err instanceof Error ? err.message : String(err)}`);
+  if (!stopping) console.error(`demo: ${err instanceof Error ? err.message : String(err)}`);
   await stop(1);
 });
