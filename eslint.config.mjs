@@ -9,6 +9,7 @@ export default tseslint.config(
     ignores: [
       "**/node_modules/**",
       "**/dist/**",
+      "**/.types/**",
       "packages/proto/src/gen/**",
       ".tools/**",
       "**/*.mjs",

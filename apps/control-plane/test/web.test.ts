@@ -23,6 +23,14 @@ describe("web UI serving", () => {
     await writeFile(join(dir, "dist", "index.html"), INDEX);
     await writeFile(join(dir, "dist", "assets", "index-AbC123.js"), "console.log('ui');\n");
     await writeFile(join(dir, "secret.txt"), "outside the web dir\n");
+    // What a type-check writing into the build directory would leave there.
+    await mkdir(join(dir, "dist", "src", "pages"), { recursive: true });
+    await mkdir(join(dir, "dist", ".cache"), { recursive: true });
+    await writeFile(join(dir, "dist", ".tsbuildinfo"), '{"root":["./src/main.tsx"]}');
+    await writeFile(join(dir, "dist", ".cache", "x.js"), "hidden\n");
+    await writeFile(join(dir, "dist", "src", "App.d.ts"), "export declare function App(): void;\n");
+    await writeFile(join(dir, "dist", "src", "pages", "Login.D.TS"), "export {};\n");
+    await writeFile(join(dir, "dist", "src", "pages", "real.js"), "console.log('kept');\n");
     const opts = { httpPort: 0, grpcPort: 0, listenHost: "127.0.0.1", logger: silentLogger() };
     cp = await startControlPlane({
       ...opts,
@@ -76,6 +84,23 @@ describe("web UI serving", () => {
       const body = (await res.json()) as { error: { code: string } };
       assert.equal(body.error.code, "NOT_FOUND", path);
     }
+  });
+
+  it("dotfiles and *.d.ts in the build directory are not served", async () => {
+    for (const path of [
+      "/.tsbuildinfo",
+      "/.cache/x.js",
+      "/src/App.d.ts",
+      "/src/pages/Login.D.TS",
+      "/%2Etsbuildinfo",
+    ]) {
+      const res = await fetch(`${cp.httpUrl}${path}`);
+      assert.equal(res.status, 404, path);
+      assert.equal(((await res.json()) as { error: { code: string } }).error.code, "NOT_FOUND");
+    }
+    const kept = await fetch(`${cp.httpUrl}/src/pages/real.js`);
+    assert.equal(kept.status, 200, "other files beside them are served");
+    assert.equal(await kept.text(), "console.log('kept');\n");
   });
 
   it("no path reaches files outside the build", async () => {

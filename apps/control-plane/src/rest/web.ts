@@ -49,8 +49,17 @@ interface WebFile {
 /** The built web UI held in memory (a few hundred KiB), keyed by URL path. */
 export type WebFiles = ReadonlyMap<string, WebFile>;
 
+/**
+ * Files of a build directory that are never part of the UI: dotfiles and dot-directories (e.g. a
+ * `.tsbuildinfo`) and TypeScript declarations (`*.d.ts`) that a type-check may have left there.
+ */
+function notServed(name: string): boolean {
+  return name.startsWith(".") || name.toLowerCase().endsWith(".d.ts");
+}
+
 async function walk(dir: string, out: string[] = []): Promise<string[]> {
   for (const e of await readdir(dir, { withFileTypes: true })) {
+    if (notServed(e.name)) continue;
     const p = join(dir, e.name);
     if (e.isDirectory()) await walk(p, out);
     else if (e.isFile()) out.push(p);
@@ -59,8 +68,8 @@ async function walk(dir: string, out: string[] = []): Promise<string[]> {
 }
 
 /**
- * Reads the built UI (`apps/web/dist`) into memory; undefined when `dir` has no index.html (the
- * UI was not built). Serving from memory means no path from a request ever reaches the disk.
+ * Reads the built UI (`apps/web/dist`) into memory, without dotfiles and `*.d.ts`; undefined
+ * when `dir` has no index.html (the UI was not built). Serving from memory means no path from a request ever reaches the disk.
  */
 export async function loadWebFiles(dir: string): Promise<WebFiles | undefined> {
   const index = await stat(join(dir, "index.html")).catch(() => undefined);
