@@ -13,8 +13,8 @@ import { eventually, freePort, repoRoot, runCommand } from "@pipecd-ts/testkit";
 
 // The production bundles the images run (scripts/build-bundles.mjs, deploy/docker/): built with
 // esbuild and started with plain node (no tsx, no workspace sources) from a directory holding
-// only the bundle and the external native module, as in the image. The control plane answers
-// /healthz; the piped starts, connects and reports its meta.
+// only the bundle and, for the control plane, the external native module, as in the images.
+// The control plane answers /healthz; the piped starts, connects and reports its meta.
 
 describe("production bundles", () => {
   let dir = "";
@@ -73,13 +73,12 @@ describe("production bundles", () => {
     }
     const cp = await readFile(join(dir, "app", "control-plane", "main.mjs"), "utf8");
     assert.match(cp, /from ["']better-sqlite3["']|require\(["']better-sqlite3["']\)/);
-    // As in the image: the native module beside the bundle (here a link to the installed one).
+    // As in the image: the native module beside the control-plane bundle (here a link to the
+    // installed one). The piped image has none, so its bundle starts without it below.
     const req = createRequire(join(repoRoot(), "packages", "datastore", "package.json"));
     const pkgDir = dirname(realpathSync(req.resolve("better-sqlite3/package.json")));
-    for (const service of ["control-plane", "piped"]) {
-      await mkdir(join(dir, "app", service, "node_modules"), { recursive: true });
-      await symlink(pkgDir, join(dir, "app", service, "node_modules", "better-sqlite3"));
-    }
+    await mkdir(join(dir, "app", "control-plane", "node_modules"), { recursive: true });
+    await symlink(pkgDir, join(dir, "app", "control-plane", "node_modules", "better-sqlite3"));
   });
 
   it("the control-plane bundle serves /healthz and the REST API; the piped bundle connects and reports its meta", async (t) => {
@@ -127,6 +126,10 @@ spec:
   pipedID: ${reg.id}
   pipedKeyData: ${Buffer.from(reg.key).toString("base64")}
   apiAddress: 127.0.0.1:${grpcPort}
+  repositories:
+    - repoId: apps
+      remote: https://bot:ghp_bundleS3cret@127.0.0.1:1/org/apps.git
+      branch: main
   platformProviders:
     - name: kubernetes-default
       type: KUBERNETES
@@ -149,7 +152,18 @@ spec:
     );
     assert.equal(p.version, "0.1.0");
     assert.match(String(p.status), /ONLINE/);
+    // The remote's credentials reach neither the control plane nor the piped's log.
+    assert.deepEqual(
+      p.repositories?.map((r) => r.remote),
+      ["https://127.0.0.1:1/org/apps.git"],
+    );
+    await eventually(
+      () => Promise.resolve(/connected to the control plane/.test(piped.output())),
+      10_000,
+      "the piped logs that the control plane accepted it",
+    );
     assert.ok(!piped.output().includes(reg.key), "the piped key is never logged");
+    assert.ok(!piped.output().includes("ghp_bundleS3cret"), "the remote's token is never logged");
     t.diagnostic(`control-plane bundle ready in ${readyMs} ms`);
   });
 });

@@ -145,7 +145,12 @@ describe("helm charts", () => {
       assert.equal(podSpec(ms).serviceAccountName, "edge-piped");
       const binding = find(ms, "ClusterRoleBinding") as Manifest & {
         subjects: { name: string; namespace: string }[];
+        roleRef: { name: string };
       };
+      // Named after the release's namespace too: another namespace's "edge" release gets its own.
+      assert.equal(find(ms, "ClusterRole").metadata.name, "pipecd-edge-piped");
+      assert.equal(binding.metadata.name, "pipecd-edge-piped");
+      assert.equal(binding.roleRef.name, "pipecd-edge-piped");
       assert.deepEqual(binding.subjects, [
         { kind: "ServiceAccount", name: "edge-piped", namespace: "pipecd" },
       ]);
@@ -187,6 +192,50 @@ describe("helm charts", () => {
       );
       assert.ok(c.env?.some((e) => e.name === "HTTPS_PROXY"));
       assert.ok(c.volumeMounts.some((m) => m.mountPath === "/etc/piped-key"));
+      assert.deepEqual(
+        ms.filter((m) => m.kind === "Role").map((m) => m.metadata.name),
+        ["cd-edge-piped", "cd-edge-piped"],
+      );
+      // extraVolumes / extraVolumeMounts are passed through.
+      assert.deepEqual(spec.volumes.find((v) => v.name === "git-config")?.configMap, {
+        name: "piped-gitconfig",
+      });
+      assert.ok(
+        c.volumeMounts.some((m) => m.name === "git-config" && m.mountPath === "/etc/piped-git"),
+      );
+      // git.sshKeySecret: key and known_hosts mounted read-only, git's ssh pinned to them.
+      assert.deepEqual(spec.volumes.find((v) => v.name === "git-ssh")?.secret, {
+        secretName: "git-ssh",
+        defaultMode: 0o440,
+        items: [
+          { key: "deploy-key", path: "deploy-key" },
+          { key: "hosts", path: "hosts" },
+        ],
+      });
+      assert.ok(
+        c.volumeMounts.some((m) => m.name === "git-ssh" && m.mountPath === "/etc/piped-ssh"),
+      );
+      const sshCommand = c.env?.find((e) => e.name === "GIT_SSH_COMMAND")?.value ?? "";
+      assert.equal(
+        sshCommand,
+        "ssh -i /etc/piped-ssh/deploy-key -o UserKnownHostsFile=/etc/piped-ssh/hosts -o IdentitiesOnly=yes",
+      );
+      // Real ssh accepts the command and resolves exactly those options (-G: print, no connect),
+      // with the Secret's files where the pod mounts them (here a temp dir).
+      const sshDir = join(dir, "piped-ssh");
+      await mkdir(sshDir, { recursive: true });
+      await writeFile(join(sshDir, "deploy-key"), "not a real key\n", { mode: 0o600 });
+      await writeFile(join(sshDir, "hosts"), "");
+      const sshConfig = await runCommand(
+        "sh",
+        ["-c", `${sshCommand.replaceAll("/etc/piped-ssh", sshDir)} -G git.example.com`],
+        { timeoutMs: 10_000 },
+      );
+      assert.equal(sshConfig.code, 0, sshConfig.stderr);
+      const identities = sshConfig.stdout.split("\n").filter((l) => l.startsWith("identityfile "));
+      assert.deepEqual(identities, [`identityfile ${sshDir}/deploy-key`]);
+      assert.match(sshConfig.stdout, new RegExp(`^userknownhostsfile ${sshDir}/hosts$`, "m"));
+      assert.match(sshConfig.stdout, /^identitiesonly yes$/m);
       assert.deepEqual(spec.nodeSelector, { "kubernetes.io/os": "linux" });
       assert.equal(spec.tolerations?.length, 1);
       assert.ok(spec.affinity);
@@ -249,6 +298,57 @@ describe("helm charts", () => {
       });
     });
 
+    it("two releases of one name in two namespaces get distinct RBAC objects", async () => {
+      const a = await render("piped", PIPED_REQUIRED, "piped", "team-a");
+      const b = await render("piped", PIPED_REQUIRED, "piped", "team-b");
+      for (const kind of ["ClusterRole", "ClusterRoleBinding"])
+        assert.notEqual(find(a, kind).metadata.name, find(b, kind).metadata.name, kind);
+      await applies(a, ["team-a"]);
+      await applies(b, ["team-b"]);
+      const got = await kubectl(["get", "clusterrolebinding", "-o", "json"]);
+      const bindings = (
+        JSON.parse(got.stdout) as {
+          items: { metadata: { name: string }; subjects: { namespace: string }[] }[];
+        }
+      ).items;
+      const byName = Object.fromEntries(
+        bindings.map((i) => [i.metadata.name, i.subjects[0]?.namespace]),
+      );
+      assert.equal(byName["team-a-piped"], "team-a", "team-a's binding is intact");
+      assert.equal(byName["team-b-piped"], "team-b");
+      // Namespace-scoped: both deploy to "shop"; each release has its own Role there.
+      const ns = { ...PIPED_REQUIRED, rbac: { scope: "namespace", namespaces: ["shop"] } };
+      const ra = await render("piped", ns, "piped", "team-a");
+      const rb = await render("piped", ns, "piped", "team-b");
+      assert.notEqual(find(ra, "Role").metadata.name, find(rb, "Role").metadata.name);
+    });
+
+    it("NOTES mention the ClusterRole only when the chart creates it, and name the connected log line", async () => {
+      const notes = async (set: string[]): Promise<string> => {
+        const r = await runHelm([
+          "install",
+          "edge",
+          chartDir("piped"),
+          "--dry-run=client",
+          "-n",
+          "pipecd",
+          "--set",
+          "controlPlane.address=cp:9080,pipedId=p,pipedKey.value=k",
+          ...set.flatMap((x) => ["--set", x]),
+        ]);
+        assert.equal(r.code, 0, r.stderr);
+        return r.stdout.slice(r.stdout.indexOf("NOTES:"));
+      };
+      const cluster = await notes([]);
+      assert.match(cluster, /ClusterRole pipecd-edge-piped/);
+      assert.match(cluster, /kube-system/);
+      assert.match(cluster, /grep -E "connected to the control plane\|error"/);
+      assert.match(cluster, /\$PIPECD_API_KEY/);
+      const none = await notes(["rbac.create=false"]);
+      assert.doesNotMatch(none, /ClusterRole pipecd|Role pipecd/);
+      assert.match(none, /rbac\.create=false/);
+    });
+
     it("rejects contradictory values with a clear message", async () => {
       const cases: [Record<string, unknown>, RegExp][] = [
         [
@@ -262,6 +362,10 @@ describe("helm charts", () => {
           /controlPlane\.address must be host:port/,
         ],
         [{ ...PIPED_REQUIRED, rbac: { scope: "namespace" } }, /rbac\.scope=namespace needs/],
+        [
+          { ...PIPED_REQUIRED, git: { sshKeySecret: { name: "s", knownHostsKey: "" } } },
+          /git\.sshKeySecret needs key .* and knownHostsKey/,
+        ],
         [
           { ...PIPED_REQUIRED, rbac: { scope: "global" } },
           /rbac\.scope must be cluster or namespace/,
@@ -323,10 +427,44 @@ describe("helm charts", () => {
       assert.equal(d.spec.replicas, 3);
       assert.equal(d.spec.strategy, undefined, "rolling updates with PostgreSQL");
       const c = container(ms);
-      assert.ok(c.args.includes("--datastore=$(PIPECD_DATASTORE_URL)"));
-      assert.deepEqual(c.env?.find((e) => e.name === "PIPECD_DATASTORE_URL")?.valueFrom, {
-        secretKeyRef: { name: "pipecd-postgres", key: "dsn" },
+      // The URL (with its password) comes from a mounted file: not in args, not in env.
+      assert.ok(c.args.includes("--datastore-file=/etc/pipecd-datastore/dsn"), c.args.join(" "));
+      assert.ok(!c.args.some((a) => a.startsWith("--datastore=")));
+      assert.deepEqual(
+        c.env?.map((e) => e.name),
+        ["TZ"],
+      );
+      assert.deepEqual(podSpec(ms).volumes.find((v) => v.name === "datastore-url")?.secret, {
+        secretName: "pipecd-postgres",
+        items: [{ key: "dsn", path: "dsn" }],
       });
+      assert.ok(
+        c.volumeMounts.some(
+          (m) => m.name === "datastore-url" && m.mountPath === "/etc/pipecd-datastore",
+        ),
+      );
+      assert.ok(c.args.includes("--secure-cookies"));
+      // TLS on the pod: ingress-nginx must speak HTTPS / gRPC over TLS to it; the user's own
+      // annotations stay; each Ingress has its tls block.
+      const ingress = (name: string) =>
+        find(ms, "Ingress", name) as Manifest & {
+          metadata: { annotations: Record<string, string> };
+          spec: { tls: { secretName: string; hosts: string[] }[] };
+        };
+      assert.deepEqual(ingress("pipecd").metadata.annotations, {
+        "nginx.ingress.kubernetes.io/proxy-body-size": "1m",
+        "nginx.ingress.kubernetes.io/backend-protocol": "HTTPS",
+      });
+      assert.deepEqual(ingress("pipecd-grpc").metadata.annotations, {
+        "nginx.ingress.kubernetes.io/proxy-read-timeout": "3600",
+        "nginx.ingress.kubernetes.io/backend-protocol": "GRPCS",
+      });
+      assert.deepEqual(ingress("pipecd").spec.tls, [
+        { secretName: "pipecd-ingress-tls", hosts: ["pipecd.example.com"] },
+      ]);
+      assert.deepEqual(ingress("pipecd-grpc").spec.tls, [
+        { secretName: "pipecd-grpc-tls", hosts: ["pipecd-grpc.example.com"] },
+      ]);
       assert.ok(c.args.includes("--tls-cert-file=/etc/pipecd-tls/tls.crt"));
       assert.ok(c.args.includes("--bootstrap-admin-key-file=/etc/pipecd-admin-key/key"));
       assert.ok(!JSON.stringify(ms).includes("postgres://"), "no URL in the manifests");
@@ -376,6 +514,72 @@ describe("helm charts", () => {
         secretName: "pipecd-config",
       });
       await applies(ms, ["pipecd"]);
+    });
+
+    it("derives each Ingress's backend protocol from tls.secretName unless set, and marks cookies Secure behind a TLS Ingress", async () => {
+      const annotations = (ms: Manifest[], name: string) =>
+        (find(ms, "Ingress", name).metadata.annotations ?? {}) as Record<string, string>;
+      const proto = "nginx.ingress.kubernetes.io/backend-protocol";
+      const ingress = {
+        enabled: true,
+        host: "cd.example.com",
+        grpc: { enabled: true, host: "cd-grpc.example.com" },
+      };
+      // Plain listeners, no TLS anywhere: HTTP and GRPC, cookies not Secure.
+      const plain = await render("control-plane", { ingress }, "pipecd", "pipecd");
+      assert.equal(annotations(plain, "pipecd-control-plane")[proto], "HTTP");
+      assert.equal(annotations(plain, "pipecd-control-plane-grpc")[proto], "GRPC");
+      assert.ok(!container(plain).args.includes("--secure-cookies"));
+      // TLS ends at the Ingress only: the pod still speaks plain HTTP, the cookie is Secure.
+      const edge = await render(
+        "control-plane",
+        { ingress: { ...ingress, tls: [{ secretName: "edge", hosts: ["cd.example.com"] }] } },
+        "pipecd",
+        "pipecd",
+      );
+      assert.equal(annotations(edge, "pipecd-control-plane")[proto], "HTTP");
+      assert.ok(container(edge).args.includes("--secure-cookies"));
+      // TLS on the pod, the user's choice wins where given.
+      const own = await render(
+        "control-plane",
+        {
+          tls: { secretName: "pipecd-tls" },
+          ingress: { ...ingress, annotations: { [proto]: "HTTP" } },
+        },
+        "pipecd",
+        "pipecd",
+      );
+      assert.equal(annotations(own, "pipecd-control-plane")[proto], "HTTP");
+      assert.equal(annotations(own, "pipecd-control-plane-grpc")[proto], "GRPCS");
+      assert.ok(container(own).args.includes("--secure-cookies"));
+      assert.ok(container(own).args.includes("--tls-cert-file=/etc/pipecd-tls/tls.crt"));
+    });
+
+    it("NOTES use https once the listener or the Ingress has TLS, and warn about a gRPC Ingress without TLS", async () => {
+      const notes = async (set: string[]): Promise<string> => {
+        const r = await runHelm([
+          "install",
+          "pipecd",
+          chartDir("control-plane"),
+          "--dry-run=client",
+          "-n",
+          "pipecd",
+          ...set.flatMap((x) => ["--set", x]),
+        ]);
+        assert.equal(r.code, 0, r.stderr);
+        return r.stdout.slice(r.stdout.indexOf("NOTES:"));
+      };
+      const tls = await notes([
+        "tls.secretName=pipecd-tls",
+        "ingress.enabled=true",
+        "ingress.tls[0].secretName=t",
+      ]);
+      assert.match(tls, /curl -sk https:\/\/127\.0\.0\.1:8080\/healthz/);
+      assert.match(tls, /curl -s https:\/\/pipecd\.example\.com\/healthz/);
+      assert.doesNotMatch(tls, /http:\/\//);
+      const plain = await notes(["ingress.enabled=true", "ingress.grpc.enabled=true"]);
+      assert.match(plain, /curl -s http:\/\/127\.0\.0\.1:8080\/healthz/);
+      assert.match(plain, /WARNING: the gRPC Ingress has no tls block/);
     });
 
     it("refuses several replicas on SQLite and PostgreSQL without its Secret", async () => {

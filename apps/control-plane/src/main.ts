@@ -17,6 +17,8 @@ Flags:
                                    empty datastore writes the admin API key to DIR/admin-api-key
   --datastore URL                  sqlite:PATH (default sqlite:<data-dir>/pipecd.db) or
                                    postgres://user:pass@host:port/db (several replicas may share it)
+  --datastore-file FILE            read the datastore URL from FILE instead (a mounted Secret), so
+                                   a password never shows in the process arguments
   --http-port N                    REST API / web UI port (default 8080)
   --grpc-port N                    PipedService port for pipeds (default 9080)
   --listen-host HOST               address both listeners bind (default 0.0.0.0)
@@ -26,6 +28,8 @@ Flags:
                                    ("<keyId>.<secret>") instead of generating one
   --tls-cert-file FILE             serve both listeners over TLS with this certificate (PEM)...
   --tls-key-file FILE              ...and this private key (PEM); both or neither
+  --secure-cookies                 mark the session cookie Secure without --tls-cert-file, when TLS
+                                   ends at a proxy or Ingress in front of the control plane
   --web-dir DIR                    built web UI to serve at / (default: apps/web/dist of this
                                    checkout, built by 'make bootstrap')
   --grace-period DURATION_MS       how long to drain on SIGTERM before forcing (default 10000)
@@ -49,6 +53,27 @@ function port(name: string, v: string): number {
   return n;
 }
 
+/**
+ * The datastore URL from `--datastore-file` (a mounted Secret), trimmed. The URL carries the
+ * PostgreSQL password, so neither it nor the file's content appears in an error or a log.
+ */
+async function readDatastoreFile(path: string, flag: string | undefined): Promise<string> {
+  if (flag !== undefined)
+    throw new AppError("INVALID_ARGUMENT", "give only one of --datastore and --datastore-file");
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    throw new AppError(
+      "INVALID_ARGUMENT",
+      `--datastore-file: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? "error"}`,
+    );
+  }
+  const url = text.trim();
+  if (url === "") throw new AppError("INVALID_ARGUMENT", `--datastore-file: ${path} is empty`);
+  return url;
+}
+
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === "hash-password") {
     const password = (await readStdin()).replace(/\r?\n$/, "");
@@ -65,6 +90,7 @@ async function main(argv: string[]): Promise<number> {
     options: {
       "data-dir": { type: "string", default: "./.pipecd-data" },
       datastore: { type: "string" },
+      "datastore-file": { type: "string" },
       "http-port": { type: "string", default: "8080" },
       "grpc-port": { type: "string", default: "9080" },
       "listen-host": { type: "string", default: "0.0.0.0" },
@@ -72,6 +98,7 @@ async function main(argv: string[]): Promise<number> {
       "bootstrap-admin-key-file": { type: "string" },
       "tls-cert-file": { type: "string" },
       "tls-key-file": { type: "string" },
+      "secure-cookies": { type: "boolean", default: false },
       "web-dir": { type: "string", default: DEFAULT_WEB_DIR },
       "grace-period": { type: "string", default: "10000" },
       "log-level": { type: "string", default: "info" },
@@ -92,18 +119,22 @@ async function main(argv: string[]): Promise<number> {
           key: await readFile(values["tls-key-file"]),
         }
       : undefined;
+  const datastoreUrl = values["datastore-file"]
+    ? await readDatastoreFile(values["datastore-file"], values.datastore)
+    : values.datastore;
   const config = values.config ? await loadControlPlaneConfig(values.config) : undefined;
   const signal = signalOnTermination(logger);
   const graceMs = Number(values["grace-period"]) || 10_000;
   const cp = await startControlPlane({
     dataDir: values["data-dir"],
-    datastoreUrl: values.datastore,
+    datastoreUrl,
     httpPort: port("http-port", values["http-port"]),
     grpcPort: port("grpc-port", values["grpc-port"]),
     listenHost: values["listen-host"],
     config,
     bootstrapAdminKeyFile: values["bootstrap-admin-key-file"],
     tls,
+    secureCookies: values["secure-cookies"],
     logger,
     webDir: values["web-dir"],
   });

@@ -32,6 +32,8 @@ export interface ControlPlaneOptions {
   config?: ControlPlaneConfig;
   bootstrapAdminKeyFile?: string;
   tls?: { cert: Buffer; key: Buffer };
+  /** Mark the session cookie Secure without `tls`: TLS ends at an Ingress or proxy in front. */
+  secureCookies?: boolean;
   logger: Logger;
   clock?: Clock;
   /** Watch heartbeat interval; default 30 s. */
@@ -126,7 +128,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
       logger: logger.child({ component: "rest-api" }),
       version: CONTROL_PLANE_VERSION,
       bodyLimit: o.bodyLimit ?? 256 * 1024,
-      secureCookies: !!o.tls,
+      secureCookies: !!o.tls || !!o.secureCookies,
       https: o.tls,
       sseKeepAliveMs: 15_000,
     });

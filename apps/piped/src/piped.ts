@@ -1,7 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { Command_Type, TriggerKind, type Command } from "@pipecd-ts/proto";
-import { parseApplicationConfig, type PipedConfig } from "@pipecd-ts/config";
+import { parseApplicationConfig, redactRemote, type PipedConfig } from "@pipecd-ts/config";
 import { createKubeClient } from "@pipecd-ts/kube";
 import { StageName } from "@pipecd-ts/model";
 import { WaitApprovalExecutor, WaitExecutor } from "@pipecd-ts/plugin-basic";
@@ -159,21 +159,28 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
     name: "piped-meta",
     run: async (signal) => {
       // Tell the control plane who we are (retried until it lands), then idle until shutdown.
-      await reporter.report("piped", "report piped meta", (s) =>
-        api.call(
+      // The remotes go without credentials: the control plane stores and shows them.
+      let connected = false;
+      await reporter.report("piped", "report piped meta", async (s) => {
+        await api.call(
           "reportPipedMeta",
           {
             version: PIPED_VERSION,
             repositories: cfg.repositories.map((r) => ({
               id: r.repoId,
-              remote: r.remote,
+              remote: redactRemote(r.remote),
               branch: r.branch,
             })),
             platformProviders: cfg.platformProviders.map((p) => ({ name: p.name, type: p.type })),
           },
           { signal: s },
-        ),
-      );
+        );
+        connected = true;
+      });
+      // The first call the control plane accepted: address, TLS and piped key are right (the
+      // chart's NOTES.txt tells operators to look for this line).
+      if (connected)
+        logger.info({ controlPlane: cfg.apiAddress }, "connected to the control plane");
       await new Promise<void>((resolve) =>
         signal.addEventListener("abort", () => resolve(), { once: true }),
       );

@@ -53,6 +53,7 @@ export {
   loadPipedConfig,
   parsePipedConfig,
   redactPipedConfig,
+  redactRemote,
   type KubernetesPlatformProviderConfig,
   type KubernetesResourceMatcher,
   type PipedConfig,

@@ -223,9 +223,25 @@ export async function loadPipedConfig(path: string): Promise<PipedConfig> {
   return Object.freeze({ ...cfg, pipedKey: key });
 }
 
-/** A copy of the config safe to log: the piped key replaced by `******`, as PipeCD's Mask. */
+/**
+ * A copy of the config safe to log: the piped key replaced by `******`, as PipeCD's Mask, and
+ * credentials dropped from the repositories' remotes ({@link redactRemote}).
+ */
 export function redactPipedConfig(cfg: PipedConfig): PipedConfig {
-  return Object.freeze({ ...cfg, pipedKey: cfg.pipedKey === "" ? "" : "******" });
+  return Object.freeze({
+    ...cfg,
+    pipedKey: cfg.pipedKey === "" ? "" : "******",
+    repositories: cfg.repositories.map((r) => ({ ...r, remote: redactRemote(r.remote) })),
+  });
+}
+
+/**
+ * A Git remote without the userinfo of a URL-form remote (`https://user:token@host/org/repo.git`
+ * → `https://host/org/repo.git`), for logs and for the meta reported to the control plane. The
+ * scp-like form (`git@host:org/repo.git`) carries no secret and is returned as is.
+ */
+export function redactRemote(remote: string): string {
+  return remote.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/?#]*@/, "$1");
 }
 
 function readRepositories(r: FieldReader, p: FieldPath, v: unknown): readonly PipedRepository[] {

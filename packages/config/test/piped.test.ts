@@ -8,6 +8,7 @@ import {
   loadPipedConfig,
   parsePipedConfig,
   redactPipedConfig,
+  redactRemote,
   type PipedConfig,
 } from "@pipecd-ts/config";
 
@@ -147,6 +148,39 @@ describe("piped config with pipedKeyData", () => {
     assert.equal(safe.pipedKey, "******");
     assert.ok(!JSON.stringify(safe).includes("piped-key-from-data"));
     assert.equal(cfg.pipedKey, "piped-key-from-data");
+  });
+
+  it("drops credentials from the remotes it logs, keeping the rest of each remote", () => {
+    const text = `apiVersion: pipecd.dev/v1beta1
+kind: Piped
+spec:
+  projectID: p
+  pipedID: id
+  pipedKeyData: ${Buffer.from("k").toString("base64")}
+  apiAddress: cp:9080
+  repositories:
+    - { repoId: a, remote: "https://bot:ghp_s3cret@github.com/org/a.git", branch: main }
+    - { repoId: b, remote: "https://ghp_tokenOnly@github.com/org/b.git", branch: main }
+    - { repoId: c, remote: "git@github.com:org/c.git", branch: main }
+    - { repoId: d, remote: "ssh://git:pw@git.example.com:2222/org/d.git", branch: main }
+`;
+    const cfg = parsePipedConfig("piped.yaml", text);
+    const safe = redactPipedConfig(cfg);
+    assert.deepEqual(
+      safe.repositories.map((r) => r.remote),
+      [
+        "https://github.com/org/a.git",
+        "https://github.com/org/b.git",
+        "git@github.com:org/c.git",
+        "ssh://git.example.com:2222/org/d.git",
+      ],
+    );
+    const logged = JSON.stringify(safe);
+    for (const secret of ["ghp_s3cret", "ghp_tokenOnly", ":pw@"])
+      assert.ok(!logged.includes(secret), `${secret} is not logged`);
+    assert.equal(cfg.repositories[0]?.remote, "https://bot:ghp_s3cret@github.com/org/a.git");
+    assert.equal(redactRemote("/srv/git/apps.git"), "/srv/git/apps.git");
+    assert.equal(redactRemote("https://u:p%40ss@h/r.git?x=1"), "https://h/r.git?x=1");
   });
 });
 

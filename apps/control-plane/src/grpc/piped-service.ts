@@ -18,6 +18,7 @@ import {
   type GrpcServiceImpl,
   type WatchResponse,
 } from "@pipecd-ts/proto";
+import { redactRemote } from "@pipecd-ts/config";
 import type { Datastore } from "@pipecd-ts/datastore";
 import { isDeploymentCompleted } from "@pipecd-ts/model";
 import {
@@ -171,7 +172,8 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
       const p = await ds.pipeds.update(piped.pipedId, (p) => {
         p.version = req.version;
         p.platformProviders = req.platformProviders;
-        p.repositories = req.repositories;
+        // An older or misconfigured piped may send `https://user:token@host/…`: never store it.
+        p.repositories = req.repositories.map((r) => ({ ...r, remote: redactRemote(r.remote) }));
         p.startedAt = now();
         p.lastSeenAt = now();
       });

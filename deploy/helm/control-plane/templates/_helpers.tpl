@@ -54,3 +54,24 @@ app.kubernetes.io/component: control-plane
 {{- end -}}
 {{- end -}}
 {{- end -}}
+
+{{/* Whether users reach the web UI over HTTPS: TLS on the listener or on the web Ingress. */}}
+{{- define "cp.secureCookies" -}}
+{{- if or .Values.tls.secretName (and .Values.ingress.enabled .Values.ingress.tls) -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/*
+Annotations of an Ingress: the user's, plus ingress-nginx's backend protocol derived from the
+listener (HTTPS/GRPCS when tls.secretName makes the pod serve TLS, else HTTP/GRPC) unless the user
+set it. Call with (dict "ctx" $ "annotations" … "plain" "HTTP" "tls" "HTTPS").
+*/}}
+{{- define "cp.ingressAnnotations" -}}
+{{- $a := deepCopy (default (dict) .annotations) -}}
+{{- $key := "nginx.ingress.kubernetes.io/backend-protocol" -}}
+{{- if not (hasKey $a $key) -}}
+{{- $_ := set $a $key (ternary .tls .plain (not (empty .ctx.Values.tls.secretName))) -}}
+{{- end -}}
+{{- toYaml $a -}}
+{{- end -}}

@@ -30,6 +30,15 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/component: piped
 {{- end -}}
 
+{{/*
+Name of the RBAC objects: prefixed with the release namespace, so that pipeds released under
+the same name in two namespaces do not share (and overwrite) one ClusterRole, or one Role in a
+namespace both deploy to.
+*/}}
+{{- define "piped.rbacName" -}}
+{{- printf "%s-%s" .Release.Namespace (include "piped.fullname" .) -}}
+{{- end -}}
+
 {{- define "piped.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create -}}
 {{- default (include "piped.fullname" .) .Values.serviceAccount.name -}}
@@ -57,6 +66,9 @@ app.kubernetes.io/component: piped
 {{- end -}}
 {{- if not (has .Values.rbac.scope (list "cluster" "namespace")) -}}
 {{- fail (printf "rbac.scope must be cluster or namespace, got %q" .Values.rbac.scope) -}}
+{{- end -}}
+{{- if and .Values.git.sshKeySecret.name (not (and .Values.git.sshKeySecret.key .Values.git.sshKeySecret.knownHostsKey)) -}}
+{{- fail "git.sshKeySecret needs key (the private key) and knownHostsKey (the hosts' keys): ssh never trusts an unknown host here" -}}
 {{- end -}}
 {{- if and .Values.rbac.create (eq .Values.rbac.scope "namespace") (empty .Values.rbac.namespaces) -}}
 {{- fail "rbac.scope=namespace needs rbac.namespaces: the namespaces the piped may deploy to" -}}
@@ -92,19 +104,23 @@ spec:
 {{/*
 The Kubernetes permissions the piped uses, and no more (PipeCD's chart grants * on *). One rule
 per resource, each needed by the seed-shaped Istio canary: test/helm/rbac.test.ts runs it with
-these rules under kube-sim's RBAC and shows that removing any one rule makes it fail.
+these rules under kube-sim's RBAC, shows that removing any one rule makes it fail, and that every
+granted verb was called by that run or is in its short allowlist of verbs for other paths.
 - get: owner check before delete (only objects whose pipecd.dev/resource-key matches), reading
   the VirtualService back after a traffic split, rollout status.
 - watch (Deployments): waiting for rollouts.
+- list (Deployments only): the traffic router's fallback when a variant's Deployments are not
+  named <workload>-<suffix> (packages/plugin-kubernetes/src/traffic/router.ts); it lists the
+  namespace's Deployments and keeps those annotated with the application's id.
 - create + patch: server-side apply (an apply that creates needs both).
 - delete: canary clean, prune, and rollback removing what the failed commit added.
-Not granted because the piped never calls them: list, update, deletecollection, ReplicaSets,
-Pods, Events, Namespaces.
+Not granted because the piped never calls them: list of anything but Deployments, update,
+deletecollection, ReplicaSets, Pods, Events, Namespaces.
 */}}
 {{- define "piped.rules" -}}
 - apiGroups: [apps]
   resources: [deployments]
-  verbs: [get, watch, create, patch, delete]
+  verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [""]
   resources: [services]
   verbs: [get, create, patch, delete]
