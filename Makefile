@@ -28,6 +28,7 @@ check: bootstrap
 	@bash scripts/check-proto-drift.sh
 
 test: check
+	@bash scripts/ensure-chromium.sh   # the browser tests (test/web) drive Debian's chromium; the demo does not need it
 	@echo "== tests (node:test; PostgreSQL started by scripts/with-postgres.sh)"
 	@bash scripts/with-postgres.sh bash scripts/run-tests.sh
 
@@ -35,5 +36,5 @@ bench: bootstrap
 	@bash scripts/with-postgres.sh node --import tsx test/bench/control-plane.bench.ts
 	@node --import tsx test/bench/kube-sim.bench.ts
 
-demo: bootstrap
-	@bash scripts/demo.sh
+demo:
+	@PIPECD_DEMO_T0_MS=$$(date +%s%3N) bash -c 'bash scripts/bootstrap.sh && exec bash scripts/demo.sh'

@@ -15,5 +15,4 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   pnpm install --frozen-lockfile --reporter=append-only 2>&1 | grep -v 'better-sqlite3 install:' | tail -n 5 >&2
   echo "$want" >"$stamp"
 fi
-bash scripts/ensure-chromium.sh   # browser tests (test/web) drive Debian's chromium
 bash apps/web/scripts/build-if-changed.sh   # the web UI the control plane serves at /

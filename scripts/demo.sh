@@ -4,4 +4,4 @@
 # test/demo/main.ts). Ctrl-C stops everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exec node --import tsx test/demo/main.ts
+PIPECD_DEMO_T0_MS=${PIPECD_DEMO_T0_MS:-$(date +%s%3N)} exec node --import tsx test/demo/main.ts

@@ -8,14 +8,15 @@
 // Environment: PIPECD_DEMO_DIR (default ./.demo, wiped at start: every run starts fresh),
 // PIPECD_HTTP_PORT / PIPECD_GRPC_PORT (default 8080 / 9080, a free port when taken).
 import { createServer } from "node:net";
-import { relative, resolve } from "node:path";
-import { rm } from "node:fs/promises";
+import { join, relative, resolve } from "node:path";
+import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { ensureK8sTools, freePort, repoRoot, startStack, type Stack } from "@pipecd-ts/testkit";
 import * as k8s from "@kubernetes/client-node";
 import { applyIstioCrds, files } from "../e2e/fixtures.js";
 
-const t0 = performance.now();
-const elapsed = (): string => `${((performance.now() - t0) / 1000).toFixed(1)} s`;
+// Timed from `make demo` itself when scripts/demo.sh says when it began (so module loading counts).
+const t0 = Number(process.env["PIPECD_DEMO_T0_MS"]) || Date.now();
+const elapsed = (): string => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
 const step = (msg: string): void => console.log(`demo [${elapsed().padStart(6)}] ${msg}`);
 
 /** `want` when it is free on 127.0.0.1, else a free port (another demo or service has it). */
@@ -30,6 +31,20 @@ async function portOr(want: number, what: string): Promise<number> {
   const other = await freePort();
   step(`port ${want} (${what}) is taken; using ${other}`);
   return other;
+}
+
+const MARKER = ".pipecd-demo";
+
+/** Empties `dir` for a fresh run, refusing a non-empty directory the demo did not make. */
+async function freshDemoDir(dir: string, ours: boolean): Promise<void> {
+  const entries = await readdir(dir).catch(() => undefined);
+  if (!ours && entries && entries.length > 0 && !entries.includes(MARKER))
+    throw new Error(
+      `${dir} is not empty and was not made by the demo; refusing to wipe it (set PIPECD_DEMO_DIR)`,
+    );
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, MARKER), "made by make demo; wiped by the next run\n");
 }
 
 let s: Stack | undefined;
@@ -54,8 +69,14 @@ async function main(): Promise<void> {
   const dir = resolve(process.env["PIPECD_DEMO_DIR"] ?? resolve(root, ".demo"));
   const httpPort = await portOr(Number(process.env["PIPECD_HTTP_PORT"] ?? 8080), "HTTP");
   const grpcPort = await portOr(Number(process.env["PIPECD_GRPC_PORT"] ?? 9080), "gRPC");
-  await rm(dir, { recursive: true, force: true });
-  const tools = ensureK8sTools(); // kubectl for the printed commands; cached after the first run
+  await freshDemoDir(dir, dir === resolve(root, ".demo"));
+  // kubectl for the printed commands (cached after the first run); without it, print plain kubectl.
+  const tools = ensureK8sTools().catch((err: unknown) => {
+    step(
+      `could not fetch kubectl (${err instanceof Error ? err.message : String(err)}); using yours`,
+    );
+    return { kubectl: "kubectl" };
+  });
 
   step(`starting kube-sim, the control plane (SQLite in ${dir}) on :${httpPort}/:${grpcPort}…`);
   process.on("SIGINT", () => void stop(0));
@@ -100,7 +121,7 @@ async function main(): Promise<void> {
   web UI and REST API  ${s.httpUrl}   (log in as demo / demo-secret)
   admin API key        ${rel(s.adminKeyFile)}   (mode 0600; OpenAPI at ${s.httpUrl}/api/v1/openapi.json)
 
-  see the canary       ${kctl} get deployments -o custom-columns=NAME:.metadata.name,READY:.status.readyReplicas,IMAGE:.spec.template.spec.containers[0].image
+  see the canary       ${kctl} get deployments -o 'custom-columns=NAME:.metadata.name,READY:.status.readyReplicas,IMAGE:.spec.template.spec.containers[0].image'
   see the 90/10 split  ${kctl} get virtualservice canary-app -o jsonpath='{.spec.http[0].route}'
   follow it            ${pipectl} deployment wait ${d.id ?? ""} --status DEPLOYMENT_SUCCESS
   approve              ${pipectl} stage approve --deployment ${d.id ?? ""}

@@ -1,7 +1,7 @@
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { eventually, repoRoot, runCommand } from "@pipecd-ts/testkit";
@@ -31,6 +31,7 @@ describe("make demo", () => {
 
   it("waits for approval in under 30 s, prints working commands, and Ctrl-C leaves nothing running", async () => {
     dir = await mkdtemp(join(tmpdir(), "pipecd-demo-"));
+    const spawnedAt = Date.now();
     demo = spawn("bash", [join(repoRoot(), "scripts", "demo.sh")], {
       cwd: repoRoot(),
       detached: true, // its own process group, as a terminal's Ctrl-C signals the whole group
@@ -44,6 +45,8 @@ describe("make demo", () => {
     const command = (label: string): string =>
       new RegExp(`^  ${label} {2,}(.+)$`, "m").exec(out)?.[1] ?? "";
     await eventually(async () => command("approve") !== "", 60_000, `the approve command:\n${out}`);
+    const wall = (Date.now() - spawnedAt) / 1000;
+    assert.ok(wall < 30, `the approve command was printed ${wall} s after the start (limit 30 s)`);
     assert.match(out, /demo \[ *[\d.]+ s\] starting kube-sim/, "progress lines while it starts");
     const secs = Number(/waiting for approval after ([\d.]+) s/.exec(out)?.[1]);
     assert.ok(secs > 0 && secs < 30, `waiting for approval after ${secs} s (limit 30 s)`);
@@ -81,5 +84,23 @@ describe("make demo", () => {
     assert.equal(await exited, 0, out);
     assert.match(out, /stopped; nothing left running/);
     assert.deepEqual(await processesMentioning(dir), [], "no process of the demo is left");
+  });
+
+  it("refuses to wipe a non-empty directory it did not make", async () => {
+    const foreign = await mkdtemp(join(tmpdir(), "not-a-demo-"));
+    await writeFile(join(foreign, "precious.txt"), "keep me");
+    const r = await runCommand("bash", [join(repoRoot(), "scripts", "demo.sh")], {
+      timeoutMs: 60_000,
+      env: {
+        ...process.env,
+        PIPECD_DEMO_DIR: foreign,
+        PIPECD_HTTP_PORT: "0",
+        PIPECD_GRPC_PORT: "0",
+      },
+    });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /is not empty and was not made by the demo; refusing to wipe it/);
+    assert.equal(await readFile(join(foreign, "precious.txt"), "utf8"), "keep me");
+    await rm(foreign, { recursive: true, force: true });
   });
 });

@@ -130,7 +130,7 @@ describe("system on SQLite: approvals, restarts, crashes, two clusters, cancel",
       s.pipectl(["stage", "approve", "--deployment", d.id ?? ""], { apiKeyFile: keyFile[u] });
 
     const outsider = await approve("mallory");
-    assert.notEqual(outsider.code, 0);
+    assert.equal(outsider.code, 4, "exit 4: refused (403)");
     assert.match(outsider.stderr, /approver/i, "the server's reason is printed");
 
     const first = await approve("reviewer-a");
@@ -144,7 +144,7 @@ describe("system on SQLite: approvals, restarts, crashes, two clusters, cancel",
       "the first approval to be recorded",
     );
     const again = await approve("reviewer-a");
-    assert.notEqual(again.code, 0, "the same user twice is refused");
+    assert.equal(again.code, 1, "the same user twice is refused (409 ALREADY_EXISTS → exit 1)");
     const cur = (await s.admin.call("getDeployment", { params: { id: d.id ?? "" } })).deployment;
     assert.equal(stage(cur, "WAIT_APPROVAL")?.status, "STAGE_RUNNING", "still waiting for a 2nd");
 
@@ -160,8 +160,8 @@ describe("system on SQLite: approvals, restarts, crashes, two clusters, cancel",
     const d = await s.waitDeployment(appId, waitingForApproval("bump to v0.4.0"), 90_000, "v0.4.0");
     await s.stopControlPlane();
     const down = await s.pipectl(["deployment", "get", d.id ?? ""]);
-    assert.notEqual(down.code, 0, "server down → non-zero exit");
-    assert.match(down.stderr, /127\.0\.0\.1|connect|reach/i, "a clear message about the server");
+    assert.equal(down.code, 3, "server down → exit 3");
+    assert.match(down.stderr, /cannot reach the control plane at http:\/\/127\.0\.0\.1/);
     await s.startControlPlane();
     await eventually(
       async () =>
@@ -305,7 +305,7 @@ spec:
       "--timeout",
       "90s",
     ]);
-    assert.notEqual(wait.code, 0, "wait exits non-zero on a different final status");
+    assert.equal(wait.code, 5, "wait exits 5 on a different final status");
     const done = (await s.admin.call("getDeployment", { params: { id: e.id ?? "" } })).deployment;
     assert.equal(done.status, "DEPLOYMENT_CANCELLED");
     assert.match(done.statusReason ?? "", /resources were left in place/);

@@ -8,7 +8,7 @@ import { openDatastore, type Datastore } from "@pipecd-ts/datastore";
 import { DEFAULT_CONTROL_PLANE_CONFIG, type ControlPlaneConfig } from "@pipecd-ts/config";
 import { InvalidArgumentError, systemClock, type Clock, type Logger } from "@pipecd-ts/runtime";
 import { Actions } from "./actions.js";
-import { Authenticator } from "./auth/authenticator.js";
+import { Authenticator, BOOTSTRAP_ADMIN } from "./auth/authenticator.js";
 import { parseApiKey } from "./auth/principal.js";
 import { generateSecret, hashSecret } from "./auth/secrets.js";
 import { createPipedServiceImpl } from "./grpc/piped-service.js";
@@ -213,7 +213,7 @@ async function bootstrapAdminKey(
       name: "bootstrap-admin",
       projectId,
       role: Role.ADMIN,
-      creator: "admin",
+      creator: BOOTSTRAP_ADMIN,
       createdAt: stamp,
       updatedAt: stamp,
     }),

@@ -260,6 +260,37 @@ spec:
       assert.equal(list.status, 403, "listing keys stays admin-only");
     });
 
+    it("a cookie-authenticated change from another site is refused; JSON bodies only", async () => {
+      const alice = await session("alice", "alice-secret");
+      const create = (headers: Record<string, string>) =>
+        alice("/api/v1/api-keys", {
+          method: "POST",
+          headers,
+          body: JSON.stringify({ name: "csrf", role: "viewer" }),
+        });
+      const host = new URL(t.cp.httpUrl).host;
+      const cases: [Record<string, string>, number][] = [
+        [{ origin: "https://evil.example" }, 403],
+        [{ "sec-fetch-site": "cross-site" }, 403],
+        [{ "sec-fetch-site": "same-site" }, 403],
+        [{ "content-type": "text/plain" }, 415],
+        [{ origin: `http://${host}`, "sec-fetch-site": "same-origin" }, 201],
+      ];
+      for (const [headers, want] of cases)
+        assert.equal((await create(headers)).status, want, JSON.stringify(headers));
+      // A key is not a cookie: no browser sends it on its own, so no origin check applies.
+      const byKey = await fetch(`${t.cp.httpUrl}/api/v1/deployments/none/cancel`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${editorKey}`,
+          origin: "https://elsewhere.example",
+          "content-type": "application/json",
+        },
+        body: "{}",
+      });
+      assert.equal(byKey.status, 404);
+    });
+
     it("approve needs a key: none → 401, viewer → 403, editor → 202 and the command is pushed", async () => {
       await runningDeployment(a, appA, "dep-approve", [{ id: "approve", name: WAIT }], ["approve"]);
       const params = { params: { id: "dep-approve", stageId: "approve" } };
@@ -383,9 +414,9 @@ spec:
           413,
         ],
         [
-          "text body",
+          "text body (JSON only: text/plain is what a cross-site form sends)",
           await post("/api/v1/pipeds", "name=x", { "content-type": "text/plain" }),
-          400,
+          415,
         ],
         [
           "unsupported content type",

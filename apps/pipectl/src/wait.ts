@@ -1,4 +1,4 @@
-import { sleep } from "@pipecd-ts/runtime";
+import { longTimeoutSignal, sleep } from "@pipecd-ts/runtime";
 import type { Context } from "./command.js";
 import { CliError, ExitCode, isTransient, type ExitCodeValue } from "./errors.js";
 import { describeProgress, isFinal, type DeploymentJson } from "./deployments.js";
@@ -66,7 +66,7 @@ export async function waitForDeployment(ctx: Context, o: WaitOptions): Promise<E
   const client = await ctx.client();
   const apiKey = await ctx.apiKey();
   const start = Date.now();
-  const deadline = AbortSignal.timeout(o.timeoutMs);
+  const deadline = longTimeoutSignal(o.timeoutMs);
   const finished = new AbortController();
   const signal = AbortSignal.any([deadline, finished.signal]);
   const pollMs = o.pollMs ?? 5000;

@@ -2,6 +2,7 @@ import { METADATA_APPROVED_BY } from "@pipecd-ts/model";
 import { StageStatus } from "@pipecd-ts/proto";
 import type { StageExecutor, StageInput } from "@pipecd-ts/plugin-sdk";
 import { stageStartTime } from "./wait.js";
+import { MAX_TIMER_MS } from "@pipecd-ts/runtime";
 
 /** The options WAIT_APPROVAL reads (compiled by the config loader). */
 export interface WaitApprovalOptions {
@@ -44,7 +45,7 @@ export class WaitApprovalExecutor implements StageExecutor {
       }
       // A ref'd timer (AbortSignal.timeout's is unref'd and would not keep the process alive).
       const timeout = new AbortController();
-      const timer = setTimeout(() => timeout.abort(), left);
+      const timer = setTimeout(() => timeout.abort(), Math.min(left, MAX_TIMER_MS));
       const signal = AbortSignal.any([input.signal, timeout.signal]);
       let cmd;
       try {

@@ -1,6 +1,35 @@
 import { DeadlineExceededError } from "./errors.js";
 
-/** Resolves after `ms`, or rejects with the signal's reason as soon as `signal` aborts. */
+/** The longest delay setTimeout honours: a longer one (or AbortSignal.timeout) fires after 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * setTimeout for any delay (a WAIT_APPROVAL `timeout: 720h` is longer than 24.8 days): re-arms
+ * in steps of at most {@link MAX_TIMER_MS}. Returns the function that cancels it.
+ */
+export function setLongTimeout(fn: () => void, ms: number): () => void {
+  let timer: ReturnType<typeof setTimeout>;
+  const arm = (left: number): void => {
+    timer =
+      left > MAX_TIMER_MS
+        ? setTimeout(() => arm(left - MAX_TIMER_MS), MAX_TIMER_MS)
+        : setTimeout(fn, Math.max(0, left));
+  };
+  arm(ms);
+  return () => clearTimeout(timer);
+}
+
+/** An AbortSignal that aborts after `ms`, for any delay (see {@link setLongTimeout}). */
+export function longTimeoutSignal(ms: number): AbortSignal {
+  const ac = new AbortController();
+  setLongTimeout(
+    () => ac.abort(new DOMException("The operation was aborted due to timeout", "TimeoutError")),
+    ms,
+  );
+  return ac.signal;
+}
+
+/** Resolves after `ms` (any length), or rejects with the signal's reason as soon as `signal` aborts. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
@@ -8,10 +37,10 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
       return;
     }
     const onAbort = (): void => {
-      clearTimeout(timer);
+      cancel();
       reject(signal?.reason as Error);
     };
-    const timer = setTimeout(() => {
+    const cancel = setLongTimeout(() => {
       signal?.removeEventListener("abort", onAbort);
       resolve();
     }, ms);

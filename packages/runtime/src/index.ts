@@ -19,7 +19,14 @@ export {
   toAppError,
   type ErrorCode,
 } from "./errors.js";
-export { aborted, sleep, withDeadline } from "./deadline.js";
+export {
+  MAX_TIMER_MS,
+  aborted,
+  longTimeoutSignal,
+  setLongTimeout,
+  sleep,
+  withDeadline,
+} from "./deadline.js";
 export { backoffDelay, isRetryableError, retry, type RetryOptions } from "./retry.js";
 export { createLogger, silentLogger, type Logger, type LoggerOptions } from "./logger.js";
 export { systemClock, type Clock } from "./clock.js";

@@ -16,7 +16,13 @@ import { parseApiKey, parsePipedToken, type PipedPrincipal, type Principal } fro
 /** Name of the web session cookie. */
 export const SESSION_COOKIE = "pipecd_session";
 
+/** Owner of the first admin key (server.ts bootstrap) and of the keys it creates. */
+export const BOOTSTRAP_ADMIN = "admin";
+
 const PIPED_CACHE_TTL_MS = 10_000;
+/** Failed sign-ins allowed per username and per address in {@link LOGIN_WINDOW_MS}. */
+const LOGIN_MAX_FAILURES = 10;
+const LOGIN_WINDOW_MS = 5 * 60_000;
 const LAST_USED_EVERY_MS = 60_000;
 
 /** Options of {@link Authenticator}. */
@@ -35,6 +41,8 @@ export interface AuthenticatorOptions {
 export class Authenticator {
   private readonly pipedCache = new Map<string, { principal: PipedPrincipal; until: number }>();
   private readonly apiKeyLastUsed = new Map<string, number>();
+  /** Failed sign-ins per `user:<name>` and `ip:<address>` within the current window. */
+  private readonly loginFailures = new Map<string, { count: number; until: number }>();
 
   constructor(private readonly opts: AuthenticatorOptions) {}
 
@@ -99,28 +107,82 @@ export class Authenticator {
       if (auth.apiKey.disabled) throw new UnauthenticatedError("API key is disabled");
       if (auth.apiKey.projectId !== this.opts.config.projectId)
         throw new UnauthenticatedError("invalid API key");
+      // A key acts as its owner and never above the owner's role *now*: removing a user from
+      // the config, or demoting them, takes effect on their keys at once.
+      const ownerRole = this.currentRole(auth.apiKey.creator);
+      if (ownerRole === undefined)
+        throw new UnauthenticatedError(
+          `API key owner ${auth.apiKey.creator} is no longer a user of this control plane`,
+        );
       this.touchApiKey(parsed.id);
-      return { username: auth.apiKey.creator, role: auth.apiKey.role, apiKeyId: auth.apiKey.id };
+      return {
+        username: auth.apiKey.creator,
+        role: Math.min(auth.apiKey.role, ownerRole) as Role,
+        apiKeyId: auth.apiKey.id,
+      };
     }
     if (sessionToken) {
       const s = await this.opts.ds.sessions.get(hashSecret(sessionToken), this.opts.clock.now());
-      if (s) return { username: s.username, role: s.role, sessionHash: s.tokenHash };
-      throw new UnauthenticatedError("session expired or invalid; sign in again");
+      if (!s) throw new UnauthenticatedError("session expired or invalid; sign in again");
+      // The role comes from the config as it is now, not as it was at sign-in.
+      const role = this.currentRole(s.username);
+      if (role === undefined) {
+        await this.opts.ds.sessions.delete(s.tokenHash).catch(() => undefined);
+        throw new UnauthenticatedError("this user no longer exists; sign in again");
+      }
+      return { username: s.username, role, sessionHash: s.tokenHash };
     }
     throw new UnauthenticatedError(
       "authentication required: send 'Authorization: Bearer <apiKey>' or sign in",
     );
   }
 
+  /**
+   * A user's role as the config says now: config users by name; the bootstrap identity "admin"
+   * (owner of the first admin key) when no config user takes that name; undefined for anyone else.
+   */
+  private currentRole(username: string): Role | undefined {
+    const user = this.opts.config.users.find((u) => u.username === username);
+    if (user) return parseRole(user.role) ?? Role.VIEWER;
+    return username === BOOTSTRAP_ADMIN ? Role.ADMIN : undefined;
+  }
+
   /** Checks a username/password from the config and opens a session; returns its token. */
   async login(
     username: string,
     password: string,
+    ip = "",
   ): Promise<{ token: string; principal: Principal; expiresAt: Date }> {
+    // Guessing is throttled per username and per client address, checked before the (costly)
+    // scrypt so that a flood of attempts cannot starve the API either.
+    const at = this.opts.clock.now().getTime();
+    const keys = [`user:${username}`, `ip:${ip}`];
+    for (const k of keys) {
+      const f = this.loginFailures.get(k);
+      if (f && f.until > at && f.count >= LOGIN_MAX_FAILURES)
+        throw new AppError(
+          "RESOURCE_EXHAUSTED",
+          `too many failed sign-ins; try again in ${Math.ceil((f.until - at) / 1000)} s`,
+        );
+    }
     const user = this.opts.config.users.find((u) => u.username === username);
     // Verify against a dummy hash for unknown users so timing does not reveal who exists.
     const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
-    if (!user || !ok) throw new UnauthenticatedError("wrong username or password");
+    if (!user || !ok) {
+      if (this.loginFailures.size > 10_000) this.loginFailures.clear();
+      for (const k of keys) {
+        const f = this.loginFailures.get(k);
+        this.loginFailures.set(
+          k,
+          f && f.until > at
+            ? { count: f.count + 1, until: f.until }
+            : { count: 1, until: at + LOGIN_WINDOW_MS },
+        );
+      }
+      this.opts.logger.warn({ username, ip }, "failed sign-in");
+      throw new UnauthenticatedError("wrong username or password");
+    }
+    this.loginFailures.delete(`user:${username}`);
     const token = generateSecret();
     const now = this.opts.clock.now();
     const expiresAt = new Date(now.getTime() + this.opts.config.sessionTtlMs);

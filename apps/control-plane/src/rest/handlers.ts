@@ -215,6 +215,7 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       const { token, principal, expiresAt } = await deps.auth.login(
         req.body.username,
         req.body.password,
+        ctx.ip,
       );
       ctx.setSession(token, expiresAt);
       await actions.audit(principal, "user.login", "user", principal.username, {}, ctx.ip);

@@ -50,6 +50,29 @@ function cookie(req: FastifyRequest, name: string): string | undefined {
   return undefined;
 }
 
+/**
+ * CSRF defence for cookie-authenticated changes, on top of SameSite=Strict (which still lets a
+ * sibling subdomain through): a browser says where a request comes from (`Sec-Fetch-Site`,
+ * `Origin`); anything but this origin is refused. Clients that are not browsers send neither.
+ */
+function refuseCrossSite(req: FastifyRequest): void {
+  if (req.method === "GET" || req.method === "HEAD") return;
+  const site = req.headers["sec-fetch-site"];
+  if (site !== undefined && site !== "same-origin" && site !== "none")
+    throw new PermissionDeniedError(`cross-site request refused (Sec-Fetch-Site: ${String(site)})`);
+  const origin = req.headers.origin;
+  if (origin === undefined) return;
+  let host: string | undefined;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    host = undefined;
+  }
+  const served = req.headers["x-forwarded-host"] ?? req.headers.host;
+  if (host === undefined || host !== served)
+    throw new PermissionDeniedError(`cross-origin request refused (Origin: ${origin})`);
+}
+
 /** Builds the fastify app serving the REST API, SSE stream, OpenAPI, health and metrics. */
 export function createRestServer(o: RestServerOptions): FastifyInstance {
   const app = Fastify({
@@ -61,10 +84,13 @@ export function createRestServer(o: RestServerOptions): FastifyInstance {
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
   installValidation(app);
   installErrorHandling(app, o.logger);
+  // Bodies are JSON only: a text/plain POST is what an HTML form on another site can send.
+  app.removeContentTypeParser("text/plain");
 
   async function authenticate(req: FastifyRequest, access: Access): Promise<Principal | undefined> {
     if (access === "public") return undefined;
     const principal = await o.auth.rest(req.headers.authorization, cookie(req, SESSION_COOKIE));
+    if (principal.sessionHash) refuseCrossSite(req);
     if (!roleAllows(principal.role, ROLE_OF[access]))
       throw new PermissionDeniedError(
         `this needs the ${access} role; ${principal.username} has a lesser role`,
@@ -130,8 +156,9 @@ export function createRestServer(o: RestServerOptions): FastifyInstance {
   });
 
   app.get("/api/v1/stream", async (req, reply) => {
+    const recheck = (): Promise<unknown> => authenticate(req, "viewer");
     try {
-      await authenticate(req, "viewer");
+      await recheck();
     } catch (err) {
       return sendError(reply, toAppError(err));
     }
@@ -149,7 +176,14 @@ export function createRestServer(o: RestServerOptions): FastifyInstance {
       seq++;
       res.write(`id: ${seq}\nevent: ${ev.type}\ndata: ${JSON.stringify(ev)}\n\n`);
     });
-    const keepAlive = setInterval(() => res.write(": keep-alive\n\n"), o.sseKeepAliveMs);
+    // Each keep-alive re-checks the caller: a signed-out session, a disabled key or a user
+    // removed from the config stops receiving events within one interval.
+    const keepAlive = setInterval(() => {
+      recheck().then(
+        () => res.write(": keep-alive\n\n"),
+        () => res.end(),
+      );
+    }, o.sseKeepAliveMs);
     const cleanup = (): void => {
       off();
       clearInterval(keepAlive);

@@ -1,4 +1,6 @@
-import { chmod, writeFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { rename, rm, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import type { Context } from "../command.js";
 import { CliError, ExitCode } from "../errors.js";
 import { fields } from "../output.js";
@@ -8,11 +10,14 @@ import { fields } from "../output.js";
  * so scripts never have to scrape it from the terminal.
  */
 export async function saveSecret(file: string, secret: string): Promise<void> {
+  // A fresh file (exclusive create, mode 0600 from the start) renamed over the target: the key
+  // is never in a file others can read, and a symlink at `file` is replaced, not followed.
+  const tmp = join(dirname(file), `.${basename(file)}.${randomBytes(6).toString("hex")}.tmp`);
   try {
-    await writeFile(file, `${secret}\n`, { mode: 0o600 });
-    // writeFile's mode only applies to a new file; an existing one keeps its mode otherwise.
-    await chmod(file, 0o600);
+    await writeFile(tmp, `${secret}\n`, { mode: 0o600, flag: "wx" });
+    await rename(tmp, file);
   } catch (err) {
+    await rm(tmp, { force: true }).catch(() => undefined);
     throw new CliError(
       `the key was created but could not be written to ${file}: ${(err as Error).message}`,
       ExitCode.API_ERROR,

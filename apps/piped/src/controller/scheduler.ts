@@ -21,7 +21,7 @@ import {
   type StageCommandSource,
   type StageInput,
 } from "@pipecd-ts/plugin-sdk";
-import type { Clock, Logger } from "@pipecd-ts/runtime";
+import { setLongTimeout, type Clock, type Logger } from "@pipecd-ts/runtime";
 import type { ApiClient } from "../apiclient/client.js";
 import type { Reporter } from "../apiclient/reporter.js";
 import type { StageLogPersister } from "../stagelog/stage-log.js";
@@ -30,6 +30,8 @@ import { createMetadataStore } from "./metadata.js";
 
 /** Shared-metadata key holding when the deployment started running (ms): its timeout survives restarts. */
 export const DEPLOYMENT_START_KEY = "pipecd-ts.dev/started-at";
+/** Shared-metadata key holding a cancel's rollback choice ("true"/"false"): it survives restarts. */
+export const CANCEL_ROLLBACK_KEY = "pipecd-ts.dev/cancel-rollback";
 /** Stage-metadata key holding when the stage first started (ms): its timeout survives restarts. */
 export const STAGE_START_KEY = "pipecd-ts.dev/stage-started-at";
 
@@ -218,6 +220,14 @@ export class DeploymentRun {
 
   /** CANCEL_DEPLOYMENT: stops the current stage with `cancel`. */
   cancel(by: string, commandId: string, rollback: boolean): void {
+    if (!this.cancelled)
+      // Queued before the stage's CANCELLED report (reports are ordered), so a piped that dies
+      // between the two still knows after restart whether to roll back.
+      void this.metadata.shared
+        .put({ [CANCEL_ROLLBACK_KEY]: String(rollback) })
+        .catch((err: unknown) =>
+          this.log.warn({ err: String(err) }, "could not save the cancel's rollback choice"),
+        );
     this.cancelled ??= { by, commandId, rollback };
     this.current?.ac.abort(new StopSignal("cancel", `cancelled by ${by}`));
   }
@@ -315,15 +325,12 @@ export class DeploymentRun {
     }
 
     const rollbackStages = this.d.stages.filter((s) => s.rollback || s.name === StageName.ROLLBACK);
+    const noRollback =
+      this.cancelled?.rollback === false ||
+      this.metadata.shared.get(CANCEL_ROLLBACK_KEY) === "false";
     const wantRollback =
-      final !== DeploymentStatus.DEPLOYMENT_SUCCESS &&
-      rollbackStages.length > 0 &&
-      this.cancelled?.rollback !== false;
-    if (
-      final !== DeploymentStatus.DEPLOYMENT_SUCCESS &&
-      rollbackStages.length > 0 &&
-      this.cancelled?.rollback === false
-    ) {
+      final !== DeploymentStatus.DEPLOYMENT_SUCCESS && rollbackStages.length > 0 && !noRollback;
+    if (final !== DeploymentStatus.DEPLOYMENT_SUCCESS && rollbackStages.length > 0 && noRollback) {
       reason = `${reason}; rollback skipped as requested: resources were left in place`;
       this.log.info("cancelled without rollback: resources left in place");
     }
@@ -438,9 +445,9 @@ export class DeploymentRun {
     const onTerminate = (): void => ac.abort(new StopSignal("terminate"));
     if (terminate.aborted) onTerminate();
     terminate.addEventListener("abort", onTerminate, { once: true });
-    const timer = setTimeout(
+    const clearTimer = setLongTimeout(
       () => ac.abort(new StopSignal("timeout")),
-      Math.max(0, deadline - this.deps.clock.now().getTime()),
+      deadline - this.deps.clock.now().getTime(),
     );
     if (!isRollback) {
       this.current = { stageId: stage.id, ac };
@@ -482,7 +489,7 @@ export class DeploymentRun {
         log.warn({ err: message }, "stage executor threw");
       }
     }
-    clearTimeout(timer);
+    clearTimer();
     terminate.removeEventListener("abort", onTerminate);
     this.current = undefined;
     const stop = stopReasonOf(ac.signal);
