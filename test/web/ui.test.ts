@@ -17,12 +17,45 @@ const DESKTOP = { width: 1280, height: 800 };
 
 type Waiting = { id: string; stageId: string };
 
+/** A small Kubernetes app whose pipeline needs two named approvals, then waits 5 minutes. */
+const WAIT_APP = "wait-app";
+const waitAppFiles = (image: string): Record<string, string> => ({
+  [`${WAIT_APP}/app.pipecd.yaml`]: `apiVersion: pipecd.dev/v1beta1
+kind: KubernetesApp
+spec:
+  name: ${WAIT_APP}
+  pipeline:
+    stages:
+      - name: WAIT_APPROVAL
+        with: { approvers: [reviewer, boss], minApproverNum: 2 }
+      - name: WAIT
+        with: { duration: 5m }
+`,
+  [`${WAIT_APP}/deployment.yaml`]: `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: ${WAIT_APP}, labels: { app: ${WAIT_APP} } }
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: ${WAIT_APP} } }
+  template:
+    metadata: { labels: { app: ${WAIT_APP} } }
+    spec:
+      containers: [{ name: api, image: "example/api:${image}" }]
+`,
+});
+
 describe("web UI in Chromium", () => {
   let s: Stack;
   let appId = "";
   let browser: Browser;
   const contexts: BrowserContext[] = [];
   const consoleErrors: string[] = [];
+  /**
+   * Set while the test stops the control plane or ends a session on purpose: then Chromium's
+   * network lines for API calls failing meanwhile (connection refused, 401 on the stream) and
+   * its note that a 401 JSON answer is no event stream are expected. Nothing else is.
+   */
+  let outage = false;
 
   /**
    * A fresh browser profile at 1280×800 whose console errors and page errors are collected.
@@ -31,6 +64,9 @@ describe("web UI in Chromium", () => {
    * UI learns it must show the login page; the session cookie is HttpOnly) and 401 from /login
    * for a wrong password. Any other failed request, console.error or uncaught error fails.
    */
+  const noConsoleErrors = (): void =>
+    assert.deepEqual(consoleErrors, [], "the browser console shows no errors");
+
   const newPage = async (): Promise<Page> => {
     const ctx = await browser.newContext({ viewport: DESKTOP });
     contexts.push(ctx);
@@ -41,7 +77,12 @@ describe("web UI in Chromium", () => {
       const expected401 =
         /status of 401/.test(m.text()) &&
         (url === `${s.httpUrl}/api/v1/me` || url === `${s.httpUrl}/api/v1/login`);
-      if (!expected401) consoleErrors.push(`${m.text()} @ ${url}`);
+      const duringOutage =
+        outage &&
+        ((url.startsWith(`${s.httpUrl}/api/v1/`) &&
+          /Failed to load resource|net::ERR_/.test(m.text())) ||
+          /EventSource's response has a MIME type/.test(m.text()));
+      if (!expected401 && !duringOutage) consoleErrors.push(`${m.text()} @ ${url}`);
     });
     page.on("pageerror", (e) => consoleErrors.push(`page error: ${e.message}`));
     return page;
@@ -54,6 +95,7 @@ describe("web UI in Chromium", () => {
     await page.getByLabel("Password").fill(password);
     await page.getByRole("button", { name: "Sign in" }).click();
     if (!wrong) await page.getByTestId("who").filter({ hasText: username }).waitFor();
+    noConsoleErrors();
   };
 
   /** Bumps the seed app's image and waits (over the API) until its approval stage runs. */
@@ -72,9 +114,6 @@ describe("web UI in Chromium", () => {
       stageId: d.stages?.find((st) => st.name === "WAIT_APPROVAL")?.id ?? "",
     };
   };
-
-  const noConsoleErrors = (): void =>
-    assert.deepEqual(consoleErrors, [], "the browser console shows no errors");
 
   before(async () => {
     assert.ok(CHROMIUM, "chromium is installed (scripts/ensure-chromium.sh, run by make test)");
@@ -131,6 +170,7 @@ describe("web UI in Chromium", () => {
     // The new deployment appears in the open list by itself (server-sent events).
     const row = reviewer.locator(`tr[data-deployment="${waiting.id}"]`);
     await row.waitFor({ timeout: 30_000 });
+    noConsoleErrors();
     await row.getByRole("link", { name: "canary-app" }).click();
 
     const approval = reviewer.locator(
@@ -142,9 +182,11 @@ describe("web UI in Chromium", () => {
     assert.equal(await split.getAttribute("aria-label"), "traffic split: primary 90% / canary 10%");
     await reviewer.locator(".changes").filter({ hasText: "v0.1.0 → v0.2.0" }).waitFor();
     await reviewer.screenshot({ path: join(ARTIFACTS, "deployment-waiting.png"), fullPage: true });
+    noConsoleErrors();
 
     await approval.getByRole("button", { name: "Approve" }).click();
     await reviewer.locator('h1 [data-status="DEPLOYMENT_SUCCESS"]').waitFor({ timeout: 90_000 });
+    noConsoleErrors();
     assert.equal(
       await reviewer.evaluate("window.uiMark"),
       "same-document",
@@ -185,6 +227,7 @@ describe("web UI in Chromium", () => {
     await stage.getByText("cannot approve").waitFor();
     for (const name of ["Approve", "Reject", "Cancel with rollback", "Cancel without rollback"])
       assert.equal(await viewer.getByRole("button", { name }).count(), 0, `no ${name} button`);
+    noConsoleErrors();
 
     // The same request the button would send, forged with the viewer's own session cookie.
     const cookie = (await viewer.context().cookies()).map((c) => `${c.name}=${c.value}`).join("; ");
@@ -211,6 +254,8 @@ describe("web UI in Chromium", () => {
     const dialog = reviewer.getByRole("dialog");
     await dialog.getByRole("textbox").fill("error rate up");
     await dialog.getByRole("button", { name: "Reject" }).click();
+    await dialog.waitFor({ state: "hidden" });
+    noConsoleErrors();
     for (const page of [reviewer, viewer])
       await page.locator('h1 [data-status="DEPLOYMENT_FAILURE"]').waitFor({ timeout: 90_000 });
     const rollback = viewer.locator('li[data-stage="ROLLBACK"]');
@@ -233,7 +278,13 @@ describe("web UI in Chromium", () => {
     await admin.getByRole("link", { name: "Pipeds" }).click();
     await admin.locator('tr[data-piped="test-piped"] [data-status="ONLINE"]').waitFor();
     await admin.screenshot({ path: join(ARTIFACTS, "pipeds.png") });
+    noConsoleErrors();
     await admin.getByRole("link", { name: "API keys" }).click();
+    assert.deepEqual(
+      await admin.getByLabel("Role").locator("option").allTextContents(),
+      ["viewer (read)", "editor (approve, sync, cancel)", "admin (everything)"],
+      "an admin may create keys of every role",
+    );
     await admin.getByLabel("Name").fill("ci-bot");
     await admin.getByLabel("Role").selectOption("viewer");
     await admin.getByRole("button", { name: "Create" }).click();
@@ -243,6 +294,11 @@ describe("web UI in Chromium", () => {
       headers: { authorization: `Bearer ${key}` },
     });
     assert.equal(((await me.json()) as { user: { role: string } }).user.role, "viewer");
+    await admin
+      .locator("tr", { hasText: "ci-bot" })
+      .getByRole("button", { name: "Disable" })
+      .waitFor();
+    noConsoleErrors();
     await admin.getByRole("button", { name: "I have stored it" }).click();
     assert.equal(await admin.getByTestId("secret").count(), 0, "the key is gone from the page");
     await admin.getByRole("link", { name: "Audit log" }).click();
@@ -251,6 +307,53 @@ describe("web UI in Chromium", () => {
       .filter({ hasText: /approve/i })
       .first()
       .waitFor();
+    noConsoleErrors();
+  });
+
+  it("an editor creates a personal editor API key (shown once; admin not offered; no list), and Copy without a clipboard says to copy by hand", async () => {
+    await reviewer.goto(`${s.httpUrl}/applications`);
+    await reviewer.getByRole("link", { name: "API keys" }).click();
+    await reviewer.getByRole("heading", { name: "API keys" }).waitFor();
+    const role = reviewer.getByLabel("Role");
+    assert.deepEqual(
+      await role.locator("option").allTextContents(),
+      ["viewer (read)", "editor (approve, sync, cancel)"],
+      "roles are capped at the editor's own",
+    );
+    await assert.rejects(role.selectOption("admin", { timeout: 1_000 }), "admin cannot be picked");
+    await reviewer.getByLabel("Name").fill("reviewer-pipectl");
+    await role.selectOption("editor");
+    await reviewer.getByRole("button", { name: "Create" }).click();
+    const key = (await reviewer.getByTestId("secret").textContent()) ?? "";
+    assert.match(key, /^[^.]+\..{20,}$/, "the new key is shown once");
+    const me = await fetch(`${s.httpUrl}/api/v1/me`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    assert.equal(me.status, 200);
+    assert.equal(((await me.json()) as { user: { role: string } }).user.role, "editor");
+    assert.equal(await reviewer.getByRole("table").count(), 0, "only admins see the key list");
+    assert.equal(await reviewer.getByRole("button", { name: "Disable" }).count(), 0);
+    noConsoleErrors();
+    // Outside a secure context the browser has no navigator.clipboard.
+    await reviewer.evaluate(
+      'Object.defineProperty(navigator, "clipboard", { value: undefined, configurable: true })',
+    );
+    await reviewer.getByRole("button", { name: "Copy" }).click();
+    await reviewer.getByText("Copy failed: select the text and copy it by hand.").waitFor();
+    noConsoleErrors();
+    await reviewer.getByRole("button", { name: "I have stored it" }).click();
+    assert.equal(await reviewer.getByTestId("secret").count(), 0, "the key is gone from the page");
+  });
+
+  it("a malformed deployment path shows Not found instead of a blank page", async () => {
+    // The server answers 400 to such a URL itself, but an in-app link or Back can still put
+    // one in the address bar: navigate to it inside the page.
+    await reviewer.goto(`${s.httpUrl}/applications`);
+    await reviewer.evaluate(
+      'history.pushState(null, "", "/deployments/%E0%A4%A"); dispatchEvent(new PopStateEvent("popstate"))',
+    );
+    await reviewer.getByRole("heading", { name: "Not found" }).waitFor();
+    await reviewer.getByTestId("who").filter({ hasText: "reviewer" }).waitFor();
     noConsoleErrors();
   });
 
@@ -266,11 +369,14 @@ describe("web UI in Chromium", () => {
     // Backing out of the dialog sends nothing.
     await dialog.getByRole("button", { name: "Back", exact: true }).click();
     await dialog.waitFor({ state: "hidden" });
+    noConsoleErrors();
     const meanwhile = (await s.admin.call("getDeployment", { params: { id: waiting.id } }))
       .deployment;
     assert.equal(meanwhile.status, "DEPLOYMENT_RUNNING", "Back cancelled nothing");
     await reviewer.getByRole("button", { name: "Cancel with rollback" }).click();
     await dialog.getByRole("button", { name: "Cancel with rollback" }).click();
+    await dialog.waitFor({ state: "hidden" });
+    noConsoleErrors();
     await reviewer.locator('h1 [data-status="DEPLOYMENT_CANCELLED"]').waitFor({ timeout: 90_000 });
     await reviewer.locator('li[data-stage="ROLLBACK"][data-status="STAGE_SUCCESS"]').waitFor();
     assert.equal(
@@ -294,6 +400,104 @@ describe("web UI in Chromium", () => {
       5_000,
       "the page to fit 390 px",
     );
+    noConsoleErrors();
+  });
+
+  it("named approvals: the piped's log lines stream in, Approve gives way to 'waiting for 1 more'; live updates survive a control-plane restart (a signed-out page goes to login); Skip with confirmation", async () => {
+    await s.repo.commit(waitAppFiles("v1"), `${WAIT_APP} v1`);
+    const waitAppId = await s.addApp(WAIT_APP, WAIT_APP);
+    await s.waitDeployment(
+      waitAppId,
+      (x) => x.status === "DEPLOYMENT_SUCCESS",
+      60_000,
+      `${WAIT_APP} first (quick sync) deployment`,
+    );
+    await s.repo.commit(waitAppFiles("v2"), `${WAIT_APP} v2`);
+    const d = await s.waitDeployment(
+      waitAppId,
+      (x) =>
+        x.trigger?.commit?.message === `${WAIT_APP} v2` &&
+        x.stages?.find((st) => st.name === "WAIT_APPROVAL")?.status === "STAGE_RUNNING",
+      60_000,
+      `${WAIT_APP} v2 waiting for approval`,
+    );
+    const id = d.id ?? "";
+    const stageId = d.stages?.find((st) => st.name === "WAIT_APPROVAL")?.id ?? "";
+
+    const page = reviewer;
+    await page.goto(`${s.httpUrl}/deployments/${id}`);
+    await page.evaluate('window.uiMark = "same-document"');
+    const approval = page.locator('li[data-stage="WAIT_APPROVAL"]');
+    await approval.and(page.locator('[data-status="STAGE_RUNNING"]')).waitFor({ timeout: 30_000 });
+    const log = page.getByTestId("stage-log");
+    await log.getByText("Waiting for approval from at least 2 user(s)").waitFor();
+    assert.equal(await log.getByText("Approved by reviewer").count(), 0);
+    noConsoleErrors();
+
+    await approval.getByRole("button", { name: "Approve" }).click();
+    // A line the piped logs into the running stage after the page loaded shows up by itself.
+    await log.getByText("Approved by reviewer (1/2)").waitFor({ timeout: 15_000 });
+    await approval
+      .getByTestId("you-approved")
+      .filter({ hasText: "You approved; waiting for 1 more approver(s)." })
+      .waitFor();
+    assert.equal(await approval.getByRole("button", { name: "Approve" }).count(), 0);
+    assert.equal(await approval.getByTestId("approved-by").textContent(), "reviewer");
+    noConsoleErrors();
+
+    // A second page whose session ends: the applications list, which fetches only when the
+    // stream says so, so only the stream's refused reconnect (401) can tell it.
+    const viewer = await newPage();
+    await signIn(viewer, "watcher", "watcher-secret");
+    await viewer.locator(`tr[data-app="${WAIT_APP}"]`).waitFor();
+    await viewer.evaluate('window.uiMark = "viewer-document"');
+    const cookie = (await viewer.context().cookies()).map((c) => `${c.name}=${c.value}`).join("; ");
+
+    outage = true;
+    const out = await fetch(`${s.httpUrl}/api/v1/logout`, {
+      method: "POST",
+      headers: { cookie, "content-type": "application/json" },
+      body: "{}",
+    });
+    assert.equal(out.status, 200, "the viewer's session is signed out");
+    const t0 = Date.now();
+    await s.stopControlPlane();
+    await page.getByTestId("live-paused").waitFor({ timeout: 15_000 });
+    assert.match(
+      (await page.getByTestId("live-paused").textContent()) ?? "",
+      /Live updates paused – reconnecting/,
+    );
+    await s.startControlPlane();
+    await page.getByTestId("live-paused").waitFor({ state: "hidden", timeout: 60_000 });
+    console.log(`# live updates resumed ${Date.now() - t0} ms after the control plane stopped`);
+    // The viewer's stream is refused (401): the page shows the login form by itself.
+    await viewer.getByRole("button", { name: "Sign in" }).waitFor({ timeout: 60_000 });
+    assert.equal(await viewer.evaluate("window.uiMark"), "viewer-document", "no reload");
+    outage = false;
+
+    // A change after the restart reaches the open page over the new stream.
+    const boss = await s.as("boss");
+    await boss.call("approveStage", { params: { id, stageId } });
+    await approval.getByTestId("approved-by").filter({ hasText: "reviewer, boss" }).waitFor({
+      timeout: 30_000,
+    });
+    const wait = page.locator('li[data-stage="WAIT"][data-status="STAGE_RUNNING"]');
+    await wait.waitFor({ timeout: 30_000 });
+    await log.getByText("Waiting for 5m...").waitFor({ timeout: 15_000 });
+    noConsoleErrors();
+
+    // Skip the running WAIT: a confirmation first, then the pipeline finishes.
+    await page.getByRole("button", { name: "Skip WAIT" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByText("Skip the running stage WAIT?").waitFor();
+    await dialog.getByRole("button", { name: "Skip WAIT" }).click();
+    await dialog.waitFor({ state: "hidden" });
+    noConsoleErrors();
+    await page.locator('li[data-stage="WAIT"][data-status="STAGE_SKIPPED"]').waitFor({
+      timeout: 30_000,
+    });
+    await page.locator('h1 [data-status="DEPLOYMENT_SUCCESS"]').waitFor({ timeout: 30_000 });
+    assert.equal(await page.evaluate("window.uiMark"), "same-document", "no reload");
     noConsoleErrors();
   });
 });

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState, type ReactNode } from "react";
 import { RestError, type UserInfo } from "@pipecd-ts/rest-api";
-import { call, errorMessage, onUnauthenticated, openStream } from "./api.js";
+import { call, errorMessage, onUnauthenticated, openStream, useStreamConnected } from "./api.js";
 import { Link, navigate, useLocation } from "./router.js";
 import { SessionContext } from "./session.js";
 import { ErrorBox, Loading } from "./components/common.js";
@@ -33,6 +33,7 @@ export function App(): ReactNode {
   useEffect(() => onUnauthenticated(() => setSession({ state: "out" })), []);
   const signedIn = session.state === "in";
   useEffect(() => (signedIn ? openStream() : undefined), [signedIn]);
+  const live = useStreamConnected();
 
   if (session.state === "loading")
     return <main className="page">{error ? <ErrorBox error={error} /> : <Loading what="" />}</main>;
@@ -70,15 +71,13 @@ export function App(): ReactNode {
           <NavLink to="/pipeds" path={path}>
             Pipeds
           </NavLink>
+          <NavLink to="/api-keys" path={path}>
+            API keys
+          </NavLink>
           {user.role === "admin" && (
-            <>
-              <NavLink to="/api-keys" path={path}>
-                API keys
-              </NavLink>
-              <NavLink to="/audit-log" path={path}>
-                Audit log
-              </NavLink>
-            </>
+            <NavLink to="/audit-log" path={path}>
+              Audit log
+            </NavLink>
           )}
         </nav>
         <span className="who" data-testid="who">
@@ -88,6 +87,11 @@ export function App(): ReactNode {
           Sign out
         </button>
       </header>
+      {!live && (
+        <div className="banner" role="status" data-testid="live-paused">
+          Live updates paused – reconnecting…
+        </div>
+      )}
       <main className="page">{route(path, query, user)}</main>
     </SessionContext.Provider>
   );
@@ -107,18 +111,28 @@ function route(path: string, query: URLSearchParams, user: UserInfo): ReactNode 
     return <ApplicationsPage query={query} />;
   if (path === "/deployments") return <DeploymentsPage query={query} />;
   const m = /^\/deployments\/([^/]+)$/.exec(path);
-  if (m?.[1]) return <DeploymentDetailsPage id={decodeURIComponent(m[1])} />;
+  const id = m?.[1] === undefined ? undefined : safeDecode(m[1]);
+  if (id) return <DeploymentDetailsPage id={id} />;
   if (path === "/pipeds") return <PipedsPage />;
-  if (path === "/api-keys" && user.role === "admin") return <ApiKeysPage />;
+  if (path === "/api-keys") return <ApiKeysPage />;
   if (path === "/audit-log" && user.role === "admin") return <AuditLogPage />;
   return (
     <section>
       <h1>Not found</h1>
       <p>
         There is no page at <code>{path}</code>
-        {path === "/api-keys" || path === "/audit-log" ? " for your role" : ""}.{" "}
+        {path === "/audit-log" ? " for your role" : ""}.{" "}
         <Link to="/applications">Go to applications</Link>.
       </p>
     </section>
   );
+}
+
+/** decodeURIComponent, or undefined for a malformed escape (e.g. a truncated "%E0%A4%A"). */
+function safeDecode(s: string): string | undefined {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return undefined;
+  }
 }

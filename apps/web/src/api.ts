@@ -106,18 +106,51 @@ export function useApi<K extends OperationId>(
 
 type Listener = (ev: StreamEvent | "reconnected") => void;
 const streamListeners = new Set<Listener>();
-let source: EventSource | undefined;
+const connectionListeners = new Set<(connected: boolean) => void>();
+let connected = true;
+let closeCurrent: (() => void) | undefined;
+
+function setConnected(v: boolean): void {
+  if (connected === v) return;
+  connected = v;
+  for (const fn of connectionListeners) fn(v);
+}
+
+/** Whether the event stream is connected (false while live updates are paused). */
+export function useStreamConnected(): boolean {
+  const [v, setV] = useState(connected);
+  useEffect(() => {
+    setV(connected);
+    connectionListeners.add(setV);
+    return () => {
+      connectionListeners.delete(setV);
+    };
+  }, []);
+  return v;
+}
+
+/** The first retry waits about this long; each further one twice as long, up to the cap. */
+const RETRY_BASE_MS = 1_000;
+const RETRY_CAP_MS = 30_000;
 
 /**
- * Opens the server-sent event stream (GET /api/v1/stream) once per signed-in page; EventSource
- * reconnects by itself, and every reconnect tells listeners to re-list what they show, since
- * events sent while disconnected are lost.
+ * Opens the server-sent event stream (GET /api/v1/stream) for the signed-in app; returns the
+ * close function. EventSource retries a dropped connection by itself, but a non-200 answer
+ * (502/503 while the control plane restarts behind a proxy, 401 once the session expired)
+ * closes it for good: then this asks `me` after a jittered, growing delay — a 401 there shows
+ * the login page (through {@link call}), anything else tries again later — and opens a new
+ * stream. Every reconnect tells listeners to re-list what they show, since events sent while
+ * disconnected are lost; {@link useStreamConnected} is false meanwhile.
  */
 export function openStream(): () => void {
-  if (source) return () => undefined;
-  const es = new EventSource("/api/v1/stream");
-  source = es;
+  closeCurrent?.();
+  let stopped = false;
   let opened = false;
+  let attempt = 0;
+  let es: EventSource | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const retry = new AbortController();
+
   const dispatch = (msg: MessageEvent<string>): void => {
     let ev: StreamEvent;
     try {
@@ -127,16 +160,57 @@ export function openStream(): () => void {
     }
     for (const fn of streamListeners) fn(ev);
   };
-  for (const type of ["deployment", "stage", "application", "command", "piped"])
-    es.addEventListener(type, dispatch);
-  es.addEventListener("open", () => {
-    if (opened) for (const fn of streamListeners) fn("reconnected");
-    opened = true;
-  });
-  return () => {
-    es.close();
-    source = undefined;
+  const schedule = (): void => {
+    const cap = Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** attempt);
+    attempt++;
+    timer = setTimeout(() => void reopen(), cap / 2 + Math.random() * (cap / 2));
   };
+  const reopen = async (): Promise<void> => {
+    timer = undefined;
+    if (stopped) return;
+    try {
+      await call("me", undefined, AbortSignal.any([retry.signal, AbortSignal.timeout(10_000)]));
+    } catch (err) {
+      // 401: call() has told the app, which shows the login page and closes this stream.
+      if (stopped || (err instanceof RestError && err.status === 401)) return;
+      schedule();
+      return;
+    }
+    if (!stopped) connect();
+  };
+  const connect = (): void => {
+    const s = new EventSource("/api/v1/stream");
+    es = s;
+    for (const type of ["deployment", "stage", "application", "command", "piped"])
+      s.addEventListener(type, dispatch);
+    s.addEventListener("open", () => {
+      attempt = 0;
+      setConnected(true);
+      if (opened) for (const fn of streamListeners) fn("reconnected");
+      opened = true;
+    });
+    s.addEventListener("error", () => {
+      if (stopped || es !== s) return;
+      setConnected(false);
+      // CONNECTING: the browser retries by itself. CLOSED: it gave up; we take over.
+      if (s.readyState !== EventSource.CLOSED) return;
+      s.close();
+      schedule();
+    });
+  };
+  const close = (): void => {
+    if (stopped) return;
+    stopped = true;
+    retry.abort();
+    if (timer !== undefined) clearTimeout(timer);
+    es?.close();
+    es = undefined;
+    setConnected(true);
+    if (closeCurrent === close) closeCurrent = undefined;
+  };
+  closeCurrent = close;
+  connect();
+  return close;
 }
 
 /**

@@ -156,10 +156,17 @@ export function SecretOnce(props: {
         <button
           type="button"
           onClick={() => {
-            navigator.clipboard.writeText(props.secret).then(
-              () => setCopied("Copied."),
-              () => setCopied("Copy failed: select the text and copy it by hand."),
-            );
+            // navigator.clipboard is undefined outside a secure context (plain http to a
+            // non-loopback host): then, like a refused write, the user copies by hand.
+            const copy = async (): Promise<void> => {
+              try {
+                await navigator.clipboard.writeText(props.secret);
+                setCopied("Copied.");
+              } catch {
+                setCopied("Copy failed: select the text and copy it by hand.");
+              }
+            };
+            void copy();
           }}
         >
           Copy

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState, type ReactNode } from "react";
+import { useCallback, useEffect, useRef, useState, type ReactNode } from "react";
 import type { DeploymentJson, LogBlockJson, PipelineStageJson } from "@pipecd-ts/proto";
 import { call, errorMessage, useApi, useLive } from "../api.js";
 import { ConfirmButton, ErrorBox, Loading, Status } from "../components/common.js";
@@ -15,6 +15,10 @@ const CANARY = "canary-percentage";
 const BASELINE = "baseline-percentage";
 const APPROVERS = "Approvers";
 const APPROVED_BY = "ApprovedBy";
+// How many approvals the stage needs: a metadata key if the planner records it, else the count
+// in the first line WAIT_APPROVAL logs ("Waiting for approval from at least N user(s)...").
+const MIN_APPROVERS = "MinApproverNum";
+const MIN_APPROVERS_LOG = /approval from at least (\d+) user/;
 
 /** The two Cancel buttons (PipeCD's "Cancel" and "Cancel without rollback"). */
 const CANCELS = [
@@ -95,7 +99,12 @@ function TrafficBar(props: { stage: PipelineStageJson }): ReactNode {
   );
 }
 
-/** Live logs of one stage attempt: fetched incrementally while the stage runs. */
+/**
+ * Live logs of one stage attempt: fetched incrementally (`afterIndex`) on every stage event and
+ * every second while the stage runs. One request at a time: a poll tick while a request is in
+ * flight is skipped (so a slow fetch completes instead of being aborted each tick), an event
+ * meanwhile fetches once more when it returns; only a change of stage drops the old request.
+ */
 function StageLogs(props: {
   deploymentId: string;
   stage: PipelineStageJson;
@@ -108,44 +117,83 @@ function StageLogs(props: {
   const last = useRef(-1);
   const stageKey = `${deploymentId}/${stage.id ?? ""}/${stage.retriedCount ?? 0}`;
   const running = stage.status === "STAGE_RUNNING";
-  const [poll, setPoll] = useState(0);
+  const target = useRef({ key: stageKey, id: deploymentId, stageId: "", retried: 0 });
+  target.current = {
+    key: stageKey,
+    id: deploymentId,
+    stageId: stage.id ?? "",
+    retried: stage.retriedCount ?? 0,
+  };
+  const inFlight = useRef<AbortController>(undefined);
+  const again = useRef(false);
+
+  const load = useCallback((mustSee: boolean): void => {
+    if (inFlight.current) {
+      if (mustSee) again.current = true;
+      return;
+    }
+    const t = target.current;
+    const ctl = new AbortController();
+    inFlight.current = ctl;
+    call(
+      "getStageLogs",
+      {
+        params: { id: t.id, stageId: t.stageId },
+        query: { retriedCount: t.retried, afterIndex: last.current },
+      },
+      ctl.signal,
+    )
+      .then(
+        (r) => {
+          if (ctl.signal.aborted) return;
+          const fresh = r.blocks.filter((b) => Number(b.index ?? -1) > last.current);
+          if (fresh.length) {
+            last.current = Math.max(...fresh.map((b) => Number(b.index ?? -1)));
+            setBlocks((old) => [...old, ...fresh]);
+          }
+          setDone(r.completed);
+          setError(undefined);
+        },
+        (err: unknown) => {
+          if (!ctl.signal.aborted) setError(errorMessage(err));
+        },
+      )
+      .finally(() => {
+        if (inFlight.current !== ctl) return;
+        inFlight.current = undefined;
+        if (again.current) {
+          again.current = false;
+          load(true);
+        }
+      });
+  }, []);
+
+  // A new stage (or attempt): start over, dropping a request for the old one.
   useEffect(() => {
     last.current = -1;
     setBlocks([]);
     setDone(false);
-  }, [stageKey]);
+    setError(undefined);
+    load(true);
+    return () => {
+      inFlight.current?.abort();
+      inFlight.current = undefined;
+      again.current = false;
+    };
+  }, [stageKey, load]);
+  // A stream event about the deployment: fetch what is new.
+  const seenVersion = useRef(props.version);
   useEffect(() => {
-    const ctl = new AbortController();
-    call(
-      "getStageLogs",
-      {
-        params: { id: deploymentId, stageId: stage.id ?? "" },
-        query: { retriedCount: stage.retriedCount ?? 0, afterIndex: last.current },
-      },
-      ctl.signal,
-    ).then(
-      (r) => {
-        if (ctl.signal.aborted) return;
-        const fresh = r.blocks.filter((b) => Number(b.index ?? -1) > last.current);
-        if (fresh.length) {
-          last.current = Math.max(...fresh.map((b) => Number(b.index ?? -1)));
-          setBlocks((old) => [...old, ...fresh]);
-        }
-        setDone(r.completed);
-        setError(undefined);
-      },
-      (err: unknown) => {
-        if (!ctl.signal.aborted) setError(errorMessage(err));
-      },
-    );
-    return () => ctl.abort();
-  }, [stageKey, props.version, poll, deploymentId, stage.id, stage.retriedCount]);
+    if (seenVersion.current === props.version) return;
+    seenVersion.current = props.version;
+    load(true);
+  }, [props.version, load]);
   // Log lines carry no stream event of their own: poll every second while the stage runs.
   useEffect(() => {
     if (!running || done) return;
-    const t = setInterval(() => setPoll((p) => p + 1), 1000);
+    const t = setInterval(() => load(false), 1000);
     return () => clearInterval(t);
-  }, [running, done]);
+  }, [running, done, load]);
   return (
     <section className="logs" aria-label={`logs of ${stage.name ?? ""}`}>
       <h2>
@@ -184,13 +232,28 @@ function Approval(props: { d: DeploymentJson; stage: PipelineStageJson }): React
   const approved = list(stage.metadata?.[APPROVED_BY]);
   const running = stage.status === "STAGE_RUNNING";
   const listed = approvers.length === 0 || approvers.includes(user.username);
+  const mine = approved.includes(user.username);
   const params = { id: d.id ?? "", stageId: stage.id ?? "" };
+  const recordedMin = Number(stage.metadata?.[MIN_APPROVERS] ?? NaN);
+  const firstLogs = useApi(
+    "getStageLogs",
+    { params, query: { retriedCount: stage.retriedCount ?? 0, afterIndex: -1 } },
+    running && mine && !(recordedMin > 0) ? `${params.id}/${params.stageId}/min` : null,
+  );
+  const loggedMin = Number(
+    firstLogs.data?.blocks
+      .map((b) => MIN_APPROVERS_LOG.exec(b.log ?? "")?.[1])
+      .find((m) => m !== undefined) ?? NaN,
+  );
+  const min = recordedMin > 0 ? recordedMin : loggedMin > 0 ? loggedMin : undefined;
+  // Still running after our approval: at least one more is needed whatever the count says.
+  const more = min === undefined ? undefined : Math.max(1, min - approved.length);
   const approve = async (): Promise<void> => {
     setBusy(true);
     setError(undefined);
     try {
       await call("approveStage", { params });
-      setNotice("Approval sent; the piped continues in a moment.");
+      setNotice("Approval sent.");
     } catch (err) {
       setError(errorMessage(err));
     } finally {
@@ -209,11 +272,24 @@ function Approval(props: { d: DeploymentJson; stage: PipelineStageJson }): React
           {approved.length ? approved.join(", ") : "nobody yet"}
         </span>
       </div>
+      {running && mine && (
+        <p className="notice" data-testid="you-approved">
+          You approved; waiting for{" "}
+          {more === undefined ? "more approvals" : `${more} more approver(s)`}.
+        </p>
+      )}
       {running && canAct && listed && (
         <div className="actions">
-          <button type="button" className="primary" disabled={busy} onClick={() => void approve()}>
-            Approve
-          </button>
+          {!mine && (
+            <button
+              type="button"
+              className="primary"
+              disabled={busy}
+              onClick={() => void approve()}
+            >
+              Approve
+            </button>
+          )}
           <ConfirmButton
             label="Reject"
             danger
@@ -232,7 +308,7 @@ function Approval(props: { d: DeploymentJson; stage: PipelineStageJson }): React
       {running && !canAct && (
         <p className="muted">Your role ({user.role}) cannot approve; an editor or admin can.</p>
       )}
-      {notice && (
+      {notice && !(running && mine) && (
         <p className="notice" role="status">
           {notice}
         </p>
