@@ -38,6 +38,8 @@ export interface ControlPlaneOptions {
   clock?: Clock;
   /** Watch heartbeat interval; default 30 s. */
   heartbeatIntervalMs?: number;
+  /** Interval of SSE keep-alives, each of which re-checks the caller (default 15 s). */
+  sseKeepAliveMs?: number;
   /** A piped not seen for this long is OFFLINE; default 2 min (PipeCD's PipedStatsRetention). */
   offlineAfterMs?: number;
   /** Max REST body size; default 256 KiB. */
@@ -130,7 +132,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
       bodyLimit: o.bodyLimit ?? 256 * 1024,
       secureCookies: !!o.tls || !!o.secureCookies,
       https: o.tls,
-      sseKeepAliveMs: 15_000,
+      sseKeepAliveMs: o.sseKeepAliveMs ?? 15_000,
     });
     const web = o.webDir ? await loadWebFiles(o.webDir) : undefined;
     if (o.webDir && !web)

@@ -34,6 +34,7 @@ export async function startTestControlPlane(opts: {
   datastoreUrl?: string;
   config?: ControlPlaneConfig;
   heartbeatIntervalMs?: number;
+  sseKeepAliveMs?: number;
 }): Promise<TestControlPlane> {
   const dataDir = await mkdtemp(join(tmpdir(), "pipecd-cp-"));
   const start = () =>
@@ -46,6 +47,7 @@ export async function startTestControlPlane(opts: {
       config: opts.config,
       logger: silentLogger(),
       heartbeatIntervalMs: opts.heartbeatIntervalMs,
+      sseKeepAliveMs: opts.sseKeepAliveMs,
     });
   const t: TestControlPlane = {
     cp: await start(),

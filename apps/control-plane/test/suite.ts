@@ -62,6 +62,7 @@ spec:
         datastoreUrl: await datastoreUrl(),
         config,
         heartbeatIntervalMs: 200,
+        sseKeepAliveMs: 200,
       });
       a = await registerPiped(t, "piped-a");
       b = await registerPiped(t, "piped-b");
@@ -597,6 +598,30 @@ spec:
         ac.abort();
       }
       assert.equal((await fetch(`${t.cp.httpUrl}/api/v1/stream`)).status, 401);
+    });
+
+    it("SSE stream ends within a keep-alive once its key is disabled", async () => {
+      const { id, key } = await t.admin.call("createAPIKey", {
+        body: { name: "sse-short-lived", role: "viewer" },
+      });
+      const res = await fetch(`${t.cp.httpUrl}/api/v1/stream`, {
+        headers: { authorization: `Bearer ${key}` },
+      });
+      assert.equal(res.status, 200);
+      const reader: ReadableStreamDefaultReader<Uint8Array> = res.body!.getReader();
+      await t.admin.call("disableAPIKey", { params: { id } });
+      const ended = await eventually(
+        async () => {
+          const chunk = await Promise.race([
+            reader.read(),
+            new Promise<undefined>((r) => setTimeout(r, 500, undefined)),
+          ]);
+          return chunk?.done ? true : undefined;
+        },
+        5000,
+        "the stream of a disabled key to end",
+      );
+      assert.equal(ended, true);
     });
 
     it("pipeds show ONLINE while streaming; disabling one revokes its key at once", async () => {
