@@ -15,7 +15,9 @@ import { find, render, runKubectl, toStream, type Manifest } from "./harness.js"
 // the chart's own config Secret and the chart's container args runs the seed-shaped Istio canary
 // (plus a ConfigMap and a Secret the canary copies) to SUCCESS, with the ClusterRole and with
 // rbac.scope=namespace; with any one rule of the ClusterRole removed, the same run ends in
-// FAILURE. All variants run at once, one piped each.
+// FAILURE. And no verb is granted for nothing: every verb of every rule was called by the full
+// variants (kube-sim records each ServiceAccount's requests) or is in UNEXERCISED below, with
+// the code path that needs it. All variants run at once, one piped each.
 
 type Rule = { apiGroups: string[]; resources: string[]; verbs: string[] };
 /** One piped install: the chart as rendered, minus one ClusterRole rule, or namespace-scoped. */
@@ -23,6 +25,25 @@ type Variant = { drop?: number; namespaceScope?: boolean };
 type Deployment = Awaited<ReturnType<Stack["deployments"]>>[number];
 
 const PIPED_NS = "pipecd";
+
+/**
+ * Granted verbs the seed canary does not call, each with the code path that does
+ * (`verb group/resource`, as kube-sim records requests). Anything else granted and not called
+ * fails the test: a superfluous verb must be removed from the chart, not added here.
+ */
+const UNEXERCISED: Record<string, string> = {
+  "list apps/deployments":
+    "traffic router fallback when a variant's Deployments are not named <workload>-<suffix> (plugin-kubernetes traffic/router.ts)",
+  "get /services":
+    "owner check (pipecd.dev/resource-key) before deleting a pruned or rolled-back Service",
+  "delete /services":
+    "prune of a Service removed from Git; rollback deleting what the commit added",
+  "get networking.istio.io/destinationrules": "owner check before a prune/rollback delete",
+  "delete networking.istio.io/destinationrules": "prune; rollback deleting what the commit added",
+  "get networking.istio.io/gateways": "owner check before a prune/rollback delete",
+  "delete networking.istio.io/gateways": "prune; rollback deleting what the commit added",
+  "delete networking.istio.io/virtualservices": "prune; rollback deleting what the commit added",
+};
 
 /** The seed app (with a ConfigMap and Secret it uses) in directory `dir`, deployed to `ns`. */
 function appFiles(dir: string, ns: string, image: string): Record<string, string> {
@@ -326,6 +347,20 @@ describe("piped chart RBAC: sufficient and minimal for the seed canary", () => {
         : `pipeline ${second[i]?.status}`;
     for (const [j, rule] of rules.entries())
       t.diagnostic(`without ${JSON.stringify(rule)}: ${outcome(j + 2)}`);
+    // What the two full variants (ClusterRole, namespace-scoped Role) called, allowed or not.
+    const called = new Set(
+      ["v0", "v1"].flatMap(
+        (v) => seen.requests[`system:serviceaccount:${PIPED_NS}:${v}-piped`] ?? [],
+      ),
+    );
+    const granted = rules.flatMap((r) =>
+      r.apiGroups.flatMap((g) =>
+        r.resources.flatMap((res) => r.verbs.map((v) => `${v} ${g}/${res}`)),
+      ),
+    );
+    t.diagnostic(
+      `granted, not called, allowlisted: ${granted.filter((g) => !called.has(g)).join("; ")}`,
+    );
     for (const [i, scope] of ["ClusterRole", "namespace-scoped Role"].entries()) {
       assert.equal(
         first[i]?.status,
@@ -352,5 +387,24 @@ describe("piped chart RBAC: sufficient and minimal for the seed canary", () => {
         `the failure without ${JSON.stringify(rule)} is its 403`,
       );
     }
+    // Minimal per verb: every granted verb was called or is allowlisted with its reason...
+    const superfluous = granted.filter((g) => !called.has(g) && !(g in UNEXERCISED));
+    assert.deepEqual(
+      superfluous,
+      [],
+      "granted but never called by the piped: drop them from the chart",
+    );
+    // ...the allowlist names only granted verbs the run did not call (no stale entries)...
+    for (const g of Object.keys(UNEXERCISED)) {
+      assert.ok(granted.includes(g), `UNEXERCISED lists ${g}, which the chart does not grant`);
+      assert.ok(!called.has(g), `UNEXERCISED lists ${g}, but the run called it: remove it there`);
+    }
+    // ...and everything the piped called is granted (the full variants succeeded without a 403).
+    assert.ok(called.size > 0, "kube-sim recorded the pipeds' requests");
+    assert.deepEqual(
+      [...called].filter((c) => !granted.includes(c)),
+      [],
+      "called but not granted",
+    );
   });
 });
