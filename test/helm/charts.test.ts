@@ -65,6 +65,21 @@ const secretFile = (ms: Manifest[], name: string, key: string): string => {
   return Buffer.from(s.data[key] ?? "", "base64").toString("utf8");
 };
 
+/** The NOTES.txt `helm install` prints for `chart` with `--set` values `set` (a client dry run). */
+async function installNotes(chart: ChartName, release: string, set: string[]): Promise<string> {
+  const r = await runHelm([
+    "install",
+    release,
+    chartDir(chart),
+    "--dry-run=client",
+    "-n",
+    "pipecd",
+    ...set.flatMap((x) => ["--set", x]),
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout.slice(r.stdout.indexOf("NOTES:"));
+}
+
 describe("helm charts", () => {
   let sim: KubeSim;
   let dir = "";
@@ -324,21 +339,11 @@ describe("helm charts", () => {
     });
 
     it("NOTES mention the ClusterRole only when the chart creates it, and name the connected log line", async () => {
-      const notes = async (set: string[]): Promise<string> => {
-        const r = await runHelm([
-          "install",
-          "edge",
-          chartDir("piped"),
-          "--dry-run=client",
-          "-n",
-          "pipecd",
-          "--set",
+      const notes = (set: string[]) =>
+        installNotes("piped", "edge", [
           "controlPlane.address=cp:9080,pipedId=p,pipedKey.value=k",
-          ...set.flatMap((x) => ["--set", x]),
+          ...set,
         ]);
-        assert.equal(r.code, 0, r.stderr);
-        return r.stdout.slice(r.stdout.indexOf("NOTES:"));
-      };
       const cluster = await notes([]);
       assert.match(cluster, /ClusterRole pipecd-edge-piped/);
       assert.match(cluster, /kube-system/);
@@ -556,19 +561,7 @@ describe("helm charts", () => {
     });
 
     it("NOTES use https once the listener or the Ingress has TLS, and warn about a gRPC Ingress without TLS", async () => {
-      const notes = async (set: string[]): Promise<string> => {
-        const r = await runHelm([
-          "install",
-          "pipecd",
-          chartDir("control-plane"),
-          "--dry-run=client",
-          "-n",
-          "pipecd",
-          ...set.flatMap((x) => ["--set", x]),
-        ]);
-        assert.equal(r.code, 0, r.stderr);
-        return r.stdout.slice(r.stdout.indexOf("NOTES:"));
-      };
+      const notes = (set: string[]) => installNotes("control-plane", "pipecd", set);
       const tls = await notes([
         "tls.secretName=pipecd-tls",
         "ingress.enabled=true",
