@@ -224,3 +224,80 @@ describe("safety switches (spec.safety) end to end", () => {
     );
   });
 });
+
+describe("safety switches in the piped config (spec.safety), overridden per app", () => {
+  let s: Stack;
+  let kc: k8s.KubeConfig;
+  let appId = "";
+  const SEED = [
+    "name: K8S_CANARY_ROLLOUT\n        with: { replicas: 50% }",
+    "name: K8S_TRAFFIC_ROUTING\n        with: { primary: 90, canary: 10 }",
+    "name: WAIT_APPROVAL",
+    "name: K8S_PRIMARY_ROLLOUT",
+  ];
+  before(async () => {
+    ({ s, kc, appId } = await startSeedStack(
+      {
+        readyDelayMs: 100,
+        pipedSpec:
+          "  safety: { waitForReady: false, verifyTraffic: false, keepDestinationFields: false }\n",
+      },
+      "v0.1.0",
+    ));
+  });
+  after(async () => s?.close());
+
+  it("the piped's switches apply to every app: PipeCD's behaviour, ports dropped in the split", async () => {
+    await s.repo.commit(app("v0.2.0", { stages: SEED, neverReady: true }), "v0.2.0 piped-level");
+    const d = await s.waitDeployment(
+      appId,
+      (x) =>
+        x.trigger?.commit?.message === "v0.2.0 piped-level" &&
+        x.stages?.find((st) => st.name === "WAIT_APPROVAL")?.status === "STAGE_RUNNING",
+      90_000,
+      "waiting for approval with a never-ready canary",
+    );
+    assert.deepEqual(
+      (await vsRoutes(kc)).map((r) => [r.destination.subset, r.weight, r.destination.port]),
+      [
+        ["primary", 90, undefined],
+        ["canary", 10, undefined],
+      ],
+      "10% to the unready canary, destinations without their port (keepDestinationFields off)",
+    );
+    await s.admin.call("cancelDeployment", {
+      params: { id: d.id ?? "" },
+      body: { rollback: true },
+    });
+    await s.waitDeployment(
+      appId,
+      (x) => x.id === d.id && x.status === "DEPLOYMENT_CANCELLED",
+      90_000,
+      "cancelled",
+    );
+  });
+
+  it("an app's spec.safety overrides the piped's: the readiness wait is back for it", async () => {
+    await s.repo.commit(
+      app("v0.3.0", {
+        stages: SEED,
+        neverReady: true,
+        safety: "{ waitForReady: true, rolloutTimeout: 3s }",
+      }),
+      "v0.3.0 app override",
+    );
+    const d = await s.waitDeployment(
+      appId,
+      (x) =>
+        x.trigger?.commit?.message === "v0.3.0 app override" && x.status === "DEPLOYMENT_FAILURE",
+      90_000,
+      "failure at the canary rollout",
+    );
+    assert.equal(d.stages?.find((st) => st.name === "K8S_CANARY_ROLLOUT")?.status, "STAGE_FAILURE");
+    assert.deepEqual(
+      (await vsRoutes(kc)).map((r) => [r.destination.subset, r.weight]),
+      [["primary", 100]],
+      "no traffic was ever sent to it",
+    );
+  });
+});

@@ -152,6 +152,8 @@ export interface StackOptions {
   datastore?: string;
   /** Use this directory (created) instead of a temporary one; `close()` still removes it. */
   dir?: string;
+  /** YAML appended to every piped config's `spec` (two-space indented keys, e.g. "  safety: {…}\n"). */
+  pipedSpec?: string;
   /** Fixed control-plane ports (default: free loopback ports). */
   httpPort?: number;
   grpcPort?: number;
@@ -356,7 +358,7 @@ spec:
       type: KUBERNETES
       config:
         kubeConfigPath: ${kubeconfig}
-`,
+${o.pipedSpec ?? ""}`,
     );
     return piped.id;
   };
