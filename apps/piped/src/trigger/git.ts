@@ -38,16 +38,18 @@ export function git(
       (err, stdout, stderr) => {
         if (!err) return resolve(stdout);
         const e = err as NodeJS.ErrnoException & { killed?: boolean; signal?: string };
+        // Never the command line (nor execFile's error, whose message holds it): a remote may
+        // carry a token. git itself strips credentials from what it prints.
         const what = `git ${args.slice(0, 2).join(" ")}`;
         if (e.killed || e.signal === "SIGTERM")
-          reject(new DeadlineExceededError(`${what} timed out`, { cause: err }));
-        else if (e.code === "ENOENT")
-          reject(new UnavailableError("the git CLI is not installed", { cause: err }));
+          reject(new DeadlineExceededError(`${what} timed out`));
+        else if (e.code === "ENOENT") reject(new UnavailableError("the git CLI is not installed"));
         else
           reject(
-            new AppError("FAILED_PRECONDITION", `${what} failed: ${stderr.trim() || e.message}`, {
-              cause: err,
-            }),
+            new AppError(
+              "FAILED_PRECONDITION",
+              `${what} failed: ${stderr.trim() || `exit code ${String(e.code)}`}`,
+            ),
           );
       },
     );
