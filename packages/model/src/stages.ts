@@ -26,5 +26,7 @@ export const PredefinedStageId = {
 export const METADATA_APPROVED_BY = "ApprovedBy";
 /** Stage metadata key listing allowed approvers (comma-separated), as PipeCD's `Approvers`. */
 export const METADATA_APPROVERS = "Approvers";
+/** Stage metadata key holding how many approvers a WAIT_APPROVAL needs (pipecd-ts; for the UI). */
+export const METADATA_MIN_APPROVER_NUM = "MinApproverNum";
 /** Command metadata key carrying the deployment a SYNC_APPLICATION command triggered. */
 export const METADATA_TRIGGERED_DEPLOYMENT_ID = "TriggeredDeploymentID";

@@ -1,6 +1,11 @@
 import { create } from "@bufbuild/protobuf";
 import { goRegExp, type ApplicationConfig } from "@pipecd-ts/config";
-import { METADATA_APPROVERS, PredefinedStageId, StageName } from "@pipecd-ts/model";
+import {
+  METADATA_APPROVERS,
+  METADATA_MIN_APPROVER_NUM,
+  PredefinedStageId,
+  StageName,
+} from "@pipecd-ts/model";
 import {
   ManualOperation,
   PipelineStageSchema,
@@ -192,7 +197,13 @@ export function pipelineStages(cfg: ApplicationConfig): PipelineStage[] {
         visible: true,
         status: StageStatus.STAGE_NOT_STARTED_YET,
         // PipeCD's MakeInitialStageMetadata: WAIT_APPROVAL carries its approvers.
-        metadata: isApproval ? { [METADATA_APPROVERS]: approvers.join(",") } : {},
+        // (plus how many must approve, so that a UI can say "waiting for N more").
+        metadata: isApproval
+          ? {
+              [METADATA_APPROVERS]: approvers.join(","),
+              [METADATA_MIN_APPROVER_NUM]: String(s.with.minApproverNum),
+            }
+          : {},
         availableOperation: isApproval ? ManualOperation.APPROVE : ManualOperation.SKIP,
         // The control plane enforces these when an approval is made (PipeCD #2550 must not recur).
         authorizedOperators: approvers,

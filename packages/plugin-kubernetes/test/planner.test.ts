@@ -130,6 +130,7 @@ describe("Kubernetes planner", () => {
     );
     assert.deepEqual(stages[1]?.requires, ["stage-0"]);
     assert.equal(stages[0]?.metadata.Approvers, "alice,bob");
+    assert.equal(stages[0]?.metadata.MinApproverNum, "2", "the quorum, for the UI");
     assert.deepEqual(stages[0]?.authorizedOperators, ["alice", "bob"]);
     assert.deepEqual(
       quickSyncStages(cfg).map((s) => s.id),
