@@ -74,6 +74,22 @@ describe("pipectl deployment and stage commands", () => {
   const approvalRunning = (d: Deployment): boolean =>
     d.stages.some((x) => x.name === "WAIT_APPROVAL" && x.status === "STAGE_RUNNING");
   /** Commits an image bump and returns its deployment once it waits for approval. */
+  /** `deployment wait ID --status CANCELLED -o json` (must exit 0); the Rollback stage it shows. */
+  const rollbackStageOnceCancelled = async (id: string) => {
+    const done = await run([
+      "deployment",
+      "wait",
+      id,
+      "--status",
+      "CANCELLED",
+      "--timeout",
+      "60s",
+      "-o",
+      "json",
+    ]);
+    assert.equal(done.code, 0, done.stderr);
+    return json<{ deployment: Deployment }>(done).deployment.stages.find((x) => x.rollback);
+  };
   const bumpAndWaitForApproval = async (): Promise<Deployment> => {
     const msg = `web v${++n}`;
     await s.repo.commit({ "web/deployment.yaml": manifest(`v${n}`) }, msg);
@@ -276,19 +292,7 @@ describe("pipectl deployment and stage commands", () => {
     );
     const cmd = await s.admin.call("getCommand", { params: { id: body.commandId } });
     assert.equal(cmd.command.cancelDeployment?.forceNoRollback, true);
-    const done = await run([
-      "deployment",
-      "wait",
-      d.id,
-      "--status",
-      "CANCELLED",
-      "--timeout",
-      "60s",
-      "-o",
-      "json",
-    ]);
-    assert.equal(done.code, 0, done.stderr);
-    const rb = json<{ deployment: Deployment }>(done).deployment.stages.find((x) => x.rollback);
+    const rb = await rollbackStageOnceCancelled(d.id);
     assert.equal(rb?.status, "STAGE_NOT_STARTED_YET", "no rollback ran");
   });
 
@@ -297,19 +301,7 @@ describe("pipectl deployment and stage commands", () => {
     const c = await run(["deployment", "cancel", d.id]);
     assert.equal(c.code, 0, c.stderr);
     assert.match(c.stdout, /requested with rollback/);
-    const done = await run([
-      "deployment",
-      "wait",
-      d.id,
-      "--status",
-      "CANCELLED",
-      "--timeout",
-      "60s",
-      "-o",
-      "json",
-    ]);
-    assert.equal(done.code, 0, done.stderr);
-    const rb = json<{ deployment: Deployment }>(done).deployment.stages.find((x) => x.rollback);
+    const rb = await rollbackStageOnceCancelled(d.id);
     assert.equal(rb?.status, "STAGE_SUCCESS", "the rollback ran");
     const again = await run(["deployment", "cancel", d.id]);
     assert.equal(again.code, 1);
