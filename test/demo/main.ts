@@ -12,7 +12,7 @@ import { join, relative, resolve } from "node:path";
 import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { ensureK8sTools, freePort, repoRoot, startStack, type Stack } from "@pipecd-ts/testkit";
 import * as k8s from "@kubernetes/client-node";
-import { applyIstioCrds, files } from "../e2e/fixtures.js";
+import { applyIstioCrds, files, waitingForApproval } from "../e2e/fixtures.js";
 
 // Timed from `make demo` itself when scripts/demo.sh says when it began (so module loading counts).
 const t0 = Number(process.env["PIPECD_DEMO_T0_MS"]) || Date.now();
@@ -104,9 +104,7 @@ async function main(): Promise<void> {
   step("committed an image bump v0.1.0 → v0.2.0; the canary pipeline runs…");
   const d = await s.waitDeployment(
     appId,
-    (x) =>
-      x.trigger?.commit?.message === "bump helloworld to v0.2.0" &&
-      x.stages?.find((st) => st.name === "WAIT_APPROVAL")?.status === "STAGE_RUNNING",
+    waitingForApproval("bump helloworld to v0.2.0"),
     60_000,
     "the approval stage",
   );

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as k8s from "@kubernetes/client-node";
-import { eventually, type Stack } from "@pipecd-ts/testkit";
+import { eventually, type Stack, type DeploymentJson } from "@pipecd-ts/testkit";
 import { files, startSeedStack, vsRoutes } from "./fixtures.js";
 
 // The seed canary under failure: the piped SIGKILLed during each stage, and kube-sim faults on a
@@ -30,7 +30,7 @@ describe("seed canary resilience", () => {
   let appId = "";
   let version = 1;
   const apps = () => kc.makeApiClient(k8s.AppsV1Api);
-  type D = Awaited<ReturnType<Stack["waitDeployment"]>>;
+  type D = DeploymentJson;
 
   /** The end state of an uninterrupted run for `image`. */
   const assertEndState = async (image: string): Promise<void> => {

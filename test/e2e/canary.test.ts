@@ -2,7 +2,13 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as k8s from "@kubernetes/client-node";
 import { eventually, startStack, type Stack } from "@pipecd-ts/testkit";
-import { files, startSeedStack, vsRoutes as liveRoutes, type Route } from "./fixtures.js";
+import {
+  files,
+  startSeedStack,
+  vsRoutes as liveRoutes,
+  type Route,
+  waitingForApproval,
+} from "./fixtures.js";
 
 // The seed's Istio canary (PipeCD examples v0/kubernetes/mesh-istio-canary), end to end over
 // real processes: canary 50% → traffic 90/10 → WAIT_APPROVAL → primary rollout → traffic 100 →
@@ -37,9 +43,7 @@ describe("seed-shaped Istio canary end to end", () => {
     await s.repo.commit(files("v0.2.0"), "bump to v0.2.0");
     const d = await s.waitDeployment(
       appId,
-      (x) =>
-        x.trigger?.commit?.message === "bump to v0.2.0" &&
-        x.stages?.find((st) => st.name === "WAIT_APPROVAL")?.status === "STAGE_RUNNING",
+      waitingForApproval("bump to v0.2.0"),
       90_000,
       "waiting for approval",
     );
@@ -151,9 +155,7 @@ describe("seed-shaped Istio canary end to end", () => {
     await s.repo.commit(files(img), `bump to ${img}`);
     const d = await s.waitDeployment(
       appId,
-      (x) =>
-        x.trigger?.commit?.message === `bump to ${img}` &&
-        x.stages?.find((st) => st.name === "WAIT_APPROVAL")?.status === "STAGE_RUNNING",
+      waitingForApproval(`bump to ${img}`),
       90_000,
       `${img} waiting for approval`,
     );

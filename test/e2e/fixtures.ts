@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import * as k8s from "@kubernetes/client-node";
-import { startStack, type Stack, type StackOptions } from "@pipecd-ts/testkit";
+import { startStack, type DeploymentJson, type Stack, type StackOptions } from "@pipecd-ts/testkit";
 import { parseAllDocuments } from "yaml";
 
 // The seed's app (PipeCD examples v0/kubernetes/mesh-istio-canary), shared by the e2e suites.
@@ -28,6 +28,13 @@ export const files = (
   ),
   ...extra,
 });
+
+/** A `waitDeployment` predicate: the deployment of commit `message` waits for approval. */
+export const waitingForApproval =
+  (message: string) =>
+  (d: DeploymentJson): boolean =>
+    d.trigger?.commit?.message === message &&
+    d.stages?.find((st) => st.name === "WAIT_APPROVAL")?.status === "STAGE_RUNNING";
 
 /** One destination of a VirtualService HTTP route. */
 export type Route = {

@@ -1,6 +1,6 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { startStack, type Stack } from "@pipecd-ts/testkit";
+import { startStack, type Stack, type DeploymentJson } from "@pipecd-ts/testkit";
 
 // Cancel (with and without rollback), skip, and deployment/stage timeouts, end to end over
 // real processes.
@@ -25,7 +25,7 @@ ${body}`;
 const LONG_WAIT =
   "  pipeline:\n    stages:\n      - name: WAIT\n        with: { duration: 60s }\n      - name: WAIT\n        with: { duration: 1s }\n";
 
-type D = Awaited<ReturnType<Stack["waitDeployment"]>>;
+type D = DeploymentJson;
 
 describe("piped: cancel, skip and timeouts", () => {
   let s: Stack;

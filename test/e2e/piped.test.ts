@@ -2,7 +2,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import * as k8s from "@kubernetes/client-node";
-import { eventually, startStack, type Stack } from "@pipecd-ts/testkit";
+import { eventually, startStack, type Stack, type DeploymentJson } from "@pipecd-ts/testkit";
 
 // The piped end to end, over real processes: bin/kube-sim, bin/pipecd-server (SQLite),
 // bin/piped, a bare Git repository. Given / when / then.
@@ -75,7 +75,7 @@ const APPROVAL_PIPELINE = `  pipeline:
           minApproverNum: 2
 `;
 
-type D = Awaited<ReturnType<Stack["waitDeployment"]>>;
+type D = DeploymentJson;
 const stage = (d: D, name: string) => d.stages?.find((s) => s.name === name);
 const httpStatus = async (p: Promise<unknown>): Promise<number> => {
   try {

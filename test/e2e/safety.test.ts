@@ -1,15 +1,15 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as k8s from "@kubernetes/client-node";
-import type { Stack } from "@pipecd-ts/testkit";
-import { HOST, files, startSeedStack, vsRoutes } from "./fixtures.js";
+import type { Stack, DeploymentJson } from "@pipecd-ts/testkit";
+import { HOST, files, startSeedStack, vsRoutes, waitingForApproval } from "./fixtures.js";
 
 // Our improvements' switches (`spec.safety`, DESIGN §8) end to end on the seed app: rollback
 // deletes what only the failed commit added (PipeCD #1972) unless `rollbackPrune: false`; with
 // `waitForReady`/`verifyTraffic` off a never-ready canary gets traffic as in PipeCD; cancel
 // without rollback leaves everything in place; `rollbackTimeout` bounds the Rollback stage.
 
-type D = Awaited<ReturnType<Stack["waitDeployment"]>>;
+type D = DeploymentJson;
 
 const NEVER_READY =
   'annotations: { sidecar.istio.io/inject: "true", kube-sim.pipecd.dev/never-ready: "true" }';
@@ -76,14 +76,7 @@ describe("safety switches (spec.safety) end to end", () => {
     s.repo
       .commit(f, msg)
       .then(() =>
-        s.waitDeployment(
-          appId,
-          (x) =>
-            x.trigger?.commit?.message === msg &&
-            stage(x, "WAIT_APPROVAL")?.status === "STAGE_RUNNING",
-          90_000,
-          `${msg} waiting for approval`,
-        ),
+        s.waitDeployment(appId, waitingForApproval(msg), 90_000, `${msg} waiting for approval`),
       );
   const final = (d: D, status: string): Promise<D> =>
     s.waitDeployment(appId, (x) => x.id === d.id && x.status === status, 90_000, status);
@@ -251,9 +244,7 @@ describe("safety switches in the piped config (spec.safety), overridden per app"
     await s.repo.commit(app("v0.2.0", { stages: SEED, neverReady: true }), "v0.2.0 piped-level");
     const d = await s.waitDeployment(
       appId,
-      (x) =>
-        x.trigger?.commit?.message === "v0.2.0 piped-level" &&
-        x.stages?.find((st) => st.name === "WAIT_APPROVAL")?.status === "STAGE_RUNNING",
+      waitingForApproval("v0.2.0 piped-level"),
       90_000,
       "waiting for approval with a never-ready canary",
     );

@@ -3,16 +3,20 @@ import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
-import { eventually, startPostgres, type PgCluster, type Stack } from "@pipecd-ts/testkit";
-import { files, startSeedStack, vsRoutes } from "./fixtures.js";
+import {
+  eventually,
+  startPostgres,
+  type PgCluster,
+  type Stack,
+  type DeploymentJson,
+} from "@pipecd-ts/testkit";
+import { files, startSeedStack, vsRoutes, waitingForApproval } from "./fixtures.js";
 
 // The whole system as deployed — bin/kube-sim, bin/pipecd-server, bin/piped, driven with
 // bin/pipectl — through approvals, control-plane restarts and crashes, two clusters, and cancel.
 
-type D = Awaited<ReturnType<Stack["waitDeployment"]>>;
+type D = DeploymentJson;
 const stage = (d: D, name: string) => d.stages?.find((st) => st.name === name);
-const waitingForApproval = (msg: string) => (x: D) =>
-  x.trigger?.commit?.message === msg && stage(x, "WAIT_APPROVAL")?.status === "STAGE_RUNNING";
 
 /** Runs pipectl and fails with its output unless it exits 0; returns stdout. */
 async function ok(s: Stack, args: string[], apiKeyFile?: string): Promise<string> {

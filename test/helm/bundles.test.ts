@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { startKubeSim, type KubeSim } from "@pipecd-ts/kube-sim";
 import { createRestClient } from "@pipecd-ts/rest-api";
-import { eventually, freePort, repoRoot, runCommand } from "@pipecd-ts/testkit";
+import { controlPlaneArgs, eventually, freePort, repoRoot, runCommand } from "@pipecd-ts/testkit";
 
 // The production bundles the images run (scripts/build-bundles.mjs, deploy/docker/): built with
 // esbuild and started with plain node (no tsx, no workspace sources) from a directory holding
@@ -91,20 +91,11 @@ describe("production bundles", () => {
     await startBundle(
       "control-plane",
       [
-        "--data-dir",
-        join(dir, "cp-data"),
-        "--http-port",
-        String(httpPort),
-        "--grpc-port",
-        String(grpcPort),
-        "--listen-host",
-        "127.0.0.1",
+        ...controlPlaneArgs({ dataDir: join(dir, "cp-data"), httpPort, grpcPort }),
         "--bootstrap-admin-key-file",
         join(dir, "admin-key"),
         "--web-dir",
         join(dir, "no-web-ui"),
-        "--log-level",
-        "warn",
       ],
       /pipecd-server ready/,
     );

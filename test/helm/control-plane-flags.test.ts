@@ -5,6 +5,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  controlPlaneArgs,
   eventually,
   freePort,
   repoRoot,
@@ -33,16 +34,12 @@ describe("control-plane flags used by the chart", () => {
     const proc = spawn(
       SERVER,
       [
-        "--data-dir",
-        await mkdtemp(join(dir, "data-")),
-        "--http-port",
-        String(httpPort),
-        "--grpc-port",
-        String(grpcPort),
-        "--listen-host",
-        "127.0.0.1",
-        "--log-level",
-        "debug",
+        ...controlPlaneArgs({
+          dataDir: await mkdtemp(join(dir, "data-")),
+          httpPort,
+          grpcPort,
+          logLevel: "debug",
+        }),
         ...args,
       ],
       { stdio: ["ignore", "pipe", "pipe"] },

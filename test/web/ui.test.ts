@@ -5,7 +5,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { eventually, repoRoot, runCommand, type Stack } from "@pipecd-ts/testkit";
-import { files, startSeedStack } from "../e2e/fixtures.js";
+import { files, startSeedStack, waitingForApproval } from "../e2e/fixtures.js";
 
 // The web UI in real Chromium against the real product (control plane + kube-sim + piped over
 // processes) and the seed-shaped Istio canary that waits for approval with a 90/10 split.
@@ -103,9 +103,7 @@ describe("web UI in Chromium", () => {
     await s.repo.commit(files(image), `bump to ${image}`);
     const d = await s.waitDeployment(
       appId,
-      (x) =>
-        x.trigger?.commit?.message === `bump to ${image}` &&
-        x.stages?.find((st) => st.name === "WAIT_APPROVAL")?.status === "STAGE_RUNNING",
+      waitingForApproval(`bump to ${image}`),
       90_000,
       `${image} waiting for approval`,
     );
@@ -415,9 +413,7 @@ describe("web UI in Chromium", () => {
     await s.repo.commit(waitAppFiles("v2"), `${WAIT_APP} v2`);
     const d = await s.waitDeployment(
       waitAppId,
-      (x) =>
-        x.trigger?.commit?.message === `${WAIT_APP} v2` &&
-        x.stages?.find((st) => st.name === "WAIT_APPROVAL")?.status === "STAGE_RUNNING",
+      waitingForApproval(`${WAIT_APP} v2`),
       60_000,
       `${WAIT_APP} v2 waiting for approval`,
     );

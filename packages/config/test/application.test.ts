@@ -1,6 +1,5 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   ConfigError,
@@ -18,9 +17,8 @@ import {
   type ReplicasSpec,
   type StageConfig,
 } from "@pipecd-ts/config";
+import { TESTDATA, configError, fixture } from "./helpers.js";
 
-const TESTDATA = join(import.meta.dirname, "testdata");
-const fixture = (name: string): string => readFileSync(join(TESTDATA, name), "utf8");
 const parseFixture = (name: string): ApplicationConfig =>
   parseApplicationConfig(name, fixture(name));
 
@@ -33,16 +31,6 @@ function stageOf<N extends PipelineStageConfig["name"]>(
   assert.ok(s, `stage ${index} exists`);
   assert.equal(s.name, name);
   return s as StageConfig<N>;
-}
-
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${String(e)}`);
-    return e;
-  }
-  assert.fail("expected a ConfigError, nothing was thrown");
 }
 
 describe("application config: the seed mesh-istio-canary example", () => {

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -11,28 +11,7 @@ import {
   redactRemote,
   type PipedConfig,
 } from "@pipecd-ts/config";
-
-const TESTDATA = join(import.meta.dirname, "testdata");
-const fixture = (name: string): string => readFileSync(join(TESTDATA, name), "utf8");
-
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${String(e)}`);
-    return e;
-  }
-  assert.fail("expected a ConfigError, nothing was thrown");
-}
-
-const MINIMAL = (extra = ""): string => `apiVersion: pipecd.dev/v1beta1
-kind: Piped
-spec:
-  projectID: p
-  pipedID: d
-  pipedKeyData: a2V5
-  apiAddress: localhost:9443
-${extra}`;
+import { TESTDATA, configError, fixture, minimalPiped } from "./helpers.js";
 
 describe("piped config with pipedKeyFile (PipeCD's own example)", () => {
   const file = join(TESTDATA, "piped-keyfile.yaml");
@@ -212,50 +191,55 @@ describe("piped config errors", () => {
   const table: [name: string, yaml: string, path: string, message: RegExp][] = [
     [
       "no key at all",
-      MINIMAL().replace("  pipedKeyData: a2V5\n", ""),
+      minimalPiped().replace("  pipedKeyData: a2V5\n", ""),
       "spec",
       /either pipedKeyFile or pipedKeyData/,
     ],
     [
       "key data that is not base64",
-      MINIMAL().replace("a2V5", "not base64!"),
+      minimalPiped().replace("a2V5", "not base64!"),
       "spec.pipedKeyData",
       /must be base64/,
     ],
-    ["missing pipedID", MINIMAL().replace("  pipedID: d\n", ""), "spec.pipedID", /is required/],
+    [
+      "missing pipedID",
+      minimalPiped().replace("  pipedID: d\n", ""),
+      "spec.pipedID",
+      /is required/,
+    ],
     [
       "missing apiAddress",
-      MINIMAL().replace("  apiAddress: localhost:9443\n", ""),
+      minimalPiped().replace("  apiAddress: localhost:9443\n", ""),
       "spec.apiAddress",
       /is required/,
     ],
     [
       "apiAddress without a port",
-      MINIMAL().replace("localhost:9443", "pipecd.example.com"),
+      minimalPiped().replace("localhost:9443", "pipecd.example.com"),
       "spec.apiAddress",
       /host:port/,
     ],
     [
       "port out of range",
-      MINIMAL().replace("localhost:9443", "localhost:70000"),
+      minimalPiped().replace("localhost:9443", "localhost:70000"),
       "spec.apiAddress",
       /host:port/,
     ],
     [
       "wrong kind",
-      MINIMAL().replace("kind: Piped", "kind: ControlPlane"),
+      minimalPiped().replace("kind: Piped", "kind: ControlPlane"),
       "kind",
       /must be "Piped"/,
     ],
     [
       "unknown provider type",
-      MINIMAL("  platformProviders:\n    - name: x\n      type: NOMAD\n"),
+      minimalPiped("  platformProviders:\n    - name: x\n      type: NOMAD\n"),
       "spec.platformProviders[0].type",
       /unknown platform provider type "NOMAD"/,
     ],
     [
       "duplicate provider names across platformProviders and cloudProviders",
-      MINIMAL(
+      minimalPiped(
         "  platformProviders:\n    - {name: k, type: KUBERNETES}\n  cloudProviders:\n    - {name: k, type: KUBERNETES}\n",
       ),
       "spec.cloudProviders[0].name",
@@ -263,7 +247,7 @@ describe("piped config errors", () => {
     ],
     [
       "repository without remote",
-      MINIMAL("  repositories:\n    - {repoId: r, branch: main}\n"),
+      minimalPiped("  repositories:\n    - {repoId: r, branch: main}\n"),
       "spec.repositories[0].remote",
       /is required/,
     ],
@@ -281,7 +265,7 @@ describe("piped config errors", () => {
     for (const addr of ["[::1]:443", "10.0.0.1:8080", "pipecd:443"]) {
       const cfg: PipedConfig = parsePipedConfig(
         "p.yaml",
-        MINIMAL().replace("localhost:9443", `"${addr}"`),
+        minimalPiped().replace("localhost:9443", `"${addr}"`),
       );
       assert.equal(cfg.apiAddress, addr);
     }
@@ -291,7 +275,10 @@ describe("piped config errors", () => {
     const dir = mkdtempSync(join(tmpdir(), "piped-config-"));
     try {
       const cfgFile = join(dir, "piped.yaml");
-      writeFileSync(cfgFile, MINIMAL().replace("pipedKeyData: a2V5", "pipedKeyFile: keys/piped"));
+      writeFileSync(
+        cfgFile,
+        minimalPiped().replace("pipedKeyData: a2V5", "pipedKeyFile: keys/piped"),
+      );
       await assert.rejects(
         loadPipedConfig(cfgFile),
         (e: unknown) =>
@@ -301,7 +288,10 @@ describe("piped config errors", () => {
           /ENOENT/.test(e.message),
       );
       writeFileSync(join(dir, "empty.key"), " \n");
-      writeFileSync(cfgFile, MINIMAL().replace("pipedKeyData: a2V5", "pipedKeyFile: empty.key"));
+      writeFileSync(
+        cfgFile,
+        minimalPiped().replace("pipedKeyData: a2V5", "pipedKeyFile: empty.key"),
+      );
       await assert.rejects(loadPipedConfig(cfgFile), /empty\.key is empty/);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -1,24 +1,15 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
-  ConfigError,
   DEFAULT_SAFETY,
   parseApplicationConfig,
   parsePipedConfig,
   resolveSafety,
 } from "@pipecd-ts/config";
+import { configError, minimalPiped } from "./helpers.js";
 
 // `spec.safety` (pipecd-ts only): the switches of our improvements, in the piped config (the
 // default of every app) and the app config (overrides field by field).
-
-const piped = (safety = ""): string => `apiVersion: pipecd.dev/v1beta1
-kind: Piped
-spec:
-  projectID: p
-  pipedID: d
-  pipedKeyData: a2V5
-  apiAddress: localhost:9443
-${safety}`;
 
 const app = (safety = ""): string => `apiVersion: pipecd.dev/v1beta1
 kind: KubernetesApp
@@ -26,19 +17,12 @@ spec:
   name: web
 ${safety}`;
 
-function issuesOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${String(e)}`);
-    return e.issues.map((i) => `${i.path}: ${i.message}`);
-  }
-  assert.fail("expected a ConfigError, nothing was thrown");
-}
+const issuesOf = (fn: () => unknown): string[] =>
+  configError(fn).issues.map((i) => `${i.path}: ${i.message}`);
 
 describe("spec.safety", () => {
   it("is all on by default: PipeCD configs get every improvement", () => {
-    assert.deepEqual(parsePipedConfig("p.yaml", piped()).safety, DEFAULT_SAFETY);
+    assert.deepEqual(parsePipedConfig("p.yaml", minimalPiped()).safety, DEFAULT_SAFETY);
     assert.deepEqual(parseApplicationConfig("a.yaml", app()).safety, {});
     assert.deepEqual(DEFAULT_SAFETY, {
       waitForReady: true,
@@ -53,7 +37,7 @@ describe("spec.safety", () => {
   it("reads every switch in the piped config, defaults filled", () => {
     const cfg = parsePipedConfig(
       "p.yaml",
-      piped(`  safety:
+      minimalPiped(`  safety:
     waitForReady: false
     rolloutTimeout: 90s
     verifyTraffic: false
@@ -80,7 +64,7 @@ describe("spec.safety", () => {
     assert.deepEqual(a, { rollbackPrune: false, rolloutTimeoutMs: 300_000 });
     const p = parsePipedConfig(
       "p.yaml",
-      piped("  safety: { rollbackPrune: true, verifyTraffic: false }\n"),
+      minimalPiped("  safety: { rollbackPrune: true, verifyTraffic: false }\n"),
     ).safety;
     assert.deepEqual(resolveSafety(p, a), {
       ...DEFAULT_SAFETY,
@@ -107,7 +91,9 @@ describe("spec.safety", () => {
       ],
     );
     assert.match(
-      issuesOf(() => parsePipedConfig("p.yaml", piped("  safety: [waitForReady]\n"))).join("\n"),
+      issuesOf(() => parsePipedConfig("p.yaml", minimalPiped("  safety: [waitForReady]\n"))).join(
+        "\n",
+      ),
       /spec\.safety: must be a mapping/,
     );
   });

@@ -3,7 +3,9 @@ export { startPostgres, type PgCluster } from "./postgres.js";
 export { ensureK8sTools, helm, kubectl, repoRoot, runCommand } from "./tools.js";
 export { eventually } from "./wait.js";
 export {
+  controlPlaneArgs,
   startStack,
+  type DeploymentJson,
   type PipectlResult,
   type Stack,
   type StackCluster,

@@ -98,6 +98,27 @@ async function launch(
   return { proc, output: () => out, kill: () => end("SIGKILL"), stop: () => end("SIGTERM") };
 }
 
+/** `bin/pipecd-server` flags for a control plane on loopback ports with its state in `dataDir`. */
+export function controlPlaneArgs(o: {
+  dataDir: string;
+  httpPort: number;
+  grpcPort: number;
+  logLevel?: string;
+}): string[] {
+  return [
+    "--data-dir",
+    o.dataDir,
+    "--http-port",
+    String(o.httpPort),
+    "--grpc-port",
+    String(o.grpcPort),
+    "--listen-host",
+    "127.0.0.1",
+    "--log-level",
+    o.logLevel ?? "warn",
+  ];
+}
+
 /** A bare Git repository plus a working clone to commit from. */
 export interface TestRepo {
   /** The bare repository (the piped's `remote`). */
@@ -173,7 +194,8 @@ export interface PipectlResult {
   stderr: string;
 }
 
-type DeploymentJson = ResponseOf<"getDeployment">["deployment"];
+/** A deployment as the REST API returns it. */
+export type DeploymentJson = ResponseOf<"getDeployment">["deployment"];
 
 /**
  * The whole product over real processes for tests: kube-sim (in-process, HTTPS), the control
@@ -312,20 +334,11 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
   );
   const httpUrl = `http://127.0.0.1:${httpPort}`;
   const cpArgs = [
-    "--data-dir",
-    join(dir, "cp-data"),
-    "--http-port",
-    String(httpPort),
-    "--grpc-port",
-    String(grpcPort),
-    "--listen-host",
-    "127.0.0.1",
+    ...controlPlaneArgs({ dataDir: join(dir, "cp-data"), httpPort, grpcPort }),
     "--bootstrap-admin-key-file",
     keyFile,
     "--config",
     cpConfig,
-    "--log-level",
-    "warn",
     "--grace-period",
     "2000",
     ...(o.datastore ? ["--datastore", o.datastore] : []),
