@@ -8,7 +8,7 @@ export npm_config_nodedir ?= /usr
 help:
 	@echo "make demo   - start the control plane on SQLite (embedded defaults) and print how to reach it"
 	@echo "make test   - install what is needed, lint, typecheck, proto drift check, all tests (starts PostgreSQL itself)"
-	@echo "make bench  - run the benchmarks in test/bench (SQLite and PostgreSQL)"
+	@echo "make bench  - run the benchmarks in test/bench (SQLite and PostgreSQL, kube-sim, launcher start-up)"
 	@echo "make gen    - regenerate packages/proto from proto/"
 
 bootstrap:
@@ -35,6 +35,7 @@ test: check
 bench: bootstrap
 	@bash scripts/with-postgres.sh node --import tsx test/bench/control-plane.bench.ts
 	@node --import tsx test/bench/kube-sim.bench.ts
+	@node --import tsx test/bench/cli-start.bench.ts
 
 demo:
 	@PIPECD_DEMO_T0_MS=$$(date +%s%3N) bash -c 'bash scripts/bootstrap.sh && exec bash scripts/demo.sh'

@@ -16,3 +16,4 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" >"$stamp"
 fi
 bash apps/web/scripts/build-if-changed.sh   # the web UI the control plane serves at /
+node scripts/build-launchers.mjs --if-changed --quiet   # the bundles bin/* run (~2 s when changed)

@@ -50,7 +50,11 @@ function hookExit(): void {
     });
 }
 
-async function launch(
+/**
+ * Starts `bin/<bin>` (a launcher: kube-sim, pipecd-server, piped) and resolves once `ready`
+ * appears in its output (30 s at most). If the test process goes away, the child goes with it.
+ */
+export async function launch(
   bin: string,
   args: string[],
   ready: RegExp,

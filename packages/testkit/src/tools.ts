@@ -123,13 +123,18 @@ export async function kubectl(): Promise<string> {
 export async function runCommand(
   file: string,
   args: string[],
-  opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; input?: string } = {},
+  opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = execFile(
       file,
       args,
-      { timeout: opts.timeoutMs ?? 60_000, env: opts.env ?? process.env, maxBuffer: 64 << 20 },
+      {
+        timeout: opts.timeoutMs ?? 60_000,
+        env: opts.env ?? process.env,
+        maxBuffer: 64 << 20,
+        cwd: opts.cwd,
+      },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
         resolve({ code, stdout, stderr });
