@@ -287,7 +287,7 @@ spec:
       .readNamespacedDeployment({ name: "bg", namespace: "default" });
     assert.equal(dep.spec?.template.spec?.containers[0]?.image, "example/bg:v2");
     await s.repo.commit(app("v3", "primary: 90, canary: 10"), "bg split");
-    const a = await eventually(
+    const a = await s.eventually(
       async () => {
         const x = (await s.admin.call("getApplication", { params: { id: appId } })).application;
         return x.syncState?.status === "INVALID_CONFIG" ? x : undefined;

@@ -2,7 +2,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import * as k8s from "@kubernetes/client-node";
-import { eventually, startStack, type Stack, type DeploymentJson } from "@pipecd-ts/testkit";
+import { startStack, type Stack, type DeploymentJson } from "@pipecd-ts/testkit";
 
 // The piped end to end, over real processes: bin/kube-sim, bin/pipecd-server (SQLite),
 // bin/piped, a bare Git repository. Given / when / then.
@@ -192,7 +192,7 @@ describe("piped end to end", () => {
       "reviewer-a twice counts once",
     );
     // Still waiting for the second approver.
-    await eventually(
+    await s.eventually(
       async () => {
         const cur = await s.admin.call("getDeployment", { params: { id: d.id ?? "" } });
         return stage(cur.deployment, "WAIT_APPROVAL")?.metadata?.ApprovedBy === "reviewer-a";
@@ -290,7 +290,7 @@ describe("piped end to end", () => {
       params: { id: d.id ?? "", stageId: stage(approving, "WAIT_APPROVAL")?.id ?? "" },
     };
     await (await s.as("reviewer-a")).call("approveStage", params);
-    await eventually(
+    await s.eventually(
       async () =>
         stage(
           (await s.admin.call("getDeployment", { params: { id: d.id ?? "" } })).deployment,
@@ -373,7 +373,7 @@ describe("piped end to end", () => {
       },
       "broken config",
     );
-    const app = await eventually(
+    const app = await s.eventually(
       async () => {
         const a = (await s.admin.call("getApplication", { params: { id: appId } })).application;
         return a.syncState?.status === "INVALID_CONFIG" ? a : undefined;

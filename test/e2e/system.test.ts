@@ -139,7 +139,7 @@ describe("system on SQLite: approvals, restarts, crashes, two clusters, cancel",
 
     const first = await approve("reviewer-a");
     assert.equal(first.code, 0, first.stderr);
-    await eventually(
+    await s.eventually(
       async () => {
         const cur = await s.admin.call("getDeployment", { params: { id: d.id ?? "" } });
         return stage(cur.deployment, "WAIT_APPROVAL")?.metadata?.ApprovedBy === "reviewer-a";
@@ -167,7 +167,7 @@ describe("system on SQLite: approvals, restarts, crashes, two clusters, cancel",
     assert.equal(down.code, 3, "server down → exit 3");
     assert.match(down.stderr, /cannot reach the control plane at http:\/\/127\.0\.0\.1/);
     await s.startControlPlane();
-    await eventually(
+    await s.eventually(
       async () =>
         (await s.admin.call("listPipeds", {})).pipeds.some(
           (p) => p.id === s.pipedId && p.status === "ONLINE",

@@ -45,6 +45,15 @@ const UNEXERCISED: Record<string, string> = {
   "delete networking.istio.io/virtualservices": "prune; rollback deleting what the commit added",
 };
 
+/**
+ * Granted verbs the seed canary calls or not depending on timing, each with why: neither
+ * required to be called nor flagged when called.
+ */
+const TIMING_DEPENDENT: Record<string, string> = {
+  "watch apps/deployments":
+    "the rollout waiter watches only when its first GET finds the rollout unfinished (packages/kube rollout-wait.ts); a piped slowed by a loaded machine finds it done",
+};
+
 /** The seed app (with a ConfigMap and Secret it uses) in directory `dir`, deployed to `ns`. */
 function appFiles(dir: string, ns: string, image: string): Record<string, string> {
   const seed = files(image, {
@@ -388,13 +397,17 @@ describe("piped chart RBAC: sufficient and minimal for the seed canary", () => {
       );
     }
     // Minimal per verb: every granted verb was called or is allowlisted with its reason...
-    const superfluous = granted.filter((g) => !called.has(g) && !(g in UNEXERCISED));
+    const superfluous = granted.filter(
+      (g) => !called.has(g) && !(g in UNEXERCISED) && !(g in TIMING_DEPENDENT),
+    );
     assert.deepEqual(
       superfluous,
       [],
       "granted but never called by the piped: drop them from the chart",
     );
     // ...the allowlist names only granted verbs the run did not call (no stale entries)...
+    for (const g of Object.keys(TIMING_DEPENDENT))
+      assert.ok(granted.includes(g), `TIMING_DEPENDENT lists ${g}, which the chart does not grant`);
     for (const g of Object.keys(UNEXERCISED)) {
       assert.ok(granted.includes(g), `UNEXERCISED lists ${g}, which the chart does not grant`);
       assert.ok(!called.has(g), `UNEXERCISED lists ${g}, but the run called it: remove it there`);

@@ -24,8 +24,8 @@ export interface TestControlPlane {
   adminKey: string;
   admin: RestClient;
   rest(apiKey?: string): RestClient;
-  /** Restarts on the same data dir and datastore. */
-  restart(): Promise<void>;
+  /** Restarts on the same data dir and datastore (stopping with `graceMs`, default 1 s). */
+  restart(graceMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -55,8 +55,8 @@ export async function startTestControlPlane(opts: {
     adminKey: "",
     admin: undefined as unknown as RestClient,
     rest: (apiKey) => createRestClient({ baseUrl: t.cp.httpUrl, apiKey, timeoutMs: 10_000 }),
-    async restart() {
-      await t.cp.close(1000);
+    async restart(graceMs = 1000) {
+      await t.cp.close(graceMs);
       t.cp = await start();
       t.admin = t.rest(t.adminKey);
     },

@@ -1,6 +1,6 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { eventually, startStack, type Stack } from "@pipecd-ts/testkit";
+import { eventually, startStack, type DeploymentJson, type Stack } from "@pipecd-ts/testkit";
 import { json, pipectl, start, type Run } from "./helpers.js";
 
 // The deployment and stage commands of the real bin/pipectl against a real control plane, piped
@@ -59,18 +59,26 @@ describe("pipectl deployment and stage commands", () => {
     assert.equal(r.code, 0, r.stderr);
     return json<{ deployment: Deployment }>(r).deployment;
   };
-  /** The deployment whose commit message is `msg`, once `pred` holds (read through pipectl). */
-  const deploymentOf = (msg: string, pred: (d: Deployment) => boolean, what: string) =>
-    eventually(
-      async () => {
-        const r = await run(["deployment", "list", "--app", appId, "-o", "json"]);
-        return json<{ deployments: Deployment[] }>(r).deployments.find(
-          (d) => d.trigger.commit.message === msg && pred(d),
-        );
-      },
-      90_000,
-      what,
+  /**
+   * The deployment whose commit message is `msg`, once `pred` holds. Waited for over REST (woken
+   * by the control plane's events), not by a pipectl process per poll: the commands under test
+   * are run below; `-o json` is the REST JSON (docs/pipectl.md).
+   */
+  const deploymentOf = async (
+    msg: string,
+    pred: (d: Deployment) => boolean,
+    what: string,
+  ): Promise<Deployment> => {
+    const asPipectlJson = (d: DeploymentJson): Deployment => d as unknown as Deployment;
+    return asPipectlJson(
+      await s.waitDeployment(
+        appId,
+        (d) => d.trigger?.commit?.message === msg && pred(asPipectlJson(d)),
+        90_000,
+        what,
+      ),
     );
+  };
   const approvalRunning = (d: Deployment): boolean =>
     d.stages.some((x) => x.name === "WAIT_APPROVAL" && x.status === "STAGE_RUNNING");
   /** Commits an image bump and returns its deployment once it waits for approval. */
@@ -357,17 +365,18 @@ describe("pipectl deployment and stage commands", () => {
     const sync = await run(["application", "sync", appId, "--strategy", "QUICK_SYNC"]);
     assert.equal(sync.code, 0, sync.stderr);
     assert.match(sync.stdout, /^Sync of application \S+ requested \(command \S+\)\.\n$/);
-    const d = await eventually(
-      async () => {
-        const r = await run(["deployment", "list", "--app", appId, "--limit", "1", "-o", "json"]);
-        const top = json<{ deployments: Deployment[] }>(r).deployments[0];
-        return top?.trigger.kind === "ON_COMMAND" ? top : undefined;
-      },
+    const d = await s.waitDeployment(
+      appId,
+      (x) => x.trigger?.kind === "ON_COMMAND",
       60_000,
       "a deployment triggered by the sync command",
     );
-    assert.equal(d.trigger.syncStrategy, "QUICK_SYNC");
-    const w = await run(["deployment", "wait", d.id, "--status", "SUCCESS", "--timeout", "60s"]);
+    const top = json<{ deployments: Deployment[] }>(
+      await run(["deployment", "list", "--app", appId, "--limit", "1", "-o", "json"]),
+    ).deployments[0];
+    assert.ok(top && top.id === d.id, "the newest deployment is the one the sync triggered");
+    assert.equal(top.trigger.syncStrategy, "QUICK_SYNC");
+    const w = await run(["deployment", "wait", top.id, "--status", "SUCCESS", "--timeout", "60s"]);
     assert.equal(w.code, 0, w.stderr);
   });
 

@@ -1,3 +1,4 @@
+import type { ServerResponse } from "node:http";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { Role } from "@pipecd-ts/proto";
 import { roleAllows } from "@pipecd-ts/model";
@@ -155,6 +156,15 @@ export function createRestServer(o: RestServerOptions): FastifyInstance {
     return reply.header("content-type", o.metrics.registry.contentType).send(body);
   });
 
+  // Open event streams end as soon as the server starts closing: they never finish on their
+  // own, so a stop would otherwise wait out its whole grace period; clients reconnect (to
+  // another replica, or to this one once it is back).
+  const streams = new Set<ServerResponse>();
+  app.addHook("preClose", (done) => {
+    for (const res of streams) res.end();
+    done();
+  });
+
   app.get("/api/v1/stream", async (req, reply) => {
     const recheck = (): Promise<unknown> => authenticate(req, "viewer");
     try {
@@ -184,9 +194,11 @@ export function createRestServer(o: RestServerOptions): FastifyInstance {
         () => res.end(),
       );
     }, o.sseKeepAliveMs);
+    streams.add(res);
     const cleanup = (): void => {
       off();
       clearInterval(keepAlive);
+      streams.delete(res);
     };
     req.raw.on("close", cleanup);
     res.on("close", cleanup);
