@@ -1,8 +1,8 @@
 # Sourced by the bin/* launchers: `launch PROGRAM BUNDLE ARGS...` runs the program's esbuild
 # bundle (scripts/build-launchers.mjs, built by bootstrap) with plain node. When a source file the
 # bundle was built from is newer than the bundle (an edit since the last build), it is rebuilt
-# first, so bin/* always run the sources as they are; the check is one `find` over the
-# recorded inputs (a few ms).
+# first, so bin/* always run the sources as they are; the check is a few ms of bash builtins
+# over the recorded inputs.
 launch() {
   local program=$1 bundle=$2
   shift 2
@@ -14,12 +14,19 @@ launch() {
     fi
     exit 1
   fi
-  local inputs=() newer="missing inputs"
+  # Pure bash (no find, no subshell): this runs on every start, so it must cost next to nothing.
+  local stale=yes line first=yes
   if [ -f "$root/$bundle.inputs" ]; then
-    mapfile -t inputs < <(tail -n +2 "$root/$bundle.inputs")
-    newer=$(cd "$root" && find "${inputs[@]}" -newer "$bundle" -print -quit 2>&1 || echo gone)
+    stale=""
+    while IFS= read -r line; do
+      if [ -n "$first" ]; then first="" && continue; fi # the hash line
+      if [ ! -e "$root/$line" ] || [ "$root/$line" -nt "$root/$bundle" ]; then
+        stale=yes
+        break
+      fi
+    done <"$root/$bundle.inputs"
   fi
-  if [ -n "$newer" ]; then
+  if [ -n "$stale" ]; then
     node "$root/scripts/build-launchers.mjs" --if-changed --quiet "$program" || exit 1
   fi
   exec node "$root/$bundle" "$@"
