@@ -6,7 +6,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { ROOT, bundle } from "./bundles.mjs";
+import { ROOT, bundle, chosen } from "./bundles.mjs";
 
 /** The services of the images and the programs they run. */
 export const SERVICES = { "control-plane": "pipecd-server", piped: "piped" };
@@ -15,14 +15,7 @@ const { values, positionals } = parseArgs({
   options: { out: { type: "string", default: join(ROOT, "dist", "bundles") } },
   allowPositionals: true,
 });
-const names = positionals.length ? positionals : Object.keys(SERVICES);
-for (const n of names)
-  if (!(n in SERVICES)) {
-    process.stderr.write(
-      `build-bundles: unknown service ${n} (one of ${Object.keys(SERVICES).join(", ")})\n`,
-    );
-    process.exit(2);
-  }
+const names = chosen("build-bundles", positionals, SERVICES, "service");
 
 for (const name of names) {
   const outfile = join(resolve(values.out, name), "main.mjs");

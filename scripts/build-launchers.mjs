@@ -17,7 +17,7 @@ import { readFileSync } from "node:fs";
 import { mkdir, readFile, rename, stat, utimes, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
-import { PROGRAMS, ROOT, bundle } from "./bundles.mjs";
+import { PROGRAMS, ROOT, bundle, chosen } from "./bundles.mjs";
 
 const LOCKFILE = "pnpm-lock.yaml";
 
@@ -28,14 +28,7 @@ const { values, positionals } = parseArgs({
   },
   allowPositionals: true,
 });
-const names = positionals.length ? positionals : Object.keys(PROGRAMS);
-for (const n of names)
-  if (!(n in PROGRAMS)) {
-    process.stderr.write(
-      `build-launchers: unknown program ${n} (one of ${Object.keys(PROGRAMS).join(", ")})\n`,
-    );
-    process.exit(2);
-  }
+const names = chosen("build-launchers", positionals, PROGRAMS, "program");
 
 /** sha256 over the paths and contents of `paths`; undefined when one of them is gone. */
 function contentHash(paths) {

@@ -71,3 +71,19 @@ export async function bundle(program, outfile, { sourcemap = false } = {}) {
     sources,
   };
 }
+
+/**
+ * The names a build script was asked for (all of `known` when none), or exit 2 naming an
+ * unknown one.
+ */
+export function chosen(tool, positionals, known, what) {
+  const names = positionals.length ? positionals : Object.keys(known);
+  for (const n of names)
+    if (!(n in known)) {
+      process.stderr.write(
+        `${tool}: unknown ${what} ${n} (one of ${Object.keys(known).join(", ")})\n`,
+      );
+      process.exit(2);
+    }
+  return names;
+}

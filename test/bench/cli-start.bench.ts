@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createRestClient } from "@pipecd-ts/rest-api";
-import { controlPlaneArgs, freePort, repoRoot } from "@pipecd-ts/testkit";
+import { controlPlaneArgs, freePort, pipedConfigYaml, repoRoot } from "@pipecd-ts/testkit";
 
 const { values } = parseArgs({
   options: {
@@ -151,19 +151,12 @@ try {
       await new Promise((r) => setTimeout(r, 100));
     await writeFile(
       join(dir, "piped.yaml"),
-      `apiVersion: pipecd.dev/v1beta1
-kind: Piped
-spec:
-  projectID: default
-  pipedID: ${reg.id}
-  pipedKeyData: ${Buffer.from(reg.key).toString("base64")}
-  apiAddress: 127.0.0.1:${grpcPort}
-  platformProviders:
-    - name: kubernetes-default
-      type: KUBERNETES
-      config:
-        kubeConfigPath: ${join(dir, "kc")}
-`,
+      pipedConfigYaml({
+        pipedId: reg.id,
+        key: { data: reg.key },
+        apiAddress: `127.0.0.1:${grpcPort}`,
+        kubeconfigPath: join(dir, "kc"),
+      }),
     );
     const programs = [
       {

@@ -9,7 +9,14 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { startKubeSim, type KubeSim } from "@pipecd-ts/kube-sim";
 import { createRestClient } from "@pipecd-ts/rest-api";
-import { controlPlaneArgs, eventually, freePort, repoRoot, runCommand } from "@pipecd-ts/testkit";
+import {
+  controlPlaneArgs,
+  eventually,
+  freePort,
+  pipedConfigYaml,
+  repoRoot,
+  runCommand,
+} from "@pipecd-ts/testkit";
 
 // The production bundles the images run (scripts/build-bundles.mjs, deploy/docker/): built with
 // esbuild and started with plain node (no tsx, no workspace sources) from a directory holding
@@ -110,23 +117,19 @@ describe("production bundles", () => {
     const reg = await admin.call("registerPiped", { body: { name: "bundle-piped" } });
     await writeFile(
       join(dir, "piped.yaml"),
-      `apiVersion: pipecd.dev/v1beta1
-kind: Piped
-spec:
-  projectID: default
-  pipedID: ${reg.id}
-  pipedKeyData: ${Buffer.from(reg.key).toString("base64")}
-  apiAddress: 127.0.0.1:${grpcPort}
-  repositories:
-    - repoId: apps
-      remote: https://bot:ghp_bundleS3cret@127.0.0.1:1/org/apps.git
-      branch: main
-  platformProviders:
-    - name: kubernetes-default
-      type: KUBERNETES
-      config:
-        kubeConfigPath: ${sim.kubeconfigPath}
-`,
+      pipedConfigYaml({
+        pipedId: reg.id,
+        key: { data: reg.key },
+        apiAddress: `127.0.0.1:${grpcPort}`,
+        kubeconfigPath: sim.kubeconfigPath,
+        repositories: [
+          {
+            repoId: "apps",
+            remote: "https://bot:ghp_bundleS3cret@127.0.0.1:1/org/apps.git",
+            branch: "main",
+          },
+        ],
+      }),
     );
     const piped = await startBundle(
       "piped",

@@ -5,6 +5,7 @@ export { eventually } from "./wait.js";
 export {
   controlPlaneArgs,
   launch,
+  pipedConfigYaml,
   startStack,
   type DeploymentJson,
   type PipectlResult,

@@ -123,6 +123,42 @@ export function controlPlaneArgs(o: {
   ];
 }
 
+/**
+ * A piped config (PipeCD's `kind: Piped`) for a test: one Kubernetes platform provider, the
+ * given repositories, and `extraSpec` (two-space indented keys) appended to `spec`.
+ */
+export function pipedConfigYaml(o: {
+  pipedId: string;
+  /** `pipedKeyFile` or inline `pipedKeyData`. */
+  key: { file: string } | { data: string };
+  apiAddress: string;
+  kubeconfigPath: string;
+  repositories?: { repoId: string; remote: string; branch: string }[];
+  syncInterval?: string;
+  extraSpec?: string;
+}): string {
+  const key =
+    "file" in o.key
+      ? `pipedKeyFile: ${o.key.file}`
+      : `pipedKeyData: ${Buffer.from(o.key.data).toString("base64")}`;
+  const repos = (o.repositories ?? []).map(
+    (r) => `    - repoId: ${r.repoId}\n      remote: ${r.remote}\n      branch: ${r.branch}\n`,
+  );
+  return `apiVersion: pipecd.dev/v1beta1
+kind: Piped
+spec:
+  projectID: default
+  pipedID: ${o.pipedId}
+  ${key}
+  apiAddress: ${o.apiAddress}
+${o.syncInterval ? `  syncInterval: ${o.syncInterval}\n` : ""}${repos.length ? `  repositories:\n${repos.join("")}` : ""}  platformProviders:
+    - name: kubernetes-default
+      type: KUBERNETES
+      config:
+        kubeConfigPath: ${o.kubeconfigPath}
+${o.extraSpec ?? ""}`;
+}
+
 /** A bare Git repository plus a working clone to commit from. */
 export interface TestRepo {
   /** The bare repository (the piped's `remote`). */
@@ -369,24 +405,15 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     await writeFile(join(dir, `piped-key${suffix}`), piped.key, { mode: 0o600 });
     await writeFile(
       join(dir, `piped${suffix}.yaml`),
-      `apiVersion: pipecd.dev/v1beta1
-kind: Piped
-spec:
-  projectID: default
-  pipedID: ${piped.id}
-  pipedKeyFile: ${join(dir, `piped-key${suffix}`)}
-  apiAddress: 127.0.0.1:${grpcPort}
-  syncInterval: ${o.syncInterval ?? "1s"}
-  repositories:
-    - repoId: repo
-      remote: ${repo.bare}
-      branch: main
-  platformProviders:
-    - name: kubernetes-default
-      type: KUBERNETES
-      config:
-        kubeConfigPath: ${kubeconfig}
-${o.pipedSpec ?? ""}`,
+      pipedConfigYaml({
+        pipedId: piped.id,
+        key: { file: join(dir, `piped-key${suffix}`) },
+        apiAddress: `127.0.0.1:${grpcPort}`,
+        kubeconfigPath: kubeconfig,
+        repositories: [{ repoId: "repo", remote: repo.bare, branch: "main" }],
+        syncInterval: o.syncInterval ?? "1s",
+        extraSpec: o.pipedSpec,
+      }),
     );
     return piped.id;
   };
