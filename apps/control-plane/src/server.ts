@@ -71,6 +71,8 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     logger: logger.child({ component: "datastore" }),
     clock,
   });
+  /** Aborted when close() begins: ends the pipeds' Watch streams (see PipedServiceOptions.stopping). */
+  const stopping = new AbortController();
   const cleanup: (() => Promise<void>)[] = [() => ds.close()];
   try {
     const adminKeyFile = await bootstrapAdminKey(ds, config.projectId, o, clock, logger);
@@ -98,6 +100,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
         logger: logger.child({ component: "piped-api" }),
         webBaseUrl: config.webBaseUrl,
         heartbeatIntervalMs: o.heartbeatIntervalMs ?? 30_000,
+        stopping: stopping.signal,
       }),
     );
     const creds = o.tls
@@ -158,7 +161,9 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
       adminKeyFile,
       close(graceMs = 5_000) {
         closed ??= (async () => {
-          // Phase one: stop taking new work and let in-flight calls finish.
+          // Phase one: stop taking new work and let in-flight calls finish. Watch streams
+          // never finish on their own: they are ended first (the pipeds reconnect).
+          stopping.abort();
           const drained = Promise.all([
             rest.close(),
             new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve())),

@@ -731,8 +731,10 @@ spec:
     it("a restart of the server keeps all state", async () => {
       const before = await t.admin.call("getDeployment", { params: { id: "dep-approvers" } });
       const auditBefore = await t.admin.call("listAuditLog", { query: { limit: 500 } });
-      // An open event stream (the web UI's) ends as the stop begins: it does not hold the stop
-      // for the grace period, which a stream that never ends on its own would use up.
+      // Open streams (the web UI's events, a piped's Watch) end as the stop begins: they do not
+      // hold the stop for the grace period, which a stream that never ends would use up.
+      const watching = new WatchRecorder(a);
+      await watching.next((m) => m.event.case === "heartbeat");
       const stream = await fetch(`${t.cp.httpUrl}/api/v1/stream`, {
         headers: { authorization: `Bearer ${t.adminKey}` },
       });
@@ -746,6 +748,9 @@ spec:
       const restartMs = Date.now() - stopping;
       assert.ok(restartMs < 5_000, `the restart waited out the grace period (${restartMs} ms)`);
       assert.ok((await streamEnded) - stopping < 5_000, "the event stream ended with the stop");
+      assert.equal(watching.error?.code, grpc.status.UNAVAILABLE, "the Watch stream ended");
+      assert.match(watching.error?.details ?? "", /stopping; reconnect/);
+      watching.close();
       a.close();
       a = pipedClient(t.cp, a.id, a.key);
       b.close();

@@ -47,6 +47,12 @@ export interface PipedServiceOptions {
   webBaseUrl: string;
   /** Interval of Watch heartbeats (also refreshes the piped's last-seen time). */
   heartbeatIntervalMs: number;
+  /**
+   * Aborted when the server starts to stop: every Watch stream then ends with UNAVAILABLE, so
+   * the stop does not wait out its grace period for streams that never end on their own, and
+   * the pipeds reconnect (to another replica, or to this one once it is back) at once.
+   */
+  stopping: AbortSignal;
 }
 
 type Impl = GrpcServiceImpl<typeof PipedService.method>;
@@ -203,6 +209,17 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
         close();
         call.emit("error", { code: grpcStatusOf(e.code), details: e.message });
       };
+      const onStopping = (): void => {
+        if (!closed) fail(new AppError("UNAVAILABLE", "the control plane is stopping; reconnect"));
+      };
+      if (o.stopping.aborted) {
+        onStopping();
+        return;
+      }
+      o.stopping.addEventListener("abort", onStopping, { once: true });
+      const detachStopping = (): void => o.stopping.removeEventListener("abort", onStopping);
+      call.on("close", detachStopping);
+      call.on("cancelled", detachStopping);
 
       o.auth.piped(typeof header === "string" ? header : undefined).then((piped) => {
         if (closed) return;
