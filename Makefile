@@ -18,14 +18,7 @@ gen: bootstrap
 	@pnpm gen
 
 check: bootstrap
-	@echo "== lint (eslint, prettier, dependency direction)"
-	@node_modules/.bin/eslint --max-warnings=0 --cache --cache-location node_modules/.cache/eslint .
-	@node_modules/.bin/prettier --log-level warn --check .
-	@node scripts/check-deps.mjs
-	@echo "== typecheck (tsc -b)"
-	@node_modules/.bin/tsc -b
-	@echo "== proto (buf lint + drift check)"
-	@bash scripts/check-proto-drift.sh
+	@bash scripts/check.sh   # proto drift check, then lint (ESLint, Prettier, dependency direction) beside tsc -b
 
 test: check
 	@bash scripts/ensure-chromium.sh   # the browser tests (test/web) drive Debian's chromium; the demo does not need it
