@@ -3,92 +3,16 @@ import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
-import {
-  eventually,
-  startPostgres,
-  type PgCluster,
-  type Stack,
-  type DeploymentJson,
-} from "@pipecd-ts/testkit";
+import { eventually, type Stack, type DeploymentJson } from "@pipecd-ts/testkit";
 import { files, startSeedStack, vsRoutes, waitingForApproval } from "./fixtures.js";
+import { canaryApprovedWithPipectl, ok, waitWithPipectl } from "./system-steps.js";
 
 // The whole system as deployed — bin/kube-sim, bin/pipecd-server, bin/piped, driven with
 // bin/pipectl — through approvals, control-plane restarts and crashes, two clusters, and cancel.
+// On PostgreSQL: system-postgres.test.ts.
 
 type D = DeploymentJson;
 const stage = (d: D, name: string) => d.stages?.find((st) => st.name === name);
-
-/** Runs pipectl and fails with its output unless it exits 0; returns stdout. */
-async function ok(s: Stack, args: string[], apiKeyFile?: string): Promise<string> {
-  const r = await s.pipectl(args, { apiKeyFile });
-  assert.equal(r.code, 0, `pipectl ${args.join(" ")} → ${r.code}\n${r.stdout}${r.stderr}`);
-  return r.stdout;
-}
-
-/** `pipectl deployment wait ID --status S` (live progress on stderr); fails unless it exits 0. */
-const waitWithPipectl = (s: Stack, id: string, status: string): Promise<string> =>
-  ok(s, ["deployment", "wait", id, "--status", status, "--timeout", "90s"]);
-
-/** The seed canary: bump, wait for approval at 90/10, approve with pipectl, wait with pipectl. */
-async function canaryApprovedWithPipectl(
-  s: Stack,
-  kc: k8s.KubeConfig,
-  appId: string,
-  image: string,
-): Promise<void> {
-  const msg = `bump to ${image}`;
-  await s.repo.commit(files(image), msg);
-  const d = await s.waitDeployment(appId, waitingForApproval(msg), 90_000, `${msg} waiting`);
-  assert.deepEqual(
-    (await vsRoutes(kc)).map((r) => [r.destination.subset, r.weight]),
-    [
-      ["primary", 90],
-      ["canary", 10],
-    ],
-  );
-  const approved = JSON.parse(
-    await ok(s, ["-o", "json", "stage", "approve", "--deployment", d.id ?? ""]),
-  ) as { stageName: string };
-  assert.equal(approved.stageName, "WAIT_APPROVAL");
-  await waitWithPipectl(s, d.id ?? "", "DEPLOYMENT_SUCCESS");
-  const got = JSON.parse(await ok(s, ["-o", "json", "deployment", "get", d.id ?? ""])) as {
-    deployment: { status: string };
-  };
-  assert.equal(got.deployment.status, "DEPLOYMENT_SUCCESS");
-  assert.deepEqual(
-    (await vsRoutes(kc)).map((r) => [r.destination.subset, r.weight]),
-    [["primary", 100]],
-  );
-  const live = await kc
-    .makeApiClient(k8s.AppsV1Api)
-    .readNamespacedDeployment({ name: "canary-app", namespace: "default" });
-  assert.equal(
-    live.spec?.template.spec?.containers[0]?.image,
-    `ghcr.io/pipe-cd/helloworld:${image}`,
-  );
-}
-
-describe("system on PostgreSQL: the seed canary approved with pipectl", () => {
-  let pg: PgCluster;
-  let s: Stack;
-  let kc: k8s.KubeConfig;
-  let appId = "";
-  before(async () => {
-    pg = await startPostgres();
-    ({ s, kc, appId } = await startSeedStack(
-      { datastore: await pg.createDatabase(), readyDelayMs: 100 },
-      "v0.1.0",
-    ));
-  });
-  after(async () => {
-    await s?.close();
-    await pg?.stop();
-  });
-
-  it("canary → 90/10 → pipectl stage approve → DEPLOYMENT_SUCCESS", async () => {
-    await canaryApprovedWithPipectl(s, kc, appId, "v0.2.0");
-  });
-});
 
 describe("system on SQLite: approvals, restarts, crashes, two clusters, cancel", () => {
   let s: Stack;
