@@ -446,6 +446,64 @@ spec:
       assert.equal(bad.status, 400);
     });
 
+    it("a lone UTF-16 surrogate or an unsafe integer is a 400 naming the field, not a 500; validation comes after authentication", async () => {
+      const send = (method: string, path: string, body?: unknown, key = t.adminKey) =>
+        fetch(`${t.cp.httpUrl}${path}`, {
+          method,
+          headers: {
+            ...(key ? { authorization: `Bearer ${key}` } : {}),
+            ...(body === undefined ? {} : { "content-type": "application/json" }),
+          },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+      const lone = "\ud800";
+      const cases: [string, Response, RegExp][] = [
+        [
+          "piped name",
+          await send("POST", "/api/v1/pipeds", { name: lone }),
+          /body\.name must be well-formed Unicode/,
+        ],
+        [
+          "piped description",
+          await send("POST", "/api/v1/pipeds", { name: "p", description: `x${lone}` }),
+          /body\.description must be well-formed Unicode/,
+        ],
+        [
+          "API key name",
+          await send("POST", "/api/v1/api-keys", { name: lone, role: "viewer" }),
+          /body\.name/,
+        ],
+        [
+          "application label",
+          await send("POST", "/api/v1/applications", {
+            name: "a",
+            pipedId: "p",
+            gitPath: { repoId: "r", path: "p" },
+            labels: { env: lone },
+          }),
+          /body\.labels\.env must be well-formed Unicode/,
+        ],
+        [
+          "afterIndex beyond 2^53",
+          await send("GET", "/api/v1/deployments/d/stages/s/logs?afterIndex=18014398509481984"),
+          /afterIndex must be/,
+        ],
+      ];
+      for (const [what, res, message] of cases) {
+        assert.equal(res.status, 400, what);
+        const body = (await res.json()) as { error: { code: string; message: string } };
+        assert.equal(body.error.code, "INVALID_ARGUMENT", what);
+        assert.match(body.error.message, message, what);
+      }
+      // A valid surrogate pair is fine.
+      const emoji = await send("POST", "/api/v1/pipeds", { name: "p \ud83d\ude80" });
+      assert.equal(emoji.status, 201);
+      // Without a key the answer is 401 whatever the body: no schema detail leaks.
+      const anon = await send("POST", "/api/v1/pipeds", { name: 42, bogus: true }, "");
+      assert.equal(anon.status, 401);
+      assert.doesNotMatch(await anon.text(), /body|name|bogus/);
+    });
+
     it("the Watch stream resumes after the last sequence it saw", async () => {
       await runningDeployment(a, appA, "dep-resume", [{ id: "g", name: WAIT }], ["g"]);
       const first = new WatchRecorder(a);

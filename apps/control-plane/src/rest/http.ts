@@ -33,8 +33,29 @@ export function installValidation(app: FastifyInstance): void {
     strict: false,
   });
   app.setValidatorCompiler(({ schema, httpPart }) => {
-    const ajv = httpPart === "body" ? strict : lenient;
-    return ajv.compile<unknown>(schema as object);
+    const validate = (httpPart === "body" ? strict : lenient).compile<unknown>(schema as object);
+    // After the schema: what JSON can carry but nothing downstream can store or echo back.
+    const check = (data: unknown): boolean => {
+      if (!validate(data)) {
+        check.errors = validate.errors;
+        return false;
+      }
+      const bad = unstorable(data, "");
+      check.errors = bad
+        ? [
+            {
+              instancePath: bad.path,
+              keyword: "storable",
+              message: bad.message,
+              params: {},
+              schemaPath: "",
+            },
+          ]
+        : null;
+      return !bad;
+    };
+    check.errors = null as typeof validate.errors;
+    return check;
   });
   app.setSchemaErrorFormatter((errors: FastifySchemaValidationError[], dataVar: string) => {
     const msgs = errors.slice(0, 5).map((e) => {
@@ -47,6 +68,47 @@ export function installValidation(app: FastifyInstance): void {
     });
     return new Error(msgs.join("; "));
   });
+}
+
+/** A UTF-16 surrogate not part of a pair (with the u flag, pairs match as one code point). */
+const LONE_SURROGATE = /\p{Surrogate}/u;
+const LONE_SURROGATE_G = /\p{Surrogate}/gu;
+
+/**
+ * The first value in `data` that JSON and the schemas let through but that cannot be stored or
+ * written back: a string with a lone UTF-16 surrogate (protobuf strings are UTF-8), or a number
+ * beyond the safe integer range (it would lose precision). Returns its path and why.
+ */
+export function unstorable(
+  data: unknown,
+  path: string,
+): { path: string; message: string } | undefined {
+  if (typeof data === "string")
+    return !LONE_SURROGATE.test(data)
+      ? undefined
+      : { path, message: "must be well-formed Unicode (it holds a lone UTF-16 surrogate)" };
+  if (typeof data === "number")
+    return Number.isFinite(data) && Math.abs(data) <= Number.MAX_SAFE_INTEGER
+      ? undefined
+      : { path, message: `must be within ±${Number.MAX_SAFE_INTEGER}` };
+  if (Array.isArray(data)) {
+    for (const [i, v] of data.entries()) {
+      const bad = unstorable(v, `${path}/${i}`);
+      if (bad) return bad;
+    }
+    return undefined;
+  }
+  if (data !== null && typeof data === "object")
+    for (const [k, v] of Object.entries(data)) {
+      if (LONE_SURROGATE.test(k))
+        return {
+          path: `${path}/${k.replace(LONE_SURROGATE_G, "\ufffd")}`,
+          message: "a field name holds a lone UTF-16 surrogate",
+        };
+      const bad = unstorable(v, `${path}/${k}`);
+      if (bad) return bad;
+    }
+  return undefined;
 }
 
 /** Maps every error (ours, fastify's, unexpected) to a 4xx/5xx with the uniform body. */
