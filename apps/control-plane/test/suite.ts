@@ -3,9 +3,11 @@ import assert from "node:assert/strict";
 import * as grpc from "@grpc/grpc-js";
 import { create } from "@bufbuild/protobuf";
 import {
+  ApplicationDeploymentReferenceSchema,
   CommandSchema,
   CommandStatus,
   Command_Type,
+  DeploymentSchema,
   DeploymentStatus,
   StageStatus,
 } from "@pipecd-ts/proto";
@@ -178,6 +180,125 @@ spec:
       );
     });
 
+    it("what no piped may store is INVALID_ARGUMENT naming the field: out-of-range timestamps, unknown enums, 64-bit overflows, undecodable bytes", async () => {
+      const md = { metadata: a.md };
+      const refused = async (what: string, p: Promise<unknown>, field: RegExp) => {
+        const err = await p.then(
+          () => undefined,
+          (e: grpc.ServiceError) => e,
+        );
+        assert.equal(err?.code, grpc.status.INVALID_ARGUMENT, what);
+        assert.match(err?.details ?? "", field, what);
+      };
+      // A createdAt the JSON mapping cannot write made every REST list answer 500.
+      for (const [what, createdAt] of [
+        ["year 10000", { seconds: 253_402_300_800n, nanos: 0 }],
+        ["before year 1", { seconds: -62_135_596_801n, nanos: 0 }],
+        ["nanos -1", { seconds: 0n, nanos: -1 }],
+      ] as const)
+        await refused(
+          what,
+          a.client.createDeployment(
+            { deployment: { id: `dep-bad-${what.length}`, applicationId: appA, createdAt } },
+            md,
+          ),
+          /deployment\.created_at/,
+        );
+      await runningDeployment(a, appA, "dep-enums", [{ id: "s1", name: "WAIT" }], []);
+      for (const status of [999, -5])
+        await refused(
+          `stage status ${status}`,
+          a.client.reportStageStatusChanged(
+            { deploymentId: "dep-enums", stageId: "s1", status: status as StageStatus },
+            md,
+          ),
+          new RegExp(`status: ${status} is not a StageStatus value`),
+        );
+      await refused(
+        "completion with an unknown stage status",
+        a.client.reportDeploymentCompleted(
+          {
+            deploymentId: "dep-enums",
+            status: DeploymentStatus.DEPLOYMENT_SUCCESS,
+            stageStatuses: { s1: 77 as StageStatus },
+          },
+          md,
+        ),
+        /stage_statuses\["s1"\]: 77 is not a StageStatus value/,
+      );
+      const watch = new WatchRecorder(a, 1n << 63n);
+      await eventually(async () => watch.error !== undefined, 5_000, "the Watch call to end");
+      assert.equal(watch.error?.code, grpc.status.INVALID_ARGUMENT);
+      assert.match(watch.error?.details ?? "", /after_sequence: \d+ does not fit a signed 64-bit/);
+      // Bytes that are not a request message at all.
+      const raw = new grpc.Client(t.cp.grpcAddress, grpc.credentials.createInsecure());
+      try {
+        const err = await new Promise<grpc.ServiceError | null>((resolve) =>
+          raw.makeUnaryRequest(
+            "/pipecd.piped.v1.PipedService/GetDeployment",
+            (b: Buffer) => b,
+            (b: Buffer) => b,
+            Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]),
+            a.md,
+            (e) => resolve(e),
+          ),
+        );
+        assert.equal(err?.code, grpc.status.INVALID_ARGUMENT);
+        assert.match(
+          err?.details ?? "",
+          /request is not a valid pipecd\.piped\.v1\.GetDeploymentRequest/,
+        );
+      } finally {
+        raw.close();
+      }
+      // Nothing was stored, and the lists still answer.
+      const list = await t.admin.call("listDeployments", { query: { applicationId: appA } });
+      assert.ok(!list.deployments.some((d) => d.id?.startsWith("dep-bad-")));
+      assert.equal(await httpStatus(t.admin.call("listApplications")), 200);
+      const d = await t.admin.call("getDeployment", { params: { id: "dep-enums" } });
+      assert.equal(d.deployment.stages?.[0]?.status, "STAGE_NOT_STARTED_YET");
+    });
+
+    it("a row stored before the wire checks existed shows as invalid; the lists still answer 200", async () => {
+      const bad = { seconds: 253_402_300_800n, nanos: 0 };
+      await t.cp.ds.deployments.create(
+        create(DeploymentSchema, {
+          id: "dep-legacy-bad",
+          applicationId: appA,
+          pipedId: a.id,
+          projectId: "default",
+          createdAt: bad,
+        }),
+      );
+      await t.cp.ds.applications.update(appA, (app) => {
+        app.mostRecentlyTriggeredDeployment = create(ApplicationDeploymentReferenceSchema, {
+          deploymentId: "dep-legacy-bad",
+          startedAt: bad,
+        });
+      });
+      const res = await fetch(`${t.cp.httpUrl}/api/v1/deployments?applicationId=${appA}`, {
+        headers: { authorization: `Bearer ${t.adminKey}` },
+      });
+      assert.equal(res.status, 200);
+      const body = (await res.json()) as {
+        deployments: { id: string; createdAt?: string; invalidFields?: string[] }[];
+      };
+      const row = body.deployments.find((x) => x.id === "dep-legacy-bad");
+      assert.deepEqual(row?.invalidFields, ["createdAt"]);
+      assert.equal(row?.createdAt, undefined);
+      const apps = await fetch(`${t.cp.httpUrl}/api/v1/applications`, {
+        headers: { authorization: `Bearer ${t.adminKey}` },
+      });
+      assert.equal(apps.status, 200);
+      const appRow = (
+        (await apps.json()) as { applications: { id: string; invalidFields?: string[] }[] }
+      ).applications.find((x) => x.id === appA);
+      assert.deepEqual(appRow?.invalidFields, ["mostRecentlyTriggeredDeployment.startedAt"]);
+      await t.cp.ds.applications.update(appA, (app) => {
+        app.mostRecentlyTriggeredDeployment = undefined;
+      });
+    });
+
     it("an illegal status transition is FAILED_PRECONDITION and changes nothing", async () => {
       await runningDeployment(a, appA, "dep-done", [{ id: "s1", name: "WAIT" }], []);
       const md = { metadata: a.md };
@@ -216,6 +337,21 @@ spec:
         await grpcCode(
           a.client.reportStageStatusChanged(
             { deploymentId: "dep-done", stageId: "s1", status: StageStatus.STAGE_RUNNING },
+            md,
+          ),
+        ),
+        grpc.status.FAILED_PRECONDITION,
+      );
+      // A retry (retried count up) does not reopen a stage of a completed deployment either.
+      assert.equal(
+        await grpcCode(
+          a.client.reportStageStatusChanged(
+            {
+              deploymentId: "dep-done",
+              stageId: "s1",
+              status: StageStatus.STAGE_RUNNING,
+              retriedCount: 1,
+            },
             md,
           ),
         ),

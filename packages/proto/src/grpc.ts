@@ -27,6 +27,31 @@ function deserializer<D extends DescMessage>(desc: D) {
   return (bytes: Buffer): MessageShape<D> => fromBinary(desc, bytes);
 }
 
+/** Marks a request the server could not decode (see {@link undecodableRequest}). */
+const UNDECODABLE = Symbol("undecodable request");
+
+/**
+ * The server's request decoder. grpc-js answers INTERNAL when a deserializer throws; bytes that
+ * are not the request message are the caller's mistake, so the decoder hands the handler a marker
+ * instead and the handler answers INVALID_ARGUMENT ({@link undecodableRequest}).
+ */
+function requestDeserializer<D extends DescMessage>(desc: D) {
+  return (bytes: Buffer): MessageShape<D> => {
+    try {
+      return fromBinary(desc, bytes);
+    } catch (err) {
+      return { [UNDECODABLE]: err instanceof Error ? err.message : String(err) } as never;
+    }
+  };
+}
+
+/** Why a request received by a server could not be decoded, or undefined if it was. */
+export function undecodableRequest(request: unknown): string | undefined {
+  return typeof request === "object" && request !== null && UNDECODABLE in request
+    ? String((request as Record<symbol, unknown>)[UNDECODABLE])
+    : undefined;
+}
+
 /** Turns a protobuf-es service descriptor into a grpc-js ServiceDefinition. */
 export function grpcServiceDefinition<T extends GenServiceMethods>(
   service: GenService<T>,
@@ -39,7 +64,7 @@ export function grpcServiceDefinition<T extends GenServiceMethods>(
       requestStream: m.methodKind === "client_streaming" || m.methodKind === "bidi_streaming",
       responseStream: m.methodKind === "server_streaming" || m.methodKind === "bidi_streaming",
       requestSerialize: serializer(m.input) as (v: unknown) => Buffer,
-      requestDeserialize: deserializer(m.input),
+      requestDeserialize: requestDeserializer(m.input),
       responseSerialize: serializer(m.output) as (v: unknown) => Buffer,
       responseDeserialize: deserializer(m.output),
     };

@@ -13,6 +13,7 @@ export * from "./gen/pipecd/piped/v1/service_pb.js";
 export {
   createGrpcClient,
   grpcServiceDefinition,
+  undecodableRequest,
   type CallOptions,
   type GrpcClient,
   type GrpcServiceImpl,

@@ -1,8 +1,9 @@
 import type * as grpc from "@grpc/grpc-js";
-import { create } from "@bufbuild/protobuf";
+import { create, type DescMessage } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { PipedService } from "@pipecd-ts/proto";
 import {
+  PipedService,
+  undecodableRequest,
   ApplicationDeploymentReferenceSchema,
   ApplicationSyncStateSchema,
   CommandStatus,
@@ -35,6 +36,7 @@ import type { Authenticator } from "../auth/authenticator.js";
 import type { PipedPrincipal } from "../auth/principal.js";
 import type { Hub } from "../hub.js";
 import type { Metrics } from "../metrics.js";
+import { validateMessage } from "../wire.js";
 
 /** Options of {@link createPipedServiceImpl}. */
 export interface PipedServiceOptions {
@@ -56,6 +58,21 @@ export interface PipedServiceOptions {
 }
 
 type Impl = GrpcServiceImpl<typeof PipedService.method>;
+
+/** The request descriptor of a PipedService method, by its proto name. */
+function inputOf(method: string): DescMessage {
+  const m = PipedService.methods.find((x) => x.name === method);
+  if (!m) throw new Error(`PipedService has no method ${method}`);
+  return m.input;
+}
+
+/** Refuses a request that could not be decoded or breaks a wire rule (INVALID_ARGUMENT). */
+function checkRequest(input: DescMessage, request: unknown): void {
+  const undecodable = undecodableRequest(request);
+  if (undecodable !== undefined)
+    throw new InvalidArgumentError(`request is not a valid ${input.typeName}: ${undecodable}`);
+  validateMessage(input, request);
+}
 
 function need(value: string, field: string): string {
   if (!value) throw new InvalidArgumentError(`${field} is required`);
@@ -82,11 +99,12 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
       );
   };
 
-  /** Wraps a unary handler with auth, error mapping and metrics. */
+  /** Wraps a unary handler with auth, the wire checks of its request, error mapping and metrics. */
   function unary<Req, Res>(
     method: string,
     fn: (req: Req, piped: PipedPrincipal) => Promise<Res>,
   ): grpc.handleUnaryCall<Req, Res> {
+    const input = inputOf(method);
     return (call, callback) => {
       const started = performance.now();
       const header = call.metadata.get("authorization")[0];
@@ -94,6 +112,7 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
         .piped(typeof header === "string" ? header : undefined)
         .then(async (piped) => {
           touch(piped.pipedId);
+          checkRequest(input, call.request);
           return fn(call.request, piped);
         })
         .then(
@@ -173,6 +192,7 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
     hub.emit({ type: "application", id: a.id, applicationId: a.id, pipedId: a.pipedId });
   }
 
+  const watchInput = inputOf("Watch");
   const impl: Impl = {
     reportPipedMeta: unary("ReportPipedMeta", async (req, piped) => {
       const p = await ds.pipeds.update(piped.pipedId, (p) => {
@@ -223,6 +243,12 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
 
       o.auth.piped(typeof header === "string" ? header : undefined).then((piped) => {
         if (closed) return;
+        try {
+          checkRequest(watchInput, call.request);
+        } catch (err) {
+          fail(err);
+          return;
+        }
         const log = o.logger.child({ pipedId: piped.pipedId });
         let lastSeq = call.request.afterSequence;
         let pumping = false;

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { create, toJson, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
+import { create, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   APIKeySchema,
@@ -48,6 +48,7 @@ import type { Authenticator } from "../auth/authenticator.js";
 import type { Principal } from "../auth/principal.js";
 import { generateSecret, hashSecret } from "../auth/secrets.js";
 import type { Hub } from "../hub.js";
+import { toRestJson } from "../wire.js";
 
 /** What a handler gets besides its validated request. */
 export interface HandlerContext {
@@ -79,7 +80,7 @@ export interface HandlerDeps {
 }
 
 const json = <D extends DescMessage>(schema: D, msg: MessageShape<D>) =>
-  toJson(schema, msg, { alwaysEmitImplicit: true }) as never;
+  toRestJson(schema, msg) as never;
 
 /** Builds every REST handler. Role checks happen before (route access); object rules here. */
 export function createHandlers(deps: HandlerDeps): Handlers {

@@ -1,6 +1,12 @@
 import { clone, create, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { timestampFromDate, timestampMs, type Timestamp } from "@bufbuild/protobuf/wkt";
-import { assertDeploymentTransition, assertStageTransition } from "@pipecd-ts/model";
+import {
+  assertDeploymentTransition,
+  assertStageTransition,
+  deploymentStatusName,
+  isDeploymentCompleted,
+  stageStatusName,
+} from "@pipecd-ts/model";
 import {
   CommandStatus,
   PipedKeySchema,
@@ -87,9 +93,15 @@ export function applyDeploymentUpdate(
   );
   const next = applyUpdate("deployment", fresh, fn, clock);
   assertDeploymentTransition(id, status, next.status);
+  const completed = isDeploymentCompleted(status);
   for (const stage of next.stages) {
     const old = before.get(stage.id);
     if (!old) continue;
+    // A completed deployment's stages are final: a retried count going up does not reopen one.
+    if (completed && stage.status !== old.status)
+      throw new FailedPreconditionError(
+        `deployment ${id} is completed (${deploymentStatusName(status)}): stage ${stage.id} stays ${stageStatusName(old.status)}`,
+      );
     assertStageTransition(
       id,
       stage.id,
