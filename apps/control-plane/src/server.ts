@@ -101,6 +101,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
         webBaseUrl: config.webBaseUrl,
         heartbeatIntervalMs: o.heartbeatIntervalMs ?? 30_000,
         stopping: stopping.signal,
+        limits: config.limits,
       }),
     );
     const creds = o.tls
@@ -131,6 +132,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
       hub,
       metrics,
       logger: logger.child({ component: "rest-api" }),
+      limits: config.limits,
       version: CONTROL_PLANE_VERSION,
       bodyLimit: o.bodyLimit ?? 256 * 1024,
       secureCookies: !!o.tls || !!o.secureCookies,

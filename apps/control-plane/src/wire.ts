@@ -147,8 +147,7 @@ function checkScalar(
     if (n > MAX_INT64 || n < MIN_INT64) return `${path}: ${n} does not fit a signed 64-bit integer`;
   }
   if (type === ScalarType.DOUBLE || type === ScalarType.FLOAT) {
-    if (!Number.isFinite(value as number))
-      return `${path}: ${String(value)} is not a finite number`;
+    if (!Number.isFinite(value)) return `${path}: ${String(value)} is not a finite number`;
   }
   return undefined;
 }
@@ -176,7 +175,7 @@ export function toRestJson<D extends DescMessage>(desc: D, msg: MessageShape<D>)
   } catch {
     const fixed = clone(desc, msg);
     const invalid: string[] = [];
-    dropUnrepresentable(desc, fixed as Record<string, unknown>, "", invalid);
+    dropUnrepresentable(desc, fixed, "", invalid);
     const out = toJson(desc, fixed, { alwaysEmitImplicit: true }) as Record<string, JsonValue>;
     return { ...out, invalidFields: invalid };
   }

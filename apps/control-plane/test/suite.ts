@@ -58,6 +58,14 @@ spec:
     - username: victor
       passwordHash: "${await hashPassword("victor-secret")}"
       role: viewer
+  limits:
+    stageLogBlockBytes: 1024
+    stageLogBytes: 65536
+    stageLogBlocksPerCall: 1000
+    deploymentMetadataBytes: 16384
+    stageMetadataBytes: 8192
+    watchStreamsPerPiped: 3
+    eventStreamsPerCaller: 3
 `,
       );
       t = await startTestControlPlane({
@@ -297,6 +305,165 @@ spec:
       await t.cp.ds.applications.update(appA, (app) => {
         app.mostRecentlyTriggeredDeployment = undefined;
       });
+    });
+
+    it("limits: metadata past its size is refused; a long log line is cut; a long log drops its oldest blocks and says so; logs come a page at a time", async () => {
+      const md = { metadata: a.md };
+      await runningDeployment(a, appA, "dep-limits", [{ id: "s1", name: "WAIT" }], ["s1"]);
+      // Metadata: what fits is saved; what would pass the limit is refused, naming it.
+      await a.client.saveDeploymentMetadata(
+        { deploymentId: "dep-limits", metadata: { small: "x".repeat(8_000) } },
+        md,
+      );
+      const tooBig = await a.client
+        .saveDeploymentMetadata(
+          { deploymentId: "dep-limits", metadata: { more: "y".repeat(9_000) } },
+          md,
+        )
+        .catch((e: grpc.ServiceError) => e);
+      assert.equal((tooBig as grpc.ServiceError).code, grpc.status.INVALID_ARGUMENT);
+      assert.match(
+        (tooBig as grpc.ServiceError).details,
+        /metadata of deployment dep-limits would be 17\d{3} bytes \(limits\.deploymentMetadataBytes: 16384\)/,
+      );
+      assert.equal(
+        await grpcCode(
+          a.client.saveStageMetadata(
+            { deploymentId: "dep-limits", stageId: "s1", metadata: { k: "z".repeat(9_000) } },
+            md,
+          ),
+        ),
+        grpc.status.INVALID_ARGUMENT,
+      );
+      assert.equal(
+        await grpcCode(
+          a.client.saveDeploymentMetadata(
+            { deploymentId: "dep-limits", metadata: { ["k".repeat(300)]: "v" } },
+            md,
+          ),
+        ),
+        grpc.status.INVALID_ARGUMENT,
+      );
+      const d = (await t.admin.call("getDeployment", { params: { id: "dep-limits" } })).deployment;
+      assert.deepEqual(Object.keys(d.metadata ?? {}), ["small"], "nothing refused was stored");
+
+      // Logs: too many blocks in one call is refused; a runaway line is cut to 1 KiB.
+      const logs = (blocks: { index: bigint; log: string }[]) =>
+        a.client.reportStageLogs({ deploymentId: "dep-limits", stageId: "s1", blocks }, md);
+      assert.equal(
+        await grpcCode(
+          logs(Array.from({ length: 1_001 }, (_, i) => ({ index: BigInt(i), log: "l" }))),
+        ),
+        grpc.status.INVALID_ARGUMENT,
+      );
+      await logs([{ index: 0n, log: `é${"x".repeat(5_000)}` }]);
+      const first = await t.admin.call("getStageLogs", {
+        params: { id: "dep-limits", stageId: "s1" },
+        query: { limit: 1 },
+      });
+      assert.match(
+        first.blocks[0]?.log ?? "",
+        /^éx+ … \[\d+ more bytes cut: limits\.stageLogBlockBytes is 1024\]$/,
+      );
+      assert.equal(first.more, false);
+      // 100 KiB more in 1 KiB lines: the log stays within 64 KiB, and the oldest are gone.
+      for (let batch = 0; batch < 4; batch++)
+        await logs(
+          Array.from({ length: 25 }, (_, i) => ({
+            index: BigInt(1 + batch * 25 + i),
+            log: `${batch * 25 + i} ${"y".repeat(1_000)}`,
+          })),
+        );
+      const page = await t.admin.call("getStageLogs", {
+        params: { id: "dep-limits", stageId: "s1" },
+        query: { limit: 5 },
+      });
+      assert.equal(page.more, true);
+      assert.match(
+        page.blocks[0]?.log ?? "",
+        /^\[\d+ earlier log blocks \(\d+ bytes\) were dropped: this stage's log passed the control plane's limit \(limits\.stageLogBytes\)\]$/,
+      );
+      assert.equal(page.blocks[0]?.severity, "ERROR");
+      // Read on, page after page: the kept blocks end at the last one written, without the marker again.
+      const all = [...page.blocks];
+      for (let more: boolean = page.more; more;) {
+        const next = await t.admin.call("getStageLogs", {
+          params: { id: "dep-limits", stageId: "s1" },
+          query: { limit: 5, afterIndex: Number(all.at(-1)?.index) },
+        });
+        all.push(...next.blocks);
+        more = next.more;
+      }
+      const kept = all.slice(1);
+      assert.ok(kept.every((b) => !/were dropped/.test(b.log ?? "")));
+      assert.equal(kept.at(-1)?.index, "100");
+      const bytes = kept.reduce((n, b) => n + (b.log?.length ?? 0), 0);
+      assert.ok(bytes <= 65_536 && bytes > 40_000, `${bytes} bytes kept`);
+    });
+
+    it("limits on streams: a piped's oldest Watch stream gives way past watchStreamsPerPiped; event streams per caller are capped (429)", async () => {
+      const watches: WatchRecorder[] = [];
+      try {
+        for (let i = 0; i < 4; i++) {
+          const w = new WatchRecorder(b);
+          watches.push(w);
+          await w.next((m) => m.event.case === "heartbeat");
+        }
+        await eventually(
+          async () => watches[0]?.error !== undefined,
+          5_000,
+          "the oldest stream to end",
+        );
+        assert.equal(watches[0]?.error?.code, grpc.status.UNAVAILABLE);
+        assert.match(
+          watches[0]?.error?.details ?? "",
+          /too many Watch streams for piped .* \(limits\.watchStreamsPerPiped: 3\)/,
+        );
+        assert.deepEqual(
+          watches.slice(1).map((w) => w.error),
+          [undefined, undefined, undefined],
+          "the newer streams stay",
+        );
+      } finally {
+        for (const w of watches) w.close();
+      }
+
+      const open = async (key: string) => {
+        const ac = new AbortController();
+        const res = await fetch(`${t.cp.httpUrl}/api/v1/stream`, {
+          headers: { authorization: `Bearer ${key}` },
+          signal: ac.signal,
+        });
+        return { res, close: () => ac.abort() };
+      };
+      const streams = [await open(viewerKey), await open(viewerKey), await open(viewerKey)];
+      try {
+        assert.deepEqual(
+          streams.map((x) => x.res.status),
+          [200, 200, 200],
+        );
+        const fourth = await open(viewerKey);
+        assert.equal(fourth.res.status, 429);
+        assert.match(
+          ((await fourth.res.json()) as { error: { message: string } }).error.message,
+          /has 3 event streams open \(limits\.eventStreamsPerCaller: 3\)/,
+        );
+        const other = await open(editorKey);
+        assert.equal(other.res.status, 200, "another caller is not affected");
+        other.close();
+        streams.pop()?.close();
+        await eventually(
+          async () => {
+            const again = await open(viewerKey);
+            again.close();
+            return again.res.status === 200;
+          },
+          5_000,
+          "a slot after closing one",
+        );
+      } finally {
+        for (const x of streams) x.close();
+      }
     });
 
     it("an illegal status transition is FAILED_PRECONDITION and changes nothing", async () => {

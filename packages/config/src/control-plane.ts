@@ -10,6 +10,32 @@ export interface ControlPlaneUser {
   readonly role: RoleName;
 }
 
+/**
+ * What one piped or user may put into the control plane (`spec.limits`, docs/limits.md). Past a
+ * limit the caller gets a clear error, or (logs) the oldest part is dropped and marked, and the
+ * server stays fast for everyone else.
+ */
+export interface ControlPlaneLimits {
+  /** One stage log block's text, in bytes of UTF-8; longer text is cut and marked. */
+  readonly stageLogBlockBytes: number;
+  /** One stage's whole log (one retry of it); past it the oldest blocks are dropped and marked. */
+  readonly stageLogBytes: number;
+  /** Log blocks in one ReportStageLogs call. */
+  readonly stageLogBlocksPerCall: number;
+  /** One metadata key. */
+  readonly metadataKeyBytes: number;
+  /** A deployment's metadata (every key and value) after a save. */
+  readonly deploymentMetadataBytes: number;
+  /** One stage's metadata after a save. */
+  readonly stageMetadataBytes: number;
+  /** Watch streams one piped may hold open at once (a restarted piped's old stream ends). */
+  readonly watchStreamsPerPiped: number;
+  /** Event streams (`GET /api/v1/stream`) one user or API key may hold open at once. */
+  readonly eventStreamsPerCaller: number;
+  /** Unsent bytes an event stream may queue for a client that does not read before it is dropped. */
+  readonly eventStreamBufferBytes: number;
+}
+
 /** The control-plane config (kind ControlPlane), defaulted, validated and frozen. */
 export interface ControlPlaneConfig {
   readonly projectId: string;
@@ -17,7 +43,21 @@ export interface ControlPlaneConfig {
   readonly webBaseUrl: string;
   readonly sessionTtlMs: number;
   readonly users: readonly ControlPlaneUser[];
+  readonly limits: ControlPlaneLimits;
 }
+
+/** The default {@link ControlPlaneLimits}. */
+export const DEFAULT_LIMITS: ControlPlaneLimits = Object.freeze({
+  stageLogBlockBytes: 16 * 1024,
+  stageLogBytes: 8 * 1024 * 1024,
+  stageLogBlocksPerCall: 10_000,
+  metadataKeyBytes: 256,
+  deploymentMetadataBytes: 1024 * 1024,
+  stageMetadataBytes: 256 * 1024,
+  watchStreamsPerPiped: 4,
+  eventStreamsPerCaller: 16,
+  eventStreamBufferBytes: 1024 * 1024,
+});
 
 /** The config used when no --config is given: project "default", no web users. */
 export const DEFAULT_CONTROL_PLANE_CONFIG: ControlPlaneConfig = Object.freeze({
@@ -25,6 +65,7 @@ export const DEFAULT_CONTROL_PLANE_CONFIG: ControlPlaneConfig = Object.freeze({
   webBaseUrl: "",
   sessionTtlMs: 24 * 3_600_000,
   users: Object.freeze([]),
+  limits: DEFAULT_LIMITS,
 });
 
 const PASSWORD_HASH_RE = /^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=_-]+\$[A-Za-z0-9+/=_-]+$/;
@@ -54,7 +95,7 @@ export function parseControlPlaneConfig(file: string, text: string): ControlPlan
     issues.throwIfAny(file);
   }
   const s = spec as Record<string, unknown>;
-  checkKeys(issues, ["spec"], s, ["projectId", "webBaseUrl", "sessionTtl", "users"]);
+  checkKeys(issues, ["spec"], s, ["projectId", "webBaseUrl", "sessionTtl", "users", "limits"]);
 
   let projectId = DEFAULT_CONTROL_PLANE_CONFIG.projectId;
   if (s.projectId !== undefined) {
@@ -118,8 +159,36 @@ export function parseControlPlaneConfig(file: string, text: string): ControlPlan
       });
     }
   }
+  const limits = parseLimits(issues, s.limits);
   issues.throwIfAny(file);
-  return Object.freeze({ projectId, webBaseUrl, sessionTtlMs, users: Object.freeze(users) });
+  return Object.freeze({
+    projectId,
+    webBaseUrl,
+    sessionTtlMs,
+    users: Object.freeze(users),
+    limits,
+  });
+}
+
+/** `spec.limits`: each a whole number of at least 1 (sizes in bytes), unknown keys refused. */
+function parseLimits(issues: IssueCollector, raw: unknown): ControlPlaneLimits {
+  if (raw === undefined) return DEFAULT_LIMITS;
+  const p = ["spec", "limits"];
+  if (!isObject(raw)) {
+    issues.add(p, "must be a mapping");
+    return DEFAULT_LIMITS;
+  }
+  const known = Object.keys(DEFAULT_LIMITS) as (keyof ControlPlaneLimits)[];
+  checkKeys(issues, p, raw, known);
+  const out: Record<string, number> = { ...DEFAULT_LIMITS };
+  for (const k of known) {
+    const v = raw[k];
+    if (v === undefined) continue;
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1)
+      issues.add([...p, k], `must be a whole number of at least 1, got ${JSON.stringify(v)}`);
+    else out[k] = v;
+  }
+  return Object.freeze(out as unknown as ControlPlaneLimits);
 }
 
 /** Reads and parses a control-plane config file. */

@@ -8,9 +8,11 @@ export {
 } from "./source.js";
 export {
   DEFAULT_CONTROL_PLANE_CONFIG,
+  DEFAULT_LIMITS,
   loadControlPlaneConfig,
   parseControlPlaneConfig,
   type ControlPlaneConfig,
+  type ControlPlaneLimits,
   type ControlPlaneUser,
 } from "./control-plane.js";
 export {

@@ -1,6 +1,11 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { ConfigError, parseControlPlaneConfig, parseDuration } from "@pipecd-ts/config";
+import {
+  ConfigError,
+  DEFAULT_LIMITS,
+  parseControlPlaneConfig,
+  parseDuration,
+} from "@pipecd-ts/config";
 
 const HASH = "scrypt$16384$8$1$c2FsdHNhbHQ$aGFzaGhhc2g";
 
@@ -21,6 +26,36 @@ spec:
     assert.equal(cfg.sessionTtlMs, 24 * 3_600_000);
     assert.deepEqual(cfg.users, [{ username: "alice", passwordHash: HASH, role: "editor" }]);
     assert.ok(Object.isFrozen(cfg.users));
+  });
+
+  it("spec.limits: defaults, overrides, and bad values or unknown keys named with their line", () => {
+    const base = "apiVersion: pipecd-ts.dev/v1beta1\nkind: ControlPlane\nspec:\n";
+    assert.deepEqual(
+      parseControlPlaneConfig("cp.yaml", base + "  users: []\n").limits,
+      DEFAULT_LIMITS,
+    );
+    const cfg = parseControlPlaneConfig(
+      "cp.yaml",
+      base + "  limits:\n    stageLogBytes: 1048576\n    eventStreamsPerCaller: 2\n",
+    );
+    assert.equal(cfg.limits.stageLogBytes, 1_048_576);
+    assert.equal(cfg.limits.eventStreamsPerCaller, 2);
+    assert.equal(cfg.limits.stageLogBlockBytes, DEFAULT_LIMITS.stageLogBlockBytes);
+    assert.ok(Object.isFrozen(cfg.limits));
+    let err: unknown;
+    try {
+      parseControlPlaneConfig(
+        "cp.yaml",
+        base + "  limits:\n    stageLogBytes: 0\n    logSize: 3\n    stageLogBlockBytes: 1.5\n",
+      );
+    } catch (e) {
+      err = e;
+    }
+    assert.ok(err instanceof ConfigError, "expected a ConfigError");
+    const byPath = new Map(err.issues.map((i) => [i.path, i]));
+    assert.equal(byPath.get("spec.limits.stageLogBytes")?.line, 5);
+    assert.equal(byPath.get("spec.limits.logSize")?.line, 6);
+    assert.match(err.message, /cp\.yaml:7: spec\.limits\.stageLogBlockBytes: .*got 1\.5/);
   });
 
   it("lists every problem with its field path and line", () => {

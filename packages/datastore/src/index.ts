@@ -16,7 +16,10 @@ export type {
   PipedRepository,
   Session,
   SessionRepository,
+  StageLogAppendOptions,
+  StageLogGetOptions,
   StageLogKey,
+  StageLogPage,
   StageLogRepository,
   StoredKeyHash,
 } from "./types.js";

@@ -137,6 +137,24 @@ CREATE TABLE live_states (
 ) STRICT;
 `,
   },
+  {
+    version: 2,
+    name: "stage log sizes (limits.stageLogBytes)",
+    sql: `
+CREATE TABLE stage_log_stats (
+  deployment_id TEXT NOT NULL,
+  stage_id TEXT NOT NULL,
+  retried_count INTEGER NOT NULL,
+  bytes INTEGER NOT NULL,
+  dropped_blocks INTEGER NOT NULL,
+  dropped_bytes INTEGER NOT NULL,
+  PRIMARY KEY (deployment_id, stage_id, retried_count)
+) STRICT, WITHOUT ROWID;
+INSERT INTO stage_log_stats
+  SELECT deployment_id, stage_id, retried_count, SUM(length(data)), 0, 0
+  FROM stage_log_blocks GROUP BY deployment_id, stage_id, retried_count;
+`,
+  },
 ];
 
 /** PostgreSQL migrations, ascending by version. */
@@ -262,6 +280,24 @@ CREATE TABLE live_states (
   updated_at BIGINT NOT NULL,
   data BYTEA NOT NULL
 );
+`,
+  },
+  {
+    version: 2,
+    name: "stage log sizes (limits.stageLogBytes)",
+    sql: `
+CREATE TABLE stage_log_stats (
+  deployment_id TEXT NOT NULL,
+  stage_id TEXT NOT NULL,
+  retried_count INTEGER NOT NULL,
+  bytes BIGINT NOT NULL,
+  dropped_blocks BIGINT NOT NULL,
+  dropped_bytes BIGINT NOT NULL,
+  PRIMARY KEY (deployment_id, stage_id, retried_count)
+);
+INSERT INTO stage_log_stats
+  SELECT deployment_id, stage_id, retried_count, SUM(octet_length(data)), 0, 0
+  FROM stage_log_blocks GROUP BY deployment_id, stage_id, retried_count;
 `,
   },
 ];

@@ -186,17 +186,46 @@ export interface StageLogKey {
   retriedCount: number;
 }
 
-/** Stage logs, deduplicated by block index. */
+/** Options of {@link StageLogRepository.append}. */
+export interface StageLogAppendOptions {
+  /**
+   * The most bytes the stage log may hold: past it the oldest blocks are dropped (down to 90% of
+   * it, so a busy log is not trimmed on every append) and counted in `dropped`.
+   */
+  maxBytes?: number;
+}
+
+/** Options of {@link StageLogRepository.get}. */
+export interface StageLogGetOptions {
+  /** Only blocks with a greater index. */
+  afterIndex?: bigint;
+  /** At most this many blocks (default: all). */
+  limit?: number;
+}
+
+/** One read of a stage log. */
+export interface StageLogPage {
+  /** Blocks ordered by index. */
+  blocks: LogBlock[];
+  completed: boolean;
+  /** More blocks follow the last one returned (read again after its index). */
+  more: boolean;
+  /** The oldest blocks dropped by `maxBytes`, if any were. */
+  dropped?: { blocks: number; bytes: number; firstKeptIndex: bigint };
+}
+
+/** Stage logs, deduplicated by block index, bounded in size. */
 export interface StageLogRepository {
   /**
    * Appends blocks; a block whose index is already stored for that key is ignored. Throws
-   * FailedPreconditionError if the log was completed. Returns how many blocks were new.
+   * FailedPreconditionError if the log was completed. Returns how many blocks were new. Large
+   * appends are written in chunks, so they never hold the store for long.
    */
-  append(key: StageLogKey, blocks: LogBlock[]): Promise<number>;
+  append(key: StageLogKey, blocks: LogBlock[], opts?: StageLogAppendOptions): Promise<number>;
   /** Marks the log complete; later appends are refused. Idempotent. */
   complete(key: StageLogKey): Promise<void>;
-  /** Blocks ordered by index (after `afterIndex` if given) and whether the log is complete. */
-  get(key: StageLogKey, afterIndex?: bigint): Promise<{ blocks: LogBlock[]; completed: boolean }>;
+  /** A page of blocks ordered by index, whether the log is complete, and what was dropped. */
+  get(key: StageLogKey, opts?: StageLogGetOptions): Promise<StageLogPage>;
 }
 
 /** Filter of {@link AuditLogRepository.list}. */

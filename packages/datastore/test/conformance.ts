@@ -3,6 +3,7 @@ import { after, before, describe, it } from "node:test";
 import {
   create,
   equals,
+  toBinary,
   toJsonString,
   type DescMessage,
   type MessageInitShape,
@@ -992,10 +993,10 @@ export function runConformance(driverName: string, open: () => Promise<Conforman
           [0, 1, 2, 3, 4].map((i) => block(i)),
         );
         assert.deepEqual(
-          (await ds().stageLogs.get(k, 2n)).blocks.map((b) => b.index),
+          (await ds().stageLogs.get(k, { afterIndex: 2n })).blocks.map((b) => b.index),
           [3n, 4n],
         );
-        assert.deepEqual((await ds().stageLogs.get(k, 4n)).blocks, []);
+        assert.deepEqual((await ds().stageLogs.get(k, { afterIndex: 4n })).blocks, []);
       });
 
       it("a completed log refuses appends, and complete is idempotent", async () => {
@@ -1023,7 +1024,49 @@ export function runConformance(driverName: string, open: () => Promise<Conforman
       });
 
       it("an unknown log is empty and not completed", async () => {
-        assert.deepEqual(await ds().stageLogs.get(key()), { blocks: [], completed: false });
+        assert.deepEqual(await ds().stageLogs.get(key()), {
+          blocks: [],
+          completed: false,
+          more: false,
+        });
+      });
+
+      it("pages: limit returns the first blocks and says more follow", async () => {
+        const k = key();
+        await ds().stageLogs.append(
+          k,
+          [0, 1, 2, 3, 4].map((i) => block(i)),
+        );
+        const first = await ds().stageLogs.get(k, { limit: 2 });
+        assert.deepEqual([first.blocks.map((b) => b.index), first.more], [[0n, 1n], true]);
+        const last = await ds().stageLogs.get(k, { afterIndex: 3n, limit: 2 });
+        assert.deepEqual([last.blocks.map((b) => b.index), last.more], [[4n], false]);
+      });
+
+      it("a large append is written whole (in chunks), and deduplicated when retried", async () => {
+        const k = key();
+        const many = Array.from({ length: 1_234 }, (_, i) => block(i));
+        assert.equal(await ds().stageLogs.append(k, many), 1_234);
+        assert.equal(await ds().stageLogs.append(k, many), 0);
+        assert.equal((await ds().stageLogs.get(k)).blocks.length, 1_234);
+      });
+
+      it("past maxBytes the oldest blocks are dropped, down to 90%, and counted", async () => {
+        const k = key();
+        const text = "x".repeat(1_000);
+        const size = (i: number) => toBinary(LogBlockSchema, block(i, text)).length;
+        const max = size(5) * 10; // block 0 is 2 bytes smaller (its index is the default 0)
+        for (let i = 0; i < 12; i++)
+          await ds().stageLogs.append(k, [block(i, text)], { maxBytes: max });
+        const got = await ds().stageLogs.get(k);
+        // 11 blocks passed the limit: trimmed to 9 (90%), then the 12th made 10.
+        assert.deepEqual(
+          got.blocks.map((b) => b.index),
+          [2n, 3n, 4n, 5n, 6n, 7n, 8n, 9n, 10n, 11n],
+        );
+        assert.deepEqual(got.dropped, { blocks: 2, bytes: size(0) + size(1), firstKeptIndex: 2n });
+        // Later pages still know what was dropped before them.
+        assert.equal((await ds().stageLogs.get(k, { afterIndex: 5n })).dropped?.blocks, 2);
       });
     });
 

@@ -242,10 +242,11 @@ export const Routes = {
     status: 200,
     params: S.IdParams,
   }),
-  getStageLogs: route<{ blocks: LogBlockJson[]; completed: boolean }>()({
+  getStageLogs: route<{ blocks: LogBlockJson[]; completed: boolean; more: boolean }>()({
     method: "GET",
     path: "/api/v1/deployments/:id/stages/:stageId/logs",
-    summary: "Log blocks of a stage attempt.",
+    summary:
+      "Log blocks of a stage attempt, a page at a time (more: ask again after the last index). Blocks dropped by the control plane's size limit are replaced by one block saying so.",
     access: "viewer",
     status: 200,
     params: S.StageParams,

@@ -152,7 +152,9 @@ export const RejectStageBody = Type.Object(
 export const StageLogsQuery = Type.Object(
   {
     retriedCount: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
-    afterIndex: Type.Optional(Type.Integer({ minimum: -1 })),
+    afterIndex: Type.Optional(Type.Integer({ minimum: -1, maximum: Number.MAX_SAFE_INTEGER })),
+    /** Blocks per answer (default 1000); `more` says whether to ask again after the last. */
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 5000 })),
   },
   strict,
 );

@@ -19,7 +19,7 @@ import {
   type GrpcServiceImpl,
   type WatchResponse,
 } from "@pipecd-ts/proto";
-import { redactRemote } from "@pipecd-ts/config";
+import { redactRemote, type ControlPlaneLimits } from "@pipecd-ts/config";
 import type { Datastore } from "@pipecd-ts/datastore";
 import { isDeploymentCompleted } from "@pipecd-ts/model";
 import {
@@ -55,6 +55,8 @@ export interface PipedServiceOptions {
    * the pipeds reconnect (to another replica, or to this one once it is back) at once.
    */
   stopping: AbortSignal;
+  /** What one piped may store (spec.limits of the control-plane config). */
+  limits: ControlPlaneLimits;
 }
 
 type Impl = GrpcServiceImpl<typeof PipedService.method>;
@@ -64,6 +66,19 @@ function inputOf(method: string): DescMessage {
   const m = PipedService.methods.find((x) => x.name === method);
   if (!m) throw new Error(`PipedService has no method ${method}`);
   return m.input;
+}
+
+/**
+ * A log block's text cut to `maxBytes` of UTF-8 (never inside a character), with a note of how
+ * much was cut: one runaway line must not fill a stage's whole log.
+ */
+export function capLogText(text: string, maxBytes: number): string {
+  const bytes = Buffer.from(text);
+  if (bytes.length <= maxBytes) return text;
+  const note = ` … [${bytes.length - maxBytes} more bytes cut: limits.stageLogBlockBytes is ${maxBytes}]`;
+  let end = maxBytes;
+  while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end--; // a continuation byte
+  return bytes.subarray(0, end).toString() + note;
 }
 
 /** Refuses a request that could not be decoded or breaks a wire rule (INVALID_ARGUMENT). */
@@ -192,7 +207,35 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
     hub.emit({ type: "application", id: a.id, applicationId: a.id, pipedId: a.pipedId });
   }
 
+  /**
+   * Refuses a metadata save whose keys are too long or after which the whole metadata would
+   * pass its limit: a deployment's metadata is read and rewritten on every update of it.
+   */
+  function checkMetadata(
+    saved: Record<string, string>,
+    merged: Record<string, string>,
+    limit: "deploymentMetadataBytes" | "stageMetadataBytes",
+    of: string,
+  ): void {
+    for (const k of Object.keys(saved)) {
+      const n = Buffer.byteLength(k);
+      if (n > o.limits.metadataKeyBytes)
+        throw new InvalidArgumentError(
+          `metadata key ${JSON.stringify(k.slice(0, 40))}… is ${n} bytes (limits.metadataKeyBytes: ${o.limits.metadataKeyBytes})`,
+        );
+    }
+    let total = 0;
+    for (const [k, v] of Object.entries(merged))
+      total += Buffer.byteLength(k) + Buffer.byteLength(v);
+    if (total > o.limits[limit])
+      throw new InvalidArgumentError(
+        `the metadata of ${of} would be ${total} bytes (limits.${limit}: ${o.limits[limit]})`,
+      );
+  }
+
   const watchInput = inputOf("Watch");
+  /** The open Watch streams of each piped, oldest first (each entry ends its stream). */
+  const watchStreams = new Map<string, Set<() => void>>();
   const impl: Impl = {
     reportPipedMeta: unary("ReportPipedMeta", async (req, piped) => {
       const p = await ds.pipeds.update(piped.pipedId, (p) => {
@@ -249,6 +292,33 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
           fail(err);
           return;
         }
+        // At most watchStreamsPerPiped streams per piped: the oldest gives way, so a piped
+        // that restarted (its old stream not yet noticed as dead) is never locked out.
+        const mine = watchStreams.get(piped.pipedId) ?? new Set<() => void>();
+        watchStreams.set(piped.pipedId, mine);
+        const evict = (): void => {
+          if (closed) return;
+          fail(
+            new AppError(
+              "UNAVAILABLE",
+              `too many Watch streams for piped ${piped.pipedId} (limits.watchStreamsPerPiped: ${o.limits.watchStreamsPerPiped}); this oldest one is closed`,
+            ),
+          );
+        };
+        while (mine.size >= o.limits.watchStreamsPerPiped) {
+          const oldest = mine.values().next().value;
+          if (!oldest) break;
+          mine.delete(oldest);
+          oldest();
+        }
+        mine.add(evict);
+        const forget = (): void => {
+          mine.delete(evict);
+          if (mine.size === 0 && watchStreams.get(piped.pipedId) === mine)
+            watchStreams.delete(piped.pipedId);
+        };
+        call.on("close", forget);
+        call.on("cancelled", forget);
         const log = o.logger.child({ pipedId: piped.pipedId });
         let lastSeq = call.request.afterSequence;
         let pumping = false;
@@ -537,8 +607,16 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
       need(req.stageId, "stage_id");
       if (!d.stages.some((s) => s.id === req.stageId))
         throw new NotFoundError(`deployment ${d.id} has no stage ${req.stageId}`);
+      if (req.retriedCount < 0)
+        throw new InvalidArgumentError(`retried_count ${req.retriedCount} is negative`);
+      if (req.blocks.length > o.limits.stageLogBlocksPerCall)
+        throw new InvalidArgumentError(
+          `${req.blocks.length} log blocks in one call (limits.stageLogBlocksPerCall: ${o.limits.stageLogBlocksPerCall}); send them in smaller batches`,
+        );
       const key = { deploymentId: d.id, stageId: req.stageId, retriedCount: req.retriedCount };
-      if (req.blocks.length) await ds.stageLogs.append(key, req.blocks);
+      for (const b of req.blocks) b.log = capLogText(b.log, o.limits.stageLogBlockBytes);
+      if (req.blocks.length)
+        await ds.stageLogs.append(key, req.blocks, { maxBytes: o.limits.stageLogBytes });
       if (req.completed) await ds.stageLogs.complete(key);
       return {};
     }),
@@ -546,6 +624,7 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
     saveDeploymentMetadata: unary("SaveDeploymentMetadata", async (req, piped) => {
       await updateDeployment(req.deploymentId, piped, (d) => {
         Object.assign(d.metadata, req.metadata);
+        checkMetadata(req.metadata, d.metadata, "deploymentMetadataBytes", `deployment ${d.id}`);
       });
       return {};
     }),
@@ -559,6 +638,7 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
           const s = d.stages.find((x) => x.id === req.stageId);
           if (!s) throw new NotFoundError(`deployment ${d.id} has no stage ${req.stageId}`);
           Object.assign(s.metadata, req.metadata);
+          checkMetadata(req.metadata, s.metadata, "stageMetadataBytes", `stage ${s.id} of ${d.id}`);
         },
         req.stageId,
       );

@@ -12,6 +12,7 @@ import {
   DeploymentSchema,
   DeploymentStatus,
   LogBlockSchema,
+  LogSeverity,
   ManualOperation,
   Piped_ConnectionStatus,
   PipedSchema,
@@ -81,6 +82,9 @@ export interface HandlerDeps {
 
 const json = <D extends DescMessage>(schema: D, msg: MessageShape<D>) =>
   toRestJson(schema, msg) as never;
+
+/** Blocks per stage-log answer when the caller names no limit. */
+const DEFAULT_STAGE_LOG_PAGE = 1000;
 
 /** Builds every REST handler. Role checks happen before (route access); object rules here. */
 export function createHandlers(deps: HandlerDeps): Handlers {
@@ -518,15 +522,32 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       const stage = d.stages.find((s) => s.id === req.params.stageId);
       if (!stage) throw new NotFoundError(`deployment ${d.id} has no stage ${req.params.stageId}`);
       const q = req.query ?? {};
+      const afterIndex = q.afterIndex !== undefined ? BigInt(q.afterIndex) : undefined;
       const res = await ds.stageLogs.get(
         {
           deploymentId: d.id,
           stageId: stage.id,
           retriedCount: q.retriedCount ?? stage.retriedCount,
         },
-        q.afterIndex !== undefined ? BigInt(q.afterIndex) : undefined,
+        { afterIndex, limit: q.limit ?? DEFAULT_STAGE_LOG_PAGE },
       );
-      return { blocks: res.blocks.map((b) => json(LogBlockSchema, b)), completed: res.completed };
+      const blocks = res.blocks;
+      // In place of what the size limit dropped, one block saying so, just before the first
+      // block kept (so a reader moving afterIndex forward sees it once).
+      if (res.dropped && (afterIndex === undefined || afterIndex < res.dropped.firstKeptIndex - 1n))
+        blocks.unshift(
+          create(LogBlockSchema, {
+            index: res.dropped.firstKeptIndex - 1n,
+            severity: LogSeverity.ERROR,
+            log: `[${res.dropped.blocks} earlier log blocks (${res.dropped.bytes} bytes) were dropped: this stage's log passed the control plane's limit (limits.stageLogBytes)]`,
+            createdAt: blocks[0]?.createdAt,
+          }),
+        );
+      return {
+        blocks: blocks.map((b) => json(LogBlockSchema, b)),
+        completed: res.completed,
+        more: res.more,
+      };
     },
 
     async cancelDeployment(req, ctx) {

@@ -9,10 +9,12 @@ import {
   type OperationId,
   type RouteDef,
 } from "@pipecd-ts/rest-api";
-import { PermissionDeniedError, toAppError, type Logger } from "@pipecd-ts/runtime";
+import { AppError, PermissionDeniedError, toAppError, type Logger } from "@pipecd-ts/runtime";
+import type { ControlPlaneLimits } from "@pipecd-ts/config";
 import { SESSION_COOKIE, type Authenticator } from "../auth/authenticator.js";
 import type { Principal } from "../auth/principal.js";
 import type { Hub } from "../hub.js";
+import { eventStreamSender } from "./event-stream.js";
 import type { Metrics } from "../metrics.js";
 import type { Handlers, HandlerContext } from "./handlers.js";
 import { fastifySchema, installErrorHandling, installValidation, sendError } from "./http.js";
@@ -32,6 +34,8 @@ export interface RestServerOptions {
   https?: { cert: Buffer; key: Buffer };
   /** Interval of SSE keep-alive comments. */
   sseKeepAliveMs: number;
+  /** Event streams per caller and the unsent bytes one may queue (spec.limits). */
+  limits: Pick<ControlPlaneLimits, "eventStreamsPerCaller" | "eventStreamBufferBytes">;
 }
 
 const ROLE_OF: Record<Exclude<Access, "public">, Role> = {
@@ -169,13 +173,27 @@ export function createRestServer(o: RestServerOptions): FastifyInstance {
     done();
   });
 
+  /** Open event streams per caller (user or API key). */
+  const streamsOf = new Map<string, number>();
   app.get("/api/v1/stream", async (req, reply) => {
-    const recheck = (): Promise<unknown> => authenticate(req, "viewer");
+    const recheck = (): Promise<Principal | undefined> => authenticate(req, "viewer");
+    let caller: string;
     try {
-      await recheck();
+      const p = await recheck();
+      caller = p?.apiKeyId ? `API key ${p.apiKeyId}` : `user ${p?.username ?? ""}`;
     } catch (err) {
       return sendError(reply, toAppError(err));
     }
+    const open = streamsOf.get(caller) ?? 0;
+    if (open >= o.limits.eventStreamsPerCaller)
+      return sendError(
+        reply,
+        new AppError(
+          "RESOURCE_EXHAUSTED",
+          `${caller} has ${open} event streams open (limits.eventStreamsPerCaller: ${o.limits.eventStreamsPerCaller}); close one first`,
+        ),
+      );
+    streamsOf.set(caller, open + 1);
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, {
@@ -186,23 +204,30 @@ export function createRestServer(o: RestServerOptions): FastifyInstance {
     });
     res.write(": connected\n\n");
     let seq = 0;
+    const send = eventStreamSender(res, o.limits.eventStreamBufferBytes);
     const off = o.hub.onEvent((ev) => {
       seq++;
-      res.write(`id: ${seq}\nevent: ${ev.type}\ndata: ${JSON.stringify(ev)}\n\n`);
+      send(`id: ${seq}\nevent: ${ev.type}\ndata: ${JSON.stringify(ev)}\n\n`);
     });
     // Each keep-alive re-checks the caller: a signed-out session, a disabled key or a user
     // removed from the config stops receiving events within one interval.
     const keepAlive = setInterval(() => {
       recheck().then(
-        () => res.write(": keep-alive\n\n"),
+        () => send(": keep-alive\n\n"),
         () => res.end(),
       );
     }, o.sseKeepAliveMs);
     streams.add(res);
+    let cleaned = false;
     const cleanup = (): void => {
+      if (cleaned) return;
+      cleaned = true;
       off();
       clearInterval(keepAlive);
       streams.delete(res);
+      const left = (streamsOf.get(caller) ?? 1) - 1;
+      if (left > 0) streamsOf.set(caller, left);
+      else streamsOf.delete(caller);
     };
     req.raw.on("close", cleanup);
     res.on("close", cleanup);

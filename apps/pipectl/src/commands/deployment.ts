@@ -178,17 +178,29 @@ const commands: CommandSpec[] = [
       }
       const out: StageLogs[] = [];
       for (const s of stages) {
-        const res = await client.call("getStageLogs", {
-          params: { id, stageId: s.id ?? "" },
-          query: retried !== undefined ? { retriedCount: retried } : {},
-        });
+        // A page at a time, each after the last block of the one before.
+        const blocks: StageLogs["blocks"] = [];
+        let completed = false;
+        for (let afterIndex: number | undefined, more = true; more;) {
+          const res = await client.call("getStageLogs", {
+            params: { id, stageId: s.id ?? "" },
+            query: {
+              ...(retried !== undefined ? { retriedCount: retried } : {}),
+              ...(afterIndex !== undefined ? { afterIndex } : {}),
+            },
+          });
+          blocks.push(...res.blocks);
+          completed = res.completed;
+          more = res.more && res.blocks.length > 0;
+          afterIndex = Number(res.blocks.at(-1)?.index ?? afterIndex);
+        }
         out.push({
           id: s.id ?? "",
           name: s.name ?? "",
           status: s.status ?? "",
           retriedCount: retried ?? s.retriedCount ?? 0,
-          blocks: res.blocks,
-          completed: res.completed,
+          blocks,
+          completed,
         });
       }
       ctx.print({ deploymentId: id, stages: out }, () =>

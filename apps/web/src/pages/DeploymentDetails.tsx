@@ -153,6 +153,8 @@ function StageLogs(props: {
           }
           setDone(r.completed);
           setError(undefined);
+          // A long log comes a page at a time: ask for the next one at once.
+          if (r.more && fresh.length) again.current = true;
         },
         (err: unknown) => {
           if (!ctl.signal.aborted) setError(errorMessage(err));

@@ -15,3 +15,22 @@ export function checkStageLogKey(key: StageLogKey): void {
 export function stageLogName(key: StageLogKey): string {
   return `stage log ${key.deploymentId}/${key.stageId}#${key.retriedCount}`;
 }
+
+/** Blocks written per transaction by an append (a few ms of inserts). */
+export const APPEND_CHUNK = 500;
+
+/** Oldest blocks dropped per write when a log is over its limit (the rest go next time). */
+export const TRIM_ROWS_PER_WRITE = 5_000;
+
+/** Consecutive slices of `items`, `size` each (the last may be shorter). */
+export function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {
+  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
+}
+
+/**
+ * What a log over `maxBytes` is trimmed down to: 90% of it, so that a busy log is trimmed once
+ * per tenth of its size rather than on every append.
+ */
+export function trimTarget(maxBytes: number): number {
+  return Math.floor((maxBytes * 9) / 10);
+}
