@@ -6,6 +6,9 @@ import type { Clock, Logger, Service } from "@pipecd-ts/runtime";
 import type { ApiClient } from "../apiclient/client.js";
 import type { Reporter } from "../apiclient/reporter.js";
 
+/** Log blocks per ReportStageLogs call. */
+const MAX_BLOCKS_PER_CALL = 1_000;
+
 /** A stage's user-facing log; `complete()` flushes and marks it complete. */
 export interface StageLog extends StageLogger {
   /** Sends buffered blocks and marks the log complete (later blocks are refused). */
@@ -71,22 +74,28 @@ export class StageLogPersister implements Service {
     };
   }
 
-  private send(buf: Buffer, completed: boolean): Promise<void> {
+  private async send(buf: Buffer, completed: boolean): Promise<void> {
     const blocks = buf.blocks.splice(0);
-    if (blocks.length === 0 && !completed) return Promise.resolve();
-    return this.deps.reporter.report(buf.deploymentId, `stage logs ${buf.stageId}`, (signal) =>
-      this.deps.api.call(
-        "reportStageLogs",
-        {
-          deploymentId: buf.deploymentId,
-          stageId: buf.stageId,
-          retriedCount: buf.retriedCount,
-          blocks,
-          completed,
-        },
-        { signal },
-      ),
-    );
+    if (blocks.length === 0 && !completed) return;
+    // Batches well under the control plane's blocks-per-call limit (limits.stageLogBlocksPerCall,
+    // 10,000 by default), in order; only the last one completes the log.
+    for (let i = 0; i < Math.max(1, blocks.length); i += MAX_BLOCKS_PER_CALL) {
+      const batch = blocks.slice(i, i + MAX_BLOCKS_PER_CALL);
+      const last = i + MAX_BLOCKS_PER_CALL >= blocks.length;
+      await this.deps.reporter.report(buf.deploymentId, `stage logs ${buf.stageId}`, (signal) =>
+        this.deps.api.call(
+          "reportStageLogs",
+          {
+            deploymentId: buf.deploymentId,
+            stageId: buf.stageId,
+            retriedCount: buf.retriedCount,
+            blocks: batch,
+            completed: completed && last,
+          },
+          { signal },
+        ),
+      );
+    }
   }
 
   async run(signal: AbortSignal): Promise<void> {
