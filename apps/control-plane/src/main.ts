@@ -160,11 +160,15 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
+    // One line that says why, never a stack trace: start-up failures are read by operators
+    // (a port in use, a bad flag, a database that must be restored), not by developers.
     const msg =
-      err instanceof AppError ? err.message : err instanceof Error ? err.message : String(err);
-    process.stderr.write(`pipecd-server: ${msg}\n`);
-    if (!(err instanceof AppError) && err instanceof Error && err.stack)
-      process.stderr.write(err.stack + "\n");
+      err instanceof AppError
+        ? err.message
+        : err instanceof Error
+          ? `${err.name === "Error" ? "" : `${err.name}: `}${err.message}`
+          : String(err);
+    process.stderr.write(`pipecd-server: ${msg.replace(/\s*\n\s*/g, " ")}\n`);
     process.exit(err instanceof AppError && err.code === "INVALID_ARGUMENT" ? 2 : 1);
   },
 );

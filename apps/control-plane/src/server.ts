@@ -6,7 +6,13 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { APIKeySchema, PipedService, Role, grpcServiceDefinition } from "@pipecd-ts/proto";
 import { openDatastore, type Datastore } from "@pipecd-ts/datastore";
 import { DEFAULT_CONTROL_PLANE_CONFIG, type ControlPlaneConfig } from "@pipecd-ts/config";
-import { InvalidArgumentError, systemClock, type Clock, type Logger } from "@pipecd-ts/runtime";
+import {
+  FailedPreconditionError,
+  InvalidArgumentError,
+  systemClock,
+  type Clock,
+  type Logger,
+} from "@pipecd-ts/runtime";
 import { Actions } from "./actions.js";
 import { Authenticator, BOOTSTRAP_ADMIN } from "./auth/authenticator.js";
 import { parseApiKey } from "./auth/principal.js";
@@ -211,7 +217,16 @@ async function bootstrapAdminKey(
     const id = crypto.randomUUID();
     key = `${id}.${generateSecret()}`;
     file = join(o.dataDir, "admin-api-key");
-    await writeFile(file, key + "\n", { mode: 0o600 });
+    // Never over an existing file: that would be the key of the data this datastore lost.
+    try {
+      await writeFile(file, key + "\n", { mode: 0o600, flag: "wx" });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EEXIST")
+        throw new FailedPreconditionError(
+          `the datastore has no API keys, but ${file} exists: this looks like a new, empty datastore beside an existing data directory; point --datastore at the existing data, or move ${file} away to start a new install`,
+        );
+      throw err;
+    }
     await chmod(file, 0o600);
   }
   const id = parseApiKey(key)?.id ?? "";

@@ -5,6 +5,25 @@
 // Storage shape: every entity is a document (`data`, protobuf binary) plus the columns that
 // lists filter and sort on, kept in sync with the document on every write.
 
+import { FailedPreconditionError } from "@pipecd-ts/runtime";
+
+/**
+ * Throws if the database holds schema versions this build does not know: it was written by a
+ * newer pipecd-ts, and running an older one on it would misread or damage its data.
+ */
+export function refuseNewerSchema(
+  applied: readonly number[],
+  known: readonly Migration[],
+  what: string,
+): void {
+  const newest = Math.max(0, ...known.map((m) => m.version));
+  const unknown = applied.filter((v) => v > newest);
+  if (unknown.length)
+    throw new FailedPreconditionError(
+      `${what} has schema version ${Math.max(...unknown)}, newer than this pipecd-ts knows (${newest}): it was written by a newer release; run that release, or restore a backup`,
+    );
+}
+
 /** One schema migration. */
 export interface Migration {
   version: number;

@@ -1,4 +1,4 @@
-import type { Clock, Logger } from "@pipecd-ts/runtime";
+import { FailedPreconditionError, type Clock, type Logger } from "@pipecd-ts/runtime";
 import type { Datastore } from "../types.js";
 import { PgApplicationRepository } from "./applications.js";
 import { PgAuditLogRepository } from "./audit-log.js";
@@ -65,6 +65,16 @@ export async function openPostgresDatastore(
 ): Promise<PostgresDatastore> {
   const db = new PgDb(opts.url, opts.logger, { ...DEFAULT_PG_TUNING, ...opts.tuning });
   try {
+    // A standby or a read-only role would let the control plane report ready and then fail
+    // every write: refuse it at start-up instead.
+    const [mode] = await db.query<{ standby: boolean; ro: string }>(
+      "check that the database is writable",
+      "SELECT pg_is_in_recovery() AS standby, current_setting('transaction_read_only') AS ro",
+    );
+    if (mode?.standby || mode?.ro === "on")
+      throw new FailedPreconditionError(
+        `PostgreSQL database is read-only for this connection (${mode.standby ? "a standby in recovery" : "transaction_read_only is on"}); the control plane needs a writable primary`,
+      );
     const added = await migratePostgres(db);
     if (added.length > 0)
       opts.logger.info({ versions: added, driver: "postgres" }, "applied datastore migrations");

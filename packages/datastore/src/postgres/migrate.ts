@@ -1,4 +1,4 @@
-import { POSTGRES_MIGRATIONS, type Migration } from "../migrations.js";
+import { POSTGRES_MIGRATIONS, refuseNewerSchema, type Migration } from "../migrations.js";
 import type { PgDb } from "./db.js";
 
 /** Advisory lock key serializing migrations across replicas ("pipecdts" in ASCII). */
@@ -31,6 +31,7 @@ export async function migratePostgres(
           (r) => r.version,
         ),
       );
+      refuseNewerSchema([...applied], migrations, "PostgreSQL database");
       const added: number[] = [];
       for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
         if (applied.has(m.version)) continue;

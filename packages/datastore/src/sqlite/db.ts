@@ -1,7 +1,9 @@
+import { closeSync, openSync, statSync } from "node:fs";
 import Database from "better-sqlite3";
 import {
   AlreadyExistsError,
   AppError,
+  FailedPreconditionError,
   InternalError,
   InvalidArgumentError,
   UnavailableError,
@@ -75,11 +77,15 @@ export class SqliteDb {
 
   /** Opens (creating if needed) the database and sets WAL, busy timeout, foreign keys and sync. */
   static open(opts: SqliteOpenOptions): SqliteDb {
+    if (opts.path !== ":memory:") prepareFile(opts.path);
     let db: Database.Database;
     try {
       db = new Database(opts.path);
     } catch (err) {
-      throw new UnavailableError(`cannot open SQLite database at ${opts.path}`, { cause: err });
+      throw new UnavailableError(
+        `cannot open SQLite database at ${opts.path}: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
     }
     try {
       db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
@@ -93,9 +99,13 @@ export class SqliteDb {
       }
       db.pragma("foreign_keys = ON");
       db.pragma(`synchronous = ${opts.synchronous === "normal" ? "NORMAL" : "FULL"}`);
+      if (opts.path !== ":memory:") probeWrite(db);
     } catch (err) {
       db.close();
-      throw mapSqliteError(err, `configure SQLite database at ${opts.path}`);
+      throw (
+        readOnlyError(err, opts.path) ??
+        mapSqliteError(err, `configure SQLite database at ${opts.path}`)
+      );
     }
     return new SqliteDb(db, opts.logger);
   }
@@ -187,6 +197,62 @@ function closedError(): UnavailableError {
   return new UnavailableError("datastore is closed");
 }
 
+/**
+ * Before opening `path`: a missing database file is created empty with mode 0600 (SQLite gives
+ * its -wal and -shm files the same mode), so nothing of it is readable by other users; an
+ * existing file of zero bytes is refused, since SQLite would take it for a new database and the
+ * control plane would start over as a fresh install beside the data it lost.
+ */
+function prepareFile(path: string): void {
+  let size: number | undefined;
+  try {
+    size = statSync(path).size;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT")
+      throw new UnavailableError(
+        `cannot open SQLite database at ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      );
+  }
+  if (size === 0)
+    throw new FailedPreconditionError(
+      `SQLite database at ${path} is an empty file (0 bytes), not a pipecd-ts database: restore it from a backup, or delete it to start a new install`,
+    );
+  if (size === undefined) {
+    try {
+      closeSync(openSync(path, "wx", 0o600));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST")
+        throw new UnavailableError(
+          `cannot create SQLite database at ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+        );
+    }
+  }
+}
+
+/**
+ * Probes that this process can write the database (a read-only file, directory or mount would
+ * let it report ready and then fail every write; see {@link readOnlyError}). The probe writes
+ * inside a transaction it rolls back.
+ */
+function probeWrite(db: Database.Database): void {
+  try {
+    db.exec("BEGIN IMMEDIATE; CREATE TABLE startup_write_probe (x INTEGER); ROLLBACK;");
+  } catch (err) {
+    if (db.inTransaction) db.exec("ROLLBACK");
+    throw err;
+  }
+}
+
+/** The start-up error for a database this process may read but not write, or undefined. */
+function readOnlyError(err: unknown, path: string): FailedPreconditionError | undefined {
+  const code = err instanceof Database.SqliteError ? err.code : "";
+  return code.startsWith("SQLITE_READONLY")
+    ? new FailedPreconditionError(
+        `SQLite database at ${path} is read-only for this process (${code}); the control plane needs to write it and its directory`,
+      )
+    : undefined;
+}
+
 /** Maps a better-sqlite3 error to an AppError (AppErrors pass through unchanged). */
 export function mapSqliteError(err: unknown, what: string): AppError {
   if (err instanceof AppError) return err;
@@ -208,6 +274,11 @@ export function mapSqliteError(err: unknown, what: string): AppError {
     ) {
       return new UnavailableError(`${what}: database unavailable (${code})`, { cause: err });
     }
+    if (code === "SQLITE_NOTADB" || code.startsWith("SQLITE_CORRUPT"))
+      return new FailedPreconditionError(
+        `${what}: the file is not a usable SQLite database (${code}: ${err.message}); restore it from a backup`,
+        { cause: err },
+      );
   }
   if (err instanceof TypeError && /database connection is not open/i.test(err.message)) {
     return new UnavailableError(`${what}: datastore is closed`, { cause: err });

@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import { SQLITE_MIGRATIONS, type Migration } from "../migrations.js";
+import { SQLITE_MIGRATIONS, refuseNewerSchema, type Migration } from "../migrations.js";
 
 /**
  * Applies missing migrations in one IMMEDIATE transaction (so two processes opening the same
@@ -16,6 +16,7 @@ export function migrateSqlite(
       applied_at INTEGER NOT NULL
     ) STRICT`);
     const applied = new Set(sqliteMigrationVersions(db));
+    refuseNewerSchema([...applied], migrations, "SQLite database");
     const insert = db.prepare(
       "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
     );
