@@ -62,30 +62,64 @@ describe("Authenticator", () => {
     await ds.close();
   });
 
-  it("throttles failed sign-ins per username and per address", async () => {
+  it("failed sign-ins block one (username, address) pair with a growing backoff; the user signs in from elsewhere, others from the same address", async () => {
     const ds = await openDatastore("sqlite::memory:", { logger: silentLogger() });
+    let now = new Date("2026-03-01T12:00:00Z").getTime();
+    const clock = { now: () => new Date(now) };
+    const users = await Promise.all(
+      ["bob", "carol"].map(async (username) => ({
+        username,
+        role: "editor" as const,
+        passwordHash: await hashPassword(`${username}-right`),
+      })),
+    );
     const a = new Authenticator({
       ds,
-      config: {
-        ...DEFAULT_CONTROL_PLANE_CONFIG,
-        users: [{ username: "bob", role: "editor", passwordHash: await hashPassword("right") }],
-      },
-      clock: systemClock,
+      config: { ...DEFAULT_CONTROL_PLANE_CONFIG, users },
+      clock,
       logger: silentLogger(),
     });
-    const codes: string[] = [];
-    for (let i = 0; i < 11; i++) codes.push(await codeOf(a.login("bob", "wrong", "10.0.0.1")));
-    assert.deepEqual(codes, [...Array<string>(10).fill("UNAUTHENTICATED"), "RESOURCE_EXHAUSTED"]);
+    const guess = () => codeOf(a.login("bob", "wrong", "10.0.0.1"));
+    // Five free failures; the fifth blocks the pair for 1 s.
+    for (let i = 0; i < 5; i++) assert.equal(await guess(), "UNAUTHENTICATED", `guess ${i + 1}`);
+    assert.equal(await guess(), "RESOURCE_EXHAUSTED", "blocked: not even checked");
     assert.equal(
-      await codeOf(a.login("bob", "right", "10.0.0.2")),
+      await codeOf(a.login("bob", "bob-right", "10.0.0.1")),
       "RESOURCE_EXHAUSTED",
-      "the username is locked from another address too",
+      "the right password from the guessing address waits too",
     );
-    assert.equal(
-      await codeOf(a.login("carol", "x", "10.0.0.1")),
-      "RESOURCE_EXHAUSTED",
-      "and the address for another username",
-    );
+    // Not locked out: the user from their own address, and another user behind the same address.
+    assert.equal(await codeOf(a.login("bob", "bob-right", "10.9.9.9")), "OK");
+    assert.equal(await codeOf(a.login("carol", "carol-right", "10.0.0.1")), "OK");
+    // The backoff doubles with each further failure: 1 s, then 2 s, then 4 s.
+    for (const blockMs of [1_000, 2_000, 4_000]) {
+      now += blockMs - 1;
+      assert.equal(await guess(), "RESOURCE_EXHAUSTED", `still blocked at ${blockMs - 1} ms`);
+      now += 1;
+      assert.equal(await guess(), "UNAUTHENTICATED", `tried again after ${blockMs} ms`);
+    }
+    // A success resets the pair; after the window, old failures are forgotten as well.
+    now += 8_000;
+    assert.equal(await codeOf(a.login("bob", "bob-right", "10.0.0.1")), "OK");
+    for (let i = 0; i < 5; i++) assert.equal(await guess(), "UNAUTHENTICATED");
+    now += 15 * 60_000 + 1;
+    assert.equal(await guess(), "UNAUTHENTICATED", "the window passed: counting starts over");
+    await ds.close();
+  });
+
+  it("sign-in failures are shared: a second authenticator on the same datastore (another replica) sees the block", async () => {
+    const ds = await openDatastore("sqlite::memory:", { logger: silentLogger() });
+    const config = {
+      ...DEFAULT_CONTROL_PLANE_CONFIG,
+      users: [
+        { username: "bob", role: "editor" as const, passwordHash: await hashPassword("right") },
+      ],
+    };
+    const replica = () =>
+      new Authenticator({ ds, config, clock: systemClock, logger: silentLogger() });
+    const one = replica();
+    for (let i = 0; i < 5; i++) await codeOf(one.login("bob", "wrong", "10.0.0.1"));
+    assert.equal(await codeOf(replica().login("bob", "right", "10.0.0.1")), "RESOURCE_EXHAUSTED");
     await ds.close();
   });
 });

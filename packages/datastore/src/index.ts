@@ -10,6 +10,8 @@ export type {
   DeploymentFilter,
   DeploymentRepository,
   LiveStateRepository,
+  LoginFailureRepository,
+  LoginFailures,
   Notifier,
   Page,
   PageRequest,

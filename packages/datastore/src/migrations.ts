@@ -174,6 +174,22 @@ INSERT INTO stage_log_stats
   FROM stage_log_blocks GROUP BY deployment_id, stage_id, retried_count;
 `,
   },
+  {
+    version: 3,
+    name: "failed sign-ins per username and address, shared by replicas",
+    sql: `
+CREATE TABLE login_failures (
+  username TEXT NOT NULL,
+  address TEXT NOT NULL,
+  failures INTEGER NOT NULL,
+  last_failure_at INTEGER NOT NULL,
+  blocked_until INTEGER NOT NULL,
+  PRIMARY KEY (username, address)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX login_failures_by_address ON login_failures (address, last_failure_at);
+CREATE INDEX login_failures_by_time ON login_failures (last_failure_at);
+`,
+  },
 ];
 
 /** PostgreSQL migrations, ascending by version. */
@@ -317,6 +333,22 @@ CREATE TABLE stage_log_stats (
 INSERT INTO stage_log_stats
   SELECT deployment_id, stage_id, retried_count, SUM(octet_length(data)), 0, 0
   FROM stage_log_blocks GROUP BY deployment_id, stage_id, retried_count;
+`,
+  },
+  {
+    version: 3,
+    name: "failed sign-ins per username and address, shared by replicas",
+    sql: `
+CREATE TABLE login_failures (
+  username TEXT NOT NULL,
+  address TEXT NOT NULL,
+  failures INTEGER NOT NULL,
+  last_failure_at BIGINT NOT NULL,
+  blocked_until BIGINT NOT NULL,
+  PRIMARY KEY (username, address)
+);
+CREATE INDEX login_failures_by_address ON login_failures (address, last_failure_at);
+CREATE INDEX login_failures_by_time ON login_failures (last_failure_at);
 `,
   },
 ];

@@ -36,6 +36,7 @@ export interface Datastore {
   readonly stageLogs: StageLogRepository;
   readonly auditLog: AuditLogRepository;
   readonly sessions: SessionRepository;
+  readonly loginFailures: LoginFailureRepository;
   readonly liveStates: LiveStateRepository;
   /** Cross-replica notifications (in-process for SQLite, LISTEN/NOTIFY for PostgreSQL). */
   readonly notifier: Notifier;
@@ -261,6 +262,39 @@ export interface SessionRepository {
   delete(tokenHash: string): Promise<void>;
   /** Removes expired sessions; returns how many. */
   deleteExpired(now: Date): Promise<number>;
+}
+
+/** Failed sign-ins of one username from one address. */
+export interface LoginFailures {
+  failures: number;
+  /** Sign-ins of that username from that address wait until then (unset: not blocked). */
+  blockedUntil?: Date;
+}
+
+/**
+ * Failed sign-ins, per (username, address), shared by every control-plane replica so that
+ * throttling holds whichever replica a guess reaches.
+ */
+export interface LoginFailureRepository {
+  /** The failures of `username` from `address` since `since`. */
+  get(username: string, address: string, since: Date): Promise<LoginFailures>;
+  /**
+   * Counts one more failure at `now` (earlier ones before `since` are forgotten) and stores
+   * the block `blockFor(failures)` returns (ms; 0 for none). Returns the new state.
+   */
+  recordFailure(
+    username: string,
+    address: string,
+    now: Date,
+    since: Date,
+    blockFor: (failures: number) => number,
+  ): Promise<LoginFailures>;
+  /** Forgets the failures of `username` from `address` (a successful sign-in). */
+  clear(username: string, address: string): Promise<void>;
+  /** Failures since `since` of `username` from any address, or from `address` for any username. */
+  count(by: { username: string } | { address: string }, since: Date): Promise<number>;
+  /** Removes records last touched before `before`; returns how many. */
+  deleteOlder(before: Date): Promise<number>;
 }
 
 /** Latest live state snapshot per application. */

@@ -1070,6 +1070,52 @@ export function runConformance(driverName: string, open: () => Promise<Conforman
       });
     });
 
+    describe("sign-in failures", () => {
+      const t0 = new Date("2026-01-01T00:00:00Z");
+      const at = (s: number) => new Date(t0.getTime() + s * 1000);
+      const blockAfter3 = (n: number) => (n >= 3 ? 1000 * 2 ** (n - 3) : 0);
+
+      it("count per (username, address), block as told, and forget what is older than `since`", async () => {
+        const user = uid("u");
+        const lf = ds().loginFailures;
+        assert.deepEqual(await lf.get(user, "10.0.0.1", t0), { failures: 0 });
+        for (let i = 1; i <= 3; i++)
+          await lf.recordFailure(user, "10.0.0.1", at(i), t0, blockAfter3);
+        assert.deepEqual(await lf.get(user, "10.0.0.1", t0), { failures: 3, blockedUntil: at(4) });
+        const fourth = await lf.recordFailure(user, "10.0.0.1", at(10), t0, blockAfter3);
+        assert.deepEqual(fourth, { failures: 4, blockedUntil: at(12) });
+        // Another address, and another user, are counted apart.
+        await lf.recordFailure(user, "10.0.0.2", at(11), t0, blockAfter3);
+        await lf.recordFailure(uid("v"), "10.0.0.1", at(11), t0, blockAfter3);
+        assert.equal(await lf.count({ username: user }, t0), 5);
+        assert.equal(await lf.count({ username: user }, at(11)), 1);
+        assert.equal((await lf.get(user, "10.0.0.2", t0)).failures, 1);
+        // Failures older than `since` are forgotten when the next one is counted.
+        assert.deepEqual(await lf.recordFailure(user, "10.0.0.1", at(100), at(50), blockAfter3), {
+          failures: 1,
+        });
+        await lf.clear(user, "10.0.0.1");
+        assert.deepEqual(await lf.get(user, "10.0.0.1", t0), { failures: 0 });
+      });
+
+      it("concurrent failures of one pair are all counted", async () => {
+        const user = uid("u");
+        await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            ds().loginFailures.recordFailure(user, "10.1.1.1", at(i), t0, () => 0),
+          ),
+        );
+        assert.equal((await ds().loginFailures.get(user, "10.1.1.1", t0)).failures, 20);
+      });
+
+      it("deleteOlder removes what was last touched before", async () => {
+        const user = uid("u");
+        await ds().loginFailures.recordFailure(user, "10.2.2.2", at(0), t0, () => 0);
+        assert.ok((await ds().loginFailures.deleteOlder(at(1))) >= 1);
+        assert.deepEqual(await ds().loginFailures.get(user, "10.2.2.2", t0), { failures: 0 });
+      });
+    });
+
     describe("audit log", () => {
       it("append assigns increasing ids and list pages newest first", async () => {
         const project = uid("proj");

@@ -20,14 +20,34 @@ export const SESSION_COOKIE = "pipecd_session";
 export const BOOTSTRAP_ADMIN = "admin";
 
 const PIPED_CACHE_TTL_MS = 10_000;
-/** Failed sign-ins allowed per username and per address in {@link LOGIN_WINDOW_MS}. */
-const LOGIN_MAX_FAILURES = 10;
-const LOGIN_WINDOW_MS = 5 * 60_000;
 const LAST_USED_EVERY_MS = 60_000;
+
+/**
+ * Sign-in throttling (issue 13). Failures are counted per (username, address), in the datastore
+ * so every replica sees them, and forgotten after {@link LOGIN_WINDOW_MS}. The first
+ * {@link LOGIN_FREE_FAILURES} cost nothing; from then on each failure blocks that pair for twice
+ * as long as the one before (1 s, 2 s, 4 s, … at most {@link LOGIN_MAX_BLOCK_MS}). An attacker
+ * guessing a user's password is slowed to a crawl, but the user signs in from their own address
+ * as always: nobody can lock a user out, and one address cannot lock out everyone behind it. A
+ * username or address with very many failures across pairs is slowed down further (every attempt
+ * waits {@link LOGIN_SLOWDOWN_MS}), never refused.
+ */
+const LOGIN_WINDOW_MS = 15 * 60_000;
+const LOGIN_FREE_FAILURES = 5;
+const LOGIN_MAX_BLOCK_MS = 15 * 60_000;
+const LOGIN_SLOWDOWN_AFTER = { username: 50, address: 200 };
+const LOGIN_SLOWDOWN_MS = 1_000;
+
+/** How long a pair is blocked after its `failures`-th failure in the window. */
+export function loginBlockMs(failures: number): number {
+  return failures < LOGIN_FREE_FAILURES
+    ? 0
+    : Math.min(LOGIN_MAX_BLOCK_MS, 1000 * 2 ** (failures - LOGIN_FREE_FAILURES));
+}
 
 /** Options of {@link Authenticator}. */
 export interface AuthenticatorOptions {
-  ds: Pick<Datastore, "pipeds" | "apiKeys" | "sessions">;
+  ds: Pick<Datastore, "pipeds" | "apiKeys" | "sessions" | "loginFailures">;
   config: ControlPlaneConfig;
   clock: Clock;
   logger: Logger;
@@ -41,8 +61,7 @@ export interface AuthenticatorOptions {
 export class Authenticator {
   private readonly pipedCache = new Map<string, { principal: PipedPrincipal; until: number }>();
   private readonly apiKeyLastUsed = new Map<string, number>();
-  /** Failed sign-ins per `user:<name>` and `ip:<address>` within the current window. */
-  private readonly loginFailures = new Map<string, { count: number; until: number }>();
+  private failuresSinceCleanup = 0;
 
   constructor(private readonly opts: AuthenticatorOptions) {}
 
@@ -153,36 +172,40 @@ export class Authenticator {
     password: string,
     ip = "",
   ): Promise<{ token: string; principal: Principal; expiresAt: Date }> {
-    // Guessing is throttled per username and per client address, checked before the (costly)
-    // scrypt so that a flood of attempts cannot starve the API either.
-    const at = this.opts.clock.now().getTime();
-    const keys = [`user:${username}`, `ip:${ip}`];
-    for (const k of keys) {
-      const f = this.loginFailures.get(k);
-      if (f && f.until > at && f.count >= LOGIN_MAX_FAILURES)
-        throw new AppError(
-          "RESOURCE_EXHAUSTED",
-          `too many failed sign-ins; try again in ${Math.ceil((f.until - at) / 1000)} s`,
-        );
-    }
+    // Checked before the (costly) scrypt, so a flood of guesses cannot starve the API either.
+    const { loginFailures } = this.opts.ds;
+    const now0 = this.opts.clock.now();
+    const since = new Date(now0.getTime() - LOGIN_WINDOW_MS);
+    const pair = await loginFailures.get(username, ip, since);
+    if (pair.blockedUntil && pair.blockedUntil > now0)
+      throw new AppError(
+        "RESOURCE_EXHAUSTED",
+        `too many failed sign-ins of ${username} from this address; try again in ${Math.ceil((pair.blockedUntil.getTime() - now0.getTime()) / 1000)} s`,
+      );
+    const [byUser, byAddress] = await Promise.all([
+      loginFailures.count({ username }, since),
+      loginFailures.count({ address: ip }, since),
+    ]);
+    if (byUser > LOGIN_SLOWDOWN_AFTER.username || byAddress > LOGIN_SLOWDOWN_AFTER.address)
+      await new Promise((r) => setTimeout(r, LOGIN_SLOWDOWN_MS));
     const user = this.opts.config.users.find((u) => u.username === username);
     // Verify against a dummy hash for unknown users so timing does not reveal who exists.
     const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
     if (!user || !ok) {
-      if (this.loginFailures.size > 10_000) this.loginFailures.clear();
-      for (const k of keys) {
-        const f = this.loginFailures.get(k);
-        this.loginFailures.set(
-          k,
-          f && f.until > at
-            ? { count: f.count + 1, until: f.until }
-            : { count: 1, until: at + LOGIN_WINDOW_MS },
-        );
+      const at = this.opts.clock.now();
+      const state = await loginFailures.recordFailure(username, ip, at, since, loginBlockMs);
+      if (++this.failuresSinceCleanup >= 100) {
+        this.failuresSinceCleanup = 0;
+        loginFailures
+          .deleteOlder(new Date(at.getTime() - 4 * LOGIN_WINDOW_MS))
+          .catch((err: unknown) =>
+            this.opts.logger.warn({ err }, "could not delete old sign-in failures"),
+          );
       }
-      this.opts.logger.warn({ username, ip }, "failed sign-in");
+      this.opts.logger.warn({ username, ip, failures: state.failures }, "failed sign-in");
       throw new UnauthenticatedError("wrong username or password");
     }
-    this.loginFailures.delete(`user:${username}`);
+    if (pair.failures > 0) await loginFailures.clear(username, ip);
     const token = generateSecret();
     const now = this.opts.clock.now();
     const expiresAt = new Date(now.getTime() + this.opts.config.sessionTtlMs);

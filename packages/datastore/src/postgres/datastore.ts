@@ -9,6 +9,7 @@ import { migratePostgres, postgresMigrationVersions } from "./migrate.js";
 import { PgNotifier } from "./notifier.js";
 import { PgAPIKeyRepository, PgPipedRepository } from "./pipeds.js";
 import { PgLiveStateRepository, PgSessionRepository } from "./sessions.js";
+import { PgLoginFailureRepository } from "./login-failures.js";
 import { PgStageLogRepository } from "./stage-logs.js";
 
 /** Options of {@link openPostgresDatastore}. */
@@ -30,6 +31,7 @@ export class PostgresDatastore implements Datastore {
   readonly stageLogs: PgStageLogRepository;
   readonly auditLog: PgAuditLogRepository;
   readonly sessions: PgSessionRepository;
+  readonly loginFailures: PgLoginFailureRepository;
   readonly liveStates: PgLiveStateRepository;
   readonly notifier: PgNotifier;
   readonly #db: PgDb;
@@ -45,6 +47,7 @@ export class PostgresDatastore implements Datastore {
     this.stageLogs = new PgStageLogRepository(c);
     this.auditLog = new PgAuditLogRepository(c);
     this.sessions = new PgSessionRepository(c);
+    this.loginFailures = new PgLoginFailureRepository(c);
     this.liveStates = new PgLiveStateRepository(c);
     this.notifier = new PgNotifier(db, logger);
   }

@@ -9,6 +9,7 @@ import { SqliteDeploymentRepository } from "./deployments.js";
 import { migrateSqlite, sqliteMigrationVersions } from "./migrate.js";
 import { SqliteAPIKeyRepository, SqlitePipedRepository } from "./pipeds.js";
 import { SqliteLiveStateRepository, SqliteSessionRepository } from "./sessions.js";
+import { SqliteLoginFailureRepository } from "./login-failures.js";
 import { SqliteStageLogRepository } from "./stage-logs.js";
 
 /** Options of {@link openSqliteDatastore}. */
@@ -31,6 +32,7 @@ export class SqliteDatastore implements Datastore {
   readonly stageLogs: SqliteStageLogRepository;
   readonly auditLog: SqliteAuditLogRepository;
   readonly sessions: SqliteSessionRepository;
+  readonly loginFailures: SqliteLoginFailureRepository;
   readonly liveStates: SqliteLiveStateRepository;
   readonly notifier: LocalNotifier;
   readonly #db: SqliteDb;
@@ -46,6 +48,7 @@ export class SqliteDatastore implements Datastore {
     this.stageLogs = new SqliteStageLogRepository(c);
     this.auditLog = new SqliteAuditLogRepository(c);
     this.sessions = new SqliteSessionRepository(c);
+    this.loginFailures = new SqliteLoginFailureRepository(c);
     this.liveStates = new SqliteLiveStateRepository(c);
     this.notifier = new LocalNotifier(logger);
   }
