@@ -412,21 +412,17 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
       }, fail);
     },
 
-    listApplications: unary("ListApplications", async (_req, piped) => {
-      const applications: Application[] = [];
-      let cursor = "";
-      do {
-        const page = await ds.applications.list({
-          projectId: piped.projectId,
-          pipedId: piped.pipedId,
-          disabled: false,
-          limit: 500,
-          cursor,
-        });
-        applications.push(...page.items);
-        cursor = page.cursor;
-      } while (cursor);
-      return { applications };
+    listApplications: unary("ListApplications", async (req, piped) => {
+      if (req.limit < 0 || req.limit > 1000)
+        throw new InvalidArgumentError(`limit ${req.limit} is outside 0..1000`);
+      const page = await ds.applications.list({
+        projectId: piped.projectId,
+        pipedId: piped.pipedId,
+        disabled: false,
+        limit: req.limit || 500,
+        cursor: req.cursor,
+      });
+      return { applications: page.items, cursor: page.cursor };
     }),
 
     listNotCompletedDeployments: unary("ListNotCompletedDeployments", async (req, piped) => {

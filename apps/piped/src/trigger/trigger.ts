@@ -115,7 +115,13 @@ export class Trigger implements Service {
 
   private async iterate(signal: AbortSignal): Promise<void> {
     const commands = this.commands.splice(0);
-    const { applications } = await this.d.api.call("listApplications", {}, { signal });
+    const applications: Application[] = [];
+    let cursor = "";
+    do {
+      const page = await this.d.api.call("listApplications", { cursor }, { signal });
+      applications.push(...page.applications);
+      cursor = page.cursor;
+    } while (cursor);
     const byRepo = new Map<string, Application[]>();
     for (const app of applications) {
       const repoId = app.gitPath?.repo?.id ?? "";
