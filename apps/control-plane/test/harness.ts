@@ -12,7 +12,7 @@ import {
   type WatchResponse,
 } from "@pipecd-ts/proto";
 import { createRestClient, type RestClient } from "@pipecd-ts/rest-api";
-import { silentLogger } from "@pipecd-ts/runtime";
+import { silentLogger, type Logger } from "@pipecd-ts/runtime";
 export { eventually } from "@pipecd-ts/testkit";
 import type { ControlPlaneConfig } from "@pipecd-ts/config";
 import { formatPipedToken, startControlPlane, type ControlPlane } from "@pipecd-ts/control-plane";
@@ -35,6 +35,8 @@ export async function startTestControlPlane(opts: {
   config?: ControlPlaneConfig;
   heartbeatIntervalMs?: number;
   sseKeepAliveMs?: number;
+  /** Where the control plane logs (default: nowhere). */
+  logger?: Logger;
 }): Promise<TestControlPlane> {
   const dataDir = await mkdtemp(join(tmpdir(), "pipecd-cp-"));
   const start = () =>
@@ -45,7 +47,7 @@ export async function startTestControlPlane(opts: {
       grpcPort: 0,
       listenHost: "127.0.0.1",
       config: opts.config,
-      logger: silentLogger(),
+      logger: opts.logger ?? silentLogger(),
       heartbeatIntervalMs: opts.heartbeatIntervalMs,
       sseKeepAliveMs: opts.sseKeepAliveMs,
     });

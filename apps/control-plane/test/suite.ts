@@ -234,6 +234,20 @@ spec:
         ),
         /stage_statuses\["s1"\]: 77 is not a StageStatus value/,
       );
+      // A negative retried count made the stage's logs unreadable (400 on every read).
+      await refused(
+        "a negative retried count",
+        a.client.reportStageStatusChanged(
+          {
+            deploymentId: "dep-enums",
+            stageId: "s1",
+            status: StageStatus.STAGE_RUNNING,
+            retriedCount: -1_132_265_222,
+          },
+          md,
+        ),
+        /stage s1 retried_count -1132265222 is negative/,
+      );
       const watch = new WatchRecorder(a, 1n << 63n);
       await eventually(async () => watch.error !== undefined, 5_000, "the Watch call to end");
       assert.equal(watch.error?.code, grpc.status.INVALID_ARGUMENT);
@@ -265,6 +279,12 @@ spec:
       assert.equal(await httpStatus(t.admin.call("listApplications")), 200);
       const d = await t.admin.call("getDeployment", { params: { id: "dep-enums" } });
       assert.equal(d.deployment.stages?.[0]?.status, "STAGE_NOT_STARTED_YET");
+      assert.equal(
+        await httpStatus(
+          t.admin.call("getStageLogs", { params: { id: "dep-enums", stageId: "s1" } }),
+        ),
+        200,
+      );
     });
 
     it("a row stored before the wire checks existed shows as invalid; the lists still answer 200", async () => {

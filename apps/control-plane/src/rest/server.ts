@@ -49,8 +49,14 @@ function cookie(req: FastifyRequest, name: string): string | undefined {
   if (!header) return undefined;
   for (const part of header.split(";")) {
     const i = part.indexOf("=");
-    if (i > 0 && part.slice(0, i).trim() === name)
-      return decodeURIComponent(part.slice(i + 1).trim());
+    if (i > 0 && part.slice(0, i).trim() === name) {
+      // Sessions we issue are URL-safe; a value that is not valid percent-encoding is no session.
+      try {
+        return decodeURIComponent(part.slice(i + 1).trim());
+      } catch {
+        return undefined;
+      }
+    }
   }
   return undefined;
 }
@@ -184,6 +190,9 @@ export function createRestServer(o: RestServerOptions): FastifyInstance {
     } catch (err) {
       return sendError(reply, toAppError(err));
     }
+    // HEAD (fastify adds it to every GET) says what a GET would open, and holds nothing open.
+    if (req.method === "HEAD")
+      return reply.code(200).header("content-type", "text/event-stream; charset=utf-8").send();
     const open = streamsOf.get(caller) ?? 0;
     if (open >= o.limits.eventStreamsPerCaller)
       return sendError(

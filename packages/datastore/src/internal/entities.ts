@@ -95,8 +95,16 @@ export function applyDeploymentUpdate(
   assertDeploymentTransition(id, status, next.status);
   const completed = isDeploymentCompleted(status);
   for (const stage of next.stages) {
+    if (stage.retriedCount < 0)
+      throw new InvalidArgumentError(
+        `deployment ${id}: stage ${stage.id} retried_count ${stage.retriedCount} is negative`,
+      );
     const old = before.get(stage.id);
     if (!old) continue;
+    if (stage.retriedCount < old.retriedCount)
+      throw new FailedPreconditionError(
+        `deployment ${id}: stage ${stage.id} retried_count cannot go back from ${old.retriedCount} to ${stage.retriedCount}`,
+      );
     // A completed deployment's stages are final: a retried count going up does not reopen one.
     if (completed && stage.status !== old.status)
       throw new FailedPreconditionError(
