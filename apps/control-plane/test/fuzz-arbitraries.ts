@@ -32,6 +32,10 @@ export const hostileString = fc.oneof(
     "99999999999999999999999999999",
     "-1",
     "1e400",
+    // Page cursors are base64url of "<ms>:<id>": well-formed ones with out-of-range parts.
+    ...["1:9999999999999999999", "1:9223372036854775808", "99999999999999999:x", "-1:\u0000"].map(
+      (c) => Buffer.from(c).toString("base64url"),
+    ),
   ),
   fc.integer({ min: 0xd800, max: 0xdfff }).map((u) => `id-${String.fromCharCode(u)}`),
   fc.string({ unit: "binary", maxLength: 40 }),

@@ -6,8 +6,7 @@ import fc from "fast-check";
 import { pino } from "pino";
 import { PipedService } from "@pipecd-ts/proto";
 import { Routes, type RouteDef } from "@pipecd-ts/rest-api";
-import { parseControlPlaneConfig } from "@pipecd-ts/config";
-import { formatPipedToken, hashPassword } from "@pipecd-ts/control-plane";
+import { formatPipedToken } from "@pipecd-ts/control-plane";
 import {
   hostileJson,
   hostileString,
@@ -22,6 +21,7 @@ import {
   registerPiped,
   runningDeployment,
   startTestControlPlane,
+  testConfig,
   type TestControlPlane,
   type TestPiped,
 } from "./harness.js";
@@ -99,6 +99,7 @@ const hostileQuery = fc.constantFrom(
   "limit=&limit=",
   `cursor=${"9".repeat(80)}`,
   "cursor=18446744073709551616",
+  `cursor=${Buffer.from("1:9999999999999999999").toString("base64url")}`,
   "cursor=%ZZ",
   "cursor=%ED%A0%80",
   "afterIndex=9007199254740993",
@@ -391,19 +392,9 @@ export function fuzzSuite(
     before(async () => {
       process.on("unhandledRejection", onFailure);
       process.on("uncaughtException", onFailure);
-      const config = parseControlPlaneConfig(
-        "cp.yaml",
-        `apiVersion: pipecd-ts.dev/v1beta1
-kind: ControlPlane
-spec:
-  users:
-    - username: alice
-      passwordHash: "${await hashPassword("alice-secret")}"
-      role: editor
-  limits:
-    eventStreamsPerCaller: 4
-    watchStreamsPerPiped: 4
-`,
+      const config = await testConfig(
+        { alice: ["alice-secret", "editor"] },
+        { eventStreamsPerCaller: 4, watchStreamsPerPiped: 4 },
       );
       // Errors the control plane logs are failures too: they are where a swallowed bug shows.
       const logger = pino(

@@ -14,8 +14,43 @@ import {
 import { createRestClient, type RestClient } from "@pipecd-ts/rest-api";
 import { silentLogger, type Logger } from "@pipecd-ts/runtime";
 export { eventually } from "@pipecd-ts/testkit";
-import type { ControlPlaneConfig } from "@pipecd-ts/config";
-import { formatPipedToken, startControlPlane, type ControlPlane } from "@pipecd-ts/control-plane";
+import { parseControlPlaneConfig, type ControlPlaneConfig } from "@pipecd-ts/config";
+import {
+  formatPipedToken,
+  hashPassword,
+  startControlPlane,
+  type ControlPlane,
+} from "@pipecd-ts/control-plane";
+
+/**
+ * A control-plane config through the real parser: web users (username → [password, role]) and
+ * `spec.limits`.
+ */
+export async function testConfig(
+  users: Record<string, [password: string, role: "viewer" | "editor" | "admin"]>,
+  limits: Record<string, number>,
+): Promise<ControlPlaneConfig> {
+  const userLines = await Promise.all(
+    Object.entries(users).map(
+      async ([username, [password, role]]) =>
+        `    - username: ${username}\n      passwordHash: "${await hashPassword(password)}"\n      role: ${role}`,
+    ),
+  );
+  const limitLines = Object.entries(limits).map(([k, v]) => `    ${k}: ${v}`);
+  return parseControlPlaneConfig(
+    "cp.yaml",
+    [
+      "apiVersion: pipecd-ts.dev/v1beta1",
+      "kind: ControlPlane",
+      "spec:",
+      "  users:",
+      ...userLines,
+      "  limits:",
+      ...limitLines,
+      "",
+    ].join("\n"),
+  );
+}
 
 /** A control plane started for a test, with helpers to talk to it. */
 export interface TestControlPlane {

@@ -11,8 +11,6 @@ import {
   DeploymentStatus,
   StageStatus,
 } from "@pipecd-ts/proto";
-import { parseControlPlaneConfig } from "@pipecd-ts/config";
-import { hashPassword } from "@pipecd-ts/control-plane";
 import {
   WatchRecorder,
   addApp,
@@ -23,6 +21,7 @@ import {
   registerPiped,
   runningDeployment,
   startTestControlPlane,
+  testConfig,
   type TestControlPlane,
   type TestPiped,
 } from "./harness.js";
@@ -43,30 +42,21 @@ export function controlPlaneSuite(
     let editorKey: string;
 
     before(async () => {
-      const config = parseControlPlaneConfig(
-        "cp.yaml",
-        `apiVersion: pipecd-ts.dev/v1beta1
-kind: ControlPlane
-spec:
-  users:
-    - username: alice
-      passwordHash: "${await hashPassword("alice-secret")}"
-      role: editor
-    - username: bob
-      passwordHash: "${await hashPassword("bob-secret")}"
-      role: editor
-    - username: victor
-      passwordHash: "${await hashPassword("victor-secret")}"
-      role: viewer
-  limits:
-    stageLogBlockBytes: 1024
-    stageLogBytes: 65536
-    stageLogBlocksPerCall: 1000
-    deploymentMetadataBytes: 16384
-    stageMetadataBytes: 8192
-    watchStreamsPerPiped: 3
-    eventStreamsPerCaller: 3
-`,
+      const config = await testConfig(
+        {
+          alice: ["alice-secret", "editor"],
+          bob: ["bob-secret", "editor"],
+          victor: ["victor-secret", "viewer"],
+        },
+        {
+          stageLogBlockBytes: 1024,
+          stageLogBytes: 65536,
+          stageLogBlocksPerCall: 1000,
+          deploymentMetadataBytes: 16384,
+          stageMetadataBytes: 8192,
+          watchStreamsPerPiped: 3,
+          eventStreamsPerCaller: 3,
+        },
       );
       t = await startTestControlPlane({
         datastoreUrl: await datastoreUrl(),

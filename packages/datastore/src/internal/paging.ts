@@ -42,13 +42,16 @@ export function decodeOptionalCursor(cursor: string | undefined): CursorKey | un
   return cursor ? decodeCursor(cursor) : undefined;
 }
 
+const MAX_INT64 = (1n << 63n) - 1n;
+
 /** Decodes a cursor whose id part must be a non-negative integer (audit log ids). */
 export function decodeNumericCursor(
   cursor: string | undefined,
 ): { createdAtMs: number; id: bigint } | undefined {
   const key = decodeOptionalCursor(cursor);
   if (!key) return undefined;
-  if (!/^\d{1,19}$/.test(key.id))
+  // Ids are signed 64-bit in both stores: a larger one would fail the query, not page.
+  if (!/^\d{1,19}$/.test(key.id) || BigInt(key.id) > MAX_INT64)
     throw new InvalidArgumentError(`malformed page cursor "${cursor}"`);
   return { createdAtMs: key.createdAtMs, id: BigInt(key.id) };
 }
