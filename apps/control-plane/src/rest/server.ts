@@ -212,12 +212,8 @@ export function createRestServer(o: RestServerOptions): FastifyInstance {
       "x-accel-buffering": "no",
     });
     res.write(": connected\n\n");
-    let seq = 0;
     const send = eventStreamSender(res, o.limits.eventStreamBufferBytes);
-    const off = o.hub.onEvent((ev) => {
-      seq++;
-      send(`id: ${seq}\nevent: ${ev.type}\ndata: ${JSON.stringify(ev)}\n\n`);
-    });
+    const off = o.hub.onEventText(send);
     // Each keep-alive re-checks the caller: a signed-out session, a disabled key or a user
     // removed from the config stops receiving events within one interval.
     const keepAlive = setInterval(() => {
