@@ -23,6 +23,7 @@ import { Metrics } from "./metrics.js";
 import { createHandlers } from "./rest/handlers.js";
 import { createRestServer } from "./rest/server.js";
 import { loadWebFiles, registerWebUi } from "./rest/web.js";
+import { elementCountPrecheck } from "./wire.js";
 
 /** Version reported by the control plane. */
 export const CONTROL_PLANE_VERSION = "0.1.0";
@@ -95,8 +96,19 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
       "grpc.http2.min_ping_interval_without_data_ms": 10_000,
       "grpc.max_receive_message_length": 16 * 1024 * 1024,
     });
+    const blocksPerCall = {
+      max: config.limits.stageLogBlocksPerCall,
+      name: "limits.stageLogBlocksPerCall",
+    };
     grpcServer.addService(
-      grpcServiceDefinition(PipedService),
+      grpcServiceDefinition(
+        PipedService,
+        elementCountPrecheck((f) =>
+          f.parent.typeName === "pipecd.piped.v1.ReportStageLogsRequest" && f.name === "blocks"
+            ? blocksPerCall
+            : undefined,
+        ),
+      ),
       createPipedServiceImpl({
         ds,
         auth,

@@ -7,6 +7,7 @@ import {
   type JsonValue,
   type MessageShape,
 } from "@bufbuild/protobuf";
+import type { RequestPrecheck } from "@pipecd-ts/proto";
 import { InvalidArgumentError } from "@pipecd-ts/runtime";
 
 // The wire rules every PipedService request must keep, checked once at the edge by walking the
@@ -25,7 +26,7 @@ export interface WireLimits {
 /** The default {@link WireLimits}. */
 export const DEFAULT_WIRE_LIMITS: WireLimits = {
   maxStringLength: 1 << 20,
-  maxElements: 100_000,
+  maxElements: 10_000,
 };
 
 /** The protobuf Timestamp range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z. */
@@ -218,4 +219,76 @@ function dropUnrepresentable(
         if (visit(f.message, v, `${at}.${k}`)) delete entries[k];
     }
   }
+}
+
+/** A repeated or map field's own element limit, where it has one, and the limit's name. */
+export type ElementLimit = (field: DescField) => { max: number; name: string } | undefined;
+
+/**
+ * The gRPC server's {@link RequestPrecheck}: counts the elements of each repeated and map field of
+ * the request message in its bytes, without decoding them, and refuses a request with more than
+ * its field's limit (`own`) or `limits.maxElements`. Decoding and checking 100,000 log blocks
+ * (4 MB) held the event loop for about 200 ms; counting them takes about a millisecond. Bytes that
+ * are not a message are left to the decoder.
+ */
+export function elementCountPrecheck(
+  own: ElementLimit,
+  limits: WireLimits = DEFAULT_WIRE_LIMITS,
+): RequestPrecheck {
+  return (desc, bytes) => {
+    const counts = countFields(bytes);
+    if (!counts) return undefined;
+    for (const [no, n] of counts) {
+      const f = desc.fields.find((x) => x.number === no);
+      if (!f || (f.fieldKind !== "list" && f.fieldKind !== "map")) continue;
+      const limit = own(f) ?? { max: limits.maxElements, name: "the element limit" };
+      if (n > limit.max)
+        return `${f.name} holds ${n} elements; at most ${limit.max} in one call (${limit.name}), send the rest in further calls`;
+    }
+    return undefined;
+  };
+}
+
+/** Occurrences of each top-level field number in protobuf `bytes`; undefined if malformed. */
+function countFields(bytes: Uint8Array): Map<number, number> | undefined {
+  const counts = new Map<number, number>();
+  let pos = 0;
+  // A varint at `pos` (up to 10 bytes); sets `pos` past it. NaN if it runs off the end.
+  const varint = (): number => {
+    let value = 0;
+    for (let shift = 1, i = 0; i < 10; i++, shift *= 128) {
+      const b = bytes[pos++];
+      if (b === undefined) return NaN;
+      value += (b & 0x7f) * shift;
+      if (b < 0x80) return value;
+    }
+    return NaN;
+  };
+  while (pos < bytes.length) {
+    const tag = varint();
+    if (Number.isNaN(tag)) return undefined;
+    switch (tag % 8) {
+      case 0:
+        if (Number.isNaN(varint())) return undefined;
+        break;
+      case 1:
+        pos += 8;
+        break;
+      case 2: {
+        const len = varint();
+        if (Number.isNaN(len)) return undefined;
+        pos += len;
+        break;
+      }
+      case 5:
+        pos += 4;
+        break;
+      default:
+        return undefined; // groups (3, 4) and invalid wire types: the decoder says why
+    }
+    if (pos > bytes.length) return undefined;
+    const no = Math.floor(tag / 8);
+    counts.set(no, (counts.get(no) ?? 0) + 1);
+  }
+  return counts;
 }

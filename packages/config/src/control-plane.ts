@@ -34,6 +34,11 @@ export interface ControlPlaneLimits {
   readonly eventStreamsPerCaller: number;
   /** Unsent bytes an event stream may queue for a client that does not read before it is dropped. */
   readonly eventStreamBufferBytes: number;
+  /**
+   * PipedService calls of one piped handled at once; more wait their turn (up to 256, then
+   * RESOURCE_EXHAUSTED), so one busy piped cannot hold every datastore connection.
+   */
+  readonly rpcsInFlightPerPiped: number;
 }
 
 /** The control-plane config (kind ControlPlane), defaulted, validated and frozen. */
@@ -50,13 +55,14 @@ export interface ControlPlaneConfig {
 export const DEFAULT_LIMITS: ControlPlaneLimits = Object.freeze({
   stageLogBlockBytes: 16 * 1024,
   stageLogBytes: 8 * 1024 * 1024,
-  stageLogBlocksPerCall: 10_000,
+  stageLogBlocksPerCall: 2_000,
   metadataKeyBytes: 256,
   deploymentMetadataBytes: 1024 * 1024,
   stageMetadataBytes: 256 * 1024,
   watchStreamsPerPiped: 4,
   eventStreamsPerCaller: 16,
   eventStreamBufferBytes: 1024 * 1024,
+  rpcsInFlightPerPiped: 4,
 });
 
 /** The config used when no --config is given: project "default", no web users. */

@@ -35,8 +35,10 @@ const UNDECODABLE = Symbol("undecodable request");
  * are not the request message are the caller's mistake, so the decoder hands the handler a marker
  * instead and the handler answers INVALID_ARGUMENT ({@link undecodableRequest}).
  */
-function requestDeserializer<D extends DescMessage>(desc: D) {
+function requestDeserializer<D extends DescMessage>(desc: D, precheck?: RequestPrecheck) {
   return (bytes: Buffer): MessageShape<D> => {
+    const refused = precheck?.(desc, bytes);
+    if (refused !== undefined) return { [UNDECODABLE]: refused } as never;
     try {
       return fromBinary(desc, bytes);
     } catch (err) {
@@ -45,7 +47,14 @@ function requestDeserializer<D extends DescMessage>(desc: D) {
   };
 }
 
-/** Why a request received by a server could not be decoded, or undefined if it was. */
+/**
+ * A server's look at a request's bytes before they are decoded: why the request is refused
+ * unread, or undefined to decode it. Decoding runs on the event loop, so what would take long to
+ * decode (a hundred thousand small elements) is best refused here.
+ */
+export type RequestPrecheck = (input: DescMessage, bytes: Uint8Array) => string | undefined;
+
+/** Why a request received by a server could not be decoded (or was refused unread), or undefined. */
 export function undecodableRequest(request: unknown): string | undefined {
   return typeof request === "object" && request !== null && UNDECODABLE in request
     ? String((request as Record<symbol, unknown>)[UNDECODABLE])
@@ -55,6 +64,7 @@ export function undecodableRequest(request: unknown): string | undefined {
 /** Turns a protobuf-es service descriptor into a grpc-js ServiceDefinition. */
 export function grpcServiceDefinition<T extends GenServiceMethods>(
   service: GenService<T>,
+  precheck?: RequestPrecheck,
 ): grpc.ServiceDefinition {
   const def: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   for (const m of service.methods) {
@@ -64,7 +74,7 @@ export function grpcServiceDefinition<T extends GenServiceMethods>(
       requestStream: m.methodKind === "client_streaming" || m.methodKind === "bidi_streaming",
       responseStream: m.methodKind === "server_streaming" || m.methodKind === "bidi_streaming",
       requestSerialize: serializer(m.input) as (v: unknown) => Buffer,
-      requestDeserialize: requestDeserializer(m.input),
+      requestDeserialize: requestDeserializer(m.input, precheck),
       responseSerialize: serializer(m.output) as (v: unknown) => Buffer,
       responseDeserialize: deserializer(m.output),
     };

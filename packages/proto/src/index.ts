@@ -15,6 +15,7 @@ export {
   grpcServiceDefinition,
   undecodableRequest,
   type CallOptions,
+  type RequestPrecheck,
   type GrpcClient,
   type GrpcServiceImpl,
 } from "./grpc.js";

@@ -37,6 +37,7 @@ import type { PipedPrincipal } from "../auth/principal.js";
 import type { Hub } from "../hub.js";
 import type { Metrics } from "../metrics.js";
 import { validateMessage } from "../wire.js";
+import { Turns } from "./turns.js";
 
 /** Options of {@link createPipedServiceImpl}. */
 export interface PipedServiceOptions {
@@ -97,6 +98,7 @@ function need(value: string, field: string): string {
 /** Builds the PipedService handlers: auth, validation, ownership, idempotent reports. */
 export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
   const { ds, hub, clock } = o;
+  const turns = new Turns(o.limits.rpcsInFlightPerPiped, 256, "piped");
   const now = () => timestampFromDate(clock.now());
   const lastTouched = new Map<string, number>();
 
@@ -128,7 +130,7 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
         .then(async (piped) => {
           touch(piped.pipedId);
           checkRequest(input, call.request);
-          return fn(call.request, piped);
+          return turns.run(piped.pipedId, () => fn(call.request, piped));
         })
         .then(
           (res) => {
@@ -605,10 +607,6 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
         throw new NotFoundError(`deployment ${d.id} has no stage ${req.stageId}`);
       if (req.retriedCount < 0)
         throw new InvalidArgumentError(`retried_count ${req.retriedCount} is negative`);
-      if (req.blocks.length > o.limits.stageLogBlocksPerCall)
-        throw new InvalidArgumentError(
-          `${req.blocks.length} log blocks in one call (limits.stageLogBlocksPerCall: ${o.limits.stageLogBlocksPerCall}); send them in smaller batches`,
-        );
       const key = { deploymentId: d.id, stageId: req.stageId, retriedCount: req.retriedCount };
       for (const b of req.blocks) b.log = capLogText(b.log, o.limits.stageLogBlockBytes);
       if (req.blocks.length)

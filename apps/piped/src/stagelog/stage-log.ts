@@ -78,7 +78,7 @@ export class StageLogPersister implements Service {
     const blocks = buf.blocks.splice(0);
     if (blocks.length === 0 && !completed) return;
     // Batches well under the control plane's blocks-per-call limit (limits.stageLogBlocksPerCall,
-    // 10,000 by default), in order; only the last one completes the log.
+    // 2,000 by default), in order; only the last one completes the log.
     for (let i = 0; i < Math.max(1, blocks.length); i += MAX_BLOCKS_PER_CALL) {
       const batch = blocks.slice(i, i + MAX_BLOCKS_PER_CALL);
       const last = i + MAX_BLOCKS_PER_CALL >= blocks.length;
