@@ -8,8 +8,8 @@ export npm_config_nodedir ?= /usr
 help:
 	@echo "make demo   - start the control plane on SQLite (embedded defaults) and print how to reach it"
 	@echo "make test   - install what is needed, lint, typecheck, proto drift check, all tests (starts PostgreSQL itself)"
-	@echo "make bench  - run the benchmarks in test/bench (SQLite and PostgreSQL, kube-sim, launcher start-up)"
-	@echo "make fuzz   - the fuzz suite at 2,000 cases per REST route and RPC (100,000 per datastore; PIPECD_FUZZ_RUNS, PIPECD_FUZZ_SEED)"
+	@echo "make bench  - run the benchmarks in test/bench (SQLite and PostgreSQL, no-stall, kube-sim, launcher start-up)"
+	@echo "make fuzz   - the fuzz suite at 2,100 cases per REST route and RPC (over 100,000 per datastore; PIPECD_FUZZ_RUNS, PIPECD_FUZZ_SEED)"
 	@echo "make gen    - regenerate packages/proto from proto/"
 
 bootstrap:
@@ -30,9 +30,10 @@ bench: bootstrap
 	@bash scripts/with-postgres.sh node --import tsx test/bench/control-plane.bench.ts
 	@node --import tsx test/bench/kube-sim.bench.ts
 	@node --import tsx test/bench/cli-start.bench.ts
+	@bash scripts/with-postgres.sh node --import tsx test/bench/no-stall.bench.ts
 
 fuzz: bootstrap
-	@PIPECD_FUZZ_RUNS=$${PIPECD_FUZZ_RUNS:-2000} bash scripts/with-postgres.sh node --import tsx --test \
+	@PIPECD_FUZZ_RUNS=$${PIPECD_FUZZ_RUNS:-2100} bash scripts/with-postgres.sh node --import tsx --test \
 	  --test-timeout=0 --test-concurrency=2 --test-reporter=./scripts/test-times.mjs --test-reporter-destination=stdout \
 	  apps/control-plane/test/fuzz-sqlite.test.ts apps/control-plane/test/fuzz-postgres.test.ts
 

@@ -3,10 +3,9 @@
 // The control plane runs as a separate process (bin/pipecd-server), as deployed.
 // Usage: node --import tsx test/bench/control-plane.bench.ts [--pipeds 8] [--inflight 8]
 //        [--procs 2] [--seconds 5] [--stages 8] [--approvals 300] [--sqlite-url sqlite:PATH]
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -21,6 +20,7 @@ import {
 } from "@pipecd-ts/proto";
 import { createRestClient } from "@pipecd-ts/rest-api";
 import type { WorkerInput, WorkerResult } from "./load-worker.js";
+import { cpuSeconds, freshPgDatabase, pct, startServer, stop } from "./server.js";
 
 const { values } = parseArgs({
   options: {
@@ -41,56 +41,6 @@ const STAGES = Number(values.stages);
 const PROCS = Number(values.procs);
 const root = new URL("../..", import.meta.url).pathname;
 
-async function startServer(datastore: string | undefined, dataDir: string, key: string) {
-  const keyFile = join(dataDir, "bootstrap-key");
-  await writeFile(keyFile, key, { mode: 0o600 });
-  const args = [
-    "--data-dir",
-    dataDir,
-    "--http-port",
-    "0",
-    "--grpc-port",
-    "0",
-    "--listen-host",
-    "127.0.0.1",
-    "--bootstrap-admin-key-file",
-    keyFile,
-    "--log-level",
-    "warn",
-  ];
-  if (datastore) args.push("--datastore", datastore);
-  const child = spawn(join(root, "bin/pipecd-server"), args, {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  const ready = await new Promise<{ http: string; grpc: string }>((resolve, reject) => {
-    let buf = "";
-    const timer = setTimeout(() => reject(new Error(`server not ready in 30s: ${buf}`)), 30_000);
-    child.stderr.on("data", (d: Buffer) => {
-      buf += d.toString();
-      const m = /pipecd-server ready http=(\S+) grpc=(\S+)/.exec(buf);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ http: m[1]!, grpc: m[2]! });
-      }
-    });
-    child.on("exit", (code) => reject(new Error(`server exited ${code}: ${buf}`)));
-  });
-  return { child, ...ready };
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    child.once("exit", () => resolve());
-    child.kill("SIGTERM");
-  });
-}
-
-/** User+system CPU seconds used so far by process `pid` (Linux /proc). */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
-}
-
 /** Runs one load-worker.ts process and returns its result line. */
 function runWorker(input: WorkerInput): Promise<WorkerResult> {
   return new Promise((resolve, reject) => {
@@ -107,11 +57,6 @@ function runWorker(input: WorkerInput): Promise<WorkerResult> {
     });
   });
 }
-
-const pct = (xs: number[], q: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] ?? NaN;
-};
 
 async function bench(label: string, datastore: string | undefined) {
   const dataDir = await mkdtemp(join(tmpdir(), "pipecd-bench-"));
@@ -231,15 +176,5 @@ async function bench(label: string, datastore: string | undefined) {
 }
 
 await bench("sqlite", values["sqlite-url"]);
-if (process.env.PG_URL) {
-  // A fresh database on the server that scripts/with-postgres.sh started.
-  const pg = await import("pg");
-  const admin = new pg.default.Client({ connectionString: process.env.PG_URL });
-  await admin.connect();
-  const db = `bench_${Date.now()}`;
-  await admin.query(`CREATE DATABASE ${db}`);
-  await admin.end();
-  await bench("postgres", process.env.PG_URL.replace(/\/[^/]*$/, `/${db}`));
-} else {
-  console.log("postgres: skipped (PG_URL not set; run via `make bench`)");
-}
+if (process.env.PG_URL) await bench("postgres", await freshPgDatabase());
+else console.log("postgres: skipped (PG_URL not set; run via `make bench`)");
