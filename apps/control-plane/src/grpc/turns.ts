@@ -29,7 +29,8 @@ export class Turns {
       return await fn();
     } finally {
       const next = k.waiting.shift();
-      if (next) next(); // the turn passes on; `running` stays
+      if (next)
+        next(); // the turn passes on; `running` stays
       else if (--k.running === 0) this.keys.delete(key);
     }
   }
