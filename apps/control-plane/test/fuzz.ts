@@ -322,7 +322,7 @@ function callRpc(
         resolve(err ? err.code : grpc.status.OK),
       ),
     );
-  // A stream that opens stays open: take its first message (or 20 ms of silence) as an answer.
+  // A stream that opens stays open: take its first message (or 5 ms of silence) as an answer.
   return new Promise((resolve) => {
     const call = client.makeServerStreamRequest(path, id, id, arg, md, {
       deadline: Date.now() + 10_000,
@@ -335,7 +335,7 @@ function callRpc(
       resolve(code);
       call.cancel();
     };
-    const timer = setTimeout(() => finish(grpc.status.OK), 20);
+    const timer = setTimeout(() => finish(grpc.status.OK), 5);
     call.on("data", () => finish(grpc.status.OK));
     call.on("error", (err: grpc.ServiceError) => finish(err.code));
     call.on("end", () => finish(grpc.status.OK));
