@@ -57,7 +57,8 @@ async function probe(baseUrl: string, key: string, deploymentId: string): Promis
       failed++;
     }
     ms.push(performance.now() - t0);
-    await new Promise((r) => setTimeout(r, 5));
+    if (i === paths.length - 1) process.stdout.write("ready\n"); // every path answered once
+    await new Promise((r) => setTimeout(r, 5)); // pacing between reads
   }
   process.stdout.write(JSON.stringify({ ms, failed }) + "\n");
 }
@@ -161,12 +162,13 @@ async function bench(label: string, datastore: string | undefined) {
       { stdio: ["pipe", "pipe", "inherit"] },
     );
     type ProbeResult = { ms: number[]; failed: number };
-    const probeOut = new Promise<ProbeResult>((resolve) => {
-      createInterface({ input: probeProc.stdout }).once("line", (l) =>
-        resolve(JSON.parse(l) as ProbeResult),
-      );
-    });
-    await new Promise((r) => setTimeout(r, 1_000)); // the probe is up and measuring
+    const lines = createInterface({ input: probeProc.stdout })[Symbol.asyncIterator]();
+    const nextLine = async () => {
+      const l = await lines.next();
+      if (l.done) throw new Error("the probe exited without a result");
+      return l.value;
+    };
+    if ((await nextLine()) !== "ready") throw new Error("the probe did not start");
 
     const t0 = performance.now();
     const block = (i: number) => ({
@@ -239,7 +241,7 @@ async function bench(label: string, datastore: string | undefined) {
     const loadS = (performance.now() - t0) / 1000;
     await new Promise((r) => setTimeout(r, 1_000)); // a last second of probing after the load
     probeProc.stdin.end();
-    const { ms, failed } = await probeOut;
+    const { ms, failed } = JSON.parse(await nextLine()) as ProbeResult;
     clearInterval(sampler);
     const after = memoryMiB(pid);
     const dropped = streams.filter((s) => s.closed).length;
