@@ -7,7 +7,7 @@ import { createPiped } from "./piped.js";
 
 const HELP = `piped — the pipecd-ts agent: deploys the applications of one cluster
 
-Usage: piped --config FILE [--insecure] [--work-dir DIR] [--log-level LEVEL]
+Usage: piped --config FILE [--insecure] [--work-dir DIR] [--tools-dir DIR] [--log-level LEVEL]
 
 A KUBERNETES platform provider without kubeConfigPath and masterURL (or none at all) uses the
 in-cluster service account: KUBERNETES_SERVICE_HOST/PORT and the mounted token and CA.
@@ -15,6 +15,8 @@ in-cluster service account: KUBERNETES_SERVICE_HOST/PORT and the mounted token a
   --config FILE      piped config (kind Piped, PipeCD's format)
   --insecure         plain-text gRPC to the control plane (local setups and tests)
   --work-dir DIR     git mirrors and worktrees (default: $TMPDIR/piped-<pipedID>)
+  --tools-dir DIR    helm, kubectl, kustomize and pinned helm-<V>/kustomize-<V> binaries
+                     (default: PATH only)
   --grace-period MS  how long to drain on SIGTERM (default 10000)
   --service-account-dir DIR
                      in-cluster: where the token, ca.crt and namespace are mounted
@@ -29,6 +31,7 @@ async function main(): Promise<void> {
       config: { type: "string" },
       insecure: { type: "boolean", default: false },
       "work-dir": { type: "string" },
+      "tools-dir": { type: "string" },
       "grace-period": { type: "string", default: "10000" },
       "service-account-dir": { type: "string" },
       "log-level": { type: "string", default: "info" },
@@ -49,6 +52,7 @@ async function main(): Promise<void> {
     insecure: values.insecure,
     workDir: values["work-dir"] ?? join(tmpdir(), `piped-${config.pipedID}`),
     serviceAccountDir: values["service-account-dir"],
+    toolsDir: values["tools-dir"],
     logger,
   });
   const signal = signalOnTermination(logger);

@@ -1,11 +1,13 @@
+import { accessSync, constants } from "node:fs";
 import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
+import { delimiter, join } from "node:path";
 import { Command_Type, TriggerKind, type Command } from "@pipecd-ts/proto";
 import { parseApplicationConfig, redactRemote, type PipedConfig } from "@pipecd-ts/config";
 import { createKubeClient } from "@pipecd-ts/kube";
 import { StageName } from "@pipecd-ts/model";
 import { WaitApprovalExecutor, WaitExecutor } from "@pipecd-ts/plugin-basic";
 import {
+  HelmRenderer,
   K8sBaselineCleanExecutor,
   K8sBaselineRolloutExecutor,
   K8sCanaryCleanExecutor,
@@ -14,11 +16,19 @@ import {
   K8sSyncExecutor,
   K8sTrafficRoutingExecutor,
   KubernetesPlanner,
+  KustomizeRenderer,
+  ManifestSource,
   RollbackExecutor,
-  type KubernetesPlannerInput,
+  Toolbox,
 } from "@pipecd-ts/plugin-kubernetes";
 import { ExecutorRegistry } from "@pipecd-ts/plugin-sdk";
-import { systemClock, type Clock, type Logger, type Service } from "@pipecd-ts/runtime";
+import {
+  InvalidArgumentError,
+  systemClock,
+  type Clock,
+  type Logger,
+  type Service,
+} from "@pipecd-ts/runtime";
 import { createApiClient, type ApiClient } from "./apiclient/client.js";
 import { Reporter } from "./apiclient/reporter.js";
 import { CommandStream } from "./apiclient/watch.js";
@@ -42,6 +52,11 @@ export interface PipedOptions {
   clock?: Clock;
   /** In-cluster only: where the service-account token and CA are mounted (default the standard path). */
   serviceAccountDir?: string;
+  /**
+   * Where `helm`, `kubectl`, `kustomize` and pinned `helm-<V>`/`kustomize-<V>` binaries are
+   * (PipeCD's `--tools-dir`); a tool not found there is looked up on PATH.
+   */
+  toolsDir?: string;
 }
 
 /** A piped's long-running components, ready for `supervise()`. */
@@ -59,6 +74,78 @@ export const inspectAppConfig: ConfigInspector = (file, text) => {
     return { ok: false, message: (err as Error).message };
   }
 };
+
+const signalNever = new AbortController().signal;
+
+/** The first of `names` found in `toolsDir`, then on PATH; undefined when none is installed. */
+export function findTool(name: string, toolsDir: string | undefined): string | undefined {
+  const dirs = [...(toolsDir ? [toolsDir] : []), ...(process.env.PATH ?? "").split(delimiter)];
+  for (const dir of dirs) {
+    if (!dir) continue;
+    const file = join(dir, name);
+    try {
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The piped's manifest source: plain YAML always; helm and kustomize when their binaries are
+ * installed (`--tools-dir` or PATH; kustomize falls back to `kubectl kustomize`). Chart
+ * repositories are added and registries logged in to before the piped starts, as PipeCD does:
+ * a failure stops the start-up with helm's message.
+ */
+async function manifestSource(
+  cfg: PipedConfig,
+  o: PipedOptions,
+  signal: AbortSignal,
+): Promise<ManifestSource> {
+  const helm = findTool("helm", o.toolsDir);
+  const kubectl = findTool("kubectl", o.toolsDir);
+  const kustomize = findTool("kustomize", o.toolsDir);
+  const log = o.logger.child({ component: "manifests" });
+  if (!helm)
+    log.warn("no helm binary in --tools-dir or PATH: Helm applications cannot be deployed");
+  if (!kubectl && !kustomize)
+    log.warn("no kustomize or kubectl binary: Kustomize applications cannot be deployed");
+  const toolbox = new Toolbox({
+    helm: helm ?? "helm",
+    kubectl: kubectl ?? "kubectl",
+    kustomize,
+    toolsDir: o.toolsDir,
+  });
+  const helmRenderer = helm
+    ? new HelmRenderer({
+        toolbox,
+        chartRepositories: cfg.chartRepositories,
+        chartRegistries: cfg.chartRegistries,
+        cacheDir: join(o.workDir, "helm"),
+      })
+    : undefined;
+  if (helmRenderer) await helmRenderer.setupRepositories(signal);
+  else if (cfg.chartRepositories.length || cfg.chartRegistries.length)
+    throw new InvalidArgumentError(
+      "chartRepositories/chartRegistries are set but no helm binary was found in --tools-dir or PATH",
+    );
+  return new ManifestSource({
+    onRender: (e) =>
+      e.error === undefined
+        ? log.info(
+            { app: e.appId, commit: e.commit, method: e.method, ms: e.ms, manifests: e.manifests },
+            "rendered manifests",
+          )
+        : log.warn(
+            { app: e.appId, commit: e.commit, method: e.method, ms: e.ms, err: e.error },
+            "could not render manifests",
+          ),
+    helm: helmRenderer,
+    kustomize: kubectl || kustomize ? new KustomizeRenderer({ toolbox }) : undefined,
+  });
+}
 
 /** Wires the piped (DESIGN §7): API client, command stream, reporter, trigger, controller, stage logs. */
 export async function createPiped(o: PipedOptions): Promise<Piped> {
@@ -87,7 +174,8 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
     fieldManager: "piped",
     logger: logger.child({ component: "kube" }),
   });
-  const k8s = { kube, safety: cfg.safety };
+  const manifests = await manifestSource(cfg, o, signalNever);
+  const k8s = { kube, manifests, safety: cfg.safety };
   const registry = new ExecutorRegistry()
     .register(StageName.WAIT, new WaitExecutor())
     .register(StageName.WAIT_APPROVAL, new WaitApprovalExecutor())
@@ -101,7 +189,7 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
     .register(StageName.ROLLBACK, new RollbackExecutor(k8s));
   const reporter = new Reporter(logger.child({ component: "reporter" }));
   const stageLogs = new StageLogPersister({ api, reporter, clock, logger });
-  const planner = new KubernetesPlanner();
+  const planner = new KubernetesPlanner(manifests);
   const controller = new Controller({
     api,
     reporter,
@@ -128,7 +216,7 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
           signal,
           requestedStrategy: d.trigger?.syncStrategy ?? 0,
           fromCommand: d.trigger?.kind === TriggerKind.ON_COMMAND,
-        } as KubernetesPlannerInput),
+        }),
     },
   });
   const trigger = new Trigger({

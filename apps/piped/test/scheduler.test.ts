@@ -11,7 +11,11 @@ import { StageName } from "@pipecd-ts/model";
 import { ExecutorRegistry } from "@pipecd-ts/plugin-sdk";
 import { silentLogger, systemClock } from "@pipecd-ts/runtime";
 import type { ApiClient } from "../src/apiclient/client.js";
-import { CANCEL_ROLLBACK_KEY, DeploymentRun } from "../src/controller/scheduler.js";
+import {
+  CANCEL_ROLLBACK_KEY,
+  DeploymentRun,
+  type RunContext,
+} from "../src/controller/scheduler.js";
 import { StageLogPersister } from "../src/stagelog/stage-log.js";
 
 // A piped that dies after a cancel's CANCELLED stage report but before the deployment's end
@@ -76,7 +80,7 @@ async function resumeCancelled(metadata: Record<string, string>) {
       runningDir: undefined,
       targetCommit: "c2",
       runningCommit: "c1",
-      appConfig: {},
+      appConfig: {} as RunContext["appConfig"], // only predefined stages run here
       stageConfigOf: () => undefined,
       stageTimeoutMsOf: () => 60_000,
       deploymentTimeoutMs: 3_600_000,

@@ -199,11 +199,42 @@ export interface KubernetesDeploymentInput {
   readonly kubectlVersion: string;
   readonly kustomizeVersion: string;
   readonly helmVersion: string;
+  /** Each entry becomes `--<key> [<value>]` of `kustomize build` (PipeCD §1.6). */
   readonly kustomizeOptions: Readonly<Record<string, string>>;
-  /** Accepted, not implemented. */
-  readonly helmChart: Readonly<YamlMap> | undefined;
-  /** Accepted, not implemented. */
-  readonly helmOptions: Readonly<YamlMap> | undefined;
+  /** Set: the manifests are rendered by `helm template` (PipeCD §1.1). */
+  readonly helmChart: HelmChart | undefined;
+  readonly helmOptions: HelmOptions;
+}
+
+/**
+ * `input.helmChart` (PipeCD `InputHelmChart`): a chart from another git remote (`gitRemote`,
+ * `ref`, `path`; takes precedence), from a Helm repository (`repository` = the name of a piped
+ * `chartRepositories` entry, or an `oci://` prefix; `name`, `version`), or a local chart (`path`,
+ * relative to the app directory and inside the repository).
+ */
+export interface HelmChart {
+  readonly gitRemote: string;
+  readonly ref: string;
+  readonly path: string;
+  readonly repository: string;
+  readonly name: string;
+  readonly version: string;
+}
+
+/** `input.helmOptions` (PipeCD `InputHelmOptions`), defaulted. */
+export interface HelmOptions {
+  /** Empty: the application's name (known when rendering). */
+  readonly releaseName: string;
+  /** `-f` files: inside the app directory, or http(s) URLs. */
+  readonly valueFiles: readonly string[];
+  /** `--set k=v`. */
+  readonly setValues: Readonly<Record<string, string>>;
+  /** `--set-file k=path`. */
+  readonly setFiles: Readonly<Record<string, string>>;
+  /** `--api-versions`. */
+  readonly apiVersions: readonly string[];
+  /** `--kube-version` when non-empty. */
+  readonly kubeVersion: string;
 }
 
 /** A reference to a Kubernetes resource by kind and name. */
@@ -540,8 +571,52 @@ function readInput(r: FieldReader, p: FieldPath, v: unknown): KubernetesDeployme
     kustomizeVersion: r.string(at("kustomizeVersion"), m.kustomizeVersion),
     helmVersion: r.string(at("helmVersion"), m.helmVersion),
     kustomizeOptions: r.stringMap(at("kustomizeOptions"), m.kustomizeOptions),
-    helmChart: r.looseMap(at("helmChart"), m.helmChart),
-    helmOptions: r.looseMap(at("helmOptions"), m.helmOptions),
+    helmChart: readHelmChart(r, at("helmChart"), m.helmChart),
+    helmOptions: readHelmOptions(r, at("helmOptions"), m.helmOptions),
+  };
+}
+
+function readHelmChart(r: FieldReader, p: FieldPath, v: unknown): HelmChart | undefined {
+  if (v === undefined || v === null) return undefined;
+  const m = r.map(p, v);
+  if (!m) return undefined;
+  r.keys(p, m, ["gitRemote", "ref", "path", "repository", "name", "version"]);
+  const s = (k: string): string => r.string([...p, k], m[k]);
+  const chart = {
+    gitRemote: s("gitRemote"),
+    ref: s("ref"),
+    path: s("path"),
+    repository: s("repository"),
+    name: s("name"),
+    version: s("version"),
+  };
+  if (chart.gitRemote) {
+    if (!chart.path) r.add([...p, "path"], "is required with gitRemote (the chart's directory)");
+  } else if (chart.repository) {
+    if (!chart.name) r.add([...p, "name"], "is required with repository");
+  } else if (!chart.path)
+    r.add(p, "must set path (a local chart), gitRemote and path, or repository and name");
+  return chart;
+}
+
+function readHelmOptions(r: FieldReader, p: FieldPath, v: unknown): HelmOptions {
+  const m = r.map(p, v) ?? {};
+  r.keys(p, m, [
+    "releaseName",
+    "valueFiles",
+    "setValues",
+    "setFiles",
+    "apiVersions",
+    "kubeVersion",
+  ]);
+  const at = (k: string): FieldPath => [...p, k];
+  return {
+    releaseName: r.string(at("releaseName"), m.releaseName),
+    valueFiles: r.stringList(at("valueFiles"), m.valueFiles),
+    setValues: r.stringMap(at("setValues"), m.setValues),
+    setFiles: r.stringMap(at("setFiles"), m.setFiles),
+    apiVersions: r.stringList(at("apiVersions"), m.apiVersions),
+    kubeVersion: r.string(at("kubeVersion"), m.kubeVersion),
   };
 }
 

@@ -50,6 +50,29 @@ export interface PipedPlatformProvider {
   readonly config: KubernetesPlatformProviderConfig;
 }
 
+/** `chartRepositories[]`: an HTTP Helm repository (name + address), or a GIT one (an SSH key for a remote). */
+export interface ChartRepository {
+  readonly type: "HTTP" | "GIT";
+  /** HTTP: the name apps use as `helmChart.repository`. */
+  readonly name: string;
+  readonly address: string;
+  readonly username: string;
+  readonly password: string;
+  /** `--insecure-skip-tls-verify` for `helm repo add` and `helm template`. */
+  readonly insecure: boolean;
+  /** GIT: the remote whose clones use `sshKeyFile`. */
+  readonly gitRemote: string;
+  readonly sshKeyFile: string;
+}
+
+/** `chartRegistries[]`: an OCI registry logged in to when username and password are set. */
+export interface ChartRegistry {
+  readonly type: "OCI";
+  readonly address: string;
+  readonly username: string;
+  readonly password: string;
+}
+
 /** The piped config (kind Piped), defaulted, validated and frozen. Never log `pipedKey`. */
 export interface PipedConfig {
   readonly apiVersion: string;
@@ -78,8 +101,10 @@ export interface PipedConfig {
   readonly appSelector: Readonly<Record<string, string>>;
   /** Accepted as written, not interpreted. */
   readonly git: Readonly<YamlMap> | undefined;
-  readonly chartRepositories: readonly unknown[];
-  readonly chartRegistries: readonly unknown[];
+  /** Helm chart repositories (`helm repo add` at start-up; PipeCD §1.5). Never log passwords. */
+  readonly chartRepositories: readonly ChartRepository[];
+  /** OCI registries (`helm registry login` at start-up). Never log passwords. */
+  readonly chartRegistries: readonly ChartRegistry[];
   readonly analysisProviders: readonly unknown[];
   readonly notifications: Readonly<YamlMap> | undefined;
   readonly secretManagement: Readonly<YamlMap> | undefined;
@@ -187,8 +212,8 @@ export function parsePipedConfig(file: string, text: string): PipedConfig {
     platformProviders: readProviders(r, spec, baseDir),
     appSelector: r.stringMap(S("appSelector"), spec.appSelector),
     git: r.looseMap(S("git"), spec.git),
-    chartRepositories: r.looseList(S("chartRepositories"), spec.chartRepositories),
-    chartRegistries: r.looseList(S("chartRegistries"), spec.chartRegistries),
+    chartRepositories: readChartRepositories(r, S("chartRepositories"), spec.chartRepositories),
+    chartRegistries: readChartRegistries(r, S("chartRegistries"), spec.chartRegistries),
     analysisProviders: r.looseList(S("analysisProviders"), spec.analysisProviders),
     notifications: r.looseMap(S("notifications"), spec.notifications),
     secretManagement: r.looseMap(S("secretManagement"), spec.secretManagement),
@@ -232,6 +257,11 @@ export function redactPipedConfig(cfg: PipedConfig): PipedConfig {
     ...cfg,
     pipedKey: cfg.pipedKey === "" ? "" : "******",
     repositories: cfg.repositories.map((r) => ({ ...r, remote: redactRemote(r.remote) })),
+    chartRepositories: cfg.chartRepositories.map((c) => ({
+      ...c,
+      password: c.password && "******",
+    })),
+    chartRegistries: cfg.chartRegistries.map((c) => ({ ...c, password: c.password && "******" })),
   });
 }
 
@@ -242,6 +272,84 @@ export function redactPipedConfig(cfg: PipedConfig): PipedConfig {
  */
 export function redactRemote(remote: string): string {
   return remote.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/?#]*@/, "$1");
+}
+
+function readChartRepositories(
+  r: FieldReader,
+  p: FieldPath,
+  v: unknown,
+): readonly ChartRepository[] {
+  const out: ChartRepository[] = [];
+  const names = new Set<string>();
+  r.list(p, v).forEach((item, i) => {
+    const ip = [...p, i];
+    const m = r.map(ip, item);
+    if (!m) {
+      if (item === undefined || item === null) r.add(ip, "must be a mapping with name and address");
+      return;
+    }
+    r.keys(ip, m, [
+      "type",
+      "name",
+      "address",
+      "username",
+      "password",
+      "insecure",
+      "gitRemote",
+      "sshKeyFile",
+    ]);
+    const at = (k: string): FieldPath => [...ip, k];
+    const type = r.string(at("type"), m.type) || "HTTP";
+    if (type !== "HTTP" && type !== "GIT") {
+      r.add(at("type"), `must be HTTP or GIT, got ${JSON.stringify(type)}`);
+      return;
+    }
+    const repo: ChartRepository = {
+      type,
+      name: type === "HTTP" ? r.requiredString(at("name"), m.name) : r.string(at("name"), m.name),
+      address:
+        type === "HTTP"
+          ? r.requiredString(at("address"), m.address)
+          : r.string(at("address"), m.address),
+      username: r.string(at("username"), m.username),
+      password: r.string(at("password"), m.password),
+      insecure: r.bool(at("insecure"), m.insecure, false),
+      gitRemote:
+        type === "GIT"
+          ? r.requiredString(at("gitRemote"), m.gitRemote)
+          : r.string(at("gitRemote"), m.gitRemote),
+      sshKeyFile: r.string(at("sshKeyFile"), m.sshKeyFile),
+    };
+    if (repo.type === "HTTP" && repo.name) {
+      if (names.has(repo.name)) r.add(at("name"), `duplicate chart repository "${repo.name}"`);
+      names.add(repo.name);
+    }
+    out.push(repo);
+  });
+  return Object.freeze(out);
+}
+
+function readChartRegistries(r: FieldReader, p: FieldPath, v: unknown): readonly ChartRegistry[] {
+  const out: ChartRegistry[] = [];
+  r.list(p, v).forEach((item, i) => {
+    const ip = [...p, i];
+    const m = r.map(ip, item);
+    if (!m) {
+      if (item === undefined || item === null) r.add(ip, "must be a mapping with address");
+      return;
+    }
+    r.keys(ip, m, ["type", "address", "username", "password"]);
+    const at = (k: string): FieldPath => [...ip, k];
+    const type = r.string(at("type"), m.type) || "OCI";
+    if (type !== "OCI") r.add(at("type"), `must be OCI, got ${JSON.stringify(type)}`);
+    out.push({
+      type: "OCI",
+      address: r.requiredString(at("address"), m.address),
+      username: r.string(at("username"), m.username),
+      password: r.string(at("password"), m.password),
+    });
+  });
+  return Object.freeze(out);
 }
 
 function readRepositories(r: FieldReader, p: FieldPath, v: unknown): readonly PipedRepository[] {

@@ -1,2 +1,2 @@
-export { START_TIME_KEY, WaitExecutor, stageStartTime, type WaitOptions } from "./wait.js";
-export { WaitApprovalExecutor, type WaitApprovalOptions } from "./wait-approval.js";
+export { START_TIME_KEY, WaitExecutor, stageStartTime } from "./wait.js";
+export { WaitApprovalExecutor } from "./wait-approval.js";

@@ -1,15 +1,8 @@
 import { METADATA_APPROVED_BY } from "@pipecd-ts/model";
 import { StageStatus } from "@pipecd-ts/proto";
-import type { StageExecutor, StageInput } from "@pipecd-ts/plugin-sdk";
+import type { StageExecutor, StageInput, StageOptionsOf } from "@pipecd-ts/plugin-sdk";
 import { stageStartTime } from "./wait.js";
 import { MAX_TIMER_MS } from "@pipecd-ts/runtime";
-
-/** The options WAIT_APPROVAL reads (compiled by the config loader). */
-export interface WaitApprovalOptions {
-  approvers: readonly string[];
-  minApproverNum: number;
-  timeoutMs: number;
-}
 
 /**
  * WAIT_APPROVAL (PipeCD `executor/waitapproval`): waits for approvals pushed over the Watch
@@ -17,12 +10,9 @@ export interface WaitApprovalOptions {
  * too); `minApproverNum` approvals → SUCCESS; a rejection → FAILURE; the timeout (default 6h) →
  * FAILURE. Approvals and the start time live in stage metadata, so a restart keeps both.
  */
-export class WaitApprovalExecutor implements StageExecutor {
-  async execute(input: StageInput): Promise<StageStatus> {
-    const opts = (input.stageConfig ?? {}) as Partial<WaitApprovalOptions>;
-    const approvers = opts.approvers ?? [];
-    const min = Math.max(1, opts.minApproverNum ?? 1);
-    const timeoutMs = opts.timeoutMs ?? 6 * 3_600_000;
+export class WaitApprovalExecutor implements StageExecutor<StageOptionsOf<"WAIT_APPROVAL">> {
+  async execute(input: StageInput<StageOptionsOf<"WAIT_APPROVAL">>): Promise<StageStatus> {
+    const { approvers, minApproverNum: min, timeoutMs } = input.stageConfig;
     const scope = input.metadata.stage(input.stage.id);
     const approved = (scope.get(METADATA_APPROVED_BY) ?? "")
       .split(",")

@@ -1,5 +1,5 @@
 import { StageStatus } from "@pipecd-ts/proto";
-import type { StageExecutor, StageInput } from "@pipecd-ts/plugin-sdk";
+import type { StageExecutor, StageInput, StageOptionsOf } from "@pipecd-ts/plugin-sdk";
 import { sleep } from "@pipecd-ts/runtime";
 
 /**
@@ -7,11 +7,6 @@ import { sleep } from "@pipecd-ts/runtime";
  * millisecond fraction ("1732634567.123") so short and resumed waits stay exact.
  */
 export const START_TIME_KEY = "startTime";
-
-/** The options WAIT reads (compiled by the config loader). */
-export interface WaitOptions {
-  durationMs: number;
-}
 
 /**
  * The start time of a timed stage: read from stage metadata if a previous run recorded it (so a
@@ -33,10 +28,9 @@ function human(ms: number): string {
 }
 
 /** WAIT: sleeps for `duration` (default 1m), resuming from the recorded start after a restart. */
-export class WaitExecutor implements StageExecutor {
-  async execute(input: StageInput): Promise<StageStatus> {
-    const durationMs =
-      (input.stageConfig as Partial<WaitOptions> | undefined)?.durationMs ?? 60_000;
+export class WaitExecutor implements StageExecutor<StageOptionsOf<"WAIT">> {
+  async execute(input: StageInput<StageOptionsOf<"WAIT">>): Promise<StageStatus> {
+    const { durationMs } = input.stageConfig;
     const started = await stageStartTime(input);
     const remaining = started + durationMs - input.clock.now().getTime();
     if (remaining < durationMs - 1_000)

@@ -21,11 +21,11 @@ function fixture(stageConfig: unknown, stageMeta: Record<string, string> = {}) {
   const acks: { cmd: StageCommand; ok: boolean }[] = [];
   const logs: string[] = [];
   const ac = new AbortController();
-  const input: StageInput = {
+  const input: StageInput<never> = {
     deployment: create(DeploymentSchema, { id: "d" }),
     stage: create(PipelineStageSchema, { id: "s", name: "WAIT_APPROVAL" }),
-    stageConfig,
-    appConfig: {},
+    stageConfig: stageConfig as never,
+    appConfig: {} as StageInput["appConfig"], // WAIT and WAIT_APPROVAL do not read it
     targetDir: "/nonexistent",
     runningDir: undefined,
     targetCommit: "abc",
@@ -117,7 +117,10 @@ describe("WAIT_APPROVAL", () => {
   });
 
   it("keeps recorded approvals across a restart", async () => {
-    const f = fixture({ minApproverNum: 2, timeoutMs: 10_000 }, { ApprovedBy: "reviewer-a" });
+    const f = fixture(
+      { approvers: [], minApproverNum: 2, timeoutMs: 10_000 },
+      { ApprovedBy: "reviewer-a" },
+    );
     const done = new WaitApprovalExecutor().execute(f.input);
     f.send("approve", "reviewer-b");
     assert.equal(await done, StageStatus.STAGE_SUCCESS);
@@ -125,12 +128,12 @@ describe("WAIT_APPROVAL", () => {
   });
 
   it("fails on a rejection and on its timeout", async () => {
-    const r = fixture({ timeoutMs: 10_000 });
+    const r = fixture({ approvers: [], minApproverNum: 1, timeoutMs: 10_000 });
     const rejected = new WaitApprovalExecutor().execute(r.input);
     r.send("reject", "reviewer-a", "bad canary");
     assert.equal(await rejected, StageStatus.STAGE_FAILURE);
     assert.ok(r.logs.some((l) => l.includes("Rejected by reviewer-a: bad canary")));
-    const t = fixture({ timeoutMs: 200 });
+    const t = fixture({ approvers: [], minApproverNum: 1, timeoutMs: 200 });
     assert.equal(await new WaitApprovalExecutor().execute(t.input), StageStatus.STAGE_FAILURE);
     assert.ok(t.logs.some((l) => l.startsWith("E Timed out")));
   });

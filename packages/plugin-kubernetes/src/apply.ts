@@ -1,34 +1,57 @@
-import type { KubeClient } from "@pipecd-ts/kube";
+import type { KubernetesVariantLabel, VariantName } from "@pipecd-ts/config";
+import { parseResourceKey, type KubeClient } from "@pipecd-ts/kube";
 import type { StageLogger } from "@pipecd-ts/plugin-sdk";
 import { AppError } from "@pipecd-ts/runtime";
-import { addBuiltinAnnotations, addConfigHash, loadManifests, type Manifest } from "./manifest.js";
+import { addBuiltinAnnotations, addConfigHash, type Manifest } from "./manifest/manifest.js";
 
 /** The Kubernetes calls the stages need (the piped wires the real client). */
 export type KubeApi = Pick<KubeClient, "apply" | "deleteOwned" | "waitForRollout" | "get" | "list">;
 
-/** Options of {@link applyAll}. */
-export interface ApplyAllOptions {
+/** Options of {@link applyVariant}. */
+export interface ApplyVariantOptions {
   pipedId: string;
   applicationId: string;
+  /** The commit the manifests come from (the builtin commit-hash annotation). */
   commit: string;
-  variantKey: string;
-  variant: string;
+  /** Which variant the manifests are; its label value comes from `variantLabel`. */
+  variant: VariantName;
+  variantLabel: KubernetesVariantLabel;
   signal: AbortSignal;
   logger: StageLogger;
 }
 
-/** Annotates (builtin + config hash) and server-side applies every manifest; false if any failed. */
-export async function applyAll(
+/** The label value of a variant. */
+export function variantValue(label: KubernetesVariantLabel, variant: VariantName): string {
+  return variant === "primary"
+    ? label.primaryValue
+    : variant === "canary"
+      ? label.canaryValue
+      : label.baselineValue;
+}
+
+/**
+ * The one way manifests reach the cluster: annotates them as `variant` of the app at `commit`
+ * (builtin annotations, reference §4.3, and the config hash) and server-side applies each; the
+ * API server's message goes to the stage log. False if any failed or the stage stopped.
+ */
+export async function applyVariant(
   kube: KubeApi,
   manifests: Manifest[],
-  o: ApplyAllOptions,
+  o: ApplyVariantOptions,
 ): Promise<boolean> {
-  for (const m of manifests) addBuiltinAnnotations(m, o);
+  const annotations = {
+    pipedId: o.pipedId,
+    applicationId: o.applicationId,
+    commit: o.commit,
+    variantKey: o.variantLabel.key,
+    variant: variantValue(o.variantLabel, o.variant),
+  };
+  for (const m of manifests) addBuiltinAnnotations(m, annotations);
   addConfigHash(manifests);
   let ok = true;
   for (const m of manifests) {
     if (o.signal.aborted) return false;
-    const ns = m.key.split(":")[2] ?? "";
+    const ns = parseResourceKey(m.key).namespace;
     const where = ns ? `${ns}/` : "";
     try {
       await kube.apply(m.obj, { signal: o.signal });
@@ -96,7 +119,15 @@ export async function deleteKeys(
 ): Promise<boolean> {
   let ok = true;
   for (const key of keys) {
-    const [apiVersion = "", kind = "", namespace = "", name = ""] = key.split(":");
+    let ref: ReturnType<typeof parseResourceKey>;
+    try {
+      ref = parseResourceKey(key);
+    } catch (err) {
+      ok = false;
+      o.logger.error(`Cannot delete ${key}: ${errorMessage(err)}`);
+      continue;
+    }
+    const { apiVersion, kind, namespace, name } = ref;
     try {
       const r = await kube.deleteOwned(
         { apiVersion, kind, namespace: namespace || undefined, name },
@@ -119,32 +150,4 @@ export async function deleteKeys(
 /** An error's message (the API server's message for Kubernetes errors). */
 export function errorMessage(err: unknown): string {
   return err instanceof AppError || err instanceof Error ? err.message : String(err);
-}
-
-/**
- * Loads the manifests a stage works on. When they cannot be read, or there are none, it logs
- * why and returns undefined (the stage fails). `runningCommit` names the commit when `dir` is
- * the running commit's checkout rather than the target's.
- */
-export async function loadStageManifests(
-  logger: StageLogger,
-  dir: string,
-  input: { manifests: readonly string[]; namespace: string },
-  runningCommit?: string,
-): Promise<Manifest[] | undefined> {
-  const commit = runningCommit?.slice(0, 8);
-  let manifests: Manifest[];
-  try {
-    manifests = await loadManifests(dir, input);
-  } catch (err) {
-    const of = commit ? ` of the running commit ${commit}` : "";
-    logger.error(`Failed to load the manifests${of}: ${errorMessage(err)}`);
-    return undefined;
-  }
-  if (manifests.length === 0) {
-    const at = commit ? ` at the running commit ${commit}` : "";
-    logger.error(`No manifests were found in the application directory${at}`);
-    return undefined;
-  }
-  return manifests;
 }

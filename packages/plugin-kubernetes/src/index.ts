@@ -1,14 +1,30 @@
 export {
   Annotation,
+  isNamespaced,
+  manifestKey,
+  type K8sObject,
+  type Manifest,
+} from "./manifest/manifest.js";
+export {
   addBuiltinAnnotations,
   addConfigHash,
   deploymentImages,
-  loadManifests,
-  manifestKey,
   referencedConfigs,
-  type K8sObject,
-  type Manifest,
-} from "./manifest.js";
+} from "./manifest/manifest.js";
+export { parseManifests } from "./manifest/parse.js";
+export { PlainRenderer } from "./manifest/plain.js";
+export { HelmRenderer, helmTemplateArgs } from "./manifest/helm.js";
+export { KustomizeRenderer, hasKustomization, kustomizeBuildArgs } from "./manifest/kustomize.js";
+export { Toolbox, type ToolboxOptions } from "./manifest/tools.js";
+export type { RenderMethod, RenderRequest, RenderedText, Renderer } from "./manifest/render.js";
+export {
+  ManifestSource,
+  checkoutRoot,
+  renderMethodOf,
+  type AppCheckout,
+  type ManifestSourceOptions,
+  type RenderEvent,
+} from "./manifest/source.js";
 export {
   KubernetesPlanner,
   decideStrategy,
@@ -16,11 +32,25 @@ export {
   quickSyncStages,
   type KubernetesPlannerInput,
 } from "./planner.js";
-export { applyAll, deleteKeys, errorMessage, waitForWorkloads, type KubeApi } from "./apply.js";
-export { K8sSyncExecutor, awaitRollout, safetyOf, type K8sExecutorOptions } from "./sync.js";
-export { RollbackExecutor, VARIANT_RESOURCE_KEYS } from "./rollback.js";
-export { K8sTrafficRoutingExecutor, TrafficMetadataKey } from "./traffic-routing.js";
+export {
+  applyVariant,
+  deleteKeys,
+  errorMessage,
+  variantValue,
+  waitForWorkloads,
+  type KubeApi,
+} from "./apply.js";
+export { awaitRollout, safetyOf, type K8sExecutorOptions } from "./executors/context.js";
+export { K8sSyncExecutor } from "./executors/sync.js";
+export { RollbackExecutor } from "./executors/rollback.js";
+export { K8sTrafficRoutingExecutor, TrafficMetadataKey } from "./executors/traffic-routing.js";
+export { K8sCanaryRolloutExecutor } from "./executors/canary-rollout.js";
+export { K8sBaselineRolloutExecutor } from "./executors/baseline-rollout.js";
+export { K8sCanaryCleanExecutor } from "./executors/canary-clean.js";
+export { K8sBaselineCleanExecutor } from "./executors/baseline-clean.js";
+export { K8sPrimaryRolloutExecutor } from "./executors/primary-rollout.js";
 export type { TrafficRouter, RouteInput, RouteResult } from "./traffic/router.js";
+export { routerFor } from "./traffic/routers.js";
 export {
   IstioTrafficRouter,
   computeVirtualServiceRoutes,
@@ -34,8 +64,8 @@ export { PodSelectorTrafficRouter } from "./traffic/podselector.js";
 export {
   BASELINE_RESOURCES_KEY,
   CANARY_RESOURCES_KEY,
+  VARIANT_RESOURCE_KEYS,
   WORKLOAD_KINDS,
-  applyPatches,
   checkVariantSelector,
   cloneManifest,
   ensurePrimaryLabel,
@@ -43,16 +73,12 @@ export {
   findWorkloads,
   generatePrimaryService,
   generateVariantManifests,
-  parsePatchPath,
   rewriteConfigReferences,
   suffixedName,
   variantService,
-  variantValue,
   type VariantOptions,
   type VariantSet,
   type VariantWorkload,
-} from "./variant.js";
-export { K8sCanaryRolloutExecutor, describeVariantWorkload, rolloutVariantSet } from "./canary.js";
-export { K8sBaselineRolloutExecutor } from "./baseline.js";
-export { K8sBaselineCleanExecutor, K8sCanaryCleanExecutor } from "./clean.js";
-export { K8sPrimaryRolloutExecutor, primaryExcludedVirtualService } from "./primary.js";
+} from "./variant/variant.js";
+export { applyPatches, parsePatchPath } from "./variant/patch.js";
+export { describeVariantWorkload, rolloutVariantSet } from "./variant/rollout.js";

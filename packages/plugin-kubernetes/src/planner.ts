@@ -13,25 +13,12 @@ import {
   SyncStrategy,
   type PipelineStage,
 } from "@pipecd-ts/proto";
+import { parseResourceKey } from "@pipecd-ts/kube";
 import type { PlanResult, Planner, PlannerInput } from "@pipecd-ts/plugin-sdk";
 import { InvalidArgumentError } from "@pipecd-ts/runtime";
-import { deploymentImages, loadManifests, type Manifest } from "./manifest.js";
-
-type Json = Record<string, unknown>;
-const obj = (v: unknown): Json | undefined =>
-  typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Json) : undefined;
-
-/** A stable JSON text (sorted keys) for diffing. */
-function canon(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canon).join(",")}]`;
-  const o = obj(v);
-  if (o)
-    return `{${Object.keys(o)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canon(o[k])}`)
-      .join(",")}}`;
-  return JSON.stringify(v) ?? "null";
-}
+import { asObj as obj, canon } from "./json.js";
+import { deploymentImages, type Manifest } from "./manifest/manifest.js";
+import type { ManifestSource } from "./manifest/source.js";
 
 /** Workload key ignoring apiVersion, with "default" namespace as empty (PipeCD pairing). */
 function workloadKey(m: Manifest): string {
@@ -120,15 +107,16 @@ export function decideStrategy(
       summary: "Sync progressively because the number of ConfigMaps/Secrets was changed",
     };
   for (const [k, v] of nc) {
+    const { kind, name } = parseResourceKey(k);
     if (!oc.has(k))
       return {
         strategy: "PIPELINE",
-        summary: `Sync progressively because ${k.split(":")[1]} ${k.split(":")[3]} was added`,
+        summary: `Sync progressively because ${kind} ${name} was added`,
       };
     if (oc.get(k) !== v)
       return {
         strategy: "PIPELINE",
-        summary: `Sync progressively because ${k.split(":")[1]} ${k.split(":")[3]} was updated`,
+        summary: `Sync progressively because ${kind} ${name} was updated`,
       };
   }
   if (scaled.length)
@@ -236,7 +224,6 @@ function versionOf(ms: Manifest[]): PlanResult["versions"] & { summary?: string 
 
 /** Input of {@link KubernetesPlanner.plan} beyond the SDK's. */
 export interface KubernetesPlannerInput extends PlannerInput {
-  readonly appConfig: ApplicationConfig;
   /** The command-requested strategy (AUTO for commits). */
   readonly requestedStrategy: SyncStrategy;
   readonly fromCommand: boolean;
@@ -247,11 +234,23 @@ export interface KubernetesPlannerInput extends PlannerInput {
  * order: command strategy; no pipeline → quick sync; `planner.alwaysUsePipeline`;
  * `commitMatcher` (commits only); first deployment → quick sync; then `decideStrategy`.
  */
-export class KubernetesPlanner implements Planner {
-  async plan(input: PlannerInput): Promise<PlanResult> {
-    const i = input as KubernetesPlannerInput;
+export class KubernetesPlanner implements Planner<KubernetesPlannerInput> {
+  constructor(private readonly manifests: ManifestSource) {}
+
+  async plan(i: KubernetesPlannerInput): Promise<PlanResult> {
     const cfg = i.appConfig;
-    const target = await loadManifests(i.targetDir, cfg.input);
+    const render = (dir: string, commit: string): Promise<Manifest[]> =>
+      this.manifests.render(
+        {
+          id: i.deployment.applicationId,
+          name: i.deployment.applicationName,
+          dir,
+          input: cfg.input,
+        },
+        commit,
+        i.signal,
+      );
+    const target = await render(i.targetDir, i.deployment.trigger?.commit?.hash ?? "");
     const versions = versionOf(target);
     const version =
       versions.length === 1
@@ -300,7 +299,7 @@ export class KubernetesPlanner implements Planner {
       return quick(
         "Quick sync by applying all manifests because it seems this is the first deployment",
       );
-    const running = await loadManifests(i.runningDir, cfg.input);
+    const running = await render(i.runningDir, i.runningCommit);
     const d = decideStrategy(cfg, running, target);
     return d.strategy === "PIPELINE" ? pipeline(d.summary) : quick(d.summary);
   }

@@ -7,9 +7,10 @@ import { parseApplicationConfig } from "@pipecd-ts/config";
 import {
   addConfigHash,
   decideStrategy,
-  loadManifests,
+  ManifestSource,
   pipelineStages,
   quickSyncStages,
+  type Manifest,
 } from "../src/index.js";
 
 const cfg = parseApplicationConfig(
@@ -25,6 +26,17 @@ spec:
         with: { duration: 5s }
 `,
 );
+
+/** The manifests of a plain app directory, rendered afresh (no commit, so no cache). */
+const loadManifests = (
+  dir: string,
+  input: { manifests: readonly string[]; namespace: string },
+): Promise<Manifest[]> =>
+  new ManifestSource().render(
+    { id: "app", name: "app", dir, input: { ...cfg.input, ...input } },
+    "",
+    new AbortController().signal,
+  );
 
 const deployment = (image: string, replicas = 2, extra = ""): string => `apiVersion: apps/v1
 kind: Deployment

@@ -11,16 +11,21 @@ import { NEVER_READY_ANNOTATION, startKubeSim, type KubeSim } from "@pipecd-ts/k
 import { StopSignal, type MetadataScope, type StageInput } from "@pipecd-ts/plugin-sdk";
 import { DeploymentSchema, PipelineStageSchema, StageStatus } from "@pipecd-ts/proto";
 import { systemClock } from "@pipecd-ts/runtime";
-import { K8sBaselineRolloutExecutor } from "../src/baseline.js";
-import { K8sCanaryRolloutExecutor } from "../src/canary.js";
-import { K8sBaselineCleanExecutor, K8sCanaryCleanExecutor } from "../src/clean.js";
-import { K8sPrimaryRolloutExecutor } from "../src/primary.js";
-import type { K8sExecutorOptions } from "../src/sync.js";
+import {
+  K8sBaselineCleanExecutor,
+  K8sBaselineRolloutExecutor,
+  K8sCanaryCleanExecutor,
+  K8sCanaryRolloutExecutor,
+  K8sPrimaryRolloutExecutor,
+  ManifestSource,
+  type K8sExecutorOptions,
+} from "../src/index.js";
 
 let tmp: string;
 let sim: KubeSim;
 let kube: KubeClient;
-let opts: K8sExecutorOptions;
+/** Fresh options per stage run: test directories reuse commit hashes, so no shared cache. */
+let opts: () => K8sExecutorOptions;
 
 before(async () => {
   tmp = await mkdtemp(join(tmpdir(), "k8s-stages-"));
@@ -29,7 +34,7 @@ before(async () => {
     kubeConfigPath: sim.kubeconfigPath,
     retry: { initialDelayMs: 20, maxDelayMs: 200 },
   });
-  opts = { kube, safety: { rolloutTimeoutMs: 30_000 } };
+  opts = () => ({ kube, manifests: new ManifestSource(), safety: { rolloutTimeoutMs: 30_000 } });
 });
 
 after(async () => {
@@ -123,7 +128,7 @@ function appConfig(yaml: string): ApplicationConfig {
 }
 
 interface Run {
-  input: StageInput;
+  input: StageInput<never>;
   shared: Record<string, string>;
   logs: string[];
   abort(reason: StopSignal): void;
@@ -156,10 +161,11 @@ function stageInput(o: {
   const ac = new AbortController();
   const stageConfig =
     o.stageConfig ?? o.cfg.pipeline.stages.find((s) => s.name === o.stage)?.with ?? undefined;
-  const input: StageInput = {
+  const input: StageInput<never> = {
     deployment: create(DeploymentSchema, { id: "deploy-1", applicationId: "app-1" }),
     stage: create(PipelineStageSchema, { id: "stage-0", name: o.stage }),
-    stageConfig,
+    // Each executor takes its own stage's options; the test picks them by stage name.
+    stageConfig: stageConfig as never,
     appConfig: o.cfg,
     targetDir: o.targetDir,
     runningDir: o.runningDir,
@@ -262,7 +268,7 @@ spec:
       targetCommit: "1111111111111111",
     });
     assert.equal(
-      await new K8sPrimaryRolloutExecutor(opts).execute(first.input),
+      await new K8sPrimaryRolloutExecutor(opts()).execute(first.input),
       StageStatus.STAGE_SUCCESS,
       first.logs.join("\n"),
     );
@@ -271,7 +277,7 @@ spec:
   it("K8S_CANARY_ROLLOUT creates web-canary (1 ready replica, new image and config) and leaves web alone", async () => {
     const run = stageInput({ cfg, stage: "K8S_CANARY_ROLLOUT", targetDir: v2, runningDir: v1 });
     assert.equal(
-      await new K8sCanaryRolloutExecutor(opts).execute(run.input),
+      await new K8sCanaryRolloutExecutor(opts()).execute(run.input),
       StageStatus.STAGE_SUCCESS,
       run.logs.join("\n"),
     );
@@ -314,7 +320,7 @@ spec:
     const before = await getDeployment("web-canary");
     const run = stageInput({ cfg, stage: "K8S_CANARY_ROLLOUT", targetDir: v2, runningDir: v1 });
     assert.equal(
-      await new K8sCanaryRolloutExecutor(opts).execute(run.input),
+      await new K8sCanaryRolloutExecutor(opts()).execute(run.input),
       StageStatus.STAGE_SUCCESS,
     );
     assert.equal(run.shared["canary-resources"], recorded);
@@ -333,7 +339,7 @@ spec:
     try {
       const run = stageInput({ cfg, stage: "K8S_CANARY_ROLLOUT", targetDir: v2 });
       assert.equal(
-        await new K8sCanaryRolloutExecutor(opts).execute(run.input),
+        await new K8sCanaryRolloutExecutor(opts()).execute(run.input),
         StageStatus.STAGE_FAILURE,
       );
       assert.equal(run.shared["canary-resources"], recorded);
@@ -356,7 +362,7 @@ spec:
       failPut: true,
     });
     assert.equal(
-      await new K8sCanaryRolloutExecutor(opts).execute(run.input),
+      await new K8sCanaryRolloutExecutor(opts()).execute(run.input),
       StageStatus.STAGE_FAILURE,
     );
     assert.ok(
@@ -373,14 +379,14 @@ spec:
   it("K8S_BASELINE_ROLLOUT copies the RUNNING version's workloads only, and K8S_BASELINE_CLEAN removes them", async () => {
     const none = stageInput({ cfg, stage: "K8S_BASELINE_ROLLOUT", targetDir: v2 });
     assert.equal(
-      await new K8sBaselineRolloutExecutor(opts).execute(none.input),
+      await new K8sBaselineRolloutExecutor(opts()).execute(none.input),
       StageStatus.STAGE_FAILURE,
     );
     assert.ok(logged(none, /^E Unable to determine the running commit/));
 
     const run = stageInput({ cfg, stage: "K8S_BASELINE_ROLLOUT", targetDir: v2, runningDir: v1 });
     assert.equal(
-      await new K8sBaselineRolloutExecutor(opts).execute(run.input),
+      await new K8sBaselineRolloutExecutor(opts()).execute(run.input),
       StageStatus.STAGE_SUCCESS,
       run.logs.join("\n"),
     );
@@ -404,7 +410,7 @@ spec:
       shared: { ...run.shared },
     });
     assert.equal(
-      await new K8sBaselineCleanExecutor(opts).execute(clean.input),
+      await new K8sBaselineCleanExecutor(opts()).execute(clean.input),
       StageStatus.STAGE_SUCCESS,
     );
     assert.equal(await getDeployment("web-baseline"), undefined);
@@ -414,7 +420,7 @@ spec:
   it("K8S_CANARY_CLEAN deletes exactly the recorded resources it owns, idempotently", async () => {
     const missing = stageInput({ cfg, stage: "K8S_CANARY_CLEAN", targetDir: v2 });
     assert.equal(
-      await new K8sCanaryCleanExecutor(opts).execute(missing.input),
+      await new K8sCanaryCleanExecutor(opts()).execute(missing.input),
       StageStatus.STAGE_FAILURE,
     );
     assert.ok(logged(missing, /^E Unable to determine the applied CANARY resources$/));
@@ -429,7 +435,7 @@ spec:
     const shared = { "canary-resources": `${recorded},v1:ConfigMap:default:foreign` };
     const run = stageInput({ cfg, stage: "K8S_CANARY_CLEAN", targetDir: v2, shared });
     assert.equal(
-      await new K8sCanaryCleanExecutor(opts).execute(run.input),
+      await new K8sCanaryCleanExecutor(opts()).execute(run.input),
       StageStatus.STAGE_SUCCESS,
       run.logs.join("\n"),
     );
@@ -449,7 +455,7 @@ spec:
 
     const again = stageInput({ cfg, stage: "K8S_CANARY_CLEAN", targetDir: v2, shared });
     assert.equal(
-      await new K8sCanaryCleanExecutor(opts).execute(again.input),
+      await new K8sCanaryCleanExecutor(opts()).execute(again.input),
       StageStatus.STAGE_SUCCESS,
     );
   });
@@ -457,7 +463,7 @@ spec:
   it("K8S_PRIMARY_ROLLOUT (podselector) updates web in place to the new version", async () => {
     const run = stageInput({ cfg, stage: "K8S_PRIMARY_ROLLOUT", targetDir: v2, runningDir: v1 });
     assert.equal(
-      await new K8sPrimaryRolloutExecutor(opts).execute(run.input),
+      await new K8sPrimaryRolloutExecutor(opts()).execute(run.input),
       StageStatus.STAGE_SUCCESS,
       run.logs.join("\n"),
     );
@@ -503,7 +509,7 @@ spec:
     const run = stageInput({ cfg, stage: "K8S_CANARY_ROLLOUT", targetDir: dir });
     const t0 = Date.now();
     assert.equal(
-      await new K8sCanaryRolloutExecutor(opts).execute(run.input),
+      await new K8sCanaryRolloutExecutor(opts()).execute(run.input),
       StageStatus.STAGE_FAILURE,
     );
     assert.ok(Date.now() - t0 < 20_000);
@@ -534,7 +540,7 @@ spec:
       const t0 = Date.now();
       assert.equal(
         await new K8sCanaryRolloutExecutor({
-          ...opts,
+          ...opts(),
           safety: { rolloutTimeoutMs: 60_000 },
         }).execute(run.input),
         StageStatus.STAGE_FAILURE,
@@ -595,7 +601,7 @@ spec:
       targetCommit: "1111111111111111",
     });
     assert.equal(
-      await new K8sPrimaryRolloutExecutor(opts).execute(first.input),
+      await new K8sPrimaryRolloutExecutor(opts()).execute(first.input),
       StageStatus.STAGE_SUCCESS,
       first.logs.join("\n"),
     );
@@ -606,7 +612,7 @@ spec:
 
     const run = stageInput({ cfg, stage: "K8S_PRIMARY_ROLLOUT", targetDir: v2, runningDir: v1 });
     assert.equal(
-      await new K8sPrimaryRolloutExecutor(opts).execute(run.input),
+      await new K8sPrimaryRolloutExecutor(opts()).execute(run.input),
       StageStatus.STAGE_SUCCESS,
       run.logs.join("\n"),
     );
@@ -659,7 +665,7 @@ spec:
     });
     const bad = stageInput({ cfg, stage: "K8S_PRIMARY_ROLLOUT", targetDir: dir });
     assert.equal(
-      await new K8sPrimaryRolloutExecutor(opts).execute(bad.input),
+      await new K8sPrimaryRolloutExecutor(opts()).execute(bad.input),
       StageStatus.STAGE_FAILURE,
     );
     assert.ok(
@@ -683,7 +689,7 @@ spec:
       },
     });
     assert.equal(
-      await new K8sPrimaryRolloutExecutor(opts).execute(ok.input),
+      await new K8sPrimaryRolloutExecutor(opts()).execute(ok.input),
       StageStatus.STAGE_SUCCESS,
       ok.logs.join("\n"),
     );

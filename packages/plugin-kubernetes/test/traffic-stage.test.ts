@@ -11,7 +11,7 @@ import { startKubeSim, NEVER_READY_ANNOTATION, type KubeSim } from "@pipecd-ts/k
 import type { MetadataScope, StageInput } from "@pipecd-ts/plugin-sdk";
 import { DeploymentSchema, PipelineStageSchema, StageStatus } from "@pipecd-ts/proto";
 import { systemClock } from "@pipecd-ts/runtime";
-import { K8sTrafficRoutingExecutor } from "../src/traffic-routing.js";
+import { K8sTrafficRoutingExecutor, ManifestSource } from "../src/index.js";
 
 const APP_ID = "app-web";
 const VARIANT = "pipecd.dev/variant";
@@ -146,10 +146,10 @@ ${routingStages}`,
     },
   });
   const logs: string[] = [];
-  const input: StageInput = {
+  const input: StageInput<never> = {
     deployment: create(DeploymentSchema, { id: "d1", applicationId: APP_ID }),
     stage: create(PipelineStageSchema, { id: "route", name: "K8S_TRAFFIC_ROUTING" }),
-    stageConfig: withOpts,
+    stageConfig: withOpts as never,
     appConfig: cfg,
     targetDir: appDir,
     runningDir: undefined,
@@ -169,7 +169,10 @@ ${routingStages}`,
     },
     clock: systemClock,
   };
-  const status = await new K8sTrafficRoutingExecutor({ kube }).execute(input);
+  const status = await new K8sTrafficRoutingExecutor({
+    kube,
+    manifests: new ManifestSource(),
+  }).execute(input);
   return { status, logs, meta: meta.get("route") ?? {} };
 }
 

@@ -1,9 +1,17 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { parse as parseYaml } from "yaml";
-import type { K8sResourcePatch, KubernetesVariantLabel, ReplicasSpec } from "@pipecd-ts/config";
-import { manifestKey, type K8sObject, type Manifest } from "../src/manifest.js";
+import type {
+  ApplicationConfig,
+  K8sResourcePatch,
+  KubernetesVariantLabel,
+  ReplicasSpec,
+} from "@pipecd-ts/config";
 import {
+  IstioTrafficRouter,
+  manifestKey,
+  type K8sObject,
+  type Manifest,
   applyPatches,
   checkVariantSelector,
   ensurePrimaryLabel,
@@ -13,8 +21,7 @@ import {
   parsePatchPath,
   suffixedName,
   type VariantOptions,
-} from "../src/variant.js";
-import { primaryExcludedVirtualService } from "../src/primary.js";
+} from "../src/index.js";
 
 const LABEL: KubernetesVariantLabel = {
   key: "pipecd.dev/variant",
@@ -376,9 +383,15 @@ describe("primary helpers", () => {
     const vs = (name: string, apiVersion = "networking.istio.io/v1beta1"): Manifest =>
       m({ apiVersion, kind: "VirtualService", metadata: { name } });
     const ms = [deployment("web", 1), vs("x", "example.com/v1"), vs("a"), vs("b")];
-    assert.equal(primaryExcludedVirtualService(ms, "")?.obj.metadata.name, "a");
-    assert.equal(primaryExcludedVirtualService(ms, "b")?.obj.metadata.name, "b");
-    assert.equal(primaryExcludedVirtualService(ms, "zzz"), undefined);
+    const routed = (name: string) =>
+      new IstioTrafficRouter()
+        .routedManifests(ms, {
+          trafficRouting: { istio: { virtualService: { name } } },
+        } as unknown as ApplicationConfig)
+        .map((x) => x.obj.metadata.name);
+    assert.deepEqual(routed(""), ["a"]);
+    assert.deepEqual(routed("b"), ["b"]);
+    assert.deepEqual(routed("zzz"), []);
   });
 });
 

@@ -1,3 +1,4 @@
+import type { ApplicationConfig, StageOptionsByName } from "@pipecd-ts/config";
 import type { Deployment, PipelineStage, StageStatus } from "@pipecd-ts/proto";
 import type { Clock } from "@pipecd-ts/runtime";
 
@@ -64,14 +65,22 @@ export interface StageCommandSource {
   ack(cmd: StageCommand, ok: boolean, metadata?: Record<string, string>): Promise<void>;
 }
 
-/** Everything an executor gets to run one stage. */
-export interface StageInput<Config = unknown> {
+/**
+ * The `with` options of a stage name, as the config loader types and defaults them
+ * (`StageOptionsByName`); undefined for predefined stages (K8S_SYNC, ROLLBACK).
+ */
+export type StageOptionsOf<N extends string> = N extends keyof StageOptionsByName
+  ? StageOptionsByName[N]
+  : undefined;
+
+/** Everything an executor gets to run one stage; `Options` is the stage's typed `with`. */
+export interface StageInput<Options = unknown> {
   readonly deployment: Deployment;
   readonly stage: PipelineStage;
-  /** The stage's `with` options from the target commit's config (undefined for predefined stages). */
-  readonly stageConfig: Config | undefined;
+  /** The stage's `with` options from the target commit's config, typed and defaulted. */
+  readonly stageConfig: Options;
   /** The target commit's application config. */
-  readonly appConfig: unknown;
+  readonly appConfig: ApplicationConfig;
   /** Application directory at the target commit. */
   readonly targetDir: string;
   /** Application directory at the running (last successful) commit, if any. */
@@ -91,16 +100,20 @@ export interface StageInput<Config = unknown> {
  * Runs one stage type. Domain failure is a returned status, not an exception; executors must be
  * idempotent (a terminated stage is re-run from the start after a restart).
  */
-export interface StageExecutor {
-  execute(input: StageInput): Promise<StageStatus>;
+export interface StageExecutor<Options = unknown> {
+  execute(input: StageInput<Options>): Promise<StageStatus>;
 }
 
 /** Executors by stage name, registered explicitly by the piped's main (never at import time). */
 export class ExecutorRegistry {
   private readonly executors = new Map<string, StageExecutor>();
 
-  /** Registers the executor of a stage name; a second registration is a programming error. */
-  register(stageName: string, executor: StageExecutor): this {
+  /**
+   * Registers the executor of a stage name; a second registration is a programming error. The
+   * executor is typed by the options of that name: the scheduler hands each stage the `with` the
+   * config loader parsed for its name.
+   */
+  register<N extends string>(stageName: N, executor: StageExecutor<StageOptionsOf<N>>): this {
     if (this.executors.has(stageName))
       throw new Error(`executor for ${stageName} registered twice`);
     this.executors.set(stageName, executor);
@@ -131,7 +144,7 @@ export interface PlanResult {
 /** Input of a platform planner. */
 export interface PlannerInput {
   readonly deployment: Deployment;
-  readonly appConfig: unknown;
+  readonly appConfig: ApplicationConfig;
   readonly targetDir: string;
   readonly runningDir: string | undefined;
   readonly runningCommit: string | undefined;
@@ -141,8 +154,8 @@ export interface PlannerInput {
 }
 
 /** Decides quick sync vs pipeline and builds the stages for a platform (PipeCD planner). */
-export interface Planner {
-  plan(input: PlannerInput): Promise<PlanResult>;
+export interface Planner<Input extends PlannerInput = PlannerInput> {
+  plan(input: Input): Promise<PlanResult>;
 }
 
 export type { StageStatus };

@@ -215,6 +215,8 @@ export interface StackOptions {
   dir?: string;
   /** YAML appended to every piped config's `spec` (two-space indented keys, e.g. "  safety: {…}\n"). */
   pipedSpec?: string;
+  /** The pipeds' `--tools-dir` (helm, kubectl). */
+  toolsDir?: string;
   /** Fixed control-plane ports (default: free loopback ports). */
   httpPort?: number;
   grpcPort?: number;
@@ -430,6 +432,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
         "info",
         "--grace-period",
         "2000",
+        ...(o.toolsDir ? ["--tools-dir", o.toolsDir] : []),
       ],
       /piped ready/,
     );

@@ -21,6 +21,7 @@ import {
   type StageCommandSource,
   type StageInput,
 } from "@pipecd-ts/plugin-sdk";
+import type { ApplicationConfig } from "@pipecd-ts/config";
 import { setLongTimeout, type Clock, type Logger } from "@pipecd-ts/runtime";
 import type { ApiClient } from "../apiclient/client.js";
 import type { Reporter } from "../apiclient/reporter.js";
@@ -41,7 +42,7 @@ export interface RunContext {
   runningDir: string | undefined;
   targetCommit: string;
   runningCommit: string | undefined;
-  appConfig: unknown;
+  appConfig: ApplicationConfig;
   /** The `with` options of a pipeline stage (by the stage's config index), undefined for predefined ones. */
   stageConfigOf(stage: PipelineStage): unknown;
   /** Per-stage `timeout` from the config, if set; for the Rollback stage, its own timeout. */

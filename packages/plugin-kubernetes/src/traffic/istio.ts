@@ -1,8 +1,9 @@
+import type { ApplicationConfig } from "@pipecd-ts/config";
 import { errorMessage } from "../apply.js";
-import type { K8sObject } from "../manifest.js";
+import { asArr, asObj, type Json } from "../json.js";
+import type { K8sObject, Manifest } from "../manifest/manifest.js";
 import {
   applyAndReadBack,
-  asObj,
   checkVariantAvailable,
   pickRoutingManifest,
   variantTarget,
@@ -10,10 +11,6 @@ import {
   type RouteResult,
   type TrafficRouter,
 } from "./router.js";
-
-type Json = Record<string, unknown>;
-const asArr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-const clone = <T>(v: T): T => structuredClone(v);
 
 /** Options of {@link computeVirtualServiceRoutes}. */
 export interface VirtualServiceRouteOptions {
@@ -61,7 +58,7 @@ export function computeVirtualServiceRoutes(
   vsSpec: unknown,
   o: VirtualServiceRouteOptions,
 ): ComputedVirtualService {
-  const spec = clone(asObj(vsSpec) ?? {});
+  const spec = structuredClone(asObj(vsSpec) ?? {});
   const rewritten: number[] = [];
   const { primaryValue, canaryValue, baselineValue } = o.variantLabel;
   asArr(spec.http).forEach((raw, i) => {
@@ -84,7 +81,7 @@ export function computeVirtualServiceRoutes(
       if (o.keepDestinationFields === false)
         return { destination: { host: o.host, subset }, weight };
       const template = mine.find((d) => subsetOf(d) === subset) ?? primaryTemplate ?? {};
-      const { destination, weight: _w, ...rest } = clone(template);
+      const { destination, weight: _w, ...rest } = structuredClone(template);
       return {
         destination: { ...asObj(destination), host: o.host, subset },
         weight,
@@ -186,6 +183,19 @@ export const isVirtualService = (o: K8sObject): boolean =>
  * back and compared with what was written.
  */
 export class IstioTrafficRouter implements TrafficRouter {
+  /** The VirtualService: its split is set by K8S_TRAFFIC_ROUTING, not by rollouts. */
+  routedManifests(manifests: readonly Manifest[], config: ApplicationConfig): Manifest[] {
+    const name = config.trafficRouting.istio.virtualService.name;
+    const vs = manifests.find(
+      (m) => isVirtualService(m.obj) && (!name || m.obj.metadata.name === name),
+    );
+    return vs ? [vs] : [];
+  }
+
+  checkPrimary(): string | undefined {
+    return undefined;
+  }
+
   async route(input: RouteInput): Promise<RouteResult> {
     const { config, percentages: pc, logger, kube, signal, safety } = input;
     const istio = config.trafficRouting.istio;
@@ -217,7 +227,7 @@ export class IstioTrafficRouter implements TrafficRouter {
     } catch (err) {
       logger.info(`Could not read the live ${where} (${errorMessage(err)}); comparing with Git`);
     }
-    const before = liveBefore ?? clone(vs.obj);
+    const before = liveBefore ?? structuredClone(vs.obj);
 
     if (pc.primary !== 100) {
       if (!istio.host)

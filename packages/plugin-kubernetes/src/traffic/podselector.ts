@@ -1,6 +1,9 @@
+import { hasStage, type ApplicationConfig } from "@pipecd-ts/config";
+import { asObj } from "../json.js";
+import type { Manifest } from "../manifest/manifest.js";
+import { checkVariantSelector, findWorkloads } from "../variant/variant.js";
 import {
   applyAndReadBack,
-  asObj,
   checkVariantAvailable,
   pickRoutingManifest,
   variantTarget,
@@ -17,6 +20,33 @@ import {
  * back after applying.
  */
 export class PodSelectorTrafficRouter implements TrafficRouter {
+  /** The Service is applied by every rollout as written in Git (it selects primary). */
+  routedManifests(): Manifest[] {
+    return [];
+  }
+
+  /**
+   * With a K8S_TRAFFIC_ROUTING stage and no `addVariantLabelToSelector`, every workload must
+   * already carry the primary variant label in its selector and pod labels.
+   */
+  checkPrimary(
+    manifests: readonly Manifest[],
+    config: ApplicationConfig,
+    o: { addVariantLabelToSelector: boolean },
+  ): string | undefined {
+    if (o.addVariantLabelToSelector || !hasStage(config, "K8S_TRAFFIC_ROUTING")) return undefined;
+    const { key, primaryValue } = config.variantLabel;
+    const problems = findWorkloads(manifests, config.workloads).flatMap((w) => {
+      const why = checkVariantSelector(w.obj, key, primaryValue);
+      return why ? [`${w.obj.kind} ${w.obj.metadata.name}: ${why}`] : [];
+    });
+    if (problems.length === 0) return undefined;
+    return (
+      `Traffic routing by podselector needs the ${key}=${primaryValue} label in ` +
+      `every workload's selector and pod template labels (or addVariantLabelToSelector: true): ${problems.join("; ")}`
+    );
+  }
+
   async route(input: RouteInput): Promise<RouteResult> {
     const { config, percentages: pc, logger, safety } = input;
     const { key, primaryValue, canaryValue } = config.variantLabel;

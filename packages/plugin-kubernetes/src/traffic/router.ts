@@ -1,7 +1,8 @@
 import type { ApplicationConfig, SafetySettings, TrafficPercentages } from "@pipecd-ts/config";
 import type { StageLogger } from "@pipecd-ts/plugin-sdk";
-import { applyAll, errorMessage, type KubeApi } from "../apply.js";
-import { Annotation, type K8sObject, type Manifest } from "../manifest.js";
+import { applyVariant, errorMessage, type KubeApi } from "../apply.js";
+import { asObj } from "../json.js";
+import { Annotation, type K8sObject, type Manifest } from "../manifest/manifest.js";
 
 /** What a {@link TrafficRouter} needs to route one K8S_TRAFFIC_ROUTING stage. */
 export interface RouteInput {
@@ -32,6 +33,20 @@ export type RouteResult = { ok: true; applied: K8sObject } | { ok: false; reason
  */
 export interface TrafficRouter {
   route(input: RouteInput): Promise<RouteResult>;
+  /**
+   * The manifests whose state K8S_TRAFFIC_ROUTING owns, which K8S_PRIMARY_ROLLOUT must not
+   * apply (so the split survives a primary rollout; PipeCD #378).
+   */
+  routedManifests(manifests: readonly Manifest[], config: ApplicationConfig): Manifest[];
+  /**
+   * Why the primary workloads cannot be routed by this method as written (K8S_PRIMARY_ROLLOUT
+   * checks before applying), or undefined.
+   */
+  checkPrimary(
+    manifests: readonly Manifest[],
+    config: ApplicationConfig,
+    o: { addVariantLabelToSelector: boolean },
+  ): string | undefined;
 }
 
 /**
@@ -55,11 +70,6 @@ export function pickRoutingManifest(
     );
   return found[0];
 }
-
-type Json = Record<string, unknown>;
-/** `v` as a JSON object, or undefined when it is not one (a list, scalar or missing). */
-export const asObj = (v: unknown): Json | undefined =>
-  typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Json) : undefined;
 
 /** The variant a traffic routing stage is about to send traffic to. */
 export interface VariantTarget {
@@ -168,12 +178,12 @@ export async function applyAndReadBack(
   m: Manifest,
 ): Promise<{ ok: true; live: K8sObject } | { ok: false; reason: string }> {
   const where = `${m.obj.kind} ${m.obj.metadata.namespace ?? "default"}/${m.obj.metadata.name}`;
-  const applied = await applyAll(input.kube, [m], {
+  const applied = await applyVariant(input.kube, [m], {
     pipedId: input.pipedId,
     applicationId: input.applicationId,
     commit: input.commit,
-    variantKey: input.config.variantLabel.key,
-    variant: input.config.variantLabel.primaryValue,
+    variant: "primary",
+    variantLabel: input.config.variantLabel,
     signal: input.signal,
     logger: input.logger,
   });

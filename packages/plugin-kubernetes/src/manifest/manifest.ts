@@ -1,28 +1,14 @@
 import { createHash } from "node:crypto";
-import { readdir, readFile } from "node:fs/promises";
-import { join } from "node:path";
-import { parseAllDocuments } from "yaml";
-import { isApplicationConfigFile } from "@pipecd-ts/config";
-import { InvalidArgumentError } from "@pipecd-ts/runtime";
+import { resourceKey, type KubeObject } from "@pipecd-ts/kube";
+import { asArr, asObj } from "../json.js";
 
-/** A Kubernetes manifest as loaded from Git. */
-export interface K8sObject {
-  apiVersion: string;
-  kind: string;
-  metadata: {
-    name: string;
-    namespace?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    [k: string]: unknown;
-  };
-  [k: string]: unknown;
-}
+/** A Kubernetes manifest as rendered from Git (plain JSON, as `@pipecd-ts/kube` sends it). */
+export type K8sObject = KubeObject;
 
 /** A manifest with its resource key `apiVersion:kind:namespace:name`. */
 export interface Manifest {
   key: string;
-  /** Deep-copied on every load: stages mutate freely. */
+  /** Deep-copied for every caller: stages mutate freely. */
   obj: K8sObject;
 }
 
@@ -39,7 +25,7 @@ export const Annotation = {
 } as const;
 
 /** Cluster-scoped kinds we may see in an app (their key namespace stays empty). */
-const CLUSTER_SCOPED = new Set([
+const CLUSTER_SCOPED: ReadonlySet<string> = new Set([
   "Namespace",
   "ClusterRole",
   "ClusterRoleBinding",
@@ -50,66 +36,14 @@ const CLUSTER_SCOPED = new Set([
   "PriorityClass",
 ]);
 
-/** The resource key of a manifest (namespace "default" when unset for namespaced kinds). */
-export function manifestKey(o: K8sObject): string {
-  const ns = CLUSTER_SCOPED.has(o.kind) ? "" : o.metadata.namespace || "default";
-  return `${o.apiVersion}:${o.kind}:${ns}:${o.metadata.name}`;
+/** Whether a kind is namespaced (as far as an app's manifests go). */
+export function isNamespaced(kind: string): boolean {
+  return !CLUSTER_SCOPED.has(kind);
 }
 
-/**
- * Loads the manifests of an app directory (PipeCD `loader.go`, plain YAML): `input.manifests`
- * when given, else every `*.yaml|*.yml|*.json` file directly in the directory (not recursive)
- * except app config files; multi-document YAML; `input.namespace` overrides namespaces; sorted by
- * the `pipecd.dev/order` annotation (stable: ties keep file order, unlike PipeCD).
- */
-export async function loadManifests(
-  appDir: string,
-  input: { manifests: readonly string[]; namespace: string },
-): Promise<Manifest[]> {
-  let files: string[];
-  if (input.manifests.length) files = [...input.manifests];
-  else {
-    const entries = await readdir(appDir, { withFileTypes: true });
-    files = entries
-      .filter(
-        (e) => e.isFile() && /\.(ya?ml|json)$/.test(e.name) && !isApplicationConfigFile(e.name),
-      )
-      .map((e) => e.name)
-      .sort();
-  }
-  const out: Manifest[] = [];
-  for (const f of files) {
-    const text = await readFile(join(appDir, f), "utf8").catch((err: Error) => {
-      throw new InvalidArgumentError(`cannot read manifest ${f}: ${err.message}`);
-    });
-    const docs = parseAllDocuments(text);
-    for (const [i, doc] of docs.entries()) {
-      if (doc.errors.length)
-        throw new InvalidArgumentError(
-          `${f}: invalid YAML in document ${i + 1}: ${doc.errors[0]?.message ?? ""}`,
-        );
-      const o = doc.toJS() as unknown;
-      if (o === null || o === undefined) continue;
-      if (typeof o !== "object" || Array.isArray(o))
-        throw new InvalidArgumentError(`${f}: document ${i + 1} is not a Kubernetes object`);
-      const obj = o as K8sObject;
-      if (!obj.apiVersion || !obj.kind || !obj.metadata?.name)
-        throw new InvalidArgumentError(
-          `${f}: document ${i + 1} needs apiVersion, kind and metadata.name`,
-        );
-      if (input.namespace && !CLUSTER_SCOPED.has(obj.kind))
-        obj.metadata.namespace = input.namespace;
-      out.push({ key: manifestKey(obj), obj });
-    }
-  }
-  const order = (m: Manifest): number => {
-    const v = Number(m.obj.metadata.annotations?.[Annotation.ORDER] ?? "0");
-    return Number.isFinite(v) ? v : 0;
-  };
-  return out
-    .map((m, i) => ({ m, i }))
-    .sort((a, b) => order(a.m) - order(b.m) || a.i - b.i)
-    .map((x) => x.m);
+/** The resource key of a manifest (namespace "default" when unset for namespaced kinds). */
+export function manifestKey(o: K8sObject): string {
+  return resourceKey(o, { namespaced: isNamespaced(o.kind) });
 }
 
 /** Adds PipeCD's builtin annotations (reference §4.3) to a manifest, in place. */
@@ -133,11 +67,6 @@ export function addBuiltinAnnotations(
   ann[Annotation.COMMIT_HASH] = a.commit;
 }
 
-type Json = Record<string, unknown>;
-const obj = (v: unknown): Json | undefined =>
-  typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Json) : undefined;
-const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-
 /** Names of ConfigMaps and Secrets a pod spec references (volumes, env valueFrom, envFrom). */
 export function referencedConfigs(podSpec: unknown): {
   configMaps: Set<string>;
@@ -145,34 +74,34 @@ export function referencedConfigs(podSpec: unknown): {
 } {
   const configMaps = new Set<string>();
   const secrets = new Set<string>();
-  const spec = obj(podSpec) ?? {};
-  for (const v of arr(spec.volumes)) {
-    const vo = obj(v) ?? {};
-    const cm = obj(vo.configMap)?.name;
+  const spec = asObj(podSpec) ?? {};
+  for (const v of asArr(spec.volumes)) {
+    const vo = asObj(v) ?? {};
+    const cm = asObj(vo.configMap)?.name;
     if (typeof cm === "string") configMaps.add(cm);
-    const sec = obj(vo.secret)?.secretName;
+    const sec = asObj(vo.secret)?.secretName;
     if (typeof sec === "string") secrets.add(sec);
-    for (const src of arr(obj(vo.projected)?.sources)) {
-      const s = obj(src) ?? {};
-      const pcm = obj(s.configMap)?.name;
+    for (const src of asArr(asObj(vo.projected)?.sources)) {
+      const s = asObj(src) ?? {};
+      const pcm = asObj(s.configMap)?.name;
       if (typeof pcm === "string") configMaps.add(pcm);
-      const ps = obj(s.secret)?.name;
+      const ps = asObj(s.secret)?.name;
       if (typeof ps === "string") secrets.add(ps);
     }
   }
-  for (const c of [...arr(spec.containers), ...arr(spec.initContainers)]) {
-    const co = obj(c) ?? {};
-    for (const e of arr(co.env)) {
-      const vf = obj(obj(e)?.valueFrom) ?? {};
-      const cm = obj(vf.configMapKeyRef)?.name;
+  for (const c of [...asArr(spec.containers), ...asArr(spec.initContainers)]) {
+    const co = asObj(c) ?? {};
+    for (const e of asArr(co.env)) {
+      const vf = asObj(asObj(e)?.valueFrom) ?? {};
+      const cm = asObj(vf.configMapKeyRef)?.name;
       if (typeof cm === "string") configMaps.add(cm);
-      const sec = obj(vf.secretKeyRef)?.name;
+      const sec = asObj(vf.secretKeyRef)?.name;
       if (typeof sec === "string") secrets.add(sec);
     }
-    for (const ef of arr(co.envFrom)) {
-      const cm = obj(obj(ef)?.configMapRef)?.name;
+    for (const ef of asArr(co.envFrom)) {
+      const cm = asObj(asObj(ef)?.configMapRef)?.name;
       if (typeof cm === "string") configMaps.add(cm);
-      const sec = obj(obj(ef)?.secretRef)?.name;
+      const sec = asObj(asObj(ef)?.secretRef)?.name;
       if (typeof sec === "string") secrets.add(sec);
     }
   }
@@ -197,7 +126,7 @@ export function addConfigHash(manifests: Manifest[]): void {
       );
   for (const m of manifests) {
     if (m.obj.kind !== "Deployment") continue;
-    const template = obj(obj(m.obj.spec)?.template);
+    const template = asObj(asObj(m.obj.spec)?.template);
     if (!template) continue;
     const refs = referencedConfigs(template.spec);
     const ns = m.obj.metadata.namespace ?? "";
@@ -211,8 +140,8 @@ export function addConfigHash(manifests: Manifest[]): void {
       if (c !== undefined) parts.push(`secret:${n}:${c}`);
     }
     if (parts.length === 0) continue;
-    const meta = obj(template.metadata) ?? (template.metadata = {});
-    const ann = (obj(meta.annotations) ?? (meta.annotations = {})) as Record<string, string>;
+    const meta = asObj(template.metadata) ?? (template.metadata = {});
+    const ann = (asObj(meta.annotations) ?? (meta.annotations = {})) as Record<string, string>;
     ann[Annotation.CONFIG_HASH] = createHash("sha256")
       .update(parts.join("\n"))
       .digest("hex")
@@ -228,9 +157,9 @@ export function deploymentImages(
     [];
   for (const m of manifests) {
     if (m.obj.kind !== "Deployment") continue;
-    const spec = obj(obj(obj(m.obj.spec)?.template)?.spec);
-    for (const c of arr(spec?.containers)) {
-      const co = obj(c) ?? {};
+    const spec = asObj(asObj(asObj(m.obj.spec)?.template)?.spec);
+    for (const c of asArr(spec?.containers)) {
+      const co = asObj(c) ?? {};
       const image = typeof co.image === "string" ? co.image : "";
       const at = image.lastIndexOf("@");
       const colon = image.lastIndexOf(":");

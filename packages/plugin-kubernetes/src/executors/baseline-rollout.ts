@@ -1,10 +1,15 @@
 import { StageStatus } from "@pipecd-ts/proto";
-import type { ApplicationConfig, K8sBaselineRolloutStageOptions } from "@pipecd-ts/config";
-import type { StageExecutor, StageInput } from "@pipecd-ts/plugin-sdk";
-import { errorMessage, loadStageManifests } from "./apply.js";
-import { rolloutVariantSet } from "./canary.js";
-import type { K8sExecutorOptions } from "./sync.js";
-import { BASELINE_RESOURCES_KEY, generateVariantManifests, type VariantSet } from "./variant.js";
+import type { StageExecutor, StageInput, StageOptionsOf } from "@pipecd-ts/plugin-sdk";
+import { errorMessage } from "../apply.js";
+import { rolloutVariantSet } from "../variant/rollout.js";
+import {
+  BASELINE_RESOURCES_KEY,
+  generateVariantManifests,
+  type VariantSet,
+} from "../variant/variant.js";
+import { stageManifests, type K8sExecutorOptions } from "./context.js";
+
+type Options = StageOptionsOf<"K8S_BASELINE_ROLLOUT">;
 
 /**
  * K8S_BASELINE_ROLLOUT (reference §4.5): from the RUNNING commit's manifests (the version now
@@ -14,35 +19,25 @@ import { BASELINE_RESOURCES_KEY, generateVariantManifests, type VariantSet } fro
  * running commit, their keys saved in shared metadata `baseline-resources` before the apply, and
  * the stage waits until the baseline Deployments are available. Fails on a first deployment.
  */
-export class K8sBaselineRolloutExecutor implements StageExecutor {
+export class K8sBaselineRolloutExecutor implements StageExecutor<Options> {
   constructor(private readonly o: K8sExecutorOptions) {}
 
-  async execute(input: StageInput): Promise<StageStatus> {
-    const cfg = input.appConfig as ApplicationConfig;
-    const opts: K8sBaselineRolloutStageOptions = {
-      replicas: undefined,
-      suffix: cfg.variantLabel.baselineValue,
-      createService: false,
-      ...(input.stageConfig as Partial<K8sBaselineRolloutStageOptions> | undefined),
-    };
+  async execute(input: StageInput<Options>): Promise<StageStatus> {
+    const cfg = input.appConfig;
+    const opts = input.stageConfig;
     if (!input.runningDir || !input.runningCommit) {
       input.logger.error(
         "Unable to determine the running commit: a BASELINE needs a previous successful deployment (it seems this is the first deployment)",
       );
       return StageStatus.STAGE_FAILURE;
     }
-    const manifests = await loadStageManifests(
-      input.logger,
-      input.runningDir,
-      cfg.input,
-      input.runningCommit,
-    );
+    const manifests = await stageManifests(this.o, input, "running");
     if (!manifests) return StageStatus.STAGE_FAILURE;
     let set: VariantSet;
     try {
       set = generateVariantManifests(manifests, {
         variant: "baseline",
-        suffix: opts.suffix || cfg.variantLabel.baselineValue,
+        suffix: opts.suffix,
         replicas: opts.replicas,
         variantLabel: cfg.variantLabel,
         workloads: cfg.workloads,

@@ -1,12 +1,10 @@
 import { StageStatus } from "@pipecd-ts/proto";
-import type { ApplicationConfig } from "@pipecd-ts/config";
-import type { StageExecutor, StageInput } from "@pipecd-ts/plugin-sdk";
-import { applyAll, deleteKeys } from "./apply.js";
-import { loadManifests } from "./manifest.js";
-import { awaitRollout, safetyOf, type K8sExecutorOptions } from "./sync.js";
+import type { StageExecutor, StageInput, StageOptionsOf } from "@pipecd-ts/plugin-sdk";
+import { deleteKeys } from "../apply.js";
+import { VARIANT_RESOURCE_KEYS } from "../variant/variant.js";
+import { rollOut, safetyOf, stageManifests, type K8sExecutorOptions } from "./context.js";
 
-/** Shared-metadata keys listing variant resources created by canary/baseline stages. */
-export const VARIANT_RESOURCE_KEYS = ["canary-resources", "baseline-resources"] as const;
+type Options = StageOptionsOf<"ROLLBACK">;
 
 /**
  * ROLLBACK (PipeCD `rollback.go`): re-applies the running commit's manifests as primary (so the
@@ -15,39 +13,31 @@ export const VARIANT_RESOURCE_KEYS = ["canary-resources", "baseline-resources"] 
  * the failed commit added (`safety.rollbackPrune`). Its deadline is `safety.rollbackTimeout`,
  * applied by the scheduler. Fails when there is no running commit (first deployment).
  */
-export class RollbackExecutor implements StageExecutor {
+export class RollbackExecutor implements StageExecutor<Options> {
   constructor(private readonly o: K8sExecutorOptions) {}
 
-  async execute(input: StageInput): Promise<StageStatus> {
+  async execute(input: StageInput<Options>): Promise<StageStatus> {
     if (!input.runningCommit || !input.runningDir) {
       input.logger.error(
         "Unable to roll back: no previous successful deployment (it seems this is the first deployment)",
       );
       return StageStatus.STAGE_FAILURE;
     }
-    const cfg = input.appConfig as ApplicationConfig;
-    const running = await loadManifests(input.runningDir, cfg.input);
+    const running = await stageManifests(this.o, input, "running");
+    if (!running) return StageStatus.STAGE_FAILURE;
     input.logger.info(
       `Rolling back to commit ${input.runningCommit.slice(0, 8)} (${running.length} manifests)`,
     );
-    const common = { signal: input.signal, logger: input.logger };
-    let ok = await applyAll(this.o.kube, running, {
-      ...common,
-      pipedId: input.pipedId,
-      applicationId: input.deployment.applicationId,
-      commit: input.runningCommit,
-      variantKey: cfg.variantLabel.key,
-      variant: cfg.variantLabel.primaryValue,
-    });
-    if (ok) ok = await awaitRollout(this.o, input, running);
+    let ok = await rollOut(this.o, input, running, "primary", input.runningCommit);
     const variantKeys = VARIANT_RESOURCE_KEYS.flatMap((k) =>
       (input.metadata.shared.get(k) ?? "").split(",").filter(Boolean),
     );
     const keep = new Set(running.map((m) => m.key));
-    const added = (await loadManifests(input.targetDir, cfg.input).catch(() => []))
-      .map((m) => m.key)
-      .filter((k) => !keep.has(k));
-    const prune = safetyOf(this.o, cfg).rollbackPrune;
+    // The failed commit's manifests may not render at all (that may be why it failed).
+    const target =
+      (await stageManifests(this.o, { ...input, logger: quiet }).catch(() => [])) ?? [];
+    const added = target.map((m) => m.key).filter((k) => !keep.has(k));
+    const prune = safetyOf(this.o, input).rollbackPrune;
     if (added.length && prune)
       input.logger.info(`Deleting ${added.length} resources that only the failed commit added`);
     else if (added.length)
@@ -55,8 +45,12 @@ export class RollbackExecutor implements StageExecutor {
         `Leaving ${added.length} resources that only the failed commit added in place ` +
           `(safety.rollbackPrune is off): ${added.join(", ")}`,
       );
+    const common = { signal: input.signal, logger: input.logger };
     ok = (await deleteKeys(this.o.kube, [...variantKeys, ...(prune ? added : [])], common)) && ok;
     if (ok) input.logger.success("Rolled back successfully");
     return ok ? StageStatus.STAGE_SUCCESS : StageStatus.STAGE_FAILURE;
   }
 }
+
+/** A stage logger that drops lines (the failed commit's render problems are already logged). */
+const quiet = { info: () => undefined, success: () => undefined, error: () => undefined };

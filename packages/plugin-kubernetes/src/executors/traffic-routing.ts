@@ -1,16 +1,10 @@
 import { StageStatus } from "@pipecd-ts/proto";
-import {
-  trafficPercentages,
-  type ApplicationConfig,
-  type K8sTrafficRoutingStageOptions,
-  type TrafficRoutingMethod,
-} from "@pipecd-ts/config";
-import type { StageExecutor, StageInput } from "@pipecd-ts/plugin-sdk";
-import { loadStageManifests } from "./apply.js";
-import { safetyOf, type K8sExecutorOptions } from "./sync.js";
-import { IstioTrafficRouter } from "./traffic/istio.js";
-import { PodSelectorTrafficRouter } from "./traffic/podselector.js";
-import type { TrafficRouter } from "./traffic/router.js";
+import { trafficPercentages } from "@pipecd-ts/config";
+import type { StageExecutor, StageInput, StageOptionsOf } from "@pipecd-ts/plugin-sdk";
+import { routerFor } from "../traffic/routers.js";
+import { safetyOf, stageManifests, type K8sExecutorOptions } from "./context.js";
+
+type Options = StageOptionsOf<"K8S_TRAFFIC_ROUTING">;
 
 /** Stage metadata keys holding the split a K8S_TRAFFIC_ROUTING stage applied (PipeCD's names). */
 export const TrafficMetadataKey = {
@@ -19,35 +13,17 @@ export const TrafficMetadataKey = {
   BASELINE: "baseline-percentage",
 } as const;
 
-/** The router of a method; undefined for methods we (like PipeCD v0) do not support. */
-function routerFor(method: TrafficRoutingMethod): TrafficRouter | undefined {
-  switch (method) {
-    case "istio":
-      return new IstioTrafficRouter();
-    case "podselector":
-      return new PodSelectorTrafficRouter();
-    case "smi":
-      return undefined;
-  }
-}
-
 /**
  * K8S_TRAFFIC_ROUTING (PipeCD §4.5): records the requested split as stage metadata, then lets
  * the configured method's {@link TrafficRouter} shape and apply the routing manifest of the
  * target commit (the VirtualService for istio, the Service for podselector) as primary.
  */
-export class K8sTrafficRoutingExecutor implements StageExecutor {
+export class K8sTrafficRoutingExecutor implements StageExecutor<Options> {
   constructor(private readonly o: K8sExecutorOptions) {}
 
-  async execute(input: StageInput): Promise<StageStatus> {
-    const cfg = input.appConfig as ApplicationConfig;
-    const opts = (input.stageConfig ?? {}) as Partial<K8sTrafficRoutingStageOptions>;
-    const pc = trafficPercentages({
-      all: opts.all,
-      primary: opts.primary,
-      canary: opts.canary,
-      baseline: opts.baseline,
-    });
+  async execute(input: StageInput<Options>): Promise<StageStatus> {
+    const cfg = input.appConfig;
+    const pc = trafficPercentages(input.stageConfig);
     await input.metadata.stage(input.stage.id).put({
       [TrafficMetadataKey.PRIMARY]: String(pc.primary),
       [TrafficMetadataKey.CANARY]: String(pc.canary),
@@ -59,7 +35,7 @@ export class K8sTrafficRoutingExecutor implements StageExecutor {
       input.logger.error(`unsupported traffic routing method ${method}`);
       return StageStatus.STAGE_FAILURE;
     }
-    const manifests = await loadStageManifests(input.logger, input.targetDir, cfg.input);
+    const manifests = await stageManifests(this.o, input);
     if (!manifests) return StageStatus.STAGE_FAILURE;
     input.logger.info(
       `Routing traffic with ${method}: primary ${pc.primary}%, canary ${pc.canary}%, ` +
@@ -75,7 +51,7 @@ export class K8sTrafficRoutingExecutor implements StageExecutor {
       pipedId: input.pipedId,
       applicationId: input.deployment.applicationId,
       commit: input.targetCommit,
-      safety: safetyOf(this.o, cfg),
+      safety: safetyOf(this.o, input),
     });
     if (!res.ok) {
       if (!input.signal.aborted) input.logger.error(`Traffic routing failed: ${res.reason}`);
