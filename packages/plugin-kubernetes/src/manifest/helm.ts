@@ -154,9 +154,11 @@ export class HelmRenderer implements Renderer {
         options,
         ...(repoChart ? { repoChart } : {}),
       });
-      req.note(`helm ${version}: helm ${args.join(" ")}`);
+      const source = `helm template ${releaseName} ${label}`;
+      // Not the whole argv: setValues may hold values the stage log's readers should not see.
+      req.note(`helm ${version}: ${source}`);
       const text = await this.runTemplate(helm.path, args, req);
-      return [{ source: `helm template ${releaseName} ${label}`, text }];
+      return [{ source, text }];
     };
 
     if (chart.gitRemote) {
