@@ -8,6 +8,7 @@ import * as k8s from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
 import {
   ensureK8sTools,
+  git,
   runCommand,
   startStack,
   type DeploymentJson,
@@ -160,12 +161,6 @@ async function assertLiveMatches(live: Live, rendered: string, what: string): Pr
   return n;
 }
 
-async function git(cwd: string, args: string[]): Promise<string> {
-  const r = await runCommand("git", ["-C", cwd, ...args], { timeoutMs: 30_000 });
-  if (r.code !== 0) throw new Error(`git ${args.join(" ")}: ${r.stderr}`);
-  return r.stdout.trim();
-}
-
 /** Writes `files` under `dir`. */
 async function writeTree(dir: string, files: Record<string, string>): Promise<void> {
   for (const [f, t] of Object.entries(files)) {
@@ -286,8 +281,8 @@ describe("Helm and Kustomize applications end to end (real helm, kubectl kustomi
     await git(chartsBare, ["init", "--quiet", "--bare", "--initial-branch=main"]);
     await writeTree(chartsWork, prefixed("charts/from-git", chart("from-git", "0.2.0")));
     await git(chartsWork, ["init", "--quiet", "--initial-branch=main"]);
-    await git(chartsWork, ["-c", "user.email=d@e", "-c", "user.name=D", "add", "-A"]);
-    await git(chartsWork, ["-c", "user.email=d@e", "-c", "user.name=D", "commit", "-qm", "chart"]);
+    await git(chartsWork, ["add", "-A"]);
+    await git(chartsWork, ["commit", "-qm", "chart"]);
     await git(chartsWork, ["tag", "v0.2.0"]);
     await git(chartsWork, ["push", "--quiet", chartsBare, "main", "v0.2.0"]);
 

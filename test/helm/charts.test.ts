@@ -150,6 +150,7 @@ describe("helm charts", () => {
       assert.deepEqual(c.args, [
         "--config=/etc/piped/piped-config.yaml",
         "--work-dir=/var/lib/piped",
+        "--tools-dir=/usr/local/bin",
         "--log-level=info",
         "--grace-period=20000",
         "--insecure",

@@ -5,30 +5,23 @@ import type { AddressInfo } from "node:net";
 import { chmod, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseAllDocuments } from "yaml";
 import type {
   ChartRepository,
   HelmChart,
   HelmOptions,
   KubernetesDeploymentInput,
 } from "@pipecd-ts/config";
-import { AppError, InvalidArgumentError } from "@pipecd-ts/runtime";
+import { InvalidArgumentError } from "@pipecd-ts/runtime";
 import { ensureK8sTools, eventually, runCommand } from "@pipecd-ts/testkit";
 import { HelmRenderer, helmTemplateArgs } from "../src/manifest/helm.js";
 import type { RenderRequest } from "../src/manifest/render.js";
+import { HELM_OPTIONS, docs, failure, git, renderRequest } from "./render-shared.js";
 import { Toolbox } from "../src/manifest/tools.js";
 
 const USER = "pipecd";
 const PASSWORD = "s3cret-chart-password";
 
-const OPTIONS: HelmOptions = {
-  releaseName: "",
-  valueFiles: [],
-  setValues: {},
-  setFiles: {},
-  apiVersions: [],
-  kubeVersion: "",
-};
+const OPTIONS = HELM_OPTIONS;
 const CHART: HelmChart = {
   gitRemote: "",
   ref: "",
@@ -83,45 +76,8 @@ async function writeChart(dir: string, version: string): Promise<void> {
   );
 }
 
-interface Doc {
-  kind: string;
-  metadata: { name: string; namespace?: string };
-  data?: Record<string, string>;
-}
-const docs = (text: string): Doc[] =>
-  parseAllDocuments(text)
-    .map((d) => d.toJS() as Doc | null)
-    .filter((d): d is Doc => d !== null);
 const configOf = (text: string): Record<string, string> =>
   docs(text).find((d) => d.kind === "ConfigMap")?.data ?? {};
-
-async function git(cwd: string, ...args: string[]): Promise<void> {
-  const r = await runCommand(
-    "git",
-    [
-      "-c",
-      "user.name=t",
-      "-c",
-      "user.email=t@example.com",
-      "-c",
-      "init.defaultBranch=main",
-      ...args,
-    ],
-    { cwd },
-  );
-  assert.equal(r.code, 0, `git ${args.join(" ")}: ${r.stderr}`);
-}
-
-/** Rejects with the error `p` throws (assert.rejects does not hand it back). */
-async function failure(p: Promise<unknown>): Promise<AppError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof AppError, `not an AppError: ${String(e)}`);
-    return e;
-  }
-  assert.fail("expected a failure");
-}
 
 describe("helm rendering", () => {
   let helmBin: string;
@@ -152,32 +108,7 @@ describe("helm rendering", () => {
   const request = (
     input: Partial<KubernetesDeploymentInput>,
     over: Partial<RenderRequest> = {},
-  ): RenderRequest & { notes: string[] } => {
-    const notes: string[] = [];
-    return {
-      appId: "app-1",
-      appName: "web",
-      appDir,
-      repoDir,
-      input: {
-        manifests: [],
-        namespace: "",
-        autoRollback: true,
-        autoCreateNamespace: false,
-        kubectlVersion: "",
-        kustomizeVersion: "",
-        helmVersion: "",
-        kustomizeOptions: {},
-        helmChart: undefined,
-        helmOptions: OPTIONS,
-        ...input,
-      },
-      signal: new AbortController().signal,
-      note: (l) => notes.push(l),
-      notes,
-      ...over,
-    };
-  };
+  ): RenderRequest & { notes: string[] } => ({ ...renderRequest(repoDir, appDir, input), ...over });
 
   const reindex = async (): Promise<void> => {
     const r = await runCommand(helmBin, ["repo", "index", served]);

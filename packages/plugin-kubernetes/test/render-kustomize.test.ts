@@ -4,9 +4,8 @@ import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/prom
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseAllDocuments } from "yaml";
 import type { KubernetesDeploymentInput } from "@pipecd-ts/config";
-import { AppError, InvalidArgumentError } from "@pipecd-ts/runtime";
+import { InvalidArgumentError } from "@pipecd-ts/runtime";
 import { ensureK8sTools, runCommand } from "@pipecd-ts/testkit";
 import {
   KustomizeRenderer,
@@ -14,47 +13,10 @@ import {
   kustomizeBuildArgs,
 } from "../src/manifest/kustomize.js";
 import type { RenderRequest } from "../src/manifest/render.js";
+import { docs, failure, git, renderRequest } from "./render-shared.js";
 import { Toolbox } from "../src/manifest/tools.js";
 
 const FIXTURES = fileURLToPath(new URL("./fixtures/render/kustomize/", import.meta.url));
-
-interface Doc {
-  kind: string;
-  metadata: { name: string };
-  spec?: { replicas?: number };
-  data?: Record<string, string>;
-}
-const docs = (text: string): Doc[] =>
-  parseAllDocuments(text)
-    .map((d) => d.toJS() as Doc | null)
-    .filter((d): d is Doc => d !== null);
-
-async function git(cwd: string, ...args: string[]): Promise<void> {
-  const r = await runCommand(
-    "git",
-    [
-      "-c",
-      "user.name=t",
-      "-c",
-      "user.email=t@example.com",
-      "-c",
-      "init.defaultBranch=main",
-      ...args,
-    ],
-    { cwd },
-  );
-  assert.equal(r.code, 0, `git ${args.join(" ")}: ${r.stderr}`);
-}
-
-async function failure(p: Promise<unknown>): Promise<AppError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof AppError, `not an AppError: ${String(e)}`);
-    return e;
-  }
-  assert.fail("expected a failure");
-}
 
 describe("kustomize rendering", () => {
   let kubectl: string;
@@ -67,38 +29,7 @@ describe("kustomize rendering", () => {
   const request = (
     app: string,
     input: Partial<KubernetesDeploymentInput> = {},
-  ): RenderRequest & { notes: string[] } => {
-    const notes: string[] = [];
-    return {
-      appId: "app-1",
-      appName: "web",
-      appDir: join(repoDir, app),
-      repoDir,
-      input: {
-        manifests: [],
-        namespace: "",
-        autoRollback: true,
-        autoCreateNamespace: false,
-        kubectlVersion: "",
-        kustomizeVersion: "",
-        helmVersion: "",
-        kustomizeOptions: {},
-        helmChart: undefined,
-        helmOptions: {
-          releaseName: "",
-          valueFiles: [],
-          setValues: {},
-          setFiles: {},
-          apiVersions: [],
-          kubeVersion: "",
-        },
-        ...input,
-      },
-      signal: new AbortController().signal,
-      note: (l) => notes.push(l),
-      notes,
-    };
-  };
+  ): RenderRequest & { notes: string[] } => renderRequest(repoDir, join(repoDir, app), input);
   const kustomizeDirectly = async (
     dir: string,
     ...flags: string[]

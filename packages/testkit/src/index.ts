@@ -4,6 +4,7 @@ export { ensureK8sTools, helm, kubectl, repoRoot, runCommand } from "./tools.js"
 export { eventually } from "./wait.js";
 export {
   controlPlaneArgs,
+  git,
   launch,
   pipedConfigYaml,
   startStack,

@@ -167,8 +167,17 @@ export interface TestRepo {
   commit(files: Record<string, string | null>, message: string): Promise<string>;
 }
 
-async function git(cwd: string, args: string[]): Promise<string> {
-  const r = await runCommand("git", ["-C", cwd, ...args], { timeoutMs: 30_000 });
+/**
+ * Runs the real git CLI in `cwd` (with a committer identity and `main` as the initial branch);
+ * resolves with its trimmed stdout, rejects with its stderr.
+ */
+export async function git(cwd: string, args: string[]): Promise<string> {
+  const identity = ["-c", "user.name=Dev", "-c", "user.email=dev@example.com"];
+  const r = await runCommand(
+    "git",
+    ["-C", cwd, ...identity, "-c", "init.defaultBranch=main", ...args],
+    { timeoutMs: 30_000 },
+  );
   if (r.code !== 0) throw new Error(`git ${args.join(" ")} failed: ${r.stderr}`);
   return r.stdout.trim();
 }

@@ -1,12 +1,7 @@
 import { StageStatus } from "@pipecd-ts/proto";
 import type { StageExecutor, StageInput, StageOptionsOf } from "@pipecd-ts/plugin-sdk";
-import { errorMessage } from "../apply.js";
 import { rolloutVariantSet } from "../variant/rollout.js";
-import {
-  BASELINE_RESOURCES_KEY,
-  generateVariantManifests,
-  type VariantSet,
-} from "../variant/variant.js";
+import { BASELINE_RESOURCES_KEY, generateVariantManifests } from "../variant/variant.js";
 import { stageManifests, type K8sExecutorOptions } from "./context.js";
 
 type Options = StageOptionsOf<"K8S_BASELINE_ROLLOUT">;
@@ -33,24 +28,18 @@ export class K8sBaselineRolloutExecutor implements StageExecutor<Options> {
     }
     const manifests = await stageManifests(this.o, input, "running");
     if (!manifests) return StageStatus.STAGE_FAILURE;
-    let set: VariantSet;
-    try {
-      set = generateVariantManifests(manifests, {
-        variant: "baseline",
-        suffix: opts.suffix,
-        replicas: opts.replicas,
-        variantLabel: cfg.variantLabel,
-        workloads: cfg.workloads,
-        copyConfigs: false,
-        createService: opts.createService,
-        serviceRef: cfg.service,
-      });
-    } catch (err) {
-      input.logger.error(`Unable to generate the BASELINE manifests: ${errorMessage(err)}`);
-      return StageStatus.STAGE_FAILURE;
-    }
     return rolloutVariantSet(this.o, input, {
-      set,
+      build: () =>
+        generateVariantManifests(manifests, {
+          variant: "baseline",
+          suffix: opts.suffix,
+          replicas: opts.replicas,
+          variantLabel: cfg.variantLabel,
+          workloads: cfg.workloads,
+          copyConfigs: false,
+          createService: opts.createService,
+          serviceRef: cfg.service,
+        }),
       metadataKey: BASELINE_RESOURCES_KEY,
       label: "Baseline",
       variant: "baseline",

@@ -1,13 +1,8 @@
 import { StageStatus } from "@pipecd-ts/proto";
 import type { StageExecutor, StageInput, StageOptionsOf } from "@pipecd-ts/plugin-sdk";
-import { errorMessage } from "../apply.js";
 import { applyPatches } from "../variant/patch.js";
 import { rolloutVariantSet } from "../variant/rollout.js";
-import {
-  CANARY_RESOURCES_KEY,
-  generateVariantManifests,
-  type VariantSet,
-} from "../variant/variant.js";
+import { CANARY_RESOURCES_KEY, generateVariantManifests } from "../variant/variant.js";
 import { stageManifests, type K8sExecutorOptions } from "./context.js";
 
 type Options = StageOptionsOf<"K8S_CANARY_ROLLOUT">;
@@ -27,32 +22,28 @@ export class K8sCanaryRolloutExecutor implements StageExecutor<Options> {
   async execute(input: StageInput<Options>): Promise<StageStatus> {
     const cfg = input.appConfig;
     const opts = input.stageConfig;
-    let manifests = await stageManifests(this.o, input);
+    const manifests = await stageManifests(this.o, input);
     if (!manifests) return StageStatus.STAGE_FAILURE;
-    let set: VariantSet;
-    try {
-      if (opts.patches.length) {
-        manifests = applyPatches(manifests, opts.patches);
-        input.logger.info(
-          `Patched ${opts.patches.map((p) => `${p.target.kind} ${p.target.name}`).join(", ")} for the canary`,
-        );
-      }
-      set = generateVariantManifests(manifests, {
-        variant: "canary",
-        suffix: opts.suffix,
-        replicas: opts.replicas,
-        variantLabel: cfg.variantLabel,
-        workloads: cfg.workloads,
-        copyConfigs: true,
-        createService: opts.createService,
-        serviceRef: cfg.service,
-      });
-    } catch (err) {
-      input.logger.error(`Unable to generate the CANARY manifests: ${errorMessage(err)}`);
-      return StageStatus.STAGE_FAILURE;
-    }
     return rolloutVariantSet(this.o, input, {
-      set,
+      build: () => {
+        let source = manifests;
+        if (opts.patches.length) {
+          source = applyPatches(manifests, opts.patches);
+          input.logger.info(
+            `Patched ${opts.patches.map((p) => `${p.target.kind} ${p.target.name}`).join(", ")} for the canary`,
+          );
+        }
+        return generateVariantManifests(source, {
+          variant: "canary",
+          suffix: opts.suffix,
+          replicas: opts.replicas,
+          variantLabel: cfg.variantLabel,
+          workloads: cfg.workloads,
+          copyConfigs: true,
+          createService: opts.createService,
+          serviceRef: cfg.service,
+        });
+      },
       metadataKey: CANARY_RESOURCES_KEY,
       label: "Canary",
       variant: "canary",

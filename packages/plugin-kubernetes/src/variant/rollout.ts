@@ -31,7 +31,8 @@ export async function rolloutVariantSet(
   o: K8sExecutorOptions,
   input: StageInput,
   a: {
-    set: VariantSet;
+    /** Builds the variant's resources; a throw fails the stage with its message. */
+    build: () => VariantSet;
     metadataKey: string;
     /** "Canary" / "Baseline", for the log. */
     label: string;
@@ -40,7 +41,16 @@ export async function rolloutVariantSet(
     replicas: ReplicasSpec | undefined;
   },
 ): Promise<StageStatus> {
-  const keys = a.set.manifests.map((m) => m.key);
+  let set: VariantSet;
+  try {
+    set = a.build();
+  } catch (err) {
+    input.logger.error(
+      `Unable to generate the ${a.label.toUpperCase()} manifests: ${errorMessage(err)}`,
+    );
+    return StageStatus.STAGE_FAILURE;
+  }
+  const keys = set.manifests.map((m) => m.key);
   try {
     await input.metadata.shared.put({ [a.metadataKey]: keys.join(",") });
   } catch (err) {
@@ -50,15 +60,14 @@ export async function rolloutVariantSet(
     );
     return StageStatus.STAGE_FAILURE;
   }
-  for (const w of a.set.workloads)
-    input.logger.info(describeVariantWorkload(a.label, w, a.replicas));
+  for (const w of set.workloads) input.logger.info(describeVariantWorkload(a.label, w, a.replicas));
   input.logger.info(
     `Applying ${keys.length} ${a.label.toUpperCase()} resources of commit ${a.commit.slice(0, 8)}`,
   );
-  if (!(await rollOut(o, input, a.set.manifests, a.variant, a.commit)))
+  if (!(await rollOut(o, input, set.manifests, a.variant, a.commit)))
     return StageStatus.STAGE_FAILURE;
   input.logger.success(
-    `Successfully rolled out the ${a.label.toUpperCase()} variant: ${a.set.workloads
+    `Successfully rolled out the ${a.label.toUpperCase()} variant: ${set.workloads
       .map((w) => `${w.manifest.obj.metadata.name} (${w.replicas})`)
       .join(", ")}`,
   );
