@@ -326,7 +326,7 @@ function readChartRepositories(
     }
     out.push(repo);
   });
-  return Object.freeze(out);
+  return out; // frozen with the whole config
 }
 
 function readChartRegistries(r: FieldReader, p: FieldPath, v: unknown): readonly ChartRegistry[] {
@@ -349,7 +349,7 @@ function readChartRegistries(r: FieldReader, p: FieldPath, v: unknown): readonly
       password: r.string(at("password"), m.password),
     });
   });
-  return Object.freeze(out);
+  return out; // frozen with the whole config
 }
 
 function readRepositories(r: FieldReader, p: FieldPath, v: unknown): readonly PipedRepository[] {

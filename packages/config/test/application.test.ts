@@ -232,8 +232,22 @@ describe("application config: other valid configs", () => {
       kustomizeVersion: "5.0.0",
       helmVersion: "3.14.0",
       kustomizeOptions: { "load-restrictor": "LoadRestrictionsNone" },
-      helmChart: { path: "charts/full" },
-      helmOptions: { releaseName: "full", valueFiles: ["values-prod.yaml"] },
+      helmChart: {
+        gitRemote: "",
+        ref: "",
+        path: "charts/full",
+        repository: "",
+        name: "",
+        version: "",
+      },
+      helmOptions: {
+        releaseName: "full",
+        valueFiles: ["values-prod.yaml"],
+        setValues: {},
+        setFiles: {},
+        apiVersions: [],
+        kubeVersion: "",
+      },
     });
     assert.deepEqual(cfg.quickSync, { addVariantLabelToSelector: false, prune: true });
     assert.deepEqual(cfg.service, { kind: "Service", name: "full" });
@@ -413,6 +427,62 @@ describe("application config: errors list every problem with path and line", () 
 
   it("reports a missing file as InvalidArgument", async () => {
     await assert.rejects(loadApplicationConfig(join(TESTDATA, "nope.yaml")), /cannot read config/);
+  });
+});
+
+describe("application config: helmChart and helmOptions", () => {
+  const app = (input: string) =>
+    `apiVersion: pipecd.dev/v1beta1\nkind: KubernetesApp\nspec:\n  input:\n${input}`;
+
+  it("reads every chart source and option of PipeCD's InputHelmChart / InputHelmOptions", () => {
+    const cfg = parseApplicationConfig(
+      "app.pipecd.yaml",
+      app(`    helmChart: { repository: oci://ghcr.io/org, name: chart/web, version: 1.2.3 }
+    helmOptions:
+      valueFiles: [a.yaml, "https://example.com/v.yaml"]
+      setValues: { image.tag: v2 }
+      setFiles: { cfg: files/c.txt }
+      apiVersions: [monitoring.coreos.com/v1]
+      kubeVersion: "1.33.0"
+`),
+    );
+    assert.deepEqual(cfg.input.helmChart, {
+      gitRemote: "",
+      ref: "",
+      path: "",
+      repository: "oci://ghcr.io/org",
+      name: "chart/web",
+      version: "1.2.3",
+    });
+    assert.deepEqual(cfg.input.helmOptions, {
+      releaseName: "",
+      valueFiles: ["a.yaml", "https://example.com/v.yaml"],
+      setValues: { "image.tag": "v2" },
+      setFiles: { cfg: "files/c.txt" },
+      apiVersions: ["monitoring.coreos.com/v1"],
+      kubeVersion: "1.33.0",
+    });
+  });
+
+  it("refuses a chart without a source, a repository chart without a name, unknown keys and unquoted numbers", () => {
+    const err = configError(() =>
+      parseApplicationConfig(
+        "app.pipecd.yaml",
+        app(`    helmChart: { version: 1.0.0, chart: x }
+    helmOptions: { setValues: { replicas: 2 } }
+`),
+      ),
+    );
+    assert.match(err.message, /spec\.input\.helmChart\.chart: unknown field/);
+    assert.match(err.message, /spec\.input\.helmChart: must set path/);
+    assert.match(
+      err.message,
+      /spec\.input\.helmOptions\.setValues\.replicas: must be a string \(quote it\)/,
+    );
+    const noName = configError(() =>
+      parseApplicationConfig("app.pipecd.yaml", app("    helmChart: { repository: stable }\n")),
+    );
+    assert.match(noName.message, /spec\.input\.helmChart\.name: is required with repository/);
   });
 });
 

@@ -79,11 +79,52 @@ describe("piped config with pipedKeyFile (PipeCD's own example)", () => {
     ]);
   });
 
+  it("reads chart repositories and registries (PipeCD's fields), and redacts their passwords", async () => {
+    const cfg = await loadPipedConfig(file);
+    const none = { username: "", password: "", insecure: false, gitRemote: "", sshKeyFile: "" };
+    assert.deepEqual(cfg.chartRepositories, [
+      {
+        ...none,
+        type: "HTTP",
+        name: "fantastic-charts",
+        address: "https://fantastic-charts.storage.googleapis.com",
+      },
+      {
+        ...none,
+        type: "HTTP",
+        name: "private-charts",
+        address: "https://private-charts.com",
+        username: "basic-username",
+        password: "basic-password",
+        insecure: true,
+      },
+    ]);
+    assert.deepEqual(cfg.chartRegistries, [
+      {
+        type: "OCI",
+        address: "registry.example.com",
+        username: "sample-username",
+        password: "sample-password",
+      },
+    ]);
+    const shown = JSON.stringify(redactPipedConfig(cfg));
+    assert.doesNotMatch(shown, /basic-password|sample-password/);
+    assert.throws(
+      () =>
+        parsePipedConfig(
+          "piped.yaml",
+          fixture("piped-keydata.yaml").replace(
+            "spec:\n",
+            "spec:\n  chartRepositories: [{ name: x }, { type: S3, name: y, address: z }]\n",
+          ),
+        ),
+      /chartRepositories\[0\]\.address[\s\S]*chartRepositories\[1\]\.type: must be HTTP or GIT/,
+    );
+  });
+
   it("keeps the sections it does not interpret, frozen", async () => {
     const cfg = await loadPipedConfig(file);
     assert.equal(cfg.git?.username, "username");
-    assert.equal(cfg.chartRepositories.length, 2);
-    assert.equal(cfg.chartRegistries.length, 1);
     assert.equal(cfg.analysisProviders.length, 1);
     assert.ok(cfg.notifications);
     assert.equal(cfg.secretManagement?.type, "KEY_PAIR");

@@ -181,6 +181,16 @@ describe("kustomize rendering", () => {
     assert.equal(err.message, `unable to run kustomize build: ${direct.stderr.trim()}`);
   });
 
+  it("puts kustomize's error line before its deprecation warnings", async () => {
+    await mkdir(join(repoDir, "warned"), { recursive: true });
+    await writeFile(join(repoDir, "warned", "kustomization.yaml"), "bases: [../missing]\n");
+    const direct = await kustomizeDirectly("warned");
+    assert.match(direct.stderr, /^# Warning: 'bases' is deprecated/, "kustomize warns first");
+    const err = await failure(new KustomizeRenderer({ toolbox }).render(request("warned")));
+    assert.match(err.message, /^unable to run kustomize build: error: accumulating resources/);
+    assert.match(err.message, /\n# Warning: 'bases' is deprecated/, "the warning is kept, after");
+  });
+
   it("uses a pinned kustomize from the tools dir, and says when the version is not installed", async () => {
     const toolsDir = join(work, "tools");
     await mkdir(toolsDir, { recursive: true });

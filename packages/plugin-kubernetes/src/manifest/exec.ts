@@ -66,9 +66,16 @@ export class ToolError extends Error {
     this.stdout = fields.stdout;
   }
 
-  /** The tool's own message: stderr, else the failure description. */
+  /**
+   * The tool's own message: stderr with its error lines first (kustomize prints deprecation
+   * warnings before the cause, and a plan reason is read from its start), else the failure
+   * description.
+   */
   get toolMessage(): string {
-    return this.failure === "exit" && this.stderr !== "" ? this.stderr : this.message;
+    if (this.failure !== "exit" || this.stderr === "") return this.message;
+    const lines = this.stderr.split("\n");
+    const isError = (l: string): boolean => /^\s*error\b/i.test(l);
+    return [...lines.filter(isError), ...lines.filter((l) => !isError(l))].join("\n").trim();
   }
 }
 
