@@ -17,6 +17,7 @@ import {
   K8sCanaryCleanExecutor,
   K8sCanaryRolloutExecutor,
   K8sPrimaryRolloutExecutor,
+  K8sSyncExecutor,
   ManifestSource,
   type K8sExecutorOptions,
 } from "../src/index.js";
@@ -700,5 +701,35 @@ spec:
       (KubeObject & { spec: { type: string; selector: Record<string, string> } }) | undefined;
     assert.equal(svc?.spec.type, "ClusterIP");
     assert.deepEqual(svc?.spec.selector, { app: "blue", "pipecd.dev/variant": "primary" });
+  });
+
+  it("K8S_SYNC with quickSync.addVariantLabelToSelector labels the workloads primary (PipeCD ensureSync)", async () => {
+    const files = { "green.yaml": [deploymentDoc("green", "example/green:v1", { labels: false })] };
+    const sync = async (labels: boolean): Promise<void> => {
+      const cfg = appConfig(`
+apiVersion: pipecd.dev/v1beta1
+kind: KubernetesApp
+spec:
+  quickSync: { addVariantLabelToSelector: ${labels} }
+`);
+      const run = stageInput({
+        cfg,
+        stage: "K8S_SYNC",
+        targetDir: await appDir(`green-${labels}`, files),
+      });
+      assert.equal(
+        await new K8sSyncExecutor(opts()).execute(run.input),
+        StageStatus.STAGE_SUCCESS,
+        run.logs.join("\n"),
+      );
+    };
+    await sync(false);
+    const plain = await getDeployment("green");
+    assert.equal(plain?.spec.selector.matchLabels["pipecd.dev/variant"], undefined);
+    await kube.deleteOwned(ref("Deployment", "green"), "apps/v1:Deployment:default:green");
+    await sync(true);
+    const green = await getDeployment("green");
+    assert.equal(green?.spec.selector.matchLabels["pipecd.dev/variant"], "primary");
+    assert.equal(green?.spec.template.metadata.labels["pipecd.dev/variant"], "primary");
   });
 });

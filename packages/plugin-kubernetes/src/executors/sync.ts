@@ -1,6 +1,7 @@
 import { StageStatus } from "@pipecd-ts/proto";
 import type { StageExecutor, StageInput, StageOptionsOf } from "@pipecd-ts/plugin-sdk";
 import { deleteKeys } from "../apply.js";
+import { ensurePrimaryLabel } from "../variant/variant.js";
 import { rollOut, stageManifests, type K8sExecutorOptions } from "./context.js";
 
 type Options = StageOptionsOf<"K8S_SYNC">;
@@ -8,7 +9,9 @@ type Options = StageOptionsOf<"K8S_SYNC">;
 /**
  * K8S_SYNC, the quick sync (PipeCD §4.5): applies every manifest of the target commit as
  * primary, with the builtin annotations and config hash, then waits until each Deployment is
- * rolled out and available. With `quickSync.prune`, resources of the running commit that the
+ * rolled out and available. With `quickSync.addVariantLabelToSelector`, the workloads get the
+ * primary variant label in their selector and pod labels first (PipeCD `ensureSync`), so a
+ * later podselector switch has a label to select. With `quickSync.prune`, resources of the running commit that the
  * target no longer has are deleted (owner-checked) — from Git, deterministic, where PipeCD uses
  * live state after a fixed 15 s sleep.
  */
@@ -19,6 +22,8 @@ export class K8sSyncExecutor implements StageExecutor<Options> {
     const cfg = input.appConfig;
     const manifests = await stageManifests(this.o, input);
     if (!manifests) return StageStatus.STAGE_FAILURE;
+    if (cfg.quickSync.addVariantLabelToSelector)
+      ensurePrimaryLabel(manifests, cfg.variantLabel, cfg.workloads);
     input.logger.info(
       `Applying ${manifests.length} manifests of commit ${input.targetCommit.slice(0, 8)}`,
     );
