@@ -23,6 +23,7 @@ check: bootstrap
 
 test: check
 	@bash scripts/ensure-chromium.sh   # the browser tests (test/web) drive Debian's chromium; the demo does not need it
+	@bash scripts/ensure-prometheus.sh   # the analysis provider tests (packages/plugin-analysis) query a real Prometheus
 	@echo "== tests (node:test; PostgreSQL started by scripts/with-postgres.sh)"
 	@bash scripts/with-postgres.sh bash scripts/run-tests.sh
 

@@ -18,13 +18,29 @@ const allowed = {
   "plugin-sdk": ["config", "model", "runtime", "proto"],
   "plugin-kubernetes": ["plugin-sdk", "kube", "config", "model", "runtime", "proto"],
   "plugin-basic": ["plugin-sdk", "model", "runtime", "proto"],
+  "plugin-analysis": ["plugin-sdk", "config", "model", "runtime", "proto"],
   testkit: ["*"],
 };
 const forbiddenForApp = {
-  "control-plane": ["kube", "kube-sim", "plugin-sdk", "plugin-kubernetes", "plugin-basic"],
+  "control-plane": [
+    "kube",
+    "kube-sim",
+    "plugin-sdk",
+    "plugin-kubernetes",
+    "plugin-basic",
+    "plugin-analysis",
+  ],
   piped: ["datastore"],
   // pipectl talks to the control plane over REST only.
-  pipectl: ["datastore", "kube", "kube-sim", "plugin-sdk", "plugin-kubernetes", "plugin-basic"],
+  pipectl: [
+    "datastore",
+    "kube",
+    "kube-sim",
+    "plugin-sdk",
+    "plugin-kubernetes",
+    "plugin-basic",
+    "plugin-analysis",
+  ],
   // The web UI runs in the browser: only the browser-safe rest-api, proto and model.
   web: [
     "datastore",
@@ -34,6 +50,7 @@ const forbiddenForApp = {
     "plugin-sdk",
     "plugin-kubernetes",
     "plugin-basic",
+    "plugin-analysis",
   ],
 };
 // testkit is dev-only: allowed from tests, never from src/.

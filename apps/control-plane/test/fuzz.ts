@@ -33,7 +33,7 @@ import {
 // `make test` runs a few hundred cases per target; `make fuzz` sets PIPECD_FUZZ_RUNS for long runs.
 
 /** Cases per target (REST route or RPC). */
-export const FUZZ_RUNS = Number(process.env.PIPECD_FUZZ_RUNS ?? 200);
+export const FUZZ_RUNS = Number(process.env.PIPECD_FUZZ_RUNS ?? 120);
 /** Base seed; each target's seed is derived from it and the target's name. */
 const BASE_SEED = Number(process.env.PIPECD_FUZZ_SEED ?? 20261206);
 

@@ -1,11 +1,24 @@
 import { accessSync, constants } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { delimiter, join } from "node:path";
-import { Command_Type, TriggerKind, type Command } from "@pipecd-ts/proto";
+import {
+  Command_Type,
+  DeploymentStatus,
+  StageStatus,
+  TriggerKind,
+  type Command,
+} from "@pipecd-ts/proto";
 import { parseApplicationConfig, redactRemote, type PipedConfig } from "@pipecd-ts/config";
 import { createKubeClient } from "@pipecd-ts/kube";
 import { StageName } from "@pipecd-ts/model";
 import { WaitApprovalExecutor, WaitExecutor } from "@pipecd-ts/plugin-basic";
+import {
+  AnalysisExecutor,
+  AnalysisMetadataKey,
+  datadogProviderFromConfig,
+  prometheusProviderFromConfig,
+  type MetricsProvider,
+} from "@pipecd-ts/plugin-analysis";
 import {
   HelmRenderer,
   K8sBaselineCleanExecutor,
@@ -23,6 +36,7 @@ import {
 } from "@pipecd-ts/plugin-kubernetes";
 import { ExecutorRegistry } from "@pipecd-ts/plugin-sdk";
 import {
+  AppError,
   InvalidArgumentError,
   systemClock,
   type Clock,
@@ -147,6 +161,55 @@ async function manifestSource(
   });
 }
 
+/**
+ * The piped's `analysisProviders`, by name. Credential files are read once at start-up; a
+ * missing or unreadable file stops the start-up naming the field (never the secret).
+ */
+async function analysisProviders(
+  cfg: PipedConfig,
+  logger: Logger,
+): Promise<Map<string, MetricsProvider>> {
+  const out = new Map<string, MetricsProvider>();
+  const log = logger.child({ component: "analysis" });
+  for (const p of cfg.analysisProviders)
+    out.set(
+      p.name,
+      p.type === "PROMETHEUS"
+        ? await prometheusProviderFromConfig(p, log)
+        : await datadogProviderFromConfig(p),
+    );
+  return out;
+}
+
+/**
+ * When the app's last successful analysis started (PREVIOUS compares with the same span of it):
+ * the ANALYSIS stage of its most recent successful deployment; undefined when there is none.
+ */
+async function previousAnalysisStart(
+  api: ApiClient,
+  applicationId: string,
+  signal: AbortSignal,
+): Promise<number | undefined> {
+  const res = await api
+    .call(
+      "getApplicationMostRecentDeployment",
+      { applicationId, status: DeploymentStatus.DEPLOYMENT_SUCCESS },
+      { signal },
+    )
+    .catch((err: unknown) => {
+      if (err instanceof AppError && err.code === "NOT_FOUND") return undefined;
+      throw err;
+    });
+  const id = res?.deployment?.deploymentId;
+  if (!id) return undefined;
+  const d = await api.call("getDeployment", { id }, { signal });
+  const starts = (d.deployment?.stages ?? [])
+    .filter((st) => st.name === StageName.ANALYSIS && st.status === StageStatus.STAGE_SUCCESS)
+    .map((st) => Number(st.metadata[AnalysisMetadataKey.START]))
+    .filter((t) => Number.isFinite(t) && t > 0);
+  return starts.length ? Math.max(...starts) : undefined;
+}
+
 /** Wires the piped (DESIGN §7): API client, command stream, reporter, trigger, controller, stage logs. */
 export async function createPiped(o: PipedOptions): Promise<Piped> {
   const clock = o.clock ?? systemClock;
@@ -179,6 +242,13 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
   const registry = new ExecutorRegistry()
     .register(StageName.WAIT, new WaitExecutor())
     .register(StageName.WAIT_APPROVAL, new WaitApprovalExecutor())
+    .register(
+      StageName.ANALYSIS,
+      new AnalysisExecutor({
+        providers: await analysisProviders(cfg, logger),
+        previousAnalysisStart: (appId, signal) => previousAnalysisStart(api, appId, signal),
+      }),
+    )
     .register(StageName.K8S_SYNC, new K8sSyncExecutor(k8s))
     .register(StageName.K8S_CANARY_ROLLOUT, new K8sCanaryRolloutExecutor(k8s))
     .register(StageName.K8S_CANARY_CLEAN, new K8sCanaryCleanExecutor(k8s))

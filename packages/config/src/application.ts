@@ -1,3 +1,9 @@
+import {
+  readAnalysisHttp,
+  readAnalysisMetrics,
+  refuseAnalysisLogs,
+  type AnalysisStageOptions,
+} from "./analysis.js";
 import { PredefinedStageId, StageName } from "@pipecd-ts/model";
 import { readSafety, type SafetySettings } from "./safety.js";
 import { readConfigFile } from "./source.js";
@@ -59,17 +65,6 @@ export interface WaitApprovalStageOptions {
   readonly approvers: readonly string[];
   /** Default 1; always ≥ 1. */
   readonly minApproverNum: number;
-  readonly skipOn: SkipOnOptions;
-}
-
-/** `with` of an ANALYSIS stage (accepted, not interpreted: metrics/logs/https are kept as-is). */
-export interface AnalysisStageOptions {
-  /** Required by PipeCD. */
-  readonly durationMs: number;
-  readonly restartThreshold: number;
-  readonly metrics: readonly unknown[];
-  readonly logs: readonly unknown[];
-  readonly https: readonly unknown[];
   readonly skipOn: SkipOnOptions;
 }
 
@@ -836,15 +831,23 @@ function stageWith(
       const durationMs = r.durationMs(at("duration"), w.duration, 0);
       if (w.duration === undefined || w.duration === null)
         r.add(at("duration"), "is required for an ANALYSIS stage");
+      refuseAnalysisLogs(r, at("logs"), w.logs);
+      const entries = <T>(
+        key: string,
+        read: (r: FieldReader, p: FieldPath, v: unknown) => T | undefined,
+      ): T[] =>
+        r
+          .list(at(key), w[key])
+          .map((v, i) => read(r, [...at(key), i], v))
+          .filter((x): x is T => x !== undefined);
       return {
         ...common,
         name,
         with: {
           durationMs,
           restartThreshold: r.int(at("restartThreshold"), w.restartThreshold, 0, 0),
-          metrics: r.looseList(at("metrics"), w.metrics),
-          logs: r.looseList(at("logs"), w.logs),
-          https: r.looseList(at("https"), w.https),
+          metrics: entries("metrics", readAnalysisMetrics),
+          https: entries("https", readAnalysisHttp),
           skipOn: readSkipOn(r, at("skipOn"), w.skipOn),
         },
       };

@@ -1,4 +1,16 @@
 export {
+  loadAnalysisTemplate,
+  parseAnalysisTemplate,
+  type AnalysisDeviation,
+  type AnalysisHttp,
+  type AnalysisMetrics,
+  type AnalysisProviderConfig,
+  type AnalysisStageOptions,
+  type AnalysisStrategy,
+  type AnalysisTemplate,
+  type AnalysisTemplateRef,
+} from "./analysis.js";
+export {
   ConfigError,
   IssueCollector,
   YamlSource,
@@ -25,7 +37,6 @@ export {
   loadApplicationConfig,
   parseApplicationConfig,
   trafficPercentages,
-  type AnalysisStageOptions,
   type ApplicationConfig,
   type K8sBaselineRolloutStageOptions,
   type K8sCanaryRolloutStageOptions,

@@ -1,3 +1,4 @@
+import { readAnalysisProviders, type AnalysisProviderConfig } from "./analysis.js";
 import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { ConfigError, readConfigFile } from "./source.js";
@@ -105,7 +106,8 @@ export interface PipedConfig {
   readonly chartRepositories: readonly ChartRepository[];
   /** OCI registries (`helm registry login` at start-up). Never log passwords. */
   readonly chartRegistries: readonly ChartRegistry[];
-  readonly analysisProviders: readonly unknown[];
+  /** Metrics backends of ANALYSIS stages (PipeCD §2.6). Never log the secrets they name. */
+  readonly analysisProviders: readonly AnalysisProviderConfig[];
   readonly notifications: Readonly<YamlMap> | undefined;
   readonly secretManagement: Readonly<YamlMap> | undefined;
   readonly eventWatcher: Readonly<YamlMap> | undefined;
@@ -214,7 +216,7 @@ export function parsePipedConfig(file: string, text: string): PipedConfig {
     git: r.looseMap(S("git"), spec.git),
     chartRepositories: readChartRepositories(r, S("chartRepositories"), spec.chartRepositories),
     chartRegistries: readChartRegistries(r, S("chartRegistries"), spec.chartRegistries),
-    analysisProviders: r.looseList(S("analysisProviders"), spec.analysisProviders),
+    analysisProviders: readAnalysisProviders(r, S("analysisProviders"), spec.analysisProviders),
     notifications: r.looseMap(S("notifications"), spec.notifications),
     secretManagement: r.looseMap(S("secretManagement"), spec.secretManagement),
     eventWatcher: r.looseMap(S("eventWatcher"), spec.eventWatcher),

@@ -1,5 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   ConfigError,
@@ -8,7 +10,9 @@ import {
   goRegExp,
   hasStage,
   isApplicationConfigFile,
+  loadAnalysisTemplate,
   loadApplicationConfig,
+  parseAnalysisTemplate,
   parseApplicationConfig,
   parseDuration,
   trafficPercentages,
@@ -483,6 +487,139 @@ describe("application config: helmChart and helmOptions", () => {
       parseApplicationConfig("app.pipecd.yaml", app("    helmChart: { repository: stable }\n")),
     );
     assert.match(noName.message, /spec\.input\.helmChart\.name: is required with repository/);
+  });
+});
+
+describe("application config: ANALYSIS options (PipeCD AnalysisStageOptions)", () => {
+  const analysis = (w: string) =>
+    parseApplicationConfig(
+      "app.pipecd.yaml",
+      `apiVersion: pipecd.dev/v1beta1\nkind: KubernetesApp\nspec:\n  pipeline:\n    stages:\n      - name: ANALYSIS\n        with:\n${w}`,
+    ).pipeline.stages[0];
+
+  it("reads metrics and https entries with PipeCD's defaults", () => {
+    const st = analysis(`          duration: 10m
+          metrics:
+            - provider: prom
+              query: rate(errors{variant="{{ .Variant.Name }}"}[1m])
+              interval: 1m
+              expected: { max: 0.01 }
+            - strategy: CANARY_BASELINE
+              provider: prom
+              query: latency
+              interval: 30s
+              failureLimit: 2
+              deviation: HIGH
+              canaryArgs: { pod: web-canary }
+            - template: { name: http_error_rate, appArgs: { job: web } }
+          https:
+            - url: https://web.example.com/healthz
+              interval: 1m
+              headers: [{ key: Host, value: web }]
+`);
+    assert.ok(st?.name === "ANALYSIS");
+    assert.equal(st.with.durationMs, 600_000);
+    assert.deepEqual(st.with.metrics[0], {
+      strategy: "THRESHOLD",
+      provider: "prom",
+      query: 'rate(errors{variant="{{ .Variant.Name }}"}[1m])',
+      expected: { min: undefined, max: 0.01 },
+      intervalMs: 60_000,
+      failureLimit: 0,
+      skipOnNoData: false,
+      timeoutMs: 30_000,
+      deviation: "EITHER",
+      canaryArgs: {},
+      baselineArgs: {},
+      primaryArgs: {},
+      template: undefined,
+    });
+    assert.equal(st.with.metrics[1]?.deviation, "HIGH");
+    assert.deepEqual(st.with.metrics[1]?.canaryArgs, { pod: "web-canary" });
+    assert.deepEqual(st.with.metrics[2]?.template, {
+      name: "http_error_rate",
+      appArgs: { job: "web" },
+    });
+    assert.deepEqual(st.with.https[0], {
+      url: "https://web.example.com/healthz",
+      method: "GET",
+      headers: [{ key: "Host", value: "web" }],
+      expectedCode: 200,
+      expectedResponse: "",
+      intervalMs: 60_000,
+      failureLimit: 0,
+      skipOnNoData: false,
+      timeoutMs: 30_000,
+      insecureSkipVerify: false,
+      template: undefined,
+    });
+  });
+
+  it("loads the repository's .pipe/ AnalysisTemplate: the first one in name order; none → empty", async () => {
+    const repo = mkdtempSync(join(tmpdir(), "pipe-template-"));
+    try {
+      assert.deepEqual(await loadAnalysisTemplate(repo), { metrics: {}, https: {} });
+      mkdirSync(join(repo, ".pipe"));
+      writeFileSync(
+        join(repo, ".pipe", "a-watcher.yaml"),
+        "apiVersion: pipecd.dev/v1beta1\nkind: EventWatcher\nspec: {}\n",
+      );
+      writeFileSync(
+        join(repo, ".pipe", "b-analysis.yaml"),
+        `apiVersion: pipecd.dev/v1beta1
+kind: AnalysisTemplate
+spec:
+  metrics:
+    http_error_rate:
+      provider: prom
+      query: errors{job="{{ .AppCustomArgs.job }}"}
+      interval: 1m
+      expected: { max: 0 }
+  https:
+    healthz: { url: "http://web/healthz", interval: 30s }
+`,
+      );
+      const t = await loadAnalysisTemplate(repo);
+      assert.equal(t.metrics.http_error_rate?.query, 'errors{job="{{ .AppCustomArgs.job }}"}');
+      assert.equal(t.https.healthz?.intervalMs, 30_000);
+      assert.throws(
+        () =>
+          parseAnalysisTemplate(
+            "t.yaml",
+            "apiVersion: pipecd.dev/v1beta1\nkind: AnalysisTemplate\nspec:\n  metrics:\n    x: { provider: p, query: q, interval: 1m, template: { name: y } }\n",
+          ),
+        /spec\.metrics\.x\.template: unknown field/,
+      );
+    } finally {
+      rmSync(repo, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses logs, a THRESHOLD without bounds, unknown strategies and missing fields, naming each", () => {
+    const err = configError(() =>
+      analysis(`          duration: 1m
+          logs: [{ provider: sd, query: x, interval: 1m }]
+          metrics:
+            - provider: prom
+              query: q
+              interval: 1m
+            - strategy: MEDIAN
+              query: q
+          https: [{ url: ftp://x, interval: 1m }]
+`),
+    );
+    assert.match(err.message, /with\.logs: log analysis is not supported/);
+    assert.match(
+      err.message,
+      /metrics\[0\]\.expected: needs min or max for the THRESHOLD strategy/,
+    );
+    assert.match(
+      err.message,
+      /metrics\[1\]\.strategy: must be one of THRESHOLD, PREVIOUS, CANARY_BASELINE, CANARY_PRIMARY/,
+    );
+    assert.match(err.message, /metrics\[1\]\.provider: is required/);
+    assert.match(err.message, /metrics\[1\]\.interval: is required/);
+    assert.match(err.message, /https\[0\]\.url: must be an http:\/\/ or https:\/\/ URL/);
   });
 });
 

@@ -134,6 +134,57 @@ describe("piped config with pipedKeyFile (PipeCD's own example)", () => {
   });
 });
 
+describe("piped config: analysisProviders", () => {
+  it("reads PROMETHEUS and DATADOG providers; refuses STACKDRIVER, unknown types and half-set credentials", () => {
+    const cfg = parsePipedConfig(
+      "piped.yaml",
+      minimalPiped(`  analysisProviders:
+    - name: prom
+      type: PROMETHEUS
+      config: { address: http://prom:9090, usernameFile: /u, passwordFile: /p }
+    - name: dd
+      type: DATADOG
+      config: { apiKeyFile: /k, applicationKeyData: YWJj }
+`),
+    );
+    assert.deepEqual(cfg.analysisProviders, [
+      {
+        name: "prom",
+        type: "PROMETHEUS",
+        address: "http://prom:9090",
+        usernameFile: "/u",
+        passwordFile: "/p",
+        tokenFile: "",
+      },
+      {
+        name: "dd",
+        type: "DATADOG",
+        address: "datadoghq.com",
+        apiKeyFile: "/k",
+        applicationKeyFile: "",
+        apiKeyData: "",
+        applicationKeyData: "YWJj",
+      },
+    ]);
+    const err = configError(() =>
+      parsePipedConfig(
+        "piped.yaml",
+        minimalPiped(`  analysisProviders:
+    - { name: sd, type: STACKDRIVER, config: {} }
+    - { name: x, type: INFLUX, config: {} }
+    - { name: p2, type: PROMETHEUS, config: { address: http://p, usernameFile: /u } }
+`),
+      ),
+    );
+    assert.match(err.message, /analysisProviders\[0\]\.type: STACKDRIVER is not supported/);
+    assert.match(err.message, /analysisProviders\[1\]\.type: must be PROMETHEUS or DATADOG/);
+    assert.match(
+      err.message,
+      /analysisProviders\[2\]\.config: usernameFile and passwordFile go together/,
+    );
+  });
+});
+
 describe("piped config with pipedKeyData", () => {
   it("decodes the base64 key; deprecated cloudProviders become platform providers", () => {
     const cfg = parsePipedConfig("piped.yaml", fixture("piped-keydata.yaml"));

@@ -19,7 +19,6 @@ export { Toolbox, type ToolboxOptions } from "./manifest/tools.js";
 export type { RenderMethod, RenderRequest, RenderedText, Renderer } from "./manifest/render.js";
 export {
   ManifestSource,
-  checkoutRoot,
   renderMethodOf,
   type AppCheckout,
   type ManifestSourceOptions,

@@ -101,8 +101,14 @@ export interface StageInput<Options = unknown> {
  * idempotent (a terminated stage is re-run from the start after a restart).
  */
 export interface StageExecutor<Options = unknown> {
-  execute(input: StageInput<Options>): Promise<StageStatus>;
+  execute(input: StageInput<Options>): Promise<StageResult>;
 }
+
+/**
+ * What a stage ended with: a status, or a status with the reason users see on the stage and,
+ * when it fails the deployment, on the deployment (e.g. which metric failed an analysis).
+ */
+export type StageResult = StageStatus | { status: StageStatus; reason: string };
 
 /** Executors by stage name, registered explicitly by the piped's main (never at import time). */
 export class ExecutorRegistry {

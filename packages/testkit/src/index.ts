@@ -17,3 +17,10 @@ export {
   type StackUser,
   type TestRepo,
 } from "./stack.js";
+export {
+  startExporter,
+  startPrometheus,
+  waitForPrometheusValue,
+  type MetricsExporter,
+  type PrometheusServer,
+} from "./prometheus.js";

@@ -482,7 +482,9 @@ export class DeploymentRun {
       };
       try {
         log.info({ stage: stage.name }, "stage started");
-        status = await executor.execute(input);
+        const result = await executor.execute(input);
+        if (typeof result === "number") status = result;
+        else ({ status, reason: message } = result);
       } catch (err) {
         status = StageStatus.STAGE_FAILURE;
         message = (err as Error).message;

@@ -1,7 +1,6 @@
-import { existsSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { relative } from "node:path";
 import type { KubernetesDeploymentInput } from "@pipecd-ts/config";
-import { InvalidArgumentError } from "@pipecd-ts/runtime";
+import { InvalidArgumentError, checkoutRoot } from "@pipecd-ts/runtime";
 import { hasKustomization } from "./kustomize.js";
 import type { Manifest } from "./manifest.js";
 import { parseManifests } from "./parse.js";
@@ -56,17 +55,6 @@ export async function renderMethodOf(
   if (app.input.helmChart) return "helm";
   if (await hasKustomization(app.dir)) return "kustomize";
   return "plain";
-}
-
-/**
- * The root of the git checkout holding `dir` (the nearest ancestor with `.git`), or `dir` itself
- * when there is none — the strictest root for path checks.
- */
-export function checkoutRoot(dir: string): string {
-  for (let d = dir; ; d = dirname(d)) {
-    if (existsSync(join(d, ".git"))) return d;
-    if (dirname(d) === d) return dir;
-  }
 }
 
 /**
