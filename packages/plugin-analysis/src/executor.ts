@@ -5,14 +5,15 @@ import {
   type AnalysisTemplate,
 } from "@pipecd-ts/config";
 import { StageStatus } from "@pipecd-ts/proto";
-import type {
-  MetadataScope,
-  StageExecutor,
-  StageInput,
-  StageOptionsOf,
-  StageResult,
+import {
+  checkoutRoot,
+  type MetadataScope,
+  type StageExecutor,
+  type StageInput,
+  type StageOptionsOf,
+  type StageResult,
 } from "@pipecd-ts/plugin-sdk";
-import { checkoutRoot, sleep } from "@pipecd-ts/runtime";
+import { sleep } from "@pipecd-ts/runtime";
 import { evaluateHttp, evaluateMetrics, expectedText, type Verdict } from "./analyzer.js";
 import type { MetricsProvider } from "./types.js";
 

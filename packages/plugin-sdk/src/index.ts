@@ -165,3 +165,4 @@ export interface Planner<Input extends PlannerInput = PlannerInput> {
 }
 
 export type { StageStatus };
+export { checkoutRoot } from "./checkout.js";

@@ -37,4 +37,3 @@ export {
   type Service,
   type SuperviseOptions,
 } from "./supervisor.js";
-export { checkoutRoot } from "./checkout.js";

@@ -1,6 +1,7 @@
 import { relative } from "node:path";
 import type { KubernetesDeploymentInput } from "@pipecd-ts/config";
-import { InvalidArgumentError, checkoutRoot } from "@pipecd-ts/runtime";
+import { checkoutRoot } from "@pipecd-ts/plugin-sdk";
+import { InvalidArgumentError } from "@pipecd-ts/runtime";
 import { hasKustomization } from "./kustomize.js";
 import type { Manifest } from "./manifest.js";
 import { parseManifests } from "./parse.js";
