@@ -21,11 +21,14 @@ gen: bootstrap
 check: bootstrap
 	@bash scripts/check.sh   # proto drift check, then lint (ESLint, Prettier, dependency direction) beside tsc -b
 
-test: check
+# ESLint runs beside the tests on the core the typecheck has freed (about 30 s less wall time);
+# its result is printed before the test summary and fails the run like any other check.
+test: bootstrap
+	@bash scripts/check.sh --eslint-background test-artifacts/eslint.txt
 	@bash scripts/ensure-chromium.sh   # the browser tests (test/web) drive Debian's chromium; the demo does not need it
 	@bash scripts/ensure-prometheus.sh   # the analysis provider tests (packages/plugin-analysis) query a real Prometheus
 	@echo "== tests (node:test; PostgreSQL started by scripts/with-postgres.sh)"
-	@bash scripts/with-postgres.sh bash scripts/run-tests.sh
+	@PIPECD_LINT_RESULT=test-artifacts/eslint.txt bash scripts/with-postgres.sh bash scripts/run-tests.sh
 
 bench: bootstrap
 	@bash scripts/with-postgres.sh node --import tsx test/bench/control-plane.bench.ts

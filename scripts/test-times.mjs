@@ -7,7 +7,7 @@
 // printed, as CI reads it) it adds the slowest files as TAP comments, marking any over budget.
 //
 // As a script (`node scripts/test-times.mjs`): prints that table again from the last run.
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { relative } from "node:path";
 import { tap } from "node:test/reporters";
 import { fileURLToPath } from "node:url";
@@ -39,6 +39,22 @@ export function slowestLines(files, wallS) {
   return lines;
 }
 
+/**
+ * The result of the ESLint that `make test` left running beside the tests
+ * (`PIPECD_LINT_RESULT`, see scripts/check.sh), as lines; waits for it (10 min at most).
+ */
+async function lintLines() {
+  const file = process.env.PIPECD_LINT_RESULT;
+  if (!file) return [];
+  const deadline = Date.now() + 600_000;
+  while (!existsSync(`${file}.rc`) && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  const rc = existsSync(`${file}.rc`) ? readFileSync(`${file}.rc`, "utf8").trim() : "timeout";
+  const output = existsSync(file) ? readFileSync(file, "utf8").trimEnd() : "";
+  if (rc === "0") return ["eslint: ok (ran beside the tests)"];
+  return [...output.split("\n"), `eslint: FAILED (exit ${rc}): the run fails`];
+}
+
 /** node:test reporter: TAP, plus the times (see the header). */
 export default async function* testTimes(source) {
   const started = Date.now();
@@ -63,7 +79,7 @@ export default async function* testTimes(source) {
         } catch {
           // The table below still shows the times.
         }
-        for (const message of slowestLines(files, wallS))
+        for (const message of [...(await lintLines()), ...slowestLines(files, wallS)])
           yield { type: "test:diagnostic", data: { nesting: 0, message } };
         continue;
       }

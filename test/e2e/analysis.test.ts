@@ -1,0 +1,186 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { createServer, type Server } from "node:http";
+import {
+  startExporter,
+  startPrometheus,
+  startStack,
+  waitForPrometheusValue,
+  type DeploymentJson,
+  type MetricsExporter,
+  type PrometheusServer,
+  type Stack,
+} from "@pipecd-ts/testkit";
+
+// ANALYSIS end to end (issue 15): real processes (control plane, piped, kube-sim), a real
+// Prometheus (Debian's package) scraping an exporter whose values the test sets per variant, and
+// a loopback HTTP server. THRESHOLD passes and then fails the canary, an HTTP check fails on
+// 503, and a piped SIGKILLed mid-analysis resumes with the remaining duration.
+
+const manifests = (image: string): Record<string, string> => ({
+  "web/deployment.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: web }
+spec:
+  replicas: 2
+  selector: { matchLabels: { app: web } }
+  template:
+    metadata: { labels: { app: web } }
+    spec:
+      containers: [{ name: web, image: "ghcr.io/pipe-cd/helloworld:${image}" }]
+`,
+});
+
+const app = (image: string, analysis: string): Record<string, string> => ({
+  ...manifests(image),
+  "web/app.pipecd.yaml": `apiVersion: pipecd.dev/v1beta1
+kind: KubernetesApp
+spec:
+  name: web
+  pipeline:
+    stages:
+      - name: K8S_CANARY_ROLLOUT
+      - name: ANALYSIS
+        with:
+${analysis}      - name: K8S_PRIMARY_ROLLOUT
+      - name: K8S_CANARY_CLEAN
+`,
+});
+
+const threshold = (duration: string) => `          duration: ${duration}
+          metrics:
+            - provider: prom
+              query: app_error_rate{variant="{{ .Variant.Name }}"}
+              interval: 1s
+              failureLimit: 1
+              expected: { max: 0.5 }
+`;
+
+describe("ANALYSIS end to end (real Prometheus, real processes)", () => {
+  let prom: PrometheusServer;
+  let exporter: MetricsExporter;
+  let web: Server;
+  let webStatus = 200;
+  let s: Stack;
+  let appId = "";
+
+  const setRate = async (v: number): Promise<void> => {
+    exporter.set("app_error_rate", { variant: "primary" }, v);
+    await waitForPrometheusValue(prom.url, 'app_error_rate{variant="primary"}', v, 10_000);
+  };
+  const done = (commit: string, what: string): Promise<DeploymentJson> =>
+    s.waitDeployment(
+      appId,
+      (d) =>
+        d.trigger?.commit?.hash === commit &&
+        (d.status === "DEPLOYMENT_SUCCESS" || d.status === "DEPLOYMENT_FAILURE"),
+      60_000,
+      what,
+    );
+  const analysisOf = (d: DeploymentJson) => d.stages?.find((st) => st.name === "ANALYSIS");
+
+  before(async () => {
+    exporter = await startExporter();
+    exporter.set("app_error_rate", { variant: "primary" }, 0.1);
+    prom = await startPrometheus({ targets: [exporter.target], scrapeIntervalMs: 500 });
+    web = createServer((_req, res) => res.writeHead(webStatus).end());
+    await new Promise<void>((ok) => web.listen(0, "127.0.0.1", ok));
+    s = await startStack({
+      readyDelayMs: 50,
+      pipedSpec: `  analysisProviders:
+    - name: prom
+      type: PROMETHEUS
+      config: { address: ${prom.url} }
+`,
+    });
+    await s.startPiped();
+    await setRate(0.1);
+    const first = await s.repo.commit(app("v0.1.0", threshold("2s")), "v0.1.0");
+    appId = await s.addApp("web", "web");
+    const d = await done(first, "first deployment");
+    assert.equal(d.status, "DEPLOYMENT_SUCCESS", d.statusReason);
+  });
+  after(async () => {
+    web?.close();
+    await s?.close();
+    await prom?.close();
+    await exporter?.close();
+  });
+
+  it("THRESHOLD within range: the analysis passes and the canary is promoted", async () => {
+    const c = await s.repo.commit(app("v0.2.0", threshold("2s")), "v0.2.0");
+    const d = await done(c, "v0.2.0");
+    assert.equal(d.status, "DEPLOYMENT_SUCCESS", d.statusReason);
+    assert.equal(analysisOf(d)?.status, "STAGE_SUCCESS");
+  });
+
+  it("THRESHOLD above max: fails within interval × (failureLimit+1) plus a scrape, rolls back, and says which metric", async () => {
+    await setRate(0.9);
+    try {
+      const c = await s.repo.commit(app("v0.3.0", threshold("60s")), "v0.3.0");
+      const d = await done(c, "v0.3.0");
+      assert.equal(d.status, "DEPLOYMENT_FAILURE");
+      const st = analysisOf(d);
+      assert.equal(st?.status, "STAGE_FAILURE");
+      assert.match(
+        st?.statusReason ?? "",
+        /metrics-0 exceeded its failure limit \(1\): app_error_rate\{variant="primary"\} = 0\.9/,
+      );
+      assert.match(d.statusReason ?? "", /metrics-0 exceeded its failure limit/);
+      const started = Number(st?.metadata?.["analysis-start"]);
+      const ended = Date.parse(String(st?.completedAt ?? ""));
+      assert.ok(ended - started < 2 * 1_000 + 500 + 1_000, `failed after ${ended - started} ms`);
+      assert.equal(d.stages?.find((x) => x.name === "ROLLBACK")?.status, "STAGE_SUCCESS");
+    } finally {
+      await setRate(0.1);
+    }
+  });
+
+  it("HTTP: a check against 503 fails the analysis", async () => {
+    webStatus = 503;
+    try {
+      const port = (web.address() as { port: number }).port;
+      const c = await s.repo.commit(
+        app(
+          "v0.4.0",
+          `          duration: 30s
+          https:
+            - url: http://127.0.0.1:${port}/healthz
+              interval: 1s
+`,
+        ),
+        "v0.4.0",
+      );
+      const d = await done(c, "v0.4.0");
+      assert.equal(d.status, "DEPLOYMENT_FAILURE");
+      assert.match(analysisOf(d)?.statusReason ?? "", /http-0 .*unexpected status code 503/);
+    } finally {
+      webStatus = 200;
+    }
+  });
+
+  it("a piped SIGKILLed mid-analysis resumes: the stage's total time stays within 10% of duration", async () => {
+    const c = await s.repo.commit(app("v0.5.0", threshold("8s")), "v0.5.0");
+    // Two evaluations in (their samples are saved in the control plane), the piped dies.
+    await s.waitDeployment(
+      appId,
+      (d) =>
+        d.trigger?.commit?.hash === c &&
+        analysisOf(d)?.status === "STAGE_RUNNING" &&
+        (JSON.parse(analysisOf(d)?.metadata?.["analysis-samples.metrics-0"] ?? "[]") as unknown[])
+          .length >= 2,
+      60_000,
+      "two evaluations of the analysis",
+    );
+    await s.piped?.kill();
+    await s.startPiped();
+    const d = await done(c, "v0.5.0 after the restart");
+    assert.equal(d.status, "DEPLOYMENT_SUCCESS", d.statusReason);
+    const st = analysisOf(d);
+    const started = Number(st?.metadata?.["analysis-start"]);
+    const took = Date.parse(String(st?.completedAt ?? "")) - started;
+    assert.ok(Math.abs(took - 8_000) <= 800, `the analysis took ${took} ms for a duration of 8 s`);
+    const samples = JSON.parse(st?.metadata?.["analysis-samples.metrics-0"] ?? "[]") as unknown[];
+    assert.ok(samples.length >= 5, `samples from before and after the restart: ${samples.length}`);
+  });
+});
