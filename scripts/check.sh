@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make check`: the proto drift check, lint (ESLint, Prettier, dependency direction) and the
-# typecheck (tsc -b). The proto check runs first: buf regenerates packages/proto/src/gen, which
+# typecheck (`tsc -b` of TypeScript 7, the native compiler: ~15 s cold where 5.9 takes ~80 s;
+# typescript-eslint keeps TypeScript 5.9, whose API it needs). The proto check runs first: buf regenerates packages/proto/src/gen, which
 # the others read. Then ESLint (about a minute, type-aware) runs beside tsc and Prettier, which
 # saves about 30 s on 2 cores. Each part's output is printed under its heading once all are done;
 # the exit status is non-zero if any part failed.
@@ -31,7 +32,7 @@ else
   "${eslint_cmd[@]}" >"$out/eslint" 2>&1 &
   eslint=$!
 fi
-node_modules/.bin/tsc -b >"$out/tsc" 2>&1
+node_modules/typescript7/bin/tsc -b >"$out/tsc" 2>&1
 tsc_rc=$?
 node_modules/.bin/prettier --log-level warn --check . >"$out/prettier" 2>&1
 prettier_rc=$?

@@ -1,7 +1,12 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
 import {
+  repoRoot,
   startExporter,
   startPrometheus,
   startStack,
@@ -63,6 +68,9 @@ describe("ANALYSIS end to end (real Prometheus, real processes)", () => {
   let webStatus = 200;
   let s: Stack;
   let appId = "";
+  /** The deployments the checks below look at again: a passed and a failed analysis. */
+  let passed: DeploymentJson | undefined;
+  let failed: DeploymentJson | undefined;
 
   const setRate = async (v: number): Promise<void> => {
     exporter.set("app_error_rate", { variant: "primary" }, v);
@@ -87,6 +95,7 @@ describe("ANALYSIS end to end (real Prometheus, real processes)", () => {
     await new Promise<void>((ok) => web.listen(0, "127.0.0.1", ok));
     s = await startStack({
       readyDelayMs: 50,
+      users: [{ username: "watcher", role: "viewer" }],
       pipedSpec: `  analysisProviders:
     - name: prom
       type: PROMETHEUS
@@ -112,6 +121,7 @@ describe("ANALYSIS end to end (real Prometheus, real processes)", () => {
     const d = await done(c, "v0.2.0");
     assert.equal(d.status, "DEPLOYMENT_SUCCESS", d.statusReason);
     assert.equal(analysisOf(d)?.status, "STAGE_SUCCESS");
+    passed = d;
   });
 
   it("THRESHOLD above max: fails within interval × (failureLimit+1) plus a scrape, rolls back, and says which metric", async () => {
@@ -131,6 +141,7 @@ describe("ANALYSIS end to end (real Prometheus, real processes)", () => {
       const ended = Date.parse(String(st?.completedAt ?? ""));
       assert.ok(ended - started < 2 * 1_000 + 500 + 1_000, `failed after ${ended - started} ms`);
       assert.equal(d.stages?.find((x) => x.name === "ROLLBACK")?.status, "STAGE_SUCCESS");
+      failed = d;
     } finally {
       await setRate(0.1);
     }
@@ -182,5 +193,62 @@ describe("ANALYSIS end to end (real Prometheus, real processes)", () => {
     assert.ok(Math.abs(took - 8_000) <= 800, `the analysis took ${took} ms for a duration of 8 s`);
     const samples = JSON.parse(st?.metadata?.["analysis-samples.metrics-0"] ?? "[]") as unknown[];
     assert.ok(samples.length >= 5, `samples from before and after the restart: ${samples.length}`);
+  });
+
+  it("pipectl deployment logs shows each query, its values, the expected range and the verdict", async () => {
+    const r = await s.pipectl(["deployment", "logs", failed?.id ?? ""]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      /\[metrics-0\] every 1s: THRESHOLD of "app_error_rate\{variant="\{\{ \.Variant\.Name \}\}"\}" on prom \(expected value <= 0\.5\)/,
+    );
+    assert.match(
+      r.stdout,
+      /\[metrics-0\] app_error_rate\{variant="primary"\} = 0\.9.*outside the expected range \(value <= 0\.5\) \(failure 1; the limit is 1\)/,
+    );
+    assert.match(r.stdout, /Analysis failed: metrics-0 exceeded its failure limit \(1\)/);
+  });
+
+  it("the deployment page charts each analyzer over the stage's time, with the expected band and the failed points", async () => {
+    const executablePath = ["/usr/lib/chromium/chromium", "/usr/bin/chromium"].find((p) =>
+      existsSync(p),
+    );
+    assert.ok(executablePath, "chromium is installed (scripts/ensure-chromium.sh)");
+    const browser = await chromium.launch({ executablePath, headless: true });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(e.message));
+      await page.goto(`${s.httpUrl}/`);
+      await page.getByLabel("Username").fill("watcher");
+      await page.getByLabel("Password").fill("watcher-secret");
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.getByTestId("who").filter({ hasText: "watcher" }).waitFor();
+      const chartOf = async (d: DeploymentJson | undefined) => {
+        await page.goto(`${s.httpUrl}/deployments/${encodeURIComponent(d?.id ?? "")}`);
+        await page.locator('li[data-stage="ANALYSIS"] button.stage-head').click();
+        const chart = page.locator('figure.analysis-chart[data-analyzer="metrics-0"]');
+        await chart.waitFor();
+        return chart;
+      };
+      const ok = await chartOf(passed);
+      assert.ok(Number(await ok.getAttribute("data-samples")) >= 2, "a sample per evaluation");
+      assert.equal(await ok.getAttribute("data-failed"), "0");
+      assert.equal(await ok.locator("rect.band").getAttribute("data-max"), "0.5");
+      assert.equal(await ok.locator('polyline[data-series="primary"]').count(), 1);
+      const bad = await chartOf(failed);
+      assert.equal(await bad.getAttribute("data-failed"), "2");
+      assert.equal(await bad.locator("circle.failed-point").count(), 2);
+      assert.match(
+        (await bad.locator("svg").getAttribute("aria-label")) ?? "",
+        /metrics-0: 2 evaluation\(s\), 2 failed, expected −∞ … 0\.5/,
+      );
+      const artifacts = join(repoRoot(), "test-artifacts");
+      await mkdir(artifacts, { recursive: true });
+      await page.screenshot({ path: join(artifacts, "analysis-failed.png") });
+      assert.deepEqual(errors, [], "no page errors");
+    } finally {
+      await browser.close();
+    }
   });
 });

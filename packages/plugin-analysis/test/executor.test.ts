@@ -325,6 +325,42 @@ spec:
     }
   });
 
+  it("PREVIOUS: a first deployment passes at once; later it compares with the same span of the last analysis", async () => {
+    const previous = `          duration: 2s
+          metrics:
+            - strategy: PREVIOUS
+              provider: prom
+              query: app_error_rate{variant="{{ .Variant.Name }}"}
+              interval: 1s
+`;
+    const first = await analyze(previous);
+    assert.equal(statusOf(first.result), StageStatus.STAGE_SUCCESS, first.logs.join("\n"));
+    assert.ok(first.logs.some((l) => /this seems to be the first deployment/.test(l)));
+    const asked: string[] = [];
+    const withHistory = new AnalysisExecutor({
+      providers: new Map([["prom", new PrometheusProvider({ address: prom.url })]]),
+      previousAnalysisStart: async (appId) => {
+        asked.push(appId);
+        return Date.now() - 4_000; // the same values were scraped then
+      },
+    });
+    const saved = executor;
+    executor = withHistory;
+    try {
+      const again = await analyze(previous);
+      assert.equal(statusOf(again.result), StageStatus.STAGE_SUCCESS, again.logs.join("\n"));
+      assert.deepEqual(asked, ["app-1"]);
+      assert.ok(
+        again.logs.some((l) =>
+          /vs previous deployment app_error_rate.*no significant EITHER deviation/.test(l),
+        ),
+        again.logs.join("\n"),
+      );
+    } finally {
+      executor = saved;
+    }
+  });
+
   it("refuses a provider the piped does not have, naming it", async () => {
     const r = await analyze(threshold(0).replace("provider: prom", "provider: nope"));
     assert.equal(statusOf(r.result), StageStatus.STAGE_FAILURE);

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState, type ReactNode } from "react";
 import type { DeploymentJson, LogBlockJson, PipelineStageJson } from "@pipecd-ts/proto";
 import { call, errorMessage, useApi, useLive } from "../api.js";
+import { AnalysisCharts } from "../components/AnalysisCharts.js";
 import { ConfirmButton, ErrorBox, Loading, Status } from "../components/common.js";
 import { duration, ms, shortHash, when } from "../format.js";
 import { Link } from "../router.js";
@@ -504,6 +505,7 @@ export function DeploymentDetailsPage(props: { id: string }): ReactNode {
           />
         ))}
       </ol>
+      {shown?.name === "ANALYSIS" && <AnalysisCharts stage={shown} />}
       {shown && <StageLogs deploymentId={d.id ?? ""} stage={shown} version={version} />}
     </section>
   );
