@@ -25,8 +25,8 @@ check: bootstrap
 # its result is printed before the test summary and fails the run like any other check.
 test: bootstrap
 	@bash scripts/check.sh --eslint-background test-artifacts/eslint.txt
-	@bash scripts/ensure-chromium.sh   # the browser tests (test/web) drive Debian's chromium; the demo does not need it
-	@bash scripts/ensure-prometheus.sh   # the analysis provider tests (packages/plugin-analysis) query a real Prometheus
+	@bash scripts/ensure-debian-package.sh chromium "the browser tests drive it" /usr/bin/chromium /usr/lib/chromium/chromium
+	@bash scripts/ensure-debian-package.sh prometheus "the ANALYSIS tests query it" /usr/bin/prometheus
 	@echo "== tests (node:test; PostgreSQL started by scripts/with-postgres.sh)"
 	@PIPECD_LINT_RESULT=test-artifacts/eslint.txt bash scripts/with-postgres.sh bash scripts/run-tests.sh
 

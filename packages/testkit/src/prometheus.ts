@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "./ports.js";
 
-/** Debian's `prometheus` package (installed by scripts/ensure-prometheus.sh). */
+/** Debian's `prometheus` package (installed by scripts/ensure-debian-package.sh (make test)). */
 const PROMETHEUS_BIN = "/usr/bin/prometheus";
 /** How long Prometheus may take to answer `/-/ready` (it is ~1 s on a warm machine). */
 const READY_TIMEOUT_MS = 30_000;
@@ -35,7 +35,7 @@ export async function startPrometheus(o: {
   scrapeIntervalMs?: number;
 }): Promise<PrometheusServer> {
   if (!existsSync(PROMETHEUS_BIN))
-    throw new Error(`${PROMETHEUS_BIN} is missing: run scripts/ensure-prometheus.sh`);
+    throw new Error(`${PROMETHEUS_BIN} is missing: run scripts/ensure-debian-package.sh (make test)`);
   const interval = `${o.scrapeIntervalMs ?? 1000}ms`;
   const dir = await mkdtemp(join(tmpdir(), "promtest-"));
   const configFile = join(dir, "prometheus.yml");
