@@ -213,7 +213,10 @@ describe("ANALYSIS end to end (real Prometheus, real processes)", () => {
     const executablePath = ["/usr/lib/chromium/chromium", "/usr/bin/chromium"].find((p) =>
       existsSync(p),
     );
-    assert.ok(executablePath, "chromium is installed (scripts/ensure-debian-package.sh, run by make test)");
+    assert.ok(
+      executablePath,
+      "chromium is installed (scripts/ensure-debian-package.sh, run by make test)",
+    );
     const browser = await chromium.launch({ executablePath, headless: true });
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });

@@ -114,7 +114,10 @@ describe("web UI in Chromium", () => {
   };
 
   before(async () => {
-    assert.ok(CHROMIUM, "chromium is installed (scripts/ensure-debian-package.sh, run by make test)");
+    assert.ok(
+      CHROMIUM,
+      "chromium is installed (scripts/ensure-debian-package.sh, run by make test)",
+    );
     // The bundle under test is the current sources: the same step as bootstrap, a no-op when
     // dist/ is up to date (so control planes of tests running beside this one never see a
     // half-written dist/), a vite build (~1 s) when the sources changed.

@@ -35,7 +35,9 @@ export async function startPrometheus(o: {
   scrapeIntervalMs?: number;
 }): Promise<PrometheusServer> {
   if (!existsSync(PROMETHEUS_BIN))
-    throw new Error(`${PROMETHEUS_BIN} is missing: run scripts/ensure-debian-package.sh (make test)`);
+    throw new Error(
+      `${PROMETHEUS_BIN} is missing: run scripts/ensure-debian-package.sh (make test)`,
+    );
   const interval = `${o.scrapeIntervalMs ?? 1000}ms`;
   const dir = await mkdtemp(join(tmpdir(), "promtest-"));
   const configFile = join(dir, "prometheus.yml");
