@@ -13,7 +13,7 @@ import {
   type StageOptionsOf,
   type StageResult,
 } from "@pipecd-ts/plugin-sdk";
-import { sleep } from "@pipecd-ts/runtime";
+import { formatDuration, sleep } from "@pipecd-ts/runtime";
 import { evaluateHttp, evaluateMetrics, expectedText, type Verdict } from "./analyzer.js";
 import type { MetricsProvider } from "./types.js";
 
@@ -118,7 +118,7 @@ export class AnalysisExecutor implements StageExecutor<Options> {
     const remaining = end - now();
     if (recorded > 0)
       input.logger.info(
-        `Resuming the analysis: ${human(Math.max(0, remaining))} of ${human(opts.durationMs)} left` +
+        `Resuming the analysis: ${formatDuration(Math.max(0, remaining))} of ${formatDuration(opts.durationMs)} left` +
           (Object.keys(failures).length
             ? `; failures so far: ${Object.entries(failures)
                 .map(([k, n]) => `${k} ${n}`)
@@ -127,11 +127,11 @@ export class AnalysisExecutor implements StageExecutor<Options> {
       );
     else
       input.logger.info(
-        `Analyzing for ${human(opts.durationMs)} with ${analyzers.length} analyzer(s)`,
+        `Analyzing for ${formatDuration(opts.durationMs)} with ${analyzers.length} analyzer(s)`,
       );
     for (const a of analyzers)
       input.logger.info(
-        `[${a.id}] every ${human(a.intervalMs)}: ${a.spec.kind === "http" ? a.spec.query : `${a.spec.strategy} of "${a.spec.query}" on ${a.spec.provider}`}` +
+        `[${a.id}] every ${formatDuration(a.intervalMs)}: ${a.spec.kind === "http" ? a.spec.query : `${a.spec.strategy} of "${a.spec.query}" on ${a.spec.provider}`}` +
           (a.spec.strategy === "THRESHOLD" && a.spec.kind === "metrics"
             ? ` (expected ${expectedText({ min: a.spec.expected.min, max: a.spec.expected.max })})`
             : "") +
@@ -334,10 +334,4 @@ async function persist(
         );
     }
   }
-}
-
-function human(ms: number): string {
-  if (ms >= 3_600_000 && ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
-  if (ms >= 60_000 && ms % 60_000 === 0) return `${ms / 60_000}m`;
-  return `${Math.round(ms / 100) / 10}s`;
 }

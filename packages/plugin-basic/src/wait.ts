@@ -1,6 +1,6 @@
 import { StageStatus } from "@pipecd-ts/proto";
 import type { StageExecutor, StageInput, StageOptionsOf } from "@pipecd-ts/plugin-sdk";
-import { sleep } from "@pipecd-ts/runtime";
+import { formatDuration, sleep } from "@pipecd-ts/runtime";
 
 /**
  * Stage metadata key holding when a timed stage started: unix seconds as PipeCD's WAIT, with a
@@ -21,12 +21,6 @@ export async function stageStartTime(input: StageInput): Promise<number> {
   return now;
 }
 
-function human(ms: number): string {
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
-  return `${Math.round(ms / 100) / 10}s`;
-}
-
 /** WAIT: sleeps for `duration` (default 1m), resuming from the recorded start after a restart. */
 export class WaitExecutor implements StageExecutor<StageOptionsOf<"WAIT">> {
   async execute(input: StageInput<StageOptionsOf<"WAIT">>): Promise<StageStatus> {
@@ -35,9 +29,9 @@ export class WaitExecutor implements StageExecutor<StageOptionsOf<"WAIT">> {
     const remaining = started + durationMs - input.clock.now().getTime();
     if (remaining < durationMs - 1_000)
       input.logger.info(
-        `Resuming the wait: ${human(Math.max(0, remaining))} of ${human(durationMs)} left`,
+        `Resuming the wait: ${formatDuration(Math.max(0, remaining))} of ${formatDuration(durationMs)} left`,
       );
-    else input.logger.info(`Waiting for ${human(durationMs)}...`);
+    else input.logger.info(`Waiting for ${formatDuration(durationMs)}...`);
     if (remaining > 0) {
       try {
         await sleep(remaining, input.signal);
@@ -45,7 +39,7 @@ export class WaitExecutor implements StageExecutor<StageOptionsOf<"WAIT">> {
         return StageStatus.STAGE_CANCELLED; // the scheduler maps the stop reason
       }
     }
-    input.logger.success(`Waited for ${human(durationMs)}`);
+    input.logger.success(`Waited for ${formatDuration(durationMs)}`);
     return StageStatus.STAGE_SUCCESS;
   }
 }

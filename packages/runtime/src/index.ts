@@ -37,3 +37,4 @@ export {
   type Service,
   type SuperviseOptions,
 } from "./supervisor.js";
+export { formatDuration, formatSeconds } from "./format.js";

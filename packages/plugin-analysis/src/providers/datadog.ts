@@ -1,7 +1,7 @@
-import { readFile } from "node:fs/promises";
 import { AppError, InvalidArgumentError, errorCodeOfHttpStatus } from "@pipecd-ts/runtime";
 import { NoDataError, type DataPoint, type MetricsProvider, type QueryRange } from "../types.js";
 import { getJson } from "./http.js";
+import { readSecretFile } from "./secret-file.js";
 
 /** PipeCD's default Datadog site. */
 const DEFAULT_SITE = "datadoghq.com";
@@ -47,16 +47,7 @@ async function readKey(
 ): Promise<string> {
   if (file && data)
     throw new InvalidArgumentError(`datadog: set only one of ${name}File and ${name}Data`);
-  if (file) {
-    try {
-      return (await readFile(file, "utf8")).trim();
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? "unknown error";
-      throw new InvalidArgumentError(`datadog: cannot read ${name}File ${file}: ${code}`, {
-        cause: err,
-      });
-    }
-  }
+  if (file) return (await readSecretFile("datadog", `${name}File`, file)) ?? "";
   if (data) {
     // Go's base64.StdEncoding is strict; Buffer.from would silently skip bad characters.
     if (data.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(data))

@@ -1,6 +1,11 @@
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
-import { DeadlineExceededError, InvalidArgumentError, UnavailableError } from "@pipecd-ts/runtime";
+import {
+  DeadlineExceededError,
+  InvalidArgumentError,
+  UnavailableError,
+  formatSeconds,
+} from "@pipecd-ts/runtime";
 
 /** PipeCD's default per-call timeout of an ANALYSIS http entry (`analysisprovider/http`). */
 const DEFAULT_HTTP_CHECK_TIMEOUT_MS = 30_000;
@@ -162,11 +167,6 @@ function abortError(what: string, signal: AbortSignal): Error {
   const reason: unknown = signal.reason;
   if (reason instanceof Error) return reason;
   return new Error(`${what} was aborted: ${String(reason)}`);
-}
-
-/** `1.5` for 1500 ms, `30` for 30000 ms. */
-export function formatSeconds(ms: number): string {
-  return ms % 1000 === 0 ? String(ms / 1000) : (ms / 1000).toFixed(3).replace(/\.?0+$/, "");
 }
 
 /** One `headers[]` entry of an ANALYSIS http entry. */

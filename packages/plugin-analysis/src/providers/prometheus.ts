@@ -1,4 +1,3 @@
-import { readFile } from "node:fs/promises";
 import {
   AppError,
   InvalidArgumentError,
@@ -7,6 +6,7 @@ import {
 } from "@pipecd-ts/runtime";
 import { NoDataError, type DataPoint, type MetricsProvider, type QueryRange } from "../types.js";
 import { getJson } from "./http.js";
+import { readSecretFile } from "./secret-file.js";
 
 /** PipeCD's step: 1 minute, or the whole window when it is shorter. */
 const MAX_STEP_MS = 60_000;
@@ -40,9 +40,9 @@ export async function prometheusProviderFromConfig(
   logger?: Pick<Logger, "warn">,
 ): Promise<PrometheusProvider> {
   const [username, password, bearerToken] = await Promise.all([
-    readSecretFile("usernameFile", config.usernameFile),
-    readSecretFile("passwordFile", config.passwordFile),
-    readSecretFile("tokenFile", config.tokenFile),
+    readSecretFile("prometheus", "usernameFile", config.usernameFile),
+    readSecretFile("prometheus", "passwordFile", config.passwordFile),
+    readSecretFile("prometheus", "tokenFile", config.tokenFile),
   ]);
   return new PrometheusProvider({
     address: config.address,
@@ -51,21 +51,6 @@ export async function prometheusProviderFromConfig(
     bearerToken,
     logger,
   });
-}
-
-async function readSecretFile(
-  field: string,
-  path: string | undefined,
-): Promise<string | undefined> {
-  if (!path) return undefined;
-  try {
-    return (await readFile(path, "utf8")).trim();
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? "unknown error";
-    throw new InvalidArgumentError(`prometheus: cannot read ${field} ${path}: ${code}`, {
-      cause: err,
-    });
-  }
 }
 
 type PromSample = [number, string];

@@ -5,6 +5,7 @@ import {
   DeadlineExceededError,
   FailedPreconditionError,
   InvalidArgumentError,
+  formatSeconds,
 } from "@pipecd-ts/runtime";
 
 /** Largest stdout (and, separately, stderr) a tool may print before it is killed. */
@@ -241,8 +242,4 @@ export function toolErrorToAppError(e: unknown, prefix: string): unknown {
     case "spawn":
       return new FailedPreconditionError(e.message, { cause: e });
   }
-}
-
-function formatSeconds(ms: number): string {
-  return ms % 1000 === 0 ? String(ms / 1000) : (ms / 1000).toFixed(3).replace(/0+$/, "");
 }

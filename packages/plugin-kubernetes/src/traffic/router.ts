@@ -1,6 +1,6 @@
 import type { ApplicationConfig, SafetySettings, TrafficPercentages } from "@pipecd-ts/config";
 import type { StageLogger } from "@pipecd-ts/plugin-sdk";
-import { applyVariant, errorMessage, type KubeApi } from "../apply.js";
+import { applyVariant, errorMessage, variantValue, type KubeApi } from "../apply.js";
 import { asObj } from "../json.js";
 import { Annotation, type K8sObject, type Manifest } from "../manifest/manifest.js";
 
@@ -155,8 +155,7 @@ export function variantTarget(
   config: ApplicationConfig,
   variant: "canary" | "baseline",
 ): VariantTarget {
-  const value =
-    variant === "canary" ? config.variantLabel.canaryValue : config.variantLabel.baselineValue;
+  const value = variantValue(config.variantLabel, variant);
   const rolloutStage = variant === "canary" ? "K8S_CANARY_ROLLOUT" : "K8S_BASELINE_ROLLOUT";
   for (const s of config.pipeline.stages)
     if (
