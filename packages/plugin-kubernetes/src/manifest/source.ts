@@ -69,8 +69,6 @@ export class ManifestSource {
   private readonly plain = new PlainRenderer();
   private readonly cache = new Map<string, Entry>();
   private readonly cacheSize: number;
-  /** Renders actually run (cache misses), by method. */
-  readonly renders: Record<RenderMethod, number> = { plain: 0, kustomize: 0, helm: 0 };
 
   constructor(private readonly o: ManifestSourceOptions = {}) {
     this.cacheSize = o.cacheSize ?? 150;
@@ -101,7 +99,6 @@ export class ManifestSource {
           `this piped cannot render ${method} applications (no ${method} tool is configured)`,
         );
       const notes: string[] = [];
-      this.renders[method]++;
       const t0 = performance.now();
       const event = (manifests: number | undefined, error?: string): void =>
         this.o.onRender?.({
