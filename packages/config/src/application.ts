@@ -6,7 +6,7 @@ import {
 } from "./analysis.js";
 import { PredefinedStageId, StageName } from "@pipecd-ts/model";
 import { readSafety, type SafetySettings } from "./safety.js";
-import { readConfigFile } from "./source.js";
+import { readConfigFile, type ConfigIssue } from "./source.js";
 import {
   deepFreeze,
   openConfigDocument,
@@ -308,6 +308,11 @@ export interface ApplicationConfig {
   readonly notification: Readonly<YamlMap> | undefined;
   readonly eventWatcher: readonly unknown[];
   readonly driftDetection: Readonly<YamlMap> | undefined;
+  /**
+   * What the user must be told though the file is valid, in file order: keys ignored as PipeCD
+   * ignores them (in pipeline stages) and fields accepted but not implemented yet.
+   */
+  readonly warnings: readonly ConfigIssue[];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -471,9 +476,34 @@ export function parseApplicationConfig(file: string, text: string): ApplicationC
     notification: r.looseMap(S("notification"), spec.notification),
     eventWatcher: r.looseList(S("eventWatcher"), spec.eventWatcher),
     driftDetection: r.looseMap(S("driftDetection"), spec.driftDetection),
+    warnings: [],
   };
+  warnNotImplemented(r, spec, cfg);
   issues.throwIfAny(file);
-  return deepFreeze(cfg);
+  return deepFreeze({ ...cfg, warnings: issues.warnings() });
+}
+
+/**
+ * Warns about each field PipeCD has that this product accepts as written without acting on it
+ * yet, when the file asks for something with it.
+ */
+function warnNotImplemented(r: FieldReader, spec: YamlMap, cfg: ApplicationConfig): void {
+  for (const k of [
+    "postSync",
+    "encryption",
+    "attachment",
+    "notification",
+    "eventWatcher",
+    "driftDetection",
+    "resourceRoutes",
+  ])
+    r.notImplemented(["spec", k], spec[k]);
+  r.notImplemented(["spec", "input", "kubectlVersion"], cfg.input.kubectlVersion, "");
+  r.notImplemented(["spec", "input", "autoCreateNamespace"], cfg.input.autoCreateNamespace, false);
+  r.notImplemented(["spec", "planner", "autoRollback"], cfg.planner.autoRollback, true);
+  const { onOutOfSync, onChain } = cfg.trigger;
+  r.notImplemented(["spec", "trigger", "onOutOfSync", "disabled"], onOutOfSync.disabled, true);
+  r.notImplemented(["spec", "trigger", "onChain", "disabled"], onChain.disabled, true);
 }
 
 /** Reads and parses an application config file (e.g. `app.pipecd.yaml`). */
@@ -742,34 +772,50 @@ function readStages(
   const sp = [...p, "stages"];
   const stages: PipelineStageConfig[] = [];
   const ids = new Map<string, number>();
-  r.list(sp, m.stages).forEach((item, index) => {
-    const ip = [...sp, index];
-    const st = r.map(ip, item);
-    if (!st) {
-      if (item === undefined || item === null) r.add(ip, "must be a mapping with name and with");
-      return;
-    }
-    r.keys(ip, st, ["id", "name", "desc", "timeout", "with"]);
-    const id = r.string([...ip, "id"], st.id) || `stage-${index}`;
-    if (id === PredefinedStageId.K8S_SYNC || id === PredefinedStageId.ROLLBACK)
-      r.add([...ip, "id"], `"${id}" is reserved for a predefined stage`);
-    const first = ids.get(id);
-    if (first !== undefined)
-      r.add(
-        st.id === undefined ? ip : [...ip, "id"],
-        `duplicate stage id "${id}" (also stage ${first})`,
-      );
-    else ids.set(id, index);
-    const desc = r.string([...ip, "desc"], st.desc);
-    const timeoutMs = r.optionalDurationMs([...ip, "timeout"], st.timeout);
-    const name = readStageName(r, [...ip, "name"], st.name);
-    if (name === undefined) return;
-    const wp = [...ip, "with"];
-    const w = r.map(wp, st.with) ?? {};
-    const common = { index, id, desc, timeoutMs };
-    stages.push(stageWith(r, wp, w, name, common, variant));
-  });
+  r.list(sp, m.stages).forEach((item, index) =>
+    r.ignoringUnknownKeys(IGNORED_IN_STAGES, () => {
+      const stage = readStage(r, [...sp, index], item, index, ids, variant);
+      if (stage) stages.push(stage);
+    }),
+  );
   return stages;
+}
+
+/** Why unknown keys in a stage entry are warnings, not errors (PipeCD's `PipelineStage.UnmarshalJSON`). */
+const IGNORED_IN_STAGES = "as PipeCD does in pipeline stages";
+
+function readStage(
+  r: FieldReader,
+  ip: FieldPath,
+  item: unknown,
+  index: number,
+  ids: Map<string, number>,
+  variant: KubernetesVariantLabel,
+): PipelineStageConfig | undefined {
+  const st = r.map(ip, item);
+  if (!st) {
+    if (item === undefined || item === null) r.add(ip, "must be a mapping with name and with");
+    return undefined;
+  }
+  r.keys(ip, st, ["id", "name", "desc", "timeout", "with"]);
+  const id = r.string([...ip, "id"], st.id) || `stage-${index}`;
+  if (id === PredefinedStageId.K8S_SYNC || id === PredefinedStageId.ROLLBACK)
+    r.add([...ip, "id"], `"${id}" is reserved for a predefined stage`);
+  const first = ids.get(id);
+  if (first !== undefined)
+    r.add(
+      st.id === undefined ? ip : [...ip, "id"],
+      `duplicate stage id "${id}" (also stage ${first})`,
+    );
+  else ids.set(id, index);
+  const desc = r.string([...ip, "desc"], st.desc);
+  const timeoutMs = r.optionalDurationMs([...ip, "timeout"], st.timeout);
+  const name = readStageName(r, [...ip, "name"], st.name);
+  if (name === undefined) return undefined;
+  const wp = [...ip, "with"];
+  const w = r.map(wp, st.with) ?? {};
+  const common = { index, id, desc, timeoutMs };
+  return stageWith(r, wp, w, name, common, variant);
 }
 
 function readStageName(r: FieldReader, p: FieldPath, v: unknown): PipelineStageName | undefined {

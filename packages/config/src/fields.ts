@@ -27,11 +27,43 @@ export function deepFreeze<T>(v: T): T {
  * YAML `null` (an empty value) is treated like an absent field, as Go's JSON decoder does.
  */
 export class FieldReader {
+  /** Set while reading where unknown keys are ignored with a warning: why they are. */
+  #lenient: string | undefined;
+
   constructor(readonly issues: IssueCollector) {}
 
   /** Records an issue at `path`. */
   add(path: FieldPath, message: string): void {
     this.issues.add(path, message);
+  }
+
+  /** Records a warning at `path`: the file stays valid, and the user is told. */
+  warn(path: FieldPath, message: string): void {
+    this.issues.warn(path, message);
+  }
+
+  /**
+   * Runs `fn` with unknown keys turned from issues into warnings that give `why`, for the parts
+   * where PipeCD ignores unknown keys (pipeline stage entries and their `with`, nested keys too).
+   */
+  ignoringUnknownKeys<T>(why: string, fn: () => T): T {
+    const outer = this.#lenient;
+    this.#lenient = outer ?? why;
+    try {
+      return fn();
+    } finally {
+      this.#lenient = outer;
+    }
+  }
+
+  /**
+   * Warns that the field at `path` is accepted (PipeCD has it) but not implemented yet, when the
+   * file sets it to anything but `inert` (the value that asks for nothing, e.g. `disabled: true`).
+   */
+  notImplemented(path: FieldPath, v: unknown, inert?: unknown): void {
+    if (v === undefined || v === null || v === inert) return;
+    if (Array.isArray(v) && v.length === 0) return;
+    this.warn(path, "is not supported yet and has no effect");
   }
 
   /** A mapping, or undefined when absent; a non-mapping is an issue. */
@@ -57,13 +89,10 @@ export class FieldReader {
   /** Flags every key of `obj` not in `known`. */
   keys(path: FieldPath, obj: YamlMap, known: readonly string[]): void {
     for (const k of Object.keys(obj)) {
-      if (!known.includes(k))
-        this.add(
-          [...path, k],
-          known.length === 0
-            ? "unknown field (this takes no options)"
-            : `unknown field (known: ${known.join(", ")})`,
-        );
+      if (known.includes(k)) continue;
+      const knownText = known.length === 0 ? "this takes no options" : `known: ${known.join(", ")}`;
+      if (this.#lenient === undefined) this.add([...path, k], `unknown field (${knownText})`);
+      else this.warn([...path, k], `unknown field, ignored ${this.#lenient} (${knownText})`);
     }
   }
 

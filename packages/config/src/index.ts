@@ -12,6 +12,7 @@ export {
 } from "./analysis.js";
 export {
   ConfigError,
+  formatConfigIssue,
   IssueCollector,
   YamlSource,
   formatPath,

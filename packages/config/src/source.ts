@@ -11,6 +11,11 @@ export interface ConfigIssue {
   line?: number;
 }
 
+/** `file:line: path: message`, the one-line form of an issue or a warning. */
+export function formatConfigIssue(file: string, i: ConfigIssue): string {
+  return `${file}${i.line ? `:${i.line}` : ""}: ${i.path || "(root)"}: ${i.message}`;
+}
+
 /** Thrown when a config file is invalid; lists every problem with its path and line. */
 export class ConfigError extends InvalidArgumentError {
   constructor(
@@ -18,10 +23,7 @@ export class ConfigError extends InvalidArgumentError {
     readonly issues: ConfigIssue[],
   ) {
     super(
-      `invalid config ${file}:\n` +
-        issues
-          .map((i) => `  ${file}${i.line ? `:${i.line}` : ""}: ${i.path || "(root)"}: ${i.message}`)
-          .join("\n"),
+      `invalid config ${file}:\n` + issues.map((i) => `  ${formatConfigIssue(file, i)}`).join("\n"),
     );
   }
 }
@@ -78,24 +80,45 @@ export class YamlSource {
   }
 }
 
-/** Collects issues while a loader walks a config value. */
+/**
+ * Collects issues (which make the file invalid) and warnings (accepted, but the user must be
+ * told: an ignored key, a field that has no effect yet) while a loader walks a config value.
+ */
 export class IssueCollector {
   readonly issues: ConfigIssue[] = [];
+  readonly #warnings: ConfigIssue[] = [];
   constructor(private readonly src?: YamlSource) {}
 
   add(path: (string | number)[], message: string): void {
-    this.issues.push({ path: formatPath(path), message, line: this.src?.lineOf(path) });
+    this.issues.push(this.#issue(path, message));
+  }
+
+  warn(path: (string | number)[], message: string): void {
+    this.#warnings.push(this.#issue(path, message));
+  }
+
+  /** The warnings recorded, in file order (frozen). */
+  warnings(): readonly ConfigIssue[] {
+    return Object.freeze(inFileOrder(this.#warnings).map((w) => Object.freeze(w)));
   }
 
   /** Throws a ConfigError listing every issue added, in file order, if there is any. */
   throwIfAny(file: string): void {
     if (this.issues.length === 0) return;
-    const inFileOrder = this.issues
-      .map((issue, i) => ({ issue, i }))
-      .sort((a, b) => (a.issue.line ?? 0) - (b.issue.line ?? 0) || a.i - b.i)
-      .map((x) => x.issue);
-    throw new ConfigError(file, inFileOrder);
+    throw new ConfigError(file, inFileOrder(this.issues));
   }
+
+  #issue(path: (string | number)[], message: string): ConfigIssue {
+    const line = this.src?.lineOf(path);
+    return { path: formatPath(path), message, ...(line !== undefined ? { line } : {}) };
+  }
+}
+
+function inFileOrder(issues: readonly ConfigIssue[]): ConfigIssue[] {
+  return issues
+    .map((issue, i) => ({ issue, i }))
+    .sort((a, b) => (a.issue.line ?? 0) - (b.issue.line ?? 0) || a.i - b.i)
+    .map((x) => x.issue);
 }
 
 /** Formats `["spec","users",1,"role"]` as `spec.users[1].role`. */

@@ -308,7 +308,6 @@ describe("application config: errors list every problem with path and line", () 
         ["spec.pipeline.stages[1].name", 13, /ROLLBACK is a predefined stage/],
         ["spec.pipeline.stages[2].name", 14, /unsupported stage name "SCRIPT_RUN"/],
         ["spec.pipeline.stages[3].with.duration", 20, /must be a duration/],
-        ["spec.pipeline.stages[3].with.until", 21, /unknown field \(known: duration, skipOn\)/],
         ["spec.pipeline.stages[4].id", 22, /duplicate stage id "same" \(also stage 3\)/],
         ["spec.pipeline.stages[4].with.minApproverNum", 25, /must be at least 1, got 0/],
         ["spec.pipeline.stages[5].with.replicas", 28, /must not be negative/],
@@ -317,7 +316,6 @@ describe("application config: errors list every problem with path and line", () 
         ["spec.pipeline.stages[8].with.primary", 38, /must be 100, got 90 \+ 20 \+ 0/],
         ["spec.pipeline.stages[9].with", 41, /canary \(60\) \+ baseline \(50\) exceed 100/],
         ["spec.pipeline.stages[10].with.primary", 47, /primary: 10 contradicts all: canary/],
-        ["spec.pipeline.stages[11].with.force", 50, /unknown field/],
         ["spec.pipeline.stages[11].timeout", 51, /must be a duration/],
         ["spec.trigger.onOutOfSync.minWindow", 54, /must be a duration/],
         ["spec.trafficRouting.istio.host", 55, /istio routing without a host/],
@@ -620,6 +618,146 @@ spec:
     assert.match(err.message, /metrics\[1\]\.provider: is required/);
     assert.match(err.message, /metrics\[1\]\.interval: is required/);
     assert.match(err.message, /https\[0\]\.url: must be an http:\/\/ or https:\/\/ URL/);
+  });
+});
+
+describe("application config: warnings (accepted, and the user is told)", () => {
+  const app = (spec: string): string =>
+    `apiVersion: pipecd.dev/v1beta1\nkind: KubernetesApp\nspec:\n${spec}`;
+  const warningsOf = (text: string): string[] =>
+    parseApplicationConfig("app.pipecd.yaml", text).warnings.map(
+      (w) => `${w.line}: ${w.path}: ${w.message}`,
+    );
+
+  it("PipeCD's analysis-with-baseline example loads, with its unknown `threshold` key a warning", () => {
+    const text = app(`  name: analysis-with-baseline
+  pipeline:
+    stages:
+      - name: K8S_CANARY_ROLLOUT
+        with:
+          replicas: 10%
+      - name: K8S_BASELINE_ROLLOUT
+        with:
+          replicas: 10%
+      - name: ANALYSIS
+        with:
+          duration: 10m
+          threshold: 2
+      - name: K8S_PRIMARY_ROLLOUT
+      - name: K8S_CANARY_CLEAN
+      - name: K8S_BASELINE_CLEAN
+`);
+    const cfg = parseApplicationConfig("app.pipecd.yaml", text);
+    assert.equal(cfg.pipeline.stages.length, 6);
+    assert.equal(stageOf(cfg, 2, "ANALYSIS").with.durationMs, 600_000);
+    assert.deepEqual(warningsOf(text), [
+      "16: spec.pipeline.stages[2].with.threshold: unknown field, ignored as PipeCD does in " +
+        "pipeline stages (known: duration, restartThreshold, metrics, logs, https, skipOn)",
+    ]);
+  });
+
+  it("unknown keys at stage level and anywhere inside `with` are warnings, in file order", () => {
+    const text = app(`  pipeline:
+    stages:
+      - name: WAIT_APPROVAL
+        approver: alice
+        with:
+          duration: 1h
+          skipOn:
+            branches: [main]
+      - name: ANALYSIS
+        with:
+          duration: 1m
+          metrics:
+            - provider: prom
+              query: up
+              interval: 1m
+              expected: { max: 1, avg: 0.5 }
+              weight: 3
+      - name: K8S_CANARY_CLEAN
+        with:
+          force: true
+`);
+    assert.deepEqual(
+      warningsOf(text).map((w) => w.replace(/ \((known: .*|this takes no options)\)$/, "")),
+      [
+        "7: spec.pipeline.stages[0].approver: unknown field, ignored as PipeCD does in pipeline stages",
+        "9: spec.pipeline.stages[0].with.duration: unknown field, ignored as PipeCD does in pipeline stages",
+        "11: spec.pipeline.stages[0].with.skipOn.branches: unknown field, ignored as PipeCD does in pipeline stages",
+        "19: spec.pipeline.stages[1].with.metrics[0].expected.avg: unknown field, ignored as PipeCD does in pipeline stages",
+        "20: spec.pipeline.stages[1].with.metrics[0].weight: unknown field, ignored as PipeCD does in pipeline stages",
+        "23: spec.pipeline.stages[2].with.force: unknown field, ignored as PipeCD does in pipeline stages",
+      ],
+    );
+  });
+
+  it("unknown keys elsewhere in spec stay errors, even beside ignored stage keys", () => {
+    const err = configError(() =>
+      parseApplicationConfig(
+        "app.pipecd.yaml",
+        app(`  input:
+    manifestz: [a.yaml]
+  pipeline:
+    stages:
+      - name: WAIT
+        with: { duration: 1s, until: never }
+`),
+      ),
+    );
+    assert.deepEqual(
+      err.issues.map((i) => i.path),
+      ["spec.input.manifestz"],
+    );
+  });
+
+  it("fields accepted but not implemented yet warn when set to do something", () => {
+    const text = app(`  input:
+    kubectlVersion: 1.30.0
+    autoCreateNamespace: true
+  trigger:
+    onOutOfSync:
+      disabled: false
+    onChain:
+      disabled: true
+  planner:
+    autoRollback: false
+  eventWatcher:
+    - matcher: { name: image }
+  notification:
+    mentions: [{ event: DEPLOYMENT_FAILED, slack: [U1] }]
+  driftDetection: {}
+`);
+    assert.deepEqual(warningsOf(text), [
+      "5: spec.input.kubectlVersion: is not supported yet and has no effect",
+      "6: spec.input.autoCreateNamespace: is not supported yet and has no effect",
+      "9: spec.trigger.onOutOfSync.disabled: is not supported yet and has no effect",
+      "13: spec.planner.autoRollback: is not supported yet and has no effect",
+      "14: spec.eventWatcher: is not supported yet and has no effect",
+      "16: spec.notification: is not supported yet and has no effect",
+      "18: spec.driftDetection: is not supported yet and has no effect",
+    ]);
+  });
+
+  it("the seed examples have no warnings; the every-field fixture warns once per unimplemented field", () => {
+    for (const f of ["app-mesh-istio-canary.yaml", "app-bluegreen-podselector.yaml"])
+      assert.deepEqual(parseFixture(f).warnings, [], f);
+    assert.deepEqual(
+      parseFixture("app-full.yaml").warnings.map((w) => w.path),
+      [
+        "spec.planner.autoRollback",
+        "spec.trigger.onOutOfSync.disabled",
+        "spec.trigger.onChain.disabled",
+        "spec.postSync",
+        "spec.encryption",
+        "spec.attachment",
+        "spec.notification",
+        "spec.eventWatcher",
+        "spec.driftDetection",
+        "spec.input.autoCreateNamespace",
+        "spec.input.kubectlVersion",
+        "spec.resourceRoutes",
+      ],
+    );
   });
 });
 
