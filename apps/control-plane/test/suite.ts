@@ -159,6 +159,58 @@ export function controlPlaneSuite(
       assert.equal(d.deployment.metadata?.x, undefined);
     });
 
+    it("config warnings: kept on the application and on a planned deployment; an unchanged report writes nothing; too many or another piped's app are refused", async () => {
+      const md = { metadata: a.md };
+      const warning = {
+        file: "apps/a/app.pipecd.yaml",
+        path: "spec.pipeline.stages[0].with.threshold",
+        line: 9,
+        message: "unknown field, ignored as PipeCD does in pipeline stages",
+      };
+      const report = (warnings: (typeof warning)[], commitHash = "c1", p = a) =>
+        p.client.reportApplicationConfigWarnings(
+          { applicationId: appA, commitHash, warnings },
+          { metadata: p.md },
+        );
+      await report([warning]);
+      const first = (await t.admin.call("getApplication", { params: { id: appA } })).application;
+      assert.deepEqual(first.configWarnings, [warning]);
+      assert.equal(first.configCommitHash, "c1");
+      await report([warning]);
+      const again = (await t.admin.call("getApplication", { params: { id: appA } })).application;
+      assert.equal(
+        again.updatedAt,
+        first.updatedAt,
+        "the same warnings at the same commit write nothing",
+      );
+
+      const tooMany = Array.from({ length: 51 }, () => warning);
+      assert.equal(await grpcCode(report(tooMany)), grpc.status.INVALID_ARGUMENT);
+      const long = { ...warning, message: "x".repeat(1001) };
+      assert.equal(await grpcCode(report([long])), grpc.status.INVALID_ARGUMENT);
+      assert.equal(await grpcCode(report([], "c2", b)), grpc.status.PERMISSION_DENIED);
+
+      await report([], "c2");
+      const cleared = (await t.admin.call("getApplication", { params: { id: appA } })).application;
+      assert.deepEqual(cleared.configWarnings, []);
+      assert.equal(cleared.configCommitHash, "c2");
+
+      await a.client.createDeployment(
+        { deployment: create(DeploymentSchema, { id: "dep-warned", applicationId: appA }) },
+        md,
+      );
+      await a.client.reportDeploymentPlanned(
+        { deploymentId: "dep-warned", summary: "s", configWarnings: [warning] },
+        md,
+      );
+      const d = await t.admin.call("getDeployment", { params: { id: "dep-warned" } });
+      assert.deepEqual(d.deployment.configWarnings, [warning]);
+      await a.client.reportDeploymentCompleted(
+        { deploymentId: "dep-warned", status: DeploymentStatus.DEPLOYMENT_CANCELLED },
+        md,
+      );
+    });
+
     it("gRPC calls with missing ids are INVALID_ARGUMENT", async () => {
       const md = { metadata: a.md };
       assert.equal(

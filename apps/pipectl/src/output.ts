@@ -1,3 +1,5 @@
+import { formatConfigWarning, type ConfigWarningLike } from "@pipecd-ts/rest-api";
+
 /** Renders rows as left-aligned columns separated by two spaces, with a header row. */
 export function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
@@ -7,6 +9,18 @@ export function table(headers: string[], rows: string[][]): string {
       .join("  ")
       .trimEnd();
   return [line(headers), ...rows.map(line)].join("\n") + "\n";
+}
+
+/**
+ * A titled list of config warnings, one `file:line: path: message` per line; "" when there are
+ * none.
+ */
+export function warningLines(
+  title: string,
+  warnings: readonly ConfigWarningLike[] | undefined,
+): string {
+  if (!warnings?.length) return "";
+  return `${title} (${warnings.length}):\n${warnings.map((w) => `  ${formatConfigWarning(w)}\n`).join("")}`;
 }
 
 /** `Key: value` lines with the values aligned. */

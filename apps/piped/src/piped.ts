@@ -83,7 +83,8 @@ export interface Piped {
 /** Validates an app config for the trigger: its trigger settings or the error naming the field. */
 export const inspectAppConfig: ConfigInspector = (file, text) => {
   try {
-    return { ok: true, trigger: parseApplicationConfig(file, text).trigger };
+    const cfg = parseApplicationConfig(file, text);
+    return { ok: true, trigger: cfg.trigger, warnings: cfg.warnings };
   } catch (err) {
     return { ok: false, message: (err as Error).message };
   }

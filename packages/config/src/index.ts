@@ -12,7 +12,6 @@ export {
 } from "./analysis.js";
 export {
   ConfigError,
-  formatConfigIssue,
   IssueCollector,
   YamlSource,
   formatPath,

@@ -1,5 +1,6 @@
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Document, type Node } from "yaml";
 import { readFile } from "node:fs/promises";
+import { formatConfigWarning } from "@pipecd-ts/model";
 import { InvalidArgumentError } from "@pipecd-ts/runtime";
 
 /** One problem found in a config file. */
@@ -11,11 +12,6 @@ export interface ConfigIssue {
   line?: number;
 }
 
-/** `file:line: path: message`, the one-line form of an issue or a warning. */
-export function formatConfigIssue(file: string, i: ConfigIssue): string {
-  return `${file}${i.line ? `:${i.line}` : ""}: ${i.path || "(root)"}: ${i.message}`;
-}
-
 /** Thrown when a config file is invalid; lists every problem with its path and line. */
 export class ConfigError extends InvalidArgumentError {
   constructor(
@@ -23,7 +19,8 @@ export class ConfigError extends InvalidArgumentError {
     readonly issues: ConfigIssue[],
   ) {
     super(
-      `invalid config ${file}:\n` + issues.map((i) => `  ${formatConfigIssue(file, i)}`).join("\n"),
+      `invalid config ${file}:\n` +
+        issues.map((i) => `  ${formatConfigWarning({ file, ...i })}`).join("\n"),
     );
   }
 }

@@ -19,3 +19,12 @@ export {
   StageName,
 } from "./stages.js";
 export { roleName, parseRole, roleAllows, type RoleName } from "./roles.js";
+export {
+  MAX_CONFIG_WARNINGS,
+  MAX_CONFIG_WARNING_TEXT,
+  capConfigWarnings,
+  configWarningsProblem,
+  formatConfigWarning,
+  sameConfigWarnings,
+  type ConfigWarningLike,
+} from "./warnings.js";

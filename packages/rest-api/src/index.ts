@@ -19,3 +19,5 @@ export {
   type RestClientOptions,
 } from "./client.js";
 export { buildOpenApiDocument } from "./openapi.js";
+// The one-line form of a config warning, for the clients (web UI, pipectl).
+export { formatConfigWarning, type ConfigWarningLike } from "@pipecd-ts/model";

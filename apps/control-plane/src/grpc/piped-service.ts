@@ -21,7 +21,12 @@ import {
 } from "@pipecd-ts/proto";
 import { redactRemote, type ControlPlaneLimits } from "@pipecd-ts/config";
 import type { Datastore } from "@pipecd-ts/datastore";
-import { isDeploymentCompleted } from "@pipecd-ts/model";
+import {
+  configWarningsProblem,
+  isDeploymentCompleted,
+  sameConfigWarnings,
+  type ConfigWarningLike,
+} from "@pipecd-ts/model";
 import {
   AppError,
   InvalidArgumentError,
@@ -93,6 +98,13 @@ function checkRequest(input: DescMessage, request: unknown): void {
 function need(value: string, field: string): string {
   if (!value) throw new InvalidArgumentError(`${field} is required`);
   return value;
+}
+
+/** Config warnings within the limits (model `capConfigWarnings`), else InvalidArgument. */
+function checkedWarnings<W extends ConfigWarningLike>(warnings: W[]): W[] {
+  const problem = configWarningsProblem(warnings);
+  if (problem) throw new InvalidArgumentError(problem);
+  return warnings;
 }
 
 /** Builds the PipedService handlers: auth, validation, ownership, idempotent reports. */
@@ -502,6 +514,7 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
         d.runningConfigFilename = req.runningConfigFilename;
         d.version = req.version;
         d.versions = req.versions;
+        d.configWarnings = checkedWarnings(req.configWarnings);
         if (d.trigger) {
           d.trigger.syncStrategy = req.syncStrategy;
           d.trigger.strategySummary = req.strategySummary;
@@ -674,6 +687,24 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
       });
       return {};
     }),
+
+    reportApplicationConfigWarnings: unary(
+      "ReportApplicationConfigWarnings",
+      async (req, piped) => {
+        const app = await ownedApp(req.applicationId, piped);
+        const warnings = checkedWarnings(req.warnings);
+        if (
+          app.configCommitHash === req.commitHash &&
+          sameConfigWarnings(app.configWarnings, warnings)
+        )
+          return {};
+        await updateApp(app.id, (a) => {
+          a.configWarnings = warnings;
+          a.configCommitHash = req.commitHash;
+        });
+        return {};
+      },
+    ),
 
     reportApplicationLiveState: unary("ReportApplicationLiveState", async (req, piped) => {
       const snap = req.snapshot;

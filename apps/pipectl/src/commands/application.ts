@@ -3,7 +3,7 @@ import { PAGE_FLAGS, int, labels, oneOf, required, str } from "../args.js";
 import { UsageError } from "../errors.js";
 import type { CommandSpec, GroupSpec } from "../command.js";
 import { idCommand } from "./by-id.js";
-import { age, clip, fields, table } from "../output.js";
+import { age, clip, fields, table, warningLines } from "../output.js";
 
 type ApplicationJson = ResponseOf<"getApplication">["application"];
 
@@ -13,7 +13,18 @@ const STRATEGIES = ["AUTO", "QUICK_SYNC", "PIPELINE"] as const;
 function appTable(apps: ApplicationJson[]): string {
   if (apps.length === 0) return "No applications.\n";
   return table(
-    ["ID", "NAME", "PIPED", "REPO", "PATH", "SYNC", "DISABLED", "LAST DEPLOYMENT", "AGE"],
+    [
+      "ID",
+      "NAME",
+      "PIPED",
+      "REPO",
+      "PATH",
+      "SYNC",
+      "WARNINGS",
+      "DISABLED",
+      "LAST DEPLOYMENT",
+      "AGE",
+    ],
     apps.map((a) => [
       a.id ?? "",
       clip(a.name, 40),
@@ -21,6 +32,7 @@ function appTable(apps: ApplicationJson[]): string {
       a.gitPath?.repo?.id ?? "",
       a.gitPath?.path ?? "",
       a.syncState?.status ?? "-",
+      String(a.configWarnings?.length ?? 0),
       a.disabled ? "yes" : "no",
       a.mostRecentlyTriggeredDeployment?.deploymentId || "-",
       age(a.createdAt),
@@ -32,25 +44,31 @@ function appDetails(a: ApplicationJson): string {
   const lbl = Object.entries(a.labels ?? {})
     .map(([k, v]) => `${k}=${v}`)
     .join(", ");
-  return fields([
-    ["ID", a.id ?? ""],
-    ["Name", a.name ?? ""],
-    ["Piped", a.pipedId ?? ""],
-    ["Repository", a.gitPath?.repo?.id ?? ""],
-    ["Path", a.gitPath?.path ?? ""],
-    ["Config file", a.gitPath?.configFilename || "app.pipecd.yaml"],
-    ["Platform", a.platformProvider || "-"],
-    ["Labels", lbl || "-"],
-    ["Disabled", a.disabled ? "yes" : "no"],
-    [
-      "Sync state",
-      `${a.syncState?.status ?? "-"}${a.syncState?.shortReason ? ` (${a.syncState.shortReason})` : ""}`,
-    ],
-    ["Last triggered", a.mostRecentlyTriggeredDeployment?.deploymentId || "-"],
-    ["Last successful", a.mostRecentlySuccessfulDeployment?.deploymentId || "-"],
-    ["Description", a.description || "-"],
-    ["Created", `${a.createdAt ?? "-"} (${age(a.createdAt)} ago)`],
-  ]);
+  return (
+    fields([
+      ["ID", a.id ?? ""],
+      ["Name", a.name ?? ""],
+      ["Piped", a.pipedId ?? ""],
+      ["Repository", a.gitPath?.repo?.id ?? ""],
+      ["Path", a.gitPath?.path ?? ""],
+      ["Config file", a.gitPath?.configFilename || "app.pipecd.yaml"],
+      ["Platform", a.platformProvider || "-"],
+      ["Labels", lbl || "-"],
+      ["Disabled", a.disabled ? "yes" : "no"],
+      [
+        "Sync state",
+        `${a.syncState?.status ?? "-"}${a.syncState?.shortReason ? ` (${a.syncState.shortReason})` : ""}`,
+      ],
+      ["Last triggered", a.mostRecentlyTriggeredDeployment?.deploymentId || "-"],
+      ["Last successful", a.mostRecentlySuccessfulDeployment?.deploymentId || "-"],
+      ["Description", a.description || "-"],
+      ["Created", `${a.createdAt ?? "-"} (${age(a.createdAt)} ago)`],
+    ]) +
+    warningLines(
+      `Config warnings at commit ${(a.configCommitHash ?? "").slice(0, 7)}`,
+      a.configWarnings,
+    )
+  );
 }
 
 /** "true"/"false" for --disabled. */

@@ -9,7 +9,7 @@ import {
   type StageJson,
 } from "../deployments.js";
 import { CliError, ExitCode, UsageError } from "../errors.js";
-import { age, clip, fields, short, table } from "../output.js";
+import { age, clip, fields, short, table, warningLines } from "../output.js";
 import { waitForDeployment } from "../wait.js";
 
 const ID = [
@@ -82,7 +82,8 @@ function deploymentDetails(d: DeploymentJson): string {
     ["Completed", d.completedAt && d.completedAt !== "1970-01-01T00:00:00Z" ? d.completedAt : "-"],
   ]);
   const stages = shownStages(d);
-  return `${head}\n${stages.length ? stageTable(stages) : "No stages planned yet.\n"}`;
+  const warnings = warningLines("Config warnings", d.configWarnings);
+  return `${head}${warnings ? `\n${warnings}` : ""}\n${stages.length ? stageTable(stages) : "No stages planned yet.\n"}`;
 }
 
 async function getDeployment(ctx: Context, id: string): Promise<DeploymentJson> {
@@ -156,8 +157,9 @@ const commands: CommandSpec[] = [
         help: "logs of this attempt of the stage (default: the latest); needs --stage",
       },
     },
-    details: `JSON: {"deploymentId": "...", "stages": [{"id", "name", "status", "retriedCount",
-      "blocks": [LogBlock, ...], "completed": bool}, ...]}`,
+    details: `The plan's config warnings (ignored keys, fields with no effect yet) come first.
+JSON: {"deploymentId": "...", "configWarnings": [ConfigWarning, ...], "stages": [{"id", "name",
+      "status", "retriedCount", "blocks": [LogBlock, ...], "completed": bool}, ...]}`,
     async run(ctx, v, [id = ""]) {
       const h = ctx.helpHint;
       const stageId = str(v, "stage");
@@ -203,10 +205,12 @@ const commands: CommandSpec[] = [
           completed,
         });
       }
-      ctx.print({ deploymentId: id, stages: out }, () =>
+      const warnings = warningLines("== plan: config warnings", d.configWarnings);
+      ctx.print({ deploymentId: id, configWarnings: d.configWarnings ?? [], stages: out }, () =>
         out.length === 0
-          ? "No stage has run yet.\n"
-          : out
+          ? `${warnings}No stage has run yet.\n`
+          : (warnings ? `${warnings}\n` : "") +
+            out
               .map(
                 (s) =>
                   `== ${s.name} (${s.id}) ${short(s.status, "STAGE_")}\n` +

@@ -6,13 +6,15 @@ import {
   type Command,
   type Deployment,
 } from "@pipecd-ts/proto";
-import { isDeploymentCompleted } from "@pipecd-ts/model";
+import { capConfigWarnings, formatConfigWarning, isDeploymentCompleted } from "@pipecd-ts/model";
 import type { PlanResult } from "@pipecd-ts/plugin-sdk";
 import { AppError, backoffDelay, sleep, type Service } from "@pipecd-ts/runtime";
 import { DeploymentRun, type RunContext, type RunDeps } from "./scheduler.js";
 
 /** A prepared deployment workspace: checked-out commits and loaded configs. */
 export interface Workspace extends RunContext {
+  /** The app config file that was read, relative to the repository root. */
+  appConfigFile: string;
   commitMessage: string;
   /** Removes checkouts. */
   cleanup(): Promise<void>;
@@ -260,6 +262,12 @@ export class Controller implements Service {
           );
           return;
         }
+        const configWarnings = capConfigWarnings(ws.appConfigFile, ws.appConfig.warnings);
+        if (configWarnings.length > 0)
+          log.warn(
+            { warnings: configWarnings.map(formatConfigWarning) },
+            "the app config has warnings",
+          );
         await report("deployment PLANNED", (s) =>
           this.deps.api.call(
             "reportDeploymentPlanned",
@@ -278,6 +286,7 @@ export class Controller implements Service {
               stages: plan.stages,
               syncStrategy: plan.strategy === "QUICK_SYNC" ? 1 : 2,
               strategySummary: plan.summary,
+              configWarnings,
             },
             { signal: s },
           ),

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { join, posix } from "node:path";
 import {
   DEFAULT_APP_CONFIG_FILE,
   LEGACY_APP_CONFIG_FILE,
@@ -15,15 +15,22 @@ import type { ApiClient } from "../apiclient/client.js";
 import type { GitRepo } from "../trigger/git.js";
 import type { Workspace } from "./controller.js";
 
-/** Loads the app config of an app directory (registered file name, else app.pipecd.yaml / .pipe.yaml). */
-export async function loadAppConfigIn(
+/**
+ * Loads the app config of an app directory (registered file name, else app.pipecd.yaml /
+ * .pipe.yaml); `name` is the file's name that was read.
+ */
+async function loadAppConfigIn(
   appDir: string,
   configFilename: string,
-): Promise<ApplicationConfig> {
-  let file = join(appDir, configFilename || DEFAULT_APP_CONFIG_FILE);
-  if (!configFilename && !existsSync(file) && existsSync(join(appDir, LEGACY_APP_CONFIG_FILE)))
-    file = join(appDir, LEGACY_APP_CONFIG_FILE);
-  return loadApplicationConfig(file);
+): Promise<{ name: string; config: ApplicationConfig }> {
+  let name = configFilename || DEFAULT_APP_CONFIG_FILE;
+  if (
+    !configFilename &&
+    !existsSync(join(appDir, name)) &&
+    existsSync(join(appDir, LEGACY_APP_CONFIG_FILE))
+  )
+    name = LEGACY_APP_CONFIG_FILE;
+  return { name, config: await loadApplicationConfig(join(appDir, name)) };
 }
 
 /**
@@ -61,7 +68,8 @@ export async function prepareWorkspace(
     }
     cleanups.push(() => target.remove());
     const targetDir = join(target.dir, path);
-    const appConfig = await loadAppConfigIn(targetDir, d.gitPath?.configFilename ?? "");
+    const loaded = await loadAppConfigIn(targetDir, d.gitPath?.configFilename ?? "");
+    const appConfig = loaded.config;
     let runningCommit = d.runningCommitHash || undefined;
     if (!runningCommit && d.status === DeploymentStatus.DEPLOYMENT_PENDING) {
       try {
@@ -93,6 +101,7 @@ export async function prepareWorkspace(
       targetCommit,
       runningCommit,
       appConfig,
+      appConfigFile: posix.join(path, loaded.name),
       commitMessage: d.trigger?.commit?.message ?? "",
       changedFiles,
       deploymentTimeoutMs: appConfig.timeoutMs,

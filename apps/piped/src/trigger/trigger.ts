@@ -12,7 +12,12 @@ import {
   type Application,
   type Command,
 } from "@pipecd-ts/proto";
-import { METADATA_TRIGGERED_DEPLOYMENT_ID } from "@pipecd-ts/model";
+import {
+  METADATA_TRIGGERED_DEPLOYMENT_ID,
+  capConfigWarnings,
+  sameConfigWarnings,
+  type ConfigWarningLike,
+} from "@pipecd-ts/model";
 import { AppError, type Clock, type Logger, type Service } from "@pipecd-ts/runtime";
 import type { ApiClient } from "../apiclient/client.js";
 import type { GitRepo } from "./git.js";
@@ -24,11 +29,16 @@ export interface TriggerConfig {
   onCommand: { disabled: boolean };
 }
 
-/** Validates an app config at a commit: its trigger settings, or the error message naming the field. */
+/**
+ * Validates an app config at a commit: its trigger settings and warnings (issues that leave the
+ * file valid), or the error message naming the field.
+ */
 export type ConfigInspector = (
   file: string,
   text: string,
-) => { ok: true; trigger: TriggerConfig } | { ok: false; message: string };
+) =>
+  | { ok: true; trigger: TriggerConfig; warnings: readonly ConfigWarningLike[] }
+  | { ok: false; message: string };
 
 /** Dependencies of {@link Trigger}. */
 export interface TriggerDeps {
@@ -159,6 +169,24 @@ export class Trigger implements Service {
     }
   }
 
+  /**
+   * Shows the config's warnings on the application when they differ from those it shows, so a
+   * pass over unchanged apps sends nothing.
+   */
+  private async reportWarnings(
+    app: Application,
+    head: string,
+    warnings: ReturnType<typeof capConfigWarnings>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    if (sameConfigWarnings(app.configWarnings, warnings)) return;
+    await this.d.api.call(
+      "reportApplicationConfigWarnings",
+      { applicationId: app.id, commitHash: head, warnings },
+      { signal },
+    );
+  }
+
   private async consider(
     repo: GitRepo,
     head: string,
@@ -220,6 +248,7 @@ export class Trigger implements Service {
         { signal },
       );
     }
+    await this.reportWarnings(app, head, capConfigWarnings(file, inspected.warnings), signal);
     const trig = inspected.trigger;
     if (cmd) {
       if (trig.onCommand.disabled)

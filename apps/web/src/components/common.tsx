@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState, type ReactNode } from "react";
+import { formatConfigWarning, type ConfigWarningLike } from "@pipecd-ts/rest-api";
 import type { Loaded } from "../api.js";
 import { errorMessage } from "../api.js";
 import { statusLabel, statusTone } from "../format.js";
@@ -13,6 +14,33 @@ export function Status(props: { status: string | undefined; title?: string }): R
     >
       {statusLabel(props.status)}
     </span>
+  );
+}
+
+/**
+ * Config warnings (keys ignored as PipeCD ignores them, fields with no effect yet), folded to
+ * one line until opened; nothing when there are none.
+ */
+export function ConfigWarnings(props: {
+  warnings: readonly ConfigWarningLike[] | undefined;
+  title: string;
+  open?: boolean;
+}): ReactNode {
+  const ws = props.warnings ?? [];
+  if (ws.length === 0) return null;
+  return (
+    <details className="config-warnings" open={props.open} aria-label="config warnings">
+      <summary>
+        ⚠ {ws.length} {props.title}
+      </summary>
+      <ul>
+        {ws.map((w, i) => (
+          <li key={i}>
+            <code>{formatConfigWarning(w)}</code>
+          </li>
+        ))}
+      </ul>
+    </details>
   );
 }
 

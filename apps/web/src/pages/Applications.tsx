@@ -1,6 +1,12 @@
 import { useState, type ReactNode } from "react";
 import { call, useApi, useLive } from "../api.js";
-import { ConfirmButton, Listing, Status, useCursorPages } from "../components/common.js";
+import {
+  ConfigWarnings,
+  ConfirmButton,
+  Listing,
+  Status,
+  useCursorPages,
+} from "../components/common.js";
 import { firstLine, shortHash, when } from "../format.js";
 import { Link, setQueryParam } from "../router.js";
 import { useCan } from "../session.js";
@@ -97,6 +103,10 @@ export function ApplicationsPage(props: { query: URLSearchParams }): ReactNode {
                 <div className="muted small">
                   {a.gitPath?.repo?.id ?? ""}:{a.gitPath?.path}
                 </div>
+                <ConfigWarnings
+                  warnings={a.configWarnings}
+                  title={`config warnings at ${shortHash(a.configCommitHash)}`}
+                />
               </td>
               <td>
                 <Status status={sync} title={a.syncState?.reason} />

@@ -2,7 +2,7 @@ import { useCallback, useEffect, useRef, useState, type ReactNode } from "react"
 import type { DeploymentJson, LogBlockJson, PipelineStageJson } from "@pipecd-ts/proto";
 import { call, errorMessage, useApi, useLive } from "../api.js";
 import { AnalysisCharts } from "../components/AnalysisCharts.js";
-import { ConfirmButton, ErrorBox, Loading, Status } from "../components/common.js";
+import { ConfigWarnings, ConfirmButton, ErrorBox, Loading, Status } from "../components/common.js";
 import { duration, ms, shortHash, when } from "../format.js";
 import { Link } from "../router.js";
 import { useCan, useUser } from "../session.js";
@@ -493,6 +493,7 @@ export function DeploymentDetailsPage(props: { id: string }): ReactNode {
         </p>
       )}
       <ErrorBox error={res.error} />
+      <ConfigWarnings warnings={d.configWarnings} title="config warnings in the plan" open />
       <ol className="pipeline" aria-label="pipeline">
         {stages.map((s) => (
           <StageBox

@@ -6,7 +6,7 @@ import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2"
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp, TimestampJson } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { ApplicationGitPath, ApplicationGitPathJson, ApplicationKind, ApplicationKindJson, ArtifactVersion, ArtifactVersionJson } from "./common_pb.js";
+import type { ApplicationGitPath, ApplicationGitPathJson, ApplicationKind, ApplicationKindJson, ArtifactVersion, ArtifactVersionJson, ConfigWarning, ConfigWarningJson } from "./common_pb.js";
 import { file_pipecd_model_v1_common } from "./common_pb.js";
 import type { DeploymentTrigger, DeploymentTriggerJson } from "./deployment_pb.js";
 import { file_pipecd_model_v1_deployment } from "./deployment_pb.js";
@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file pipecd/model/v1/application.proto.
  */
 export const file_pipecd_model_v1_application: GenFile = /*@__PURE__*/
-  fileDesc("CiFwaXBlY2QvbW9kZWwvdjEvYXBwbGljYXRpb24ucHJvdG8SD3BpcGVjZC5tb2RlbC52MSK/AQoUQXBwbGljYXRpb25TeW5jU3RhdGUSNgoGc3RhdHVzGAEgASgOMiYucGlwZWNkLm1vZGVsLnYxLkFwcGxpY2F0aW9uU3luY1N0YXR1cxIUCgxzaG9ydF9yZWFzb24YAiABKAkSDgoGcmVhc29uGAMgASgJEhoKEmhlYWRfZGVwbG95bWVudF9pZBgEIAEoCRItCgl0aW1lc3RhbXAYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIr0CCh5BcHBsaWNhdGlvbkRlcGxveW1lbnRSZWZlcmVuY2USFQoNZGVwbG95bWVudF9pZBgBIAEoCRIzCgd0cmlnZ2VyGAIgASgLMiIucGlwZWNkLm1vZGVsLnYxLkRlcGxveW1lbnRUcmlnZ2VyEg8KB3N1bW1hcnkYAyABKAkSDwoHdmVyc2lvbhgEIAEoCRIXCg9jb25maWdfZmlsZW5hbWUYBSABKAkSMgoIdmVyc2lvbnMYBiADKAsyIC5waXBlY2QubW9kZWwudjEuQXJ0aWZhY3RWZXJzaW9uEi4KCnN0YXJ0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGNvbXBsZXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiiQYKC0FwcGxpY2F0aW9uEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEAoIcGlwZWRfaWQYAyABKAkSEgoKcHJvamVjdF9pZBgEIAEoCRIuCgRraW5kGAUgASgOMiAucGlwZWNkLm1vZGVsLnYxLkFwcGxpY2F0aW9uS2luZBI1CghnaXRfcGF0aBgGIAEoCzIjLnBpcGVjZC5tb2RlbC52MS5BcHBsaWNhdGlvbkdpdFBhdGgSGQoRcGxhdGZvcm1fcHJvdmlkZXIYByABKAkSEwoLZGVzY3JpcHRpb24YCCABKAkSOAoGbGFiZWxzGAkgAygLMigucGlwZWNkLm1vZGVsLnYxLkFwcGxpY2F0aW9uLkxhYmVsc0VudHJ5ElwKI21vc3RfcmVjZW50bHlfc3VjY2Vzc2Z1bF9kZXBsb3ltZW50GAogASgLMi8ucGlwZWNkLm1vZGVsLnYxLkFwcGxpY2F0aW9uRGVwbG95bWVudFJlZmVyZW5jZRJbCiJtb3N0X3JlY2VudGx5X3RyaWdnZXJlZF9kZXBsb3ltZW50GAsgASgLMi8ucGlwZWNkLm1vZGVsLnYxLkFwcGxpY2F0aW9uRGVwbG95bWVudFJlZmVyZW5jZRI5CgpzeW5jX3N0YXRlGAwgASgLMiUucGlwZWNkLm1vZGVsLnYxLkFwcGxpY2F0aW9uU3luY1N0YXRlEhEKCWRlcGxveWluZxgNIAEoCBIQCghkaXNhYmxlZBgOIAEoCBIPCgdkZWxldGVkGA8gASgIEi4KCmRlbGV0ZWRfYXQYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmNyZWF0ZWRfYXQYFCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYFSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEqZAoVQXBwbGljYXRpb25TeW5jU3RhdHVzEgsKB1VOS05PV04QABIKCgZTWU5DRUQQARINCglERVBMT1lJTkcQAhIPCgtPVVRfT0ZfU1lOQxADEhIKDklOVkFMSURfQ09ORklHEARiBnByb3RvMw", [file_google_protobuf_timestamp, file_pipecd_model_v1_common, file_pipecd_model_v1_deployment]);
+  fileDesc("CiFwaXBlY2QvbW9kZWwvdjEvYXBwbGljYXRpb24ucHJvdG8SD3BpcGVjZC5tb2RlbC52MSK/AQoUQXBwbGljYXRpb25TeW5jU3RhdGUSNgoGc3RhdHVzGAEgASgOMiYucGlwZWNkLm1vZGVsLnYxLkFwcGxpY2F0aW9uU3luY1N0YXR1cxIUCgxzaG9ydF9yZWFzb24YAiABKAkSDgoGcmVhc29uGAMgASgJEhoKEmhlYWRfZGVwbG95bWVudF9pZBgEIAEoCRItCgl0aW1lc3RhbXAYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIr0CCh5BcHBsaWNhdGlvbkRlcGxveW1lbnRSZWZlcmVuY2USFQoNZGVwbG95bWVudF9pZBgBIAEoCRIzCgd0cmlnZ2VyGAIgASgLMiIucGlwZWNkLm1vZGVsLnYxLkRlcGxveW1lbnRUcmlnZ2VyEg8KB3N1bW1hcnkYAyABKAkSDwoHdmVyc2lvbhgEIAEoCRIXCg9jb25maWdfZmlsZW5hbWUYBSABKAkSMgoIdmVyc2lvbnMYBiADKAsyIC5waXBlY2QubW9kZWwudjEuQXJ0aWZhY3RWZXJzaW9uEi4KCnN0YXJ0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGNvbXBsZXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi3gYKC0FwcGxpY2F0aW9uEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEAoIcGlwZWRfaWQYAyABKAkSEgoKcHJvamVjdF9pZBgEIAEoCRIuCgRraW5kGAUgASgOMiAucGlwZWNkLm1vZGVsLnYxLkFwcGxpY2F0aW9uS2luZBI1CghnaXRfcGF0aBgGIAEoCzIjLnBpcGVjZC5tb2RlbC52MS5BcHBsaWNhdGlvbkdpdFBhdGgSGQoRcGxhdGZvcm1fcHJvdmlkZXIYByABKAkSEwoLZGVzY3JpcHRpb24YCCABKAkSOAoGbGFiZWxzGAkgAygLMigucGlwZWNkLm1vZGVsLnYxLkFwcGxpY2F0aW9uLkxhYmVsc0VudHJ5ElwKI21vc3RfcmVjZW50bHlfc3VjY2Vzc2Z1bF9kZXBsb3ltZW50GAogASgLMi8ucGlwZWNkLm1vZGVsLnYxLkFwcGxpY2F0aW9uRGVwbG95bWVudFJlZmVyZW5jZRJbCiJtb3N0X3JlY2VudGx5X3RyaWdnZXJlZF9kZXBsb3ltZW50GAsgASgLMi8ucGlwZWNkLm1vZGVsLnYxLkFwcGxpY2F0aW9uRGVwbG95bWVudFJlZmVyZW5jZRI5CgpzeW5jX3N0YXRlGAwgASgLMiUucGlwZWNkLm1vZGVsLnYxLkFwcGxpY2F0aW9uU3luY1N0YXRlEhEKCWRlcGxveWluZxgNIAEoCBIQCghkaXNhYmxlZBgOIAEoCBIPCgdkZWxldGVkGA8gASgIEi4KCmRlbGV0ZWRfYXQYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjcKD2NvbmZpZ193YXJuaW5ncxgRIAMoCzIeLnBpcGVjZC5tb2RlbC52MS5Db25maWdXYXJuaW5nEhoKEmNvbmZpZ19jb21taXRfaGFzaBgSIAEoCRIuCgpjcmVhdGVkX2F0GBQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GBUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBKmQKFUFwcGxpY2F0aW9uU3luY1N0YXR1cxILCgdVTktOT1dOEAASCgoGU1lOQ0VEEAESDQoJREVQTE9ZSU5HEAISDwoLT1VUX09GX1NZTkMQAxISCg5JTlZBTElEX0NPTkZJRxAEYgZwcm90bzM", [file_google_protobuf_timestamp, file_pipecd_model_v1_common, file_pipecd_model_v1_deployment]);
 
 /**
  * Sync state of an application as last reported by its piped.
@@ -277,6 +277,20 @@ export type Application = Message<"pipecd.model.v1.Application"> & {
   deletedAt?: Timestamp | undefined;
 
   /**
+   * Warnings of the app config at config_commit_hash, as last reported by the piped.
+   *
+   * @generated from field: repeated pipecd.model.v1.ConfigWarning config_warnings = 17;
+   */
+  configWarnings: ConfigWarning[];
+
+  /**
+   * The commit whose app config the piped last checked.
+   *
+   * @generated from field: string config_commit_hash = 18;
+   */
+  configCommitHash: string;
+
+  /**
    * @generated from field: google.protobuf.Timestamp created_at = 20;
    */
   createdAt?: Timestamp | undefined;
@@ -372,6 +386,20 @@ export type ApplicationJson = {
    * @generated from field: google.protobuf.Timestamp deleted_at = 16;
    */
   deletedAt?: TimestampJson;
+
+  /**
+   * Warnings of the app config at config_commit_hash, as last reported by the piped.
+   *
+   * @generated from field: repeated pipecd.model.v1.ConfigWarning config_warnings = 17;
+   */
+  configWarnings?: ConfigWarningJson[];
+
+  /**
+   * The commit whose app config the piped last checked.
+   *
+   * @generated from field: string config_commit_hash = 18;
+   */
+  configCommitHash?: string;
 
   /**
    * @generated from field: google.protobuf.Timestamp created_at = 20;

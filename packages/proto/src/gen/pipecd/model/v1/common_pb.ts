@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file pipecd/model/v1/common.proto.
  */
 export const file_pipecd_model_v1_common: GenFile = /*@__PURE__*/
-  fileDesc("ChxwaXBlY2QvbW9kZWwvdjEvY29tbW9uLnByb3RvEg9waXBlY2QubW9kZWwudjEiRgoYQXBwbGljYXRpb25HaXRSZXBvc2l0b3J5EgoKAmlkGAEgASgJEg4KBnJlbW90ZRgCIAEoCRIOCgZicmFuY2gYAyABKAkigQEKEkFwcGxpY2F0aW9uR2l0UGF0aBI3CgRyZXBvGAEgASgLMikucGlwZWNkLm1vZGVsLnYxLkFwcGxpY2F0aW9uR2l0UmVwb3NpdG9yeRIMCgRwYXRoGAIgASgJEhcKD2NvbmZpZ19maWxlbmFtZRgDIAEoCRILCgN1cmwYBCABKAki0QEKD0FydGlmYWN0VmVyc2lvbhIzCgRraW5kGAEgASgOMiUucGlwZWNkLm1vZGVsLnYxLkFydGlmYWN0VmVyc2lvbi5LaW5kEg8KB3ZlcnNpb24YAiABKAkSDAoEbmFtZRgDIAEoCRILCgN1cmwYBCABKAkiXQoES2luZBILCgdVTktOT1dOEAASEwoPQ09OVEFJTkVSX0lNQUdFEAESDQoJUzNfT0JKRUNUEAISDgoKR0lUX1NPVVJDRRADEhQKEFRFUlJBRk9STV9NT0RVTEUQBCohCg9BcHBsaWNhdGlvbktpbmQSDgoKS1VCRVJORVRFUxAAKikKBFJvbGUSCgoGVklFV0VSEAASCgoGRURJVE9SEAESCQoFQURNSU4QAmIGcHJvdG8z");
+  fileDesc("ChxwaXBlY2QvbW9kZWwvdjEvY29tbW9uLnByb3RvEg9waXBlY2QubW9kZWwudjEiRgoYQXBwbGljYXRpb25HaXRSZXBvc2l0b3J5EgoKAmlkGAEgASgJEg4KBnJlbW90ZRgCIAEoCRIOCgZicmFuY2gYAyABKAkigQEKEkFwcGxpY2F0aW9uR2l0UGF0aBI3CgRyZXBvGAEgASgLMikucGlwZWNkLm1vZGVsLnYxLkFwcGxpY2F0aW9uR2l0UmVwb3NpdG9yeRIMCgRwYXRoGAIgASgJEhcKD2NvbmZpZ19maWxlbmFtZRgDIAEoCRILCgN1cmwYBCABKAki0QEKD0FydGlmYWN0VmVyc2lvbhIzCgRraW5kGAEgASgOMiUucGlwZWNkLm1vZGVsLnYxLkFydGlmYWN0VmVyc2lvbi5LaW5kEg8KB3ZlcnNpb24YAiABKAkSDAoEbmFtZRgDIAEoCRILCgN1cmwYBCABKAkiXQoES2luZBILCgdVTktOT1dOEAASEwoPQ09OVEFJTkVSX0lNQUdFEAESDQoJUzNfT0JKRUNUEAISDgoKR0lUX1NPVVJDRRADEhQKEFRFUlJBRk9STV9NT0RVTEUQBCJKCg1Db25maWdXYXJuaW5nEgwKBGZpbGUYASABKAkSDAoEcGF0aBgCIAEoCRIMCgRsaW5lGAMgASgFEg8KB21lc3NhZ2UYBCABKAkqIQoPQXBwbGljYXRpb25LaW5kEg4KCktVQkVSTkVURVMQACopCgRSb2xlEgoKBlZJRVdFUhAAEgoKBkVESVRPUhABEgkKBUFETUlOEAJiBnByb3RvMw");
 
 /**
  * Git repository an application lives in, as configured on its piped.
@@ -233,6 +233,81 @@ export type ArtifactVersion_KindJson = "UNKNOWN" | "CONTAINER_IMAGE" | "S3_OBJEC
  */
 export const ArtifactVersion_KindSchema: GenEnum<ArtifactVersion_Kind, ArtifactVersion_KindJson> = /*@__PURE__*/
   enumDesc(file_pipecd_model_v1_common, 2, 0);
+
+/**
+ * A config field accepted with a caveat the user must see: a key ignored as PipeCD ignores it, or
+ * a field that has no effect yet. The file stays valid; invalid files are errors, not warnings.
+ *
+ * @generated from message pipecd.model.v1.ConfigWarning
+ */
+export type ConfigWarning = Message<"pipecd.model.v1.ConfigWarning"> & {
+  /**
+   * Path of the config file in the repository, e.g. "apps/web/app.pipecd.yaml".
+   *
+   * @generated from field: string file = 1;
+   */
+  file: string;
+
+  /**
+   * Field path, e.g. "spec.pipeline.stages[2].with.threshold".
+   *
+   * @generated from field: string path = 2;
+   */
+  path: string;
+
+  /**
+   * 1-based line of the field; 0 when unknown.
+   *
+   * @generated from field: int32 line = 3;
+   */
+  line: number;
+
+  /**
+   * @generated from field: string message = 4;
+   */
+  message: string;
+};
+
+/**
+ * A config field accepted with a caveat the user must see: a key ignored as PipeCD ignores it, or
+ * a field that has no effect yet. The file stays valid; invalid files are errors, not warnings.
+ *
+ * @generated from message pipecd.model.v1.ConfigWarning
+ */
+export type ConfigWarningJson = {
+  /**
+   * Path of the config file in the repository, e.g. "apps/web/app.pipecd.yaml".
+   *
+   * @generated from field: string file = 1;
+   */
+  file?: string;
+
+  /**
+   * Field path, e.g. "spec.pipeline.stages[2].with.threshold".
+   *
+   * @generated from field: string path = 2;
+   */
+  path?: string;
+
+  /**
+   * 1-based line of the field; 0 when unknown.
+   *
+   * @generated from field: int32 line = 3;
+   */
+  line?: number;
+
+  /**
+   * @generated from field: string message = 4;
+   */
+  message?: string;
+};
+
+/**
+ * Describes the message pipecd.model.v1.ConfigWarning.
+ * Use `create(ConfigWarningSchema)` to create a new message.
+ */
+export const ConfigWarningSchema: GenMessage<ConfigWarning, {jsonType: ConfigWarningJson}> = /*@__PURE__*/
+  messageDesc(file_pipecd_model_v1_common, 3);
 
 /**
  * Kind of application. Only Kubernetes is supported for now.
