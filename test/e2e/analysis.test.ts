@@ -52,8 +52,9 @@ ${analysis}      - name: K8S_PRIMARY_ROLLOUT
 `,
 });
 
-const threshold = (duration: string) => `          duration: ${duration}
-          metrics:
+// `threshold` is the unknown key of PipeCD's analysis-with-baseline example: ignored, with a warning.
+const threshold = (duration: string, unknownKey = false) => `          duration: ${duration}
+${unknownKey ? "          threshold: 2\n" : ""}          metrics:
             - provider: prom
               query: app_error_rate{variant="{{ .Variant.Name }}"}
               interval: 1s
@@ -117,11 +118,40 @@ describe("ANALYSIS end to end (real Prometheus, real processes)", () => {
   });
 
   it("THRESHOLD within range: the analysis passes and the canary is promoted", async () => {
-    const c = await s.repo.commit(app("v0.2.0", threshold("2s")), "v0.2.0");
+    const c = await s.repo.commit(app("v0.2.0", threshold("2s", true)), "v0.2.0");
     const d = await done(c, "v0.2.0");
     assert.equal(d.status, "DEPLOYMENT_SUCCESS", d.statusReason);
     assert.equal(analysisOf(d)?.status, "STAGE_SUCCESS");
     passed = d;
+  });
+
+  it("an unknown key in a stage's `with` is accepted with a warning on the application and in the plan, gone once the key is", async () => {
+    const warning = {
+      file: "web/app.pipecd.yaml",
+      path: "spec.pipeline.stages[1].with.threshold",
+      line: 11,
+      message:
+        "unknown field, ignored as PipeCD does in pipeline stages (known: duration, restartThreshold, metrics, logs, https, skipOn)",
+    };
+    assert.deepEqual(passed?.configWarnings, [warning], "the plan's warnings");
+    const a = (await s.admin.call("getApplication", { params: { id: appId } })).application;
+    assert.deepEqual(a.configWarnings, [warning]);
+    assert.equal(a.configCommitHash, passed?.trigger?.commit?.hash);
+    const get = await s.pipectl(["application", "get", appId]);
+    assert.equal(get.code, 0, get.stderr);
+    assert.ok(
+      get.stdout.includes(
+        `Config warnings at commit ${(a.configCommitHash ?? "").slice(0, 7)} (1):\n` +
+          `  web/app.pipecd.yaml:11: spec.pipeline.stages[1].with.threshold: unknown field, ignored as PipeCD does`,
+      ),
+      get.stdout,
+    );
+    const logs = await s.pipectl(["deployment", "logs", passed?.id ?? ""]);
+    assert.equal(logs.code, 0, logs.stderr);
+    assert.match(
+      logs.stdout,
+      /^== plan: config warnings \(1\):\n {2}web\/app\.pipecd\.yaml:11: spec\.pipeline\.stages\[1\]\.with\.threshold: unknown field/,
+    );
   });
 
   it("THRESHOLD above max: fails within interval × (failureLimit+1) plus a scrape, rolls back, and says which metric", async () => {
@@ -142,6 +172,9 @@ describe("ANALYSIS end to end (real Prometheus, real processes)", () => {
       assert.ok(ended - started < 2 * 1_000 + 500 + 1_000, `failed after ${ended - started} ms`);
       assert.equal(d.stages?.find((x) => x.name === "ROLLBACK")?.status, "STAGE_SUCCESS");
       failed = d;
+      assert.deepEqual(d.configWarnings ?? [], []);
+      const a = (await s.admin.call("getApplication", { params: { id: appId } })).application;
+      assert.deepEqual(a.configWarnings, [], "the fixed config cleared the application's warnings");
     } finally {
       await setRate(0.1);
     }
@@ -171,7 +204,7 @@ describe("ANALYSIS end to end (real Prometheus, real processes)", () => {
   });
 
   it("a piped SIGKILLed mid-analysis resumes: the stage's total time stays within 10% of duration", async () => {
-    const c = await s.repo.commit(app("v0.5.0", threshold("8s")), "v0.5.0");
+    const c = await s.repo.commit(app("v0.5.0", threshold("8s", true)), "v0.5.0");
     // Two evaluations in (their samples are saved in the control plane), the piped dies.
     await s.waitDeployment(
       appId,
@@ -209,7 +242,7 @@ describe("ANALYSIS end to end (real Prometheus, real processes)", () => {
     assert.match(r.stdout, /Analysis failed: metrics-0 exceeded its failure limit \(1\)/);
   });
 
-  it("the deployment page charts each analyzer over the stage's time, with the expected band and the failed points", async () => {
+  it("the deployment page charts each analyzer over the stage's time, with the expected band and the failed points; config warnings show on the deployment and the application", async () => {
     const executablePath = ["/usr/lib/chromium/chromium", "/usr/bin/chromium"].find((p) =>
       existsSync(p),
     );
@@ -245,6 +278,20 @@ describe("ANALYSIS end to end (real Prometheus, real processes)", () => {
       assert.match(
         (await bad.locator("svg").getAttribute("aria-label")) ?? "",
         /metrics-0: 2 evaluation\(s\), 2 failed, expected −∞ … 0\.5/,
+      );
+      await page.goto(`${s.httpUrl}/deployments/${encodeURIComponent(passed?.id ?? "")}`);
+      const planWarnings = page.locator("details.config-warnings");
+      await planWarnings.waitFor();
+      assert.match(
+        await planWarnings.innerText(),
+        /1 config warnings in the plan\s+web\/app\.pipecd\.yaml:11: spec\.pipeline\.stages\[1\]\.with\.threshold: unknown field/,
+      );
+      await page.goto(`${s.httpUrl}/applications`);
+      const appWarnings = page.locator('tr[data-app="web"] details.config-warnings');
+      await appWarnings.locator("summary").click();
+      assert.match(
+        await appWarnings.innerText(),
+        /1 config warnings at [0-9a-f]{7}\s+web\/app\.pipecd\.yaml:11: spec\.pipeline\.stages\[1\]\.with\.threshold/,
       );
       const artifacts = join(repoRoot(), "test-artifacts");
       await mkdir(artifacts, { recursive: true });
