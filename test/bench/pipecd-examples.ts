@@ -9,6 +9,7 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { loadApplicationConfig } from "@pipecd-ts/config";
+import { formatConfigWarning } from "@pipecd-ts/model";
 import {
   HelmRenderer,
   KustomizeRenderer,
@@ -48,6 +49,7 @@ const source = new ManifestSource({
 const dirs = await appDirs(appsDir);
 let ok = 0;
 const network: string[] = [];
+const warned: string[] = [];
 const other: string[] = [];
 try {
   for (const dir of dirs) {
@@ -62,6 +64,11 @@ try {
       const manifests = await source.render(app, "HEAD", signal, (n) => notes.push(n));
       console.log(`${id.padEnd(24)}  OK    ${method} ${manifests.length} manifests`);
       for (const n of notes) console.log(`${"".padEnd(24)}  note: ${n}`);
+      for (const w of cfg.warnings)
+        console.log(
+          `${"".padEnd(24)}  warning: ${formatConfigWarning({ file: "app.pipecd.yaml", ...w })}`,
+        );
+      if (cfg.warnings.length > 0) warned.push(id);
       ok++;
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
@@ -78,5 +85,6 @@ try {
   await rm(cacheDir, { recursive: true, force: true });
 }
 console.log(`\n${ok} of ${dirs.length} example apps load and render`);
+console.log(`loaded with warnings: ${warned.length} (${warned.join(", ")})`);
 console.log(`needs network: ${network.length} (${network.join(", ")})`);
 console.log(`other failures: ${other.length} (${other.join(", ")})`);
