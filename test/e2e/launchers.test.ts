@@ -28,6 +28,7 @@ describe("launchers run a bundle that follows the sources", () => {
       "scripts",
       "apps/pipectl",
       "packages/rest-api",
+      "packages/model",
       "packages/runtime",
       "packages/proto",
       "pnpm-lock.yaml",
