@@ -185,6 +185,29 @@ function resolveAddress(values: FlagValues, io: Io, hint: string): string {
 }
 
 /**
+ * PipeCD's spelling `pipectl encrypt --piped PIPED_ID …` as `pipectl piped encrypt PIPED_ID …`.
+ */
+function encryptAlias(argv: string[]): string[] {
+  if (commandWords(argv)[0] !== "encrypt") return argv;
+  const out: string[] = [];
+  let piped: string | undefined;
+  let replaced = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] ?? "";
+    if (a === "encrypt" && !replaced) {
+      out.push("piped", "encrypt");
+      replaced = true;
+    } else if (a === "--piped" || a === "--piped-id") piped = argv[++i] ?? "";
+    else if (a.startsWith("--piped=") || a.startsWith("--piped-id="))
+      piped = a.slice(a.indexOf("=") + 1);
+    else out.push(a);
+  }
+  const at = out.indexOf("encrypt");
+  if (piped !== undefined) out.splice(at + 1, 0, piped);
+  return out;
+}
+
+/**
  * Runs pipectl with `argv` (without the node and script paths) and returns its exit code. Every
  * error is printed on stderr as `pipectl: <message>`; nothing is thrown.
  */
@@ -197,6 +220,7 @@ export async function runCli(argv: string[], io: Io): Promise<ExitCodeValue> {
       io.stdout(`pipectl ${PIPECTL_VERSION}\n`);
       return ExitCode.OK;
     }
+    argv = encryptAlias(argv);
     let [groupName, verb] = commandWords(argv);
     if (groupName === "help") {
       // `pipectl help [command [subcommand]]`

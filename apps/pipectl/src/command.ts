@@ -8,6 +8,8 @@ export interface Io {
   stderr(text: string): void;
   /** Live progress redraws one line on a terminal and prints changes otherwise. */
   stderrIsTTY: boolean;
+  /** Reads all of stdin (`piped encrypt`); rejects past a size limit. */
+  readStdin(): Promise<string>;
   env: Readonly<Record<string, string | undefined>>;
 }
 

@@ -1,5 +1,5 @@
 import { accessSync, constants } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { delimiter, join } from "node:path";
 import {
   Command_Type,
@@ -8,9 +8,14 @@ import {
   TriggerKind,
   type Command,
 } from "@pipecd-ts/proto";
-import { parseApplicationConfig, redactRemote, type PipedConfig } from "@pipecd-ts/config";
+import {
+  parseApplicationConfig,
+  redactRemote,
+  type PipedConfig,
+  type SecretManagement,
+} from "@pipecd-ts/config";
 import { createKubeClient } from "@pipecd-ts/kube";
-import { StageName } from "@pipecd-ts/model";
+import { StageName, capConfigWarnings, formatConfigWarning } from "@pipecd-ts/model";
 import { WaitApprovalExecutor, WaitExecutor } from "@pipecd-ts/plugin-basic";
 import {
   AnalysisExecutor,
@@ -43,7 +48,9 @@ import {
   type Logger,
   type Service,
 } from "@pipecd-ts/runtime";
+import { hybridDecrypt, parseSecretKeyPair, type SecretKeyPair } from "@pipecd-ts/runtime/hybrid";
 import { createApiClient, type ApiClient } from "./apiclient/client.js";
+import { Redactor } from "./source/redactor.js";
 import { Reporter } from "./apiclient/reporter.js";
 import { CommandStream } from "./apiclient/watch.js";
 import { Controller } from "./controller/controller.js";
@@ -211,6 +218,33 @@ async function previousAnalysisStart(
   return starts.length ? Math.max(...starts) : undefined;
 }
 
+/**
+ * The piped's secret key pair from `secretManagement` (files read now; a bad or mismatched key
+ * stops the start-up with the reason), or undefined when it has none.
+ */
+export async function loadSecretKeyPair(
+  sm: SecretManagement | undefined,
+): Promise<SecretKeyPair | undefined> {
+  if (!sm) return undefined;
+  const pem = async (file: string, data: string, what: string): Promise<string> => {
+    if (file === "") return data;
+    try {
+      return await readFile(file, "utf8");
+    } catch (err) {
+      throw new InvalidArgumentError(
+        `cannot read the secretManagement ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
+    }
+  };
+  const privatePem = await pem(sm.privateKeyFile, sm.privateKeyPem, "private key");
+  const publicPem = await pem(sm.publicKeyFile, sm.publicKeyPem, "public key");
+  try {
+    return parseSecretKeyPair(privatePem, publicPem);
+  } catch (err) {
+    throw new InvalidArgumentError(`secretManagement: ${(err as Error).message}`);
+  }
+}
+
 /** Wires the piped (DESIGN §7): API client, command stream, reporter, trigger, controller, stage logs. */
 export async function createPiped(o: PipedOptions): Promise<Piped> {
   const clock = o.clock ?? systemClock;
@@ -224,6 +258,16 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
     insecure: o.insecure,
   });
   await mkdir(o.workDir, { recursive: true });
+  const keyPair = await loadSecretKeyPair(cfg.secretManagement);
+  const redactor = new Redactor();
+  const decrypt = keyPair
+    ? (ciphertext: string) => hybridDecrypt(keyPair.privateKey, ciphertext).toString("utf8")
+    : undefined;
+  for (const w of cfg.warnings)
+    logger.warn(
+      { warning: formatConfigWarning({ file: "piped config", ...w }) },
+      "piped config warning",
+    );
   const repos = new Map(
     cfg.repositories.map((r) => [
       r.repoId,
@@ -259,11 +303,18 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
     .register(StageName.K8S_TRAFFIC_ROUTING, new K8sTrafficRoutingExecutor(k8s))
     .register(StageName.ROLLBACK, new RollbackExecutor(k8s));
   const reporter = new Reporter(logger.child({ component: "reporter" }));
-  const stageLogs = new StageLogPersister({ api, reporter, clock, logger });
+  const stageLogs = new StageLogPersister({
+    api,
+    reporter,
+    clock,
+    logger,
+    redact: redactor.redact,
+  });
   const planner = new KubernetesPlanner(manifests);
   const controller = new Controller({
     api,
     reporter,
+    redact: redactor.redact,
     registry,
     stageLogs,
     clock,
@@ -273,7 +324,14 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
       prepare: (d, signal) =>
         prepareWorkspace(
           d,
-          { api, repos, workDir: join(o.workDir, "work"), safety: cfg.safety },
+          {
+            api,
+            repos,
+            workDir: join(o.workDir, "work"),
+            safety: cfg.safety,
+            decrypt,
+            redactor,
+          },
           signal,
         ),
       plan: (d, ws, signal) =>
@@ -294,6 +352,7 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
     api,
     repos,
     inspectConfig: inspectAppConfig,
+    appSelector: cfg.appSelector,
     syncIntervalMs: cfg.syncIntervalMs,
     clock,
     logger: logger.child({ component: "trigger" }),
@@ -331,6 +390,10 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
               branch: r.branch,
             })),
             platformProviders: cfg.platformProviders.map((p) => ({ name: p.name, type: p.type })),
+            secretEncryption: keyPair
+              ? { type: "KEY_PAIR", publicKey: keyPair.publicKeyPem }
+              : { type: "NONE", publicKey: "" },
+            configWarnings: capConfigWarnings("piped config", cfg.warnings),
           },
           { signal: s },
         );

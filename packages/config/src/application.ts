@@ -77,6 +77,22 @@ export interface K8sPrimaryRolloutStageOptions {
   readonly prune: boolean;
 }
 
+/** `spec.encryption`: `{{ .encryptedSecrets.NAME }}` in `decryptionTargets` gets the plaintext. */
+export interface SecretEncryption {
+  /** Name → ciphertext made for the piped's public key (PipeCD's hybrid format). */
+  readonly encryptedSecrets: Readonly<Record<string, string>>;
+  /** Files templated with the plaintexts, relative to the app directory; never empty. */
+  readonly decryptionTargets: readonly string[];
+}
+
+/** `spec.attachment`: `{{ .attachment.NAME }}` in `targets` gets the contents of a source file. */
+export interface Attachment {
+  /** Name → file, relative to the app directory. */
+  readonly sources: Readonly<Record<string, string>>;
+  /** Files templated with the contents, relative to the app directory; never empty. */
+  readonly targets: readonly string[];
+}
+
 /** A canary/baseline replica count: an absolute number or a percentage of the primary's. */
 export type ReplicasSpec =
   | { readonly kind: "number"; readonly value: number }
@@ -303,8 +319,10 @@ export interface ApplicationConfig {
   readonly safety: Partial<SafetySettings>;
   /** Accepted as written, not interpreted. */
   readonly postSync: Readonly<YamlMap> | undefined;
-  readonly encryption: Readonly<YamlMap> | undefined;
-  readonly attachment: Readonly<YamlMap> | undefined;
+  /** Secrets decrypted by the piped into `decryptionTargets` before planning (PipeCD §3.4). */
+  readonly encryption: SecretEncryption | undefined;
+  /** Files inlined into `targets` before planning (PipeCD §3.4). */
+  readonly attachment: Attachment | undefined;
   readonly notification: Readonly<YamlMap> | undefined;
   readonly eventWatcher: readonly unknown[];
   readonly driftDetection: Readonly<YamlMap> | undefined;
@@ -471,8 +489,8 @@ export function parseApplicationConfig(file: string, text: string): ApplicationC
     resourceRoutes: readResourceRoutes(r, S("resourceRoutes"), spec.resourceRoutes),
     safety: readSafety(r, S("safety"), spec.safety),
     postSync: r.looseMap(S("postSync"), spec.postSync),
-    encryption: r.looseMap(S("encryption"), spec.encryption),
-    attachment: r.looseMap(S("attachment"), spec.attachment),
+    encryption: readEncryption(r, S("encryption"), spec.encryption),
+    attachment: readAttachment(r, S("attachment"), spec.attachment),
     notification: r.looseMap(S("notification"), spec.notification),
     eventWatcher: r.looseList(S("eventWatcher"), spec.eventWatcher),
     driftDetection: r.looseMap(S("driftDetection"), spec.driftDetection),
@@ -488,15 +506,7 @@ export function parseApplicationConfig(file: string, text: string): ApplicationC
  * yet, when the file asks for something with it.
  */
 function warnNotImplemented(r: FieldReader, spec: YamlMap, cfg: ApplicationConfig): void {
-  for (const k of [
-    "postSync",
-    "encryption",
-    "attachment",
-    "notification",
-    "eventWatcher",
-    "driftDetection",
-    "resourceRoutes",
-  ])
+  for (const k of ["postSync", "notification", "eventWatcher", "driftDetection", "resourceRoutes"])
     r.notImplemented(["spec", k], spec[k]);
   r.notImplemented(["spec", "input", "kubectlVersion"], cfg.input.kubectlVersion, "");
   r.notImplemented(["spec", "input", "autoCreateNamespace"], cfg.input.autoCreateNamespace, false);
@@ -599,6 +609,41 @@ function readInput(r: FieldReader, p: FieldPath, v: unknown): KubernetesDeployme
     helmChart: readHelmChart(r, at("helmChart"), m.helmChart),
     helmOptions: readHelmOptions(r, at("helmOptions"), m.helmOptions),
   };
+}
+
+function readEncryption(r: FieldReader, p: FieldPath, v: unknown): SecretEncryption | undefined {
+  const m = r.map(p, v);
+  if (!m) return undefined;
+  r.keys(p, m, ["encryptedSecrets", "decryptionTargets"]);
+  const encryptedSecrets = r.stringMap([...p, "encryptedSecrets"], m.encryptedSecrets);
+  for (const [k, val] of Object.entries(encryptedSecrets))
+    if (k === "" || val === "")
+      r.add([...p, "encryptedSecrets", k], "needs a name and a ciphertext");
+  return {
+    encryptedSecrets,
+    decryptionTargets: readTargets(r, [...p, "decryptionTargets"], m.decryptionTargets),
+  };
+}
+
+function readAttachment(r: FieldReader, p: FieldPath, v: unknown): Attachment | undefined {
+  const m = r.map(p, v);
+  if (!m) return undefined;
+  r.keys(p, m, ["sources", "targets"]);
+  const sources = r.stringMap([...p, "sources"], m.sources);
+  for (const [k, val] of Object.entries(sources))
+    if (k === "" || val === "") r.add([...p, "sources", k], "needs a name and a file");
+  return { sources, targets: readTargets(r, [...p, "targets"], m.targets) };
+}
+
+/** A required, non-empty list of files relative to the app directory. */
+function readTargets(r: FieldReader, p: FieldPath, v: unknown): readonly string[] {
+  const targets = r.stringList(p, v);
+  if (targets.length === 0) r.add(p, "must list at least one file");
+  targets.forEach((t, i) => {
+    if (t === "" || t.startsWith("/"))
+      r.add([...p, i], "must be a path relative to the app directory");
+  });
+  return targets;
 }
 
 function readHelmChart(r: FieldReader, p: FieldPath, v: unknown): HelmChart | undefined {

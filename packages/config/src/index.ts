@@ -46,6 +46,8 @@ export {
   type K8sResourceReference,
   type K8sTrafficRoutingStageOptions,
   type HelmChart,
+  type SecretEncryption,
+  type Attachment,
   type HelmOptions,
   type KubernetesDeploymentInput,
   type KubernetesResourceRoute,
@@ -74,6 +76,7 @@ export {
   type ChartRegistry,
   type ChartRepository,
   type PipedConfig,
+  type SecretManagement,
   type PipedPlatformProvider,
   type PipedRepository,
 } from "./piped.js";

@@ -1,7 +1,7 @@
 import { readAnalysisProviders, type AnalysisProviderConfig } from "./analysis.js";
 import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { ConfigError, readConfigFile } from "./source.js";
+import { ConfigError, readConfigFile, type ConfigIssue } from "./source.js";
 import { readSafety, resolveSafety, type SafetySettings } from "./safety.js";
 import {
   deepFreeze,
@@ -109,11 +109,28 @@ export interface PipedConfig {
   /** Metrics backends of ANALYSIS stages (PipeCD §2.6). Never log the secrets they name. */
   readonly analysisProviders: readonly AnalysisProviderConfig[];
   readonly notifications: Readonly<YamlMap> | undefined;
-  readonly secretManagement: Readonly<YamlMap> | undefined;
+  /** The key pair that decrypts `spec.encryption` of apps (PipeCD §3.1); undefined when unset. */
+  readonly secretManagement: SecretManagement | undefined;
   readonly eventWatcher: Readonly<YamlMap> | undefined;
   readonly planPreview: Readonly<YamlMap> | undefined;
   /** pipecd-ts only: our improvements' switches for every app, defaults filled (safety.ts). */
   readonly safety: SafetySettings;
+  /** Fields accepted but not acted on yet, in file order (shown on the piped). */
+  readonly warnings: readonly ConfigIssue[];
+}
+
+/**
+ * `secretManagement` of type KEY_PAIR: each key as a file (absolute, resolved against the config
+ * file's directory) or as base64 data of the PEM, exactly one of the two.
+ */
+export interface SecretManagement {
+  readonly type: "KEY_PAIR";
+  readonly privateKeyFile: string;
+  /** The PEM, decoded from `privateKeyData`; never logged. */
+  readonly privateKeyPem: string;
+  readonly publicKeyFile: string;
+  /** The PEM, decoded from `publicKeyData`. */
+  readonly publicKeyPem: string;
 }
 
 const MINUTE = 60_000;
@@ -218,13 +235,68 @@ export function parsePipedConfig(file: string, text: string): PipedConfig {
     chartRegistries: readChartRegistries(r, S("chartRegistries"), spec.chartRegistries),
     analysisProviders: readAnalysisProviders(r, S("analysisProviders"), spec.analysisProviders),
     notifications: r.looseMap(S("notifications"), spec.notifications),
-    secretManagement: r.looseMap(S("secretManagement"), spec.secretManagement),
+    secretManagement: readSecretManagement(
+      r,
+      S("secretManagement"),
+      spec.secretManagement,
+      baseDir,
+    ),
     eventWatcher: r.looseMap(S("eventWatcher"), spec.eventWatcher),
     planPreview: r.looseMap(S("planPreview"), spec.planPreview),
     safety: resolveSafety(readSafety(r, S("safety"), spec.safety), undefined),
+    warnings: [],
   };
+  for (const k of ["git", "notifications", "eventWatcher", "planPreview"])
+    r.notImplemented(S(k), spec[k]);
   issues.throwIfAny(file);
-  return deepFreeze(cfg);
+  return deepFreeze({ ...cfg, warnings: issues.warnings() });
+}
+
+function readSecretManagement(
+  r: FieldReader,
+  p: FieldPath,
+  v: unknown,
+  baseDir: string,
+): SecretManagement | undefined {
+  const m = r.map(p, v);
+  if (!m) return undefined;
+  r.keys(p, m, ["type", "config"]);
+  const type = r.string([...p, "type"], m.type);
+  if (type === "GCP_KMS") {
+    r.add([...p, "type"], 'type "GCP_KMS" is not implemented yet (as in PipeCD); use KEY_PAIR');
+    return undefined;
+  }
+  if (type !== "KEY_PAIR") {
+    r.add([...p, "type"], `must be KEY_PAIR, got ${JSON.stringify(m.type ?? null)}`);
+    return undefined;
+  }
+  const cp = [...p, "config"];
+  const c = r.map(cp, m.config) ?? {};
+  r.keys(cp, c, ["privateKeyFile", "privateKeyData", "publicKeyFile", "publicKeyData"]);
+  const key = (name: "privateKey" | "publicKey"): { file: string; pem: string } => {
+    const file = r.string([...cp, `${name}File`], c[`${name}File`]);
+    const data = r.string([...cp, `${name}Data`], c[`${name}Data`]);
+    if ((file === "") === (data === "")) {
+      r.add(cp, `exactly one of ${name}File and ${name}Data must be set`);
+      return { file: "", pem: "" };
+    }
+    if (file !== "") return { file: resolve(baseDir, file), pem: "" };
+    const compact = data.replace(/\s+/g, "");
+    if (!BASE64_RE.test(compact) || compact.length % 4 === 1) {
+      r.add([...cp, `${name}Data`], "must be base64 of the PEM (the key itself is not logged)");
+      return { file: "", pem: "" };
+    }
+    return { file: "", pem: Buffer.from(compact, "base64").toString("utf8") };
+  };
+  const priv = key("privateKey");
+  const pub = key("publicKey");
+  return {
+    type: "KEY_PAIR",
+    privateKeyFile: priv.file,
+    privateKeyPem: priv.pem,
+    publicKeyFile: pub.file,
+    publicKeyPem: pub.pem,
+  };
 }
 
 /** Reads and parses a piped config file, then reads `pipedKeyFile` into `pipedKey`. */

@@ -748,14 +748,60 @@ describe("application config: warnings (accepted, and the user is told)", () => 
         "spec.trigger.onOutOfSync.disabled",
         "spec.trigger.onChain.disabled",
         "spec.postSync",
-        "spec.encryption",
-        "spec.attachment",
         "spec.notification",
         "spec.eventWatcher",
         "spec.driftDetection",
         "spec.input.autoCreateNamespace",
         "spec.input.kubectlVersion",
         "spec.resourceRoutes",
+      ],
+    );
+  });
+});
+
+describe("application config: encryption and attachment (PipeCD §3.4)", () => {
+  const app = (spec: string) =>
+    parseApplicationConfig(
+      "app.pipecd.yaml",
+      `apiVersion: pipecd.dev/v1beta1\nkind: KubernetesApp\nspec:\n${spec}`,
+    );
+
+  it("reads secrets and targets, sources and targets", () => {
+    const cfg = app(`  encryption:
+    encryptedSecrets: { password: AQCl }
+    decryptionTargets: [secret.yaml]
+  attachment:
+    sources: { config: config.yaml }
+    targets: [deployment.yaml]
+`);
+    assert.deepEqual(cfg.encryption, {
+      encryptedSecrets: { password: "AQCl" },
+      decryptionTargets: ["secret.yaml"],
+    });
+    assert.deepEqual(cfg.attachment, {
+      sources: { config: "config.yaml" },
+      targets: ["deployment.yaml"],
+    });
+  });
+
+  it("refuses no targets, absolute targets, empty values and unknown keys, naming each", () => {
+    const err = configError(() =>
+      app(`  encryption:
+    encryptedSecrets: { password: "" }
+    decryptionTargets: []
+    targets: [x]
+  attachment:
+    sources: { config: config.yaml }
+    targets: [/etc/passwd]
+`),
+    );
+    assert.deepEqual(
+      err.issues.map((i) => `${i.path}: ${i.message}`),
+      [
+        "spec.encryption.encryptedSecrets.password: needs a name and a ciphertext",
+        "spec.encryption.decryptionTargets: must list at least one file",
+        "spec.encryption.targets: unknown field (known: encryptedSecrets, decryptionTargets)",
+        "spec.attachment.targets[0]: must be a path relative to the app directory",
       ],
     );
   });

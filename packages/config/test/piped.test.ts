@@ -122,15 +122,70 @@ describe("piped config with pipedKeyFile (PipeCD's own example)", () => {
     );
   });
 
-  it("keeps the sections it does not interpret, frozen", async () => {
+  it("keeps the sections it does not interpret, frozen, with a warning for each that is set", async () => {
     const cfg = await loadPipedConfig(file);
     assert.equal(cfg.git?.username, "username");
     assert.equal(cfg.analysisProviders.length, 1);
     assert.ok(cfg.notifications);
-    assert.equal(cfg.secretManagement?.type, "KEY_PAIR");
+    assert.deepEqual(cfg.secretManagement, {
+      type: "KEY_PAIR",
+      privateKeyFile: "/etc/piped-secret/pair-private-key",
+      privateKeyPem: "",
+      publicKeyFile: "/etc/piped-secret/pair-public-key",
+      publicKeyPem: "",
+    });
     assert.equal(cfg.eventWatcher?.checkInterval, "10m");
     assert.equal(cfg.planPreview, undefined);
     assert.ok(Object.isFrozen(cfg.chartRepositories[0]));
+    assert.deepEqual(
+      cfg.warnings.map((w) => `${w.path}: ${w.message}`),
+      [
+        "spec.git: is not supported yet and has no effect",
+        "spec.notifications: is not supported yet and has no effect",
+        "spec.eventWatcher: is not supported yet and has no effect",
+      ],
+    );
+  });
+});
+
+describe("piped config: secretManagement (PipeCD KEY_PAIR)", () => {
+  const withSm = (sm: string) =>
+    parsePipedConfig(
+      "/etc/piped/piped.yaml",
+      fixture("piped-keydata.yaml").replace("spec:\n", `spec:\n${sm}`),
+    );
+
+  it("takes each key as a file (resolved against the config's directory) or as base64 data", () => {
+    const b64 = Buffer.from("-----BEGIN PUBLIC KEY-----\nx\n").toString("base64");
+    const cfg = withSm(`  secretManagement:
+    type: KEY_PAIR
+    config: { privateKeyFile: keys/private.pem, publicKeyData: ${b64} }
+`);
+    assert.deepEqual(cfg.secretManagement, {
+      type: "KEY_PAIR",
+      privateKeyFile: "/etc/piped/keys/private.pem",
+      privateKeyPem: "",
+      publicKeyFile: "",
+      publicKeyPem: "-----BEGIN PUBLIC KEY-----\nx\n",
+    });
+  });
+
+  it("refuses GCP_KMS (not implemented, as in PipeCD), other types, and neither or both of a key's forms", () => {
+    assert.throws(
+      () => withSm("  secretManagement: { type: GCP_KMS, config: {} }\n"),
+      /secretManagement\.type: type "GCP_KMS" is not implemented yet/,
+    );
+    assert.throws(
+      () => withSm("  secretManagement: { type: SEALED, config: {} }\n"),
+      /secretManagement\.type: must be KEY_PAIR, got "SEALED"/,
+    );
+    assert.throws(
+      () =>
+        withSm(
+          "  secretManagement: { type: KEY_PAIR, config: { privateKeyFile: a, privateKeyData: YQ==, colour: red } }\n",
+        ),
+      /config\.colour: unknown field[\s\S]*exactly one of privateKeyFile and privateKeyData[\s\S]*exactly one of publicKeyFile and publicKeyData/,
+    );
   });
 });
 

@@ -11,6 +11,7 @@ export {
   deploymentImages,
   referencedConfigs,
 } from "./manifest/manifest.js";
+export { insideDir } from "./manifest/paths.js";
 export { parseManifests } from "./manifest/parse.js";
 export { PlainRenderer } from "./manifest/plain.js";
 export { HelmRenderer, helmTemplateArgs } from "./manifest/helm.js";

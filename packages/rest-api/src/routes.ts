@@ -119,6 +119,16 @@ export const Routes = {
     status: 200,
     params: S.IdParams,
   }),
+  encryptSecret: route<{ ciphertext: string }>()({
+    method: "POST",
+    path: "/api/v1/pipeds/:id/encrypt",
+    summary:
+      "Encrypt a secret for spec.encryption with the piped's public key (PipeCD's format); only that piped can decrypt it. base64Encoding encodes the plaintext first, for a Secret's data.",
+    access: "editor",
+    status: 200,
+    params: S.IdParams,
+    body: S.EncryptSecretBody,
+  }),
   enablePiped: route<{ piped: PipedJson }>()({
     method: "POST",
     path: "/api/v1/pipeds/:id/enable",

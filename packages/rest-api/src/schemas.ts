@@ -48,6 +48,17 @@ export const UpdatePipedBody = Type.Object(
   { name: Type.Optional(Name), description: Type.Optional(Desc) },
   strict,
 );
+/** Longest plaintext POST /pipeds/{id}/encrypt takes (characters). */
+export const MAX_ENCRYPT_PLAINTEXT = 64 * 1024;
+
+/** POST /pipeds/{id}/encrypt */
+export const EncryptSecretBody = Type.Object(
+  {
+    plaintext: Type.String({ minLength: 1, maxLength: MAX_ENCRYPT_PLAINTEXT }),
+    base64Encoding: Type.Optional(Type.Boolean()),
+  },
+  strict,
+);
 /** POST /api-keys */
 export const CreateAPIKeyBody = Type.Object({ name: Name, role: RoleSchema }, strict);
 

@@ -43,6 +43,7 @@ import type { Hub } from "../hub.js";
 import type { Metrics } from "../metrics.js";
 import { validateMessage } from "../wire.js";
 import { Turns } from "./turns.js";
+import { parsePublicKey } from "@pipecd-ts/runtime/hybrid";
 
 /** Options of {@link createPipedServiceImpl}. */
 export interface PipedServiceOptions {
@@ -252,7 +253,18 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
   const watchStreams = new Map<string, Set<() => void>>();
   const impl: Impl = {
     reportPipedMeta: unary("ReportPipedMeta", async (req, piped) => {
+      const configWarnings = checkedWarnings(req.configWarnings);
+      const enc = req.secretEncryption;
+      if (enc && enc.type !== "NONE" && enc.type !== "") {
+        if (enc.type !== "KEY_PAIR")
+          throw new InvalidArgumentError(
+            `secret_encryption.type must be KEY_PAIR or NONE, got "${enc.type}"`,
+          );
+        parsePublicKey(enc.publicKey, "secret_encryption.public_key");
+      }
       const p = await ds.pipeds.update(piped.pipedId, (p) => {
+        p.secretEncryption = enc;
+        p.configWarnings = configWarnings;
         p.version = req.version;
         p.platformProviders = req.platformProviders;
         // An older or misconfigured piped may send `https://user:token@host/…`: never store it.

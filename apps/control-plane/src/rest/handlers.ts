@@ -47,6 +47,7 @@ import {
 import type { Actions } from "../actions.js";
 import type { Authenticator } from "../auth/authenticator.js";
 import type { Principal } from "../auth/principal.js";
+import { hybridEncrypt, parsePublicKey } from "@pipecd-ts/runtime/hybrid";
 import { generateSecret, hashSecret } from "../auth/secrets.js";
 import type { Hub } from "../hub.js";
 import { toRestJson } from "../wire.js";
@@ -313,6 +314,29 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       deps.auth.invalidatePiped(p.id);
       await actions.audit(ctx.principal, "piped.delete-old-keys", "piped", p.id, {}, ctx.ip);
       return { piped: pipedJson(p) };
+    },
+
+    async encryptSecret(req, ctx) {
+      const p = await getPiped(req.params.id);
+      const enc = p.secretEncryption;
+      if (!enc || enc.type !== "KEY_PAIR" || !enc.publicKey)
+        throw new FailedPreconditionError(
+          `piped ${p.id} has no secret encryption key: set secretManagement (KEY_PAIR) in its config and restart it`,
+        );
+      const plaintext = req.body.base64Encoding
+        ? Buffer.from(req.body.plaintext).toString("base64")
+        : req.body.plaintext;
+      const ciphertext = hybridEncrypt(parsePublicKey(enc.publicKey), plaintext);
+      // The audit log records that a secret was encrypted, never what it was.
+      await actions.audit(
+        ctx.principal,
+        "piped.encrypt-secret",
+        "piped",
+        p.id,
+        { base64Encoding: String(req.body.base64Encoding ?? false) },
+        ctx.ip,
+      );
+      return { ciphertext };
     },
 
     enablePiped: (req, ctx) => setPipedDisabled(req.params.id, false, ctx),

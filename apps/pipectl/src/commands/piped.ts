@@ -1,7 +1,9 @@
 import type { ResponseOf } from "@pipecd-ts/rest-api";
 import { required, str } from "../args.js";
 import type { CommandSpec, GroupSpec } from "../command.js";
-import { age, clip, table } from "../output.js";
+import { readFile } from "node:fs/promises";
+import { UsageError } from "../errors.js";
+import { age, clip, table, warningLines } from "../output.js";
 import { idCommand } from "./by-id.js";
 import { KEY_FILE_FLAG, printShownOnce } from "./secret.js";
 
@@ -12,13 +14,26 @@ const ID = { name: "PIPED_ID", help: "id of the piped (see `pipectl piped list`)
 function pipedTable(pipeds: PipedJson[]): string {
   if (pipeds.length === 0) return "No pipeds.\n";
   return table(
-    ["ID", "NAME", "STATUS", "VERSION", "KEYS", "DISABLED", "LAST SEEN", "AGE"],
+    [
+      "ID",
+      "NAME",
+      "STATUS",
+      "VERSION",
+      "KEYS",
+      "SECRETS",
+      "WARNINGS",
+      "DISABLED",
+      "LAST SEEN",
+      "AGE",
+    ],
     pipeds.map((p) => [
       p.id ?? "",
       clip(p.name, 40),
       p.status ?? "-",
       p.version || "-",
       String(p.keys?.length ?? 0),
+      p.secretEncryption?.type === "KEY_PAIR" ? "KEY_PAIR" : "-",
+      String(p.configWarnings?.length ?? 0),
       p.disabled ? "yes" : "no",
       age(p.lastSeenAt),
       age(p.createdAt),
@@ -71,8 +86,47 @@ const commands: CommandSpec[] = [
     arg: ID,
     json: `{"piped": Piped}`,
     op: "getPiped",
-    render: (res) => pipedTable([res.piped]),
+    render: (res) =>
+      pipedTable([res.piped]) + warningLines("Config warnings", res.piped.configWarnings),
   }),
+  {
+    group: "piped",
+    verb: "encrypt",
+    summary:
+      "Encrypt a secret (read from stdin or --input-file) for spec.encryption.encryptedSecrets of apps this piped deploys.",
+    args: [ID],
+    flags: {
+      "input-file": { type: "string", arg: "FILE", help: "read the secret from FILE, not stdin" },
+      base64: {
+        type: "boolean",
+        help: "base64-encode the secret first (for a Secret's data; PipeCD's --use-base64-encoding)",
+      },
+    },
+    details: `Only the piped can decrypt the result (its secretManagement key pair; PipeCD's format).
+The secret is sent as read: a trailing newline is kept. Also spelled \`pipectl encrypt --piped PIPED_ID\`.
+JSON: {"ciphertext": "..."}`,
+    async run(ctx, v, [id = ""]) {
+      const file = str(v, "input-file");
+      let plaintext: string;
+      try {
+        plaintext = file !== undefined ? await readFile(file, "utf8") : await ctx.io.readStdin();
+      } catch (err) {
+        throw new UsageError(
+          `cannot read the secret from ${file ?? "stdin"}: ${(err as Error).message}`,
+          ctx.helpHint,
+        );
+      }
+      if (plaintext === "")
+        throw new UsageError(`the secret from ${file ?? "stdin"} is empty`, ctx.helpHint);
+      const res = await (
+        await ctx.client()
+      ).call("encryptSecret", {
+        params: { id },
+        body: { plaintext, ...(v.base64 === true ? { base64Encoding: true } : {}) },
+      });
+      ctx.print(res, () => `${res.ciphertext}\n`);
+    },
+  },
   {
     group: "piped",
     verb: "rotate-key",

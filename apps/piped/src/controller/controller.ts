@@ -61,6 +61,10 @@ export class Controller implements Service {
 
   constructor(private readonly deps: ControllerDeps) {}
 
+  private redact(text: string): string {
+    return this.deps.redact ? this.deps.redact(text) : text;
+  }
+
   /** Re-lists deployments now (after a reconnect, a new deployment, a finished job). */
   kick(): void {
     this.kicked = true;
@@ -212,7 +216,7 @@ export class Controller implements Service {
         ws = await this.deps.hooks.prepare(d, signal);
       } catch (err) {
         if (signal.aborted) return;
-        const msg = (err as Error).message;
+        const msg = this.redact((err as Error).message);
         if (d.status === DeploymentStatus.DEPLOYMENT_PENDING) {
           // Nothing ran yet: a deployment that cannot be prepared fails with the reason.
           log.warn({ err: msg }, "could not prepare the deployment");
@@ -253,7 +257,9 @@ export class Controller implements Service {
           plan = await this.deps.hooks.plan(d, ws, signal);
         } catch (err) {
           if (signal.aborted) return;
-          const msg = err instanceof AppError || err instanceof Error ? err.message : String(err);
+          const msg = this.redact(
+            err instanceof AppError || err instanceof Error ? err.message : String(err),
+          );
           log.warn({ err: msg }, "planning failed");
           await complete(
             "FAILURE (plan)",

@@ -103,6 +103,8 @@ export interface RunDeps {
   clock: Clock;
   logger: Logger;
   pipedId: string;
+  /** Removes decrypted secrets from reasons sent to the control plane. */
+  redact?: (text: string) => string;
 }
 
 /** A queue of approve/reject commands for one stage, fed by the Watch stream. */
@@ -162,6 +164,8 @@ class CommandQueue implements StageCommandSource {
  */
 export class DeploymentRun {
   private readonly log: Logger;
+  /** Removes decrypted secrets from a text bound for the control plane or the log. */
+  private readonly redact: (text: string) => string;
   private readonly metadata: MetadataStore;
   private readonly stageQueues = new Map<string, CommandQueue>();
   private current: { stageId: string; ac: AbortController } | undefined;
@@ -174,6 +178,7 @@ export class DeploymentRun {
     private readonly ctx: RunContext,
   ) {
     this.log = deps.logger.child({ deploymentId: d.id, applicationId: d.applicationId });
+    this.redact = deps.redact ?? ((text) => text);
     this.metadata = createMetadataStore(d, deps);
   }
 
@@ -487,10 +492,11 @@ export class DeploymentRun {
         else ({ status, reason: message } = result);
       } catch (err) {
         status = StageStatus.STAGE_FAILURE;
-        message = (err as Error).message;
+        message = this.redact((err as Error).message);
         stageLog.error(`Stage failed: ${message}`);
         log.warn({ err: message }, "stage executor threw");
       }
+      message = this.redact(message);
     }
     clearTimer();
     terminate.removeEventListener("abort", onTerminate);

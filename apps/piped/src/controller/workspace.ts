@@ -12,6 +12,8 @@ import { DeploymentStatus, type Deployment, type PipelineStage } from "@pipecd-t
 import { StageName } from "@pipecd-ts/model";
 import { AppError, InvalidArgumentError } from "@pipecd-ts/runtime";
 import type { ApiClient } from "../apiclient/client.js";
+import { processAppSource, type SecretDecrypter } from "../source/process.js";
+import type { Redactor } from "../source/redactor.js";
 import type { GitRepo } from "../trigger/git.js";
 import type { Workspace } from "./controller.js";
 
@@ -46,6 +48,10 @@ export async function prepareWorkspace(
     workDir: string;
     /** The piped's `spec.safety`, for the Rollback stage's own timeout. */
     safety?: Partial<SafetySettings>;
+    /** The piped's secret decrypter; undefined without `secretManagement`. */
+    decrypt?: SecretDecrypter;
+    /** Remembers every decrypted secret so that no log or report shows it. */
+    redactor: Redactor;
   },
   signal: AbortSignal,
 ): Promise<Workspace> {
@@ -70,6 +76,7 @@ export async function prepareWorkspace(
     const targetDir = join(target.dir, path);
     const loaded = await loadAppConfigIn(targetDir, d.gitPath?.configFilename ?? "");
     const appConfig = loaded.config;
+    await processAppSource({ appDir: targetDir, repoDir: target.dir, config: appConfig, ...deps });
     let runningCommit = d.runningCommitHash || undefined;
     if (!runningCommit && d.status === DeploymentStatus.DEPLOYMENT_PENDING) {
       try {
@@ -89,6 +96,14 @@ export async function prepareWorkspace(
       const running = await repo.checkout(runningCommit, deps.workDir);
       cleanups.push(() => running.remove());
       runningDir = join(running.dir, path);
+      // The running commit's own encryption and attachment (a rollback deploys its manifests).
+      const runningConfig = await loadAppConfigIn(runningDir, d.gitPath?.configFilename ?? "");
+      await processAppSource({
+        appDir: runningDir,
+        repoDir: running.dir,
+        config: runningConfig.config,
+        ...deps,
+      });
     }
     const changedFiles = runningCommit
       ? await repo.changedFiles(runningCommit, targetCommit).catch(() => undefined)

@@ -43,6 +43,8 @@ export class StageLogPersister implements Service {
       clock: Clock;
       logger: Logger;
       flushIntervalMs?: number;
+      /** Applied to every line: removes secrets the piped decrypted. */
+      redact?: (text: string) => string;
     },
   ) {}
 
@@ -56,7 +58,7 @@ export class StageLogPersister implements Service {
       buf.blocks.push(
         create(LogBlockSchema, {
           index: BigInt(now.getTime()) * 1000n + BigInt(this.counter),
-          log: text,
+          log: this.deps.redact ? this.deps.redact(text) : text,
           severity,
           createdAt: timestampFromDate(now),
         }),

@@ -45,6 +45,8 @@ export interface TriggerDeps {
   api: Pick<ApiClient, "call" | "pipedId" | "projectId">;
   repos: ReadonlyMap<string, GitRepo>;
   inspectConfig: ConfigInspector;
+  /** The piped's `appSelector`: only apps with all these labels are handled (empty: all). */
+  appSelector?: Readonly<Record<string, string>>;
   syncIntervalMs: number;
   clock: Clock;
   logger: Logger;
@@ -129,7 +131,10 @@ export class Trigger implements Service {
     let cursor = "";
     do {
       const page = await this.d.api.call("listApplications", { cursor }, { signal });
-      applications.push(...page.applications);
+      const selector = Object.entries(this.d.appSelector ?? {});
+      applications.push(
+        ...page.applications.filter((a) => selector.every(([k, v]) => a.labels[k] === v)),
+      );
       cursor = page.cursor;
     } while (cursor);
     const byRepo = new Map<string, Application[]>();
@@ -140,7 +145,7 @@ export class Trigger implements Service {
     for (const cmd of commands)
       if (!applications.some((a) => a.id === cmd.applicationId))
         await this.ack(cmd, false, {
-          reason: `application ${cmd.applicationId} is not enabled on this piped`,
+          reason: `application ${cmd.applicationId} is not enabled on this piped, or not selected by its appSelector`,
         });
     for (const [repoId, apps] of byRepo) {
       const repo = this.d.repos.get(repoId);

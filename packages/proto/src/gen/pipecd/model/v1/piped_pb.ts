@@ -6,13 +6,15 @@ import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2"
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp, TimestampJson } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { ConfigWarning, ConfigWarningJson } from "./common_pb.js";
+import { file_pipecd_model_v1_common } from "./common_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file pipecd/model/v1/piped.proto.
  */
 export const file_pipecd_model_v1_piped: GenFile = /*@__PURE__*/
-  fileDesc("ChtwaXBlY2QvbW9kZWwvdjEvcGlwZWQucHJvdG8SD3BpcGVjZC5tb2RlbC52MSJXCghQaXBlZEtleRIKCgJpZBgBIAEoCRIPCgdjcmVhdG9yGAIgASgJEi4KCmNyZWF0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIqwFCgVQaXBlZBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEgwKBGRlc2MYAyABKAkSEgoKcHJvamVjdF9pZBgEIAEoCRIPCgd2ZXJzaW9uGAUgASgJEi4KCnN0YXJ0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjcKBnN0YXR1cxgHIAEoDjInLnBpcGVjZC5tb2RlbC52MS5QaXBlZC5Db25uZWN0aW9uU3RhdHVzEkMKEnBsYXRmb3JtX3Byb3ZpZGVycxgIIAMoCzInLnBpcGVjZC5tb2RlbC52MS5QaXBlZC5QbGF0Zm9ybVByb3ZpZGVyEjcKDHJlcG9zaXRvcmllcxgJIAMoCzIhLnBpcGVjZC5tb2RlbC52MS5QaXBlZC5SZXBvc2l0b3J5EicKBGtleXMYCiADKAsyGS5waXBlY2QubW9kZWwudjEuUGlwZWRLZXkSEAoIZGlzYWJsZWQYCyABKAgSLgoKY3JlYXRlZF9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbGFzdF9zZWVuX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBouChBQbGF0Zm9ybVByb3ZpZGVyEgwKBG5hbWUYASABKAkSDAoEdHlwZRgCIAEoCRo4CgpSZXBvc2l0b3J5EgoKAmlkGAEgASgJEg4KBnJlbW90ZRgCIAEoCRIOCgZicmFuY2gYAyABKAkiOAoQQ29ubmVjdGlvblN0YXR1cxILCgdVTktOT1dOEAASCgoGT05MSU5FEAESCwoHT0ZGTElORRACYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("ChtwaXBlY2QvbW9kZWwvdjEvcGlwZWQucHJvdG8SD3BpcGVjZC5tb2RlbC52MSJXCghQaXBlZEtleRIKCgJpZBgBIAEoCRIPCgdjcmVhdG9yGAIgASgJEi4KCmNyZWF0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIt8GCgVQaXBlZBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEgwKBGRlc2MYAyABKAkSEgoKcHJvamVjdF9pZBgEIAEoCRIPCgd2ZXJzaW9uGAUgASgJEi4KCnN0YXJ0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjcKBnN0YXR1cxgHIAEoDjInLnBpcGVjZC5tb2RlbC52MS5QaXBlZC5Db25uZWN0aW9uU3RhdHVzEkMKEnBsYXRmb3JtX3Byb3ZpZGVycxgIIAMoCzInLnBpcGVjZC5tb2RlbC52MS5QaXBlZC5QbGF0Zm9ybVByb3ZpZGVyEjcKDHJlcG9zaXRvcmllcxgJIAMoCzIhLnBpcGVjZC5tb2RlbC52MS5QaXBlZC5SZXBvc2l0b3J5EicKBGtleXMYCiADKAsyGS5waXBlY2QubW9kZWwudjEuUGlwZWRLZXkSEAoIZGlzYWJsZWQYCyABKAgSLgoKY3JlYXRlZF9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbGFzdF9zZWVuX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBJCChFzZWNyZXRfZW5jcnlwdGlvbhgPIAEoCzInLnBpcGVjZC5tb2RlbC52MS5QaXBlZC5TZWNyZXRFbmNyeXB0aW9uEjcKD2NvbmZpZ193YXJuaW5ncxgQIAMoCzIeLnBpcGVjZC5tb2RlbC52MS5Db25maWdXYXJuaW5nGi4KEFBsYXRmb3JtUHJvdmlkZXISDAoEbmFtZRgBIAEoCRIMCgR0eXBlGAIgASgJGjgKClJlcG9zaXRvcnkSCgoCaWQYASABKAkSDgoGcmVtb3RlGAIgASgJEg4KBmJyYW5jaBgDIAEoCRo0ChBTZWNyZXRFbmNyeXB0aW9uEgwKBHR5cGUYASABKAkSEgoKcHVibGljX2tleRgCIAEoCSI4ChBDb25uZWN0aW9uU3RhdHVzEgsKB1VOS05PV04QABIKCgZPTkxJTkUQARILCgdPRkZMSU5FEAJiBnByb3RvMw", [file_google_protobuf_timestamp, file_pipecd_model_v1_common]);
 
 /**
  * Metadata of one piped key. The key itself is shown once; only its hash is stored, and never
@@ -146,6 +148,18 @@ export type Piped = Message<"pipecd.model.v1.Piped"> & {
    * @generated from field: google.protobuf.Timestamp last_seen_at = 14;
    */
   lastSeenAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: pipecd.model.v1.Piped.SecretEncryption secret_encryption = 15;
+   */
+  secretEncryption?: Piped_SecretEncryption | undefined;
+
+  /**
+   * Warnings of the piped's own config (fields it accepts but does not act on yet).
+   *
+   * @generated from field: repeated pipecd.model.v1.ConfigWarning config_warnings = 16;
+   */
+  configWarnings: ConfigWarning[];
 };
 
 /**
@@ -227,6 +241,18 @@ export type PipedJson = {
    * @generated from field: google.protobuf.Timestamp last_seen_at = 14;
    */
   lastSeenAt?: TimestampJson;
+
+  /**
+   * @generated from field: pipecd.model.v1.Piped.SecretEncryption secret_encryption = 15;
+   */
+  secretEncryption?: Piped_SecretEncryptionJson;
+
+  /**
+   * Warnings of the piped's own config (fields it accepts but does not act on yet).
+   *
+   * @generated from field: repeated pipecd.model.v1.ConfigWarning config_warnings = 16;
+   */
+  configWarnings?: ConfigWarningJson[];
 };
 
 /**
@@ -319,6 +345,55 @@ export type Piped_RepositoryJson = {
  */
 export const Piped_RepositorySchema: GenMessage<Piped_Repository, {jsonType: Piped_RepositoryJson}> = /*@__PURE__*/
   messageDesc(file_pipecd_model_v1_piped, 1, 1);
+
+/**
+ * How secrets for this piped are encrypted (PipeCD's SecretEncryption).
+ *
+ * @generated from message pipecd.model.v1.Piped.SecretEncryption
+ */
+export type Piped_SecretEncryption = Message<"pipecd.model.v1.Piped.SecretEncryption"> & {
+  /**
+   * "KEY_PAIR", or "NONE" when the piped has no secretManagement.
+   *
+   * @generated from field: string type = 1;
+   */
+  type: string;
+
+  /**
+   * The public key (PEM, PKIX) that encrypts secrets only this piped can decrypt.
+   *
+   * @generated from field: string public_key = 2;
+   */
+  publicKey: string;
+};
+
+/**
+ * How secrets for this piped are encrypted (PipeCD's SecretEncryption).
+ *
+ * @generated from message pipecd.model.v1.Piped.SecretEncryption
+ */
+export type Piped_SecretEncryptionJson = {
+  /**
+   * "KEY_PAIR", or "NONE" when the piped has no secretManagement.
+   *
+   * @generated from field: string type = 1;
+   */
+  type?: string;
+
+  /**
+   * The public key (PEM, PKIX) that encrypts secrets only this piped can decrypt.
+   *
+   * @generated from field: string public_key = 2;
+   */
+  publicKey?: string;
+};
+
+/**
+ * Describes the message pipecd.model.v1.Piped.SecretEncryption.
+ * Use `create(Piped_SecretEncryptionSchema)` to create a new message.
+ */
+export const Piped_SecretEncryptionSchema: GenMessage<Piped_SecretEncryption, {jsonType: Piped_SecretEncryptionJson}> = /*@__PURE__*/
+  messageDesc(file_pipecd_model_v1_piped, 1, 2);
 
 /**
  * @generated from enum pipecd.model.v1.Piped.ConnectionStatus
