@@ -16,7 +16,12 @@ import {
 } from "@pipecd-ts/config";
 import { createKubeClient } from "@pipecd-ts/kube";
 import { StageName, capConfigWarnings, formatConfigWarning } from "@pipecd-ts/model";
-import { WaitApprovalExecutor, WaitExecutor } from "@pipecd-ts/plugin-basic";
+import {
+  ScriptRunExecutor,
+  ScriptRunRollbackExecutor,
+  WaitApprovalExecutor,
+  WaitExecutor,
+} from "@pipecd-ts/plugin-basic";
 import {
   AnalysisExecutor,
   AnalysisMetadataKey,
@@ -301,7 +306,9 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
     .register(StageName.K8S_BASELINE_CLEAN, new K8sBaselineCleanExecutor(k8s))
     .register(StageName.K8S_PRIMARY_ROLLOUT, new K8sPrimaryRolloutExecutor(k8s))
     .register(StageName.K8S_TRAFFIC_ROUTING, new K8sTrafficRoutingExecutor(k8s))
-    .register(StageName.ROLLBACK, new RollbackExecutor(k8s));
+    .register(StageName.ROLLBACK, new RollbackExecutor(k8s))
+    .register(StageName.SCRIPT_RUN, new ScriptRunExecutor())
+    .register(StageName.SCRIPT_RUN_ROLLBACK, new ScriptRunRollbackExecutor());
   const reporter = new Reporter(logger.child({ component: "reporter" }));
   const stageLogs = new StageLogPersister({
     api,

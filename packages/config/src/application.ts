@@ -39,7 +39,7 @@ export function isApplicationConfigFile(name: string): boolean {
 /** Stage names allowed in `pipeline.stages` (K8S_SYNC and ROLLBACK are predefined-only in v0). */
 export type PipelineStageName = Exclude<
   StageName,
-  typeof StageName.K8S_SYNC | typeof StageName.ROLLBACK
+  typeof StageName.K8S_SYNC | typeof StageName.ROLLBACK | typeof StageName.SCRIPT_RUN_ROLLBACK
 >;
 
 /** `skipOn`: when WAIT, WAIT_APPROVAL and ANALYSIS stages are skipped. */
@@ -65,6 +65,19 @@ export interface WaitApprovalStageOptions {
   readonly approvers: readonly string[];
   /** Default 1; always ≥ 1. */
   readonly minApproverNum: number;
+  readonly skipOn: SkipOnOptions;
+}
+
+/** `with` of a SCRIPT_RUN stage (PipeCD `ScriptRunStageOptions`). */
+export interface ScriptRunStageOptions {
+  /** Shell commands, run by `/bin/sh -l -c` in the app directory. */
+  readonly run: string;
+  /** Added to the environment after the `SR_*` variables (so they can override them). */
+  readonly env: Readonly<Record<string, string>>;
+  /** Default 6h. */
+  readonly timeoutMs: number;
+  /** Commands run (same shell and directory) when the deployment rolls back; "" for none. */
+  readonly onRollback: string;
   readonly skipOn: SkipOnOptions;
 }
 
@@ -166,6 +179,7 @@ export interface StageOptionsByName {
   K8S_BASELINE_ROLLOUT: K8sBaselineRolloutStageOptions;
   K8S_BASELINE_CLEAN: K8sCleanStageOptions;
   K8S_TRAFFIC_ROUTING: K8sTrafficRoutingStageOptions;
+  SCRIPT_RUN: ScriptRunStageOptions;
 }
 
 /** One entry of `pipeline.stages` for stage name `N`. */
@@ -439,6 +453,7 @@ const PIPELINE_STAGE_NAMES: readonly PipelineStageName[] = [
   StageName.K8S_BASELINE_ROLLOUT,
   StageName.K8S_BASELINE_CLEAN,
   StageName.K8S_TRAFFIC_ROUTING,
+  StageName.SCRIPT_RUN,
 ];
 
 /** Parses → defaults → validates → freezes a KubernetesApp config; errors name path and line. */
@@ -510,7 +525,6 @@ function warnNotImplemented(r: FieldReader, spec: YamlMap, cfg: ApplicationConfi
     r.notImplemented(["spec", k], spec[k]);
   r.notImplemented(["spec", "input", "kubectlVersion"], cfg.input.kubectlVersion, "");
   r.notImplemented(["spec", "input", "autoCreateNamespace"], cfg.input.autoCreateNamespace, false);
-  r.notImplemented(["spec", "planner", "autoRollback"], cfg.planner.autoRollback, true);
   const { onOutOfSync, onChain } = cfg.trigger;
   r.notImplemented(["spec", "trigger", "onOutOfSync", "disabled"], onOutOfSync.disabled, true);
   r.notImplemented(["spec", "trigger", "onChain", "disabled"], onChain.disabled, true);
@@ -872,7 +886,7 @@ function readStageName(r: FieldReader, p: FieldPath, v: unknown): PipelineStageN
     r.add(p, "must be a stage name");
     return undefined;
   }
-  if (v === StageName.K8S_SYNC || v === StageName.ROLLBACK) {
+  if (v === StageName.K8S_SYNC || v === StageName.ROLLBACK || v === StageName.SCRIPT_RUN_ROLLBACK) {
     r.add(p, `${v} is a predefined stage and cannot be listed in pipeline.stages`);
     return undefined;
   }
@@ -989,6 +1003,20 @@ function stageWith(
     case "K8S_TRAFFIC_ROUTING":
       r.keys(p, w, ["all", "primary", "canary", "baseline"]);
       return { ...common, name, with: readTrafficOptions(r, p, w) };
+    case "SCRIPT_RUN":
+      r.keys(p, w, ["run", "env", "timeout", "onRollback", "skipOn"]);
+      return {
+        ...common,
+        name,
+        with: {
+          // PipeCD never validates `run`: an empty one parses and the stage succeeds.
+          run: r.string(at("run"), w.run),
+          env: r.stringMap(at("env"), w.env),
+          timeoutMs: r.durationMs(at("timeout"), w.timeout, 6 * HOUR),
+          onRollback: r.string(at("onRollback"), w.onRollback),
+          skipOn: readSkipOn(r, at("skipOn"), w.skipOn),
+        },
+      };
   }
 }
 

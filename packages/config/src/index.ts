@@ -65,6 +65,7 @@ export {
   type VariantName,
   type WaitApprovalStageOptions,
   type WaitStageOptions,
+  type ScriptRunStageOptions,
 } from "./application.js";
 export {
   loadPipedConfig,

@@ -306,7 +306,6 @@ describe("application config: errors list every problem with path and line", () 
         ["spec.commitMatcher.quickSync", 9, /Invalid regular expression/],
         ["spec.pipeline.stages[0].name", 12, /K8S_SYNC is a predefined stage/],
         ["spec.pipeline.stages[1].name", 13, /ROLLBACK is a predefined stage/],
-        ["spec.pipeline.stages[2].name", 14, /unsupported stage name "SCRIPT_RUN"/],
         ["spec.pipeline.stages[3].with.duration", 20, /must be a duration/],
         ["spec.pipeline.stages[4].id", 22, /duplicate stage id "same" \(also stage 3\)/],
         ["spec.pipeline.stages[4].with.minApproverNum", 25, /must be at least 1, got 0/],
@@ -710,7 +709,7 @@ describe("application config: warnings (accepted, and the user is told)", () => 
     );
   });
 
-  it("fields accepted but not implemented yet warn when set to do something", () => {
+  it("fields accepted but not implemented yet warn when set to do something (planner.autoRollback is implemented)", () => {
     const text = app(`  input:
     kubectlVersion: 1.30.0
     autoCreateNamespace: true
@@ -731,7 +730,6 @@ describe("application config: warnings (accepted, and the user is told)", () => 
       "5: spec.input.kubectlVersion: is not supported yet and has no effect",
       "6: spec.input.autoCreateNamespace: is not supported yet and has no effect",
       "9: spec.trigger.onOutOfSync.disabled: is not supported yet and has no effect",
-      "13: spec.planner.autoRollback: is not supported yet and has no effect",
       "14: spec.eventWatcher: is not supported yet and has no effect",
       "16: spec.notification: is not supported yet and has no effect",
       "18: spec.driftDetection: is not supported yet and has no effect",
@@ -744,7 +742,6 @@ describe("application config: warnings (accepted, and the user is told)", () => 
     assert.deepEqual(
       parseFixture("app-full.yaml").warnings.map((w) => w.path),
       [
-        "spec.planner.autoRollback",
         "spec.trigger.onOutOfSync.disabled",
         "spec.trigger.onChain.disabled",
         "spec.postSync",

@@ -16,6 +16,7 @@ export {
   METADATA_MIN_APPROVER_NUM,
   METADATA_TRIGGERED_DEPLOYMENT_ID,
   PredefinedStageId,
+  ScriptRunRollbackMetadataKey,
   StageName,
 } from "./stages.js";
 export { roleName, parseRole, roleAllows, type RoleName } from "./roles.js";

@@ -10,7 +10,10 @@ export const StageName = {
   K8S_BASELINE_ROLLOUT: "K8S_BASELINE_ROLLOUT",
   K8S_BASELINE_CLEAN: "K8S_BASELINE_CLEAN",
   K8S_TRAFFIC_ROUTING: "K8S_TRAFFIC_ROUTING",
+  SCRIPT_RUN: "SCRIPT_RUN",
   ROLLBACK: "ROLLBACK",
+  /** Predefined: runs a SCRIPT_RUN's `onRollback` after the Rollback stage (PipeCD). */
+  SCRIPT_RUN_ROLLBACK: "SCRIPT_RUN_ROLLBACK",
 } as const;
 
 /** One of {@link StageName}. */
@@ -20,6 +23,11 @@ export type StageName = (typeof StageName)[keyof typeof StageName];
 export const PredefinedStageId = {
   K8S_SYNC: "K8sSync",
   ROLLBACK: "Rollback",
+  /**
+   * Prefix of the SCRIPT_RUN_ROLLBACK stages: `ScriptRunRollback-<the SCRIPT_RUN's id>`. PipeCD
+   * gives them all the id "ScriptRunRollback"; ids must be unique here.
+   */
+  SCRIPT_RUN_ROLLBACK: "ScriptRunRollback",
 } as const;
 
 /** Stage metadata key listing users who approved (comma-separated), as PipeCD's `ApprovedBy`. */
@@ -30,3 +38,14 @@ export const METADATA_APPROVERS = "Approvers";
 export const METADATA_MIN_APPROVER_NUM = "MinApproverNum";
 /** Command metadata key carrying the deployment a SYNC_APPLICATION command triggered. */
 export const METADATA_TRIGGERED_DEPLOYMENT_ID = "TriggeredDeploymentID";
+
+/** Stage metadata of a SCRIPT_RUN_ROLLBACK stage, written by the planner (PipeCD's keys). */
+export const ScriptRunRollbackMetadataKey = {
+  /** The SCRIPT_RUN stage it rolls back. */
+  BASE_STAGE_ID: "baseStageID",
+  ON_ROLLBACK: "onRollback",
+  /** The SCRIPT_RUN's `env`, as JSON. */
+  ENV: "env",
+  /** pipecd-ts: the SCRIPT_RUN's timeout in ms (PipeCD runs `onRollback` without one). */
+  TIMEOUT_MS: "timeoutMs",
+} as const;

@@ -4,6 +4,7 @@ import {
   METADATA_APPROVERS,
   METADATA_MIN_APPROVER_NUM,
   PredefinedStageId,
+  ScriptRunRollbackMetadataKey,
   StageName,
 } from "@pipecd-ts/model";
 import {
@@ -143,6 +144,15 @@ function predefined(
   });
 }
 
+/**
+ * Whether a failed deployment rolls back: `input.autoRollback` (what PipeCD v0's Kubernetes
+ * planner reads) and `planner.autoRollback` (which it ignores); both default to true, so
+ * turning either off turns rollback off.
+ */
+export function autoRollback(cfg: ApplicationConfig): boolean {
+  return cfg.input.autoRollback && cfg.planner.autoRollback;
+}
+
 /** The stages of a quick sync: K8sSync, plus the hidden Rollback when auto-rollback is on. */
 export function quickSyncStages(cfg: ApplicationConfig): PipelineStage[] {
   const stages = [
@@ -154,7 +164,7 @@ export function quickSyncStages(cfg: ApplicationConfig): PipelineStage[] {
       false,
     ),
   ];
-  if (cfg.input.autoRollback)
+  if (autoRollback(cfg))
     stages.push(
       predefined(
         PredefinedStageId.ROLLBACK,
@@ -199,16 +209,35 @@ export function pipelineStages(cfg: ApplicationConfig): PipelineStage[] {
     );
     prev = s.id;
   }
-  if (cfg.input.autoRollback)
-    out.push(
-      predefined(
-        PredefinedStageId.ROLLBACK,
-        StageName.ROLLBACK,
-        "Rollback the deployment",
-        false,
-        true,
-      ),
+  if (!autoRollback(cfg)) return out;
+  out.push(
+    predefined(
+      PredefinedStageId.ROLLBACK,
+      StageName.ROLLBACK,
+      "Rollback the deployment",
+      false,
+      true,
+    ),
+  );
+  // PipeCD: after the Rollback stage, one SCRIPT_RUN_ROLLBACK per SCRIPT_RUN, in order (here
+  // each with its own id; PipeCD gives them all "ScriptRunRollback").
+  for (const s of cfg.pipeline.stages) {
+    if (s.name !== "SCRIPT_RUN") continue;
+    const stage = predefined(
+      `${PredefinedStageId.SCRIPT_RUN_ROLLBACK}-${s.id}`,
+      StageName.SCRIPT_RUN_ROLLBACK,
+      "Rollback the script run stage",
+      false,
+      true,
     );
+    stage.metadata = {
+      [ScriptRunRollbackMetadataKey.BASE_STAGE_ID]: s.id,
+      [ScriptRunRollbackMetadataKey.ON_ROLLBACK]: s.with.onRollback,
+      [ScriptRunRollbackMetadataKey.ENV]: JSON.stringify(s.with.env),
+      [ScriptRunRollbackMetadataKey.TIMEOUT_MS]: String(s.with.timeoutMs),
+    };
+    out.push(stage);
+  }
   return out;
 }
 

@@ -150,6 +150,53 @@ describe("Kubernetes planner", () => {
     );
   });
 
+  it("after the hidden Rollback, one SCRIPT_RUN_ROLLBACK per SCRIPT_RUN (own ids, PipeCD's metadata); either autoRollback: false drops them all", () => {
+    const app = (extra: string) =>
+      parseApplicationConfig(
+        "app.pipecd.yaml",
+        `apiVersion: pipecd.dev/v1beta1
+kind: KubernetesApp
+spec:
+${extra}  pipeline:
+    stages:
+      - id: migrate
+        name: SCRIPT_RUN
+        with: { run: ./migrate.sh, onRollback: ./unmigrate.sh, env: { DB: main }, timeout: 5m }
+      - name: K8S_PRIMARY_ROLLOUT
+      - id: notify
+        name: SCRIPT_RUN
+        with: { run: echo done }
+`,
+      );
+    const stages = pipelineStages(app(""));
+    assert.deepEqual(
+      stages.map((s) => [s.id, s.name, s.visible, s.rollback]),
+      [
+        ["migrate", "SCRIPT_RUN", true, false],
+        ["stage-1", "K8S_PRIMARY_ROLLOUT", true, false],
+        ["notify", "SCRIPT_RUN", true, false],
+        ["Rollback", "ROLLBACK", false, true],
+        ["ScriptRunRollback-migrate", "SCRIPT_RUN_ROLLBACK", false, true],
+        ["ScriptRunRollback-notify", "SCRIPT_RUN_ROLLBACK", false, true],
+      ],
+    );
+    assert.deepEqual(stages[4]?.metadata, {
+      baseStageID: "migrate",
+      onRollback: "./unmigrate.sh",
+      env: '{"DB":"main"}',
+      timeoutMs: "300000",
+    });
+    for (const off of [
+      "  planner: { autoRollback: false }\n",
+      "  input: { autoRollback: false }\n",
+    ])
+      assert.deepEqual(
+        pipelineStages(app(off)).map((s) => s.id),
+        ["migrate", "stage-1", "notify"],
+        off,
+      );
+  });
+
   it("loads only manifests (not app configs, not subdirectories), honours pipecd.dev/order and adds the config hash", async () => {
     const dir = await dirWith({
       "app.pipecd.yaml": "apiVersion: pipecd.dev/v1beta1\nkind: KubernetesApp\nspec: {}\n",

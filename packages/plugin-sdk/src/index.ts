@@ -166,3 +166,12 @@ export interface Planner<Input extends PlannerInput = PlannerInput> {
 
 export type { StageStatus };
 export { checkoutRoot } from "./checkout.js";
+export {
+  MAX_TOOL_OUTPUT_BYTES,
+  ToolError,
+  runTool,
+  toolErrorToAppError,
+  type RunToolOptions,
+  type ToolFailure,
+  type ToolOutput,
+} from "./exec.js";

@@ -59,7 +59,12 @@ export interface RunContext {
 const ROLLBACK_TIMEOUT_MS = 15 * 60_000;
 
 /** Stage types PipeCD evaluates `skipOn` for. */
-const SKIPPABLE = new Set<string>([StageName.WAIT, StageName.WAIT_APPROVAL, StageName.ANALYSIS]);
+const SKIPPABLE = new Set<string>([
+  StageName.WAIT,
+  StageName.WAIT_APPROVAL,
+  StageName.ANALYSIS,
+  StageName.SCRIPT_RUN,
+]);
 
 /**
  * PipeCD `skipstage.go`: a stage is skipped when the commit message starts with one of
@@ -362,7 +367,10 @@ export class DeploymentRun {
         const result = await this.runStage(stage, terminate, Infinity, true);
         if (result === "terminated") return;
         stage.status = result.status;
-        if (result.status !== StageStatus.STAGE_SUCCESS)
+        if (
+          result.status !== StageStatus.STAGE_SUCCESS &&
+          result.status !== StageStatus.STAGE_SKIPPED
+        )
           reason = `${reason}; rollback failed: ${result.reason}`;
       }
     }

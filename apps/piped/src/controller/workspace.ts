@@ -9,7 +9,7 @@ import {
   type SafetySettings,
 } from "@pipecd-ts/config";
 import { DeploymentStatus, type Deployment, type PipelineStage } from "@pipecd-ts/proto";
-import { StageName } from "@pipecd-ts/model";
+import { ScriptRunRollbackMetadataKey, StageName } from "@pipecd-ts/model";
 import { AppError, InvalidArgumentError } from "@pipecd-ts/runtime";
 import type { ApiClient } from "../apiclient/client.js";
 import { processAppSource, type SecretDecrypter } from "../source/process.js";
@@ -122,10 +122,14 @@ export async function prepareWorkspace(
       deploymentTimeoutMs: appConfig.timeoutMs,
       stageConfigOf: (stage) => stageOf(stage)?.with,
       // The hidden Rollback stage has its own deadline (`safety.rollbackTimeout`, our improvement).
-      stageTimeoutMsOf: (stage) =>
-        stage.name === StageName.ROLLBACK
-          ? resolveSafety(deps.safety, appConfig.safety).rollbackTimeoutMs
-          : stageOf(stage)?.timeoutMs,
+      stageTimeoutMsOf: (stage) => {
+        if (stage.name === StageName.ROLLBACK)
+          return resolveSafety(deps.safety, appConfig.safety).rollbackTimeoutMs;
+        // A SCRIPT_RUN's onRollback gets the SCRIPT_RUN's own timeout.
+        if (stage.name === StageName.SCRIPT_RUN_ROLLBACK)
+          return Number(stage.metadata[ScriptRunRollbackMetadataKey.TIMEOUT_MS]) || undefined;
+        return stageOf(stage)?.timeoutMs;
+      },
       cleanup,
     };
   } catch (err) {

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type { ChartRegistry, ChartRepository, HelmChart, HelmOptions } from "@pipecd-ts/config";
 import { InvalidArgumentError } from "@pipecd-ts/runtime";
-import { ToolError, runTool, toolErrorToAppError } from "./exec.js";
+import { ToolError, runTool, toolErrorToAppError } from "@pipecd-ts/plugin-sdk";
 import { insideDir } from "./paths.js";
 import type { RenderRequest, RenderedText, Renderer } from "./render.js";
 import type { Toolbox } from "./tools.js";

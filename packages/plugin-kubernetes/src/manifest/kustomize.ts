@@ -1,7 +1,7 @@
 import { lstat } from "node:fs/promises";
 import { join } from "node:path";
 import { InvalidArgumentError } from "@pipecd-ts/runtime";
-import { runTool, toolErrorToAppError } from "./exec.js";
+import { runTool, toolErrorToAppError } from "@pipecd-ts/plugin-sdk";
 import type { RenderRequest, RenderedText, Renderer } from "./render.js";
 import type { Toolbox } from "./tools.js";
 

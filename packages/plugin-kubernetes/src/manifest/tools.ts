@@ -2,7 +2,7 @@ import { constants } from "node:fs";
 import { access, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { InvalidArgumentError } from "@pipecd-ts/runtime";
-import { runTool } from "./exec.js";
+import { runTool } from "@pipecd-ts/plugin-sdk";
 
 /** Binaries the renderers use (features §1.2), set by the piped's main. */
 export interface ToolboxOptions {

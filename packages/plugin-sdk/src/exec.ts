@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { StringDecoder } from "node:string_decoder";
 import { basename } from "node:path";
 import {
   AppError,
@@ -30,6 +31,12 @@ export interface RunToolOptions {
   readonly what?: string;
   /** Defaults to {@link MAX_TOOL_OUTPUT_BYTES}. */
   readonly maxOutputBytes?: number;
+  /**
+   * Receives the output as it comes (a script's output streamed into its stage log), each chunk
+   * as written; it is then not kept, so the result's stdout and stderr are empty and no output
+   * limit applies.
+   */
+  readonly onOutput?: (chunk: string, stream: "stdout" | "stderr") => void;
 }
 
 /** What a tool printed. */
@@ -206,16 +213,29 @@ export function runTool(
       );
     }
 
-    child.stdout.on("data", (b: Buffer) => {
-      outBytes += b.length;
-      if (outBytes > limit) stop("output-limit", `${what} printed more than ${limit} bytes`);
-      else out.push(b);
-    });
-    child.stderr.on("data", (b: Buffer) => {
-      errBytes += b.length;
-      if (errBytes > limit) stop("output-limit", `${what} printed more than ${limit} bytes`);
-      else err.push(b);
-    });
+    if (opts.onOutput) {
+      const onOutput = opts.onOutput;
+      const decoders = { stdout: new StringDecoder("utf8"), stderr: new StringDecoder("utf8") };
+      for (const stream of ["stdout", "stderr"] as const)
+        child[stream].on("data", (b: Buffer) => {
+          const text = decoders[stream].write(b);
+          if (text !== "") onOutput(text, stream);
+        });
+    } else {
+      collectOutput();
+    }
+    function collectOutput(): void {
+      child.stdout.on("data", (b: Buffer) => {
+        outBytes += b.length;
+        if (outBytes > limit) stop("output-limit", `${what} printed more than ${limit} bytes`);
+        else out.push(b);
+      });
+      child.stderr.on("data", (b: Buffer) => {
+        errBytes += b.length;
+        if (errBytes > limit) stop("output-limit", `${what} printed more than ${limit} bytes`);
+        else err.push(b);
+      });
+    }
     child.on("error", (e) => finish(null, null, e));
     child.on("close", (code, sig) => finish(code, sig));
     // A child that exits without reading its stdin makes the write fail with EPIPE: harmless.
