@@ -524,7 +524,6 @@ function warnNotImplemented(r: FieldReader, spec: YamlMap, cfg: ApplicationConfi
   for (const k of ["postSync", "notification", "eventWatcher", "driftDetection", "resourceRoutes"])
     r.notImplemented(["spec", k], spec[k]);
   r.notImplemented(["spec", "input", "kubectlVersion"], cfg.input.kubectlVersion, "");
-  r.notImplemented(["spec", "input", "autoCreateNamespace"], cfg.input.autoCreateNamespace, false);
   const { onOutOfSync, onChain } = cfg.trigger;
   r.notImplemented(["spec", "trigger", "onOutOfSync", "disabled"], onOutOfSync.disabled, true);
   r.notImplemented(["spec", "trigger", "onChain", "disabled"], onChain.disabled, true);

@@ -709,7 +709,7 @@ describe("application config: warnings (accepted, and the user is told)", () => 
     );
   });
 
-  it("fields accepted but not implemented yet warn when set to do something (planner.autoRollback is implemented)", () => {
+  it("fields accepted but not implemented yet warn when set to do something (planner.autoRollback and input.autoCreateNamespace are implemented)", () => {
     const text = app(`  input:
     kubectlVersion: 1.30.0
     autoCreateNamespace: true
@@ -728,7 +728,6 @@ describe("application config: warnings (accepted, and the user is told)", () => 
 `);
     assert.deepEqual(warningsOf(text), [
       "5: spec.input.kubectlVersion: is not supported yet and has no effect",
-      "6: spec.input.autoCreateNamespace: is not supported yet and has no effect",
       "9: spec.trigger.onOutOfSync.disabled: is not supported yet and has no effect",
       "14: spec.eventWatcher: is not supported yet and has no effect",
       "16: spec.notification: is not supported yet and has no effect",
@@ -748,7 +747,6 @@ describe("application config: warnings (accepted, and the user is told)", () => 
         "spec.notification",
         "spec.eventWatcher",
         "spec.driftDetection",
-        "spec.input.autoCreateNamespace",
         "spec.input.kubectlVersion",
         "spec.resourceRoutes",
       ],

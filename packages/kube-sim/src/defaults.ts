@@ -84,6 +84,18 @@ export function applyDefaults(kind: string, o: Obj, allocateClusterIp: () => str
           }
       return;
     }
+    case "Secret": {
+      // stringData is write-only: the apiserver merges it into data (base64) and drops it.
+      o.type ??= "Opaque";
+      if (isObj(o.stringData)) {
+        const data = isObj(o.data) ? o.data : {};
+        for (const [k, v] of Object.entries(o.stringData))
+          if (typeof v === "string") data[k] = Buffer.from(v).toString("base64");
+        o.data = data;
+        delete o.stringData;
+      }
+      return;
+    }
     case "Namespace": {
       if (!isObj(o.spec)) o.spec = {};
       (o.spec as Obj).finalizers ??= ["kubernetes"];

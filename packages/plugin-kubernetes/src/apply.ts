@@ -16,6 +16,8 @@ export interface ApplyVariantOptions {
   /** Which variant the manifests are; its label value comes from `variantLabel`. */
   variant: VariantName;
   variantLabel: KubernetesVariantLabel;
+  /** `input.autoCreateNamespace`: create a missing namespace before applying into it. */
+  autoCreateNamespace: boolean;
   signal: AbortSignal;
   logger: StageLogger;
 }
@@ -49,11 +51,16 @@ export async function applyVariant(
   for (const m of manifests) addBuiltinAnnotations(m, annotations);
   addConfigHash(manifests);
   let ok = true;
+  const namespaces = new Set<string>();
   for (const m of manifests) {
     if (o.signal.aborted) return false;
     const ns = parseResourceKey(m.key).namespace;
     const where = ns ? `${ns}/` : "";
     try {
+      if (o.autoCreateNamespace && ns && !namespaces.has(ns)) {
+        await ensureNamespace(kube, ns, o);
+        namespaces.add(ns);
+      }
       await kube.apply(m.obj, { signal: o.signal });
       o.logger.info(`Applied ${m.obj.kind} ${where}${m.obj.metadata.name}`);
     } catch (err) {
@@ -65,6 +72,24 @@ export async function applyVariant(
     }
   }
   return ok;
+}
+
+/**
+ * PipeCD's `input.autoCreateNamespace` (`kubectl create namespace`, AlreadyExists ignored):
+ * creates the namespace when it does not exist, and leaves an existing one untouched.
+ */
+async function ensureNamespace(
+  kube: KubeApi,
+  name: string,
+  o: { signal: AbortSignal; logger: StageLogger },
+): Promise<void> {
+  const ref = { apiVersion: "v1", kind: "Namespace", name };
+  if (await kube.get(ref, { signal: o.signal })) return;
+  await kube.apply(
+    { apiVersion: "v1", kind: "Namespace", metadata: { name } },
+    { signal: o.signal },
+  );
+  o.logger.info(`Created namespace ${name} (input.autoCreateNamespace)`);
 }
 
 /**

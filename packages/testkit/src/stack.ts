@@ -286,7 +286,10 @@ export interface Stack {
   /** Starts another kube-sim with a piped of its own (same Git repo): a second cluster. */
   addCluster(name: string): Promise<StackCluster>;
   /** Runs `bin/pipectl` against this control plane as admin (`--address`, `--api-key-file`). */
-  pipectl(args: string[], o?: { timeoutMs?: number; apiKeyFile?: string }): Promise<PipectlResult>;
+  pipectl(
+    args: string[],
+    o?: { timeoutMs?: number; apiKeyFile?: string; input?: string },
+  ): Promise<PipectlResult>;
   /**
    * Like testkit's {@link eventually}, for state behind the control plane: `fn` is re-evaluated
    * whenever the control plane announces a change (server-sent events) and at least every 250 ms,
@@ -482,7 +485,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
       const r = await runCommand(
         join(repoRoot(), "bin", "pipectl"),
         ["--address", httpUrl, "--api-key-file", po.apiKeyFile ?? keyFile, ...args],
-        { timeoutMs: po.timeoutMs ?? 60_000 },
+        { timeoutMs: po.timeoutMs ?? 60_000, input: po.input },
       );
       return { code: r.code, stdout: r.stdout, stderr: r.stderr };
     },

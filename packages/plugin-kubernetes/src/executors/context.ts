@@ -106,6 +106,7 @@ export async function rollOut(
     commit,
     variant,
     variantLabel: input.appConfig.variantLabel,
+    autoCreateNamespace: input.appConfig.input.autoCreateNamespace,
     signal: input.signal,
     logger: input.logger,
   });

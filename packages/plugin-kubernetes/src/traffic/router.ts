@@ -183,6 +183,7 @@ export async function applyAndReadBack(
     commit: input.commit,
     variant: "primary",
     variantLabel: input.config.variantLabel,
+    autoCreateNamespace: input.config.input.autoCreateNamespace,
     signal: input.signal,
     logger: input.logger,
   });
