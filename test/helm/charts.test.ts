@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -260,6 +261,25 @@ describe("helm charts", () => {
       const configText = secretFile(ms, "edge-piped-config", "piped-config.yaml");
       const config = parseYaml(configText) as { spec: Record<string, unknown> };
       assert.equal(config.spec.pipedKeyFile, "/etc/piped-key/key");
+      // secretManagement.existingSecret: the key pair mounted read-only, set as KEY_PAIR.
+      assert.deepEqual(config.spec.secretManagement, {
+        type: "KEY_PAIR",
+        config: {
+          privateKeyFile: "/etc/piped-secret/priv",
+          publicKeyFile: "/etc/piped-secret/pub",
+        },
+      });
+      assert.deepEqual(spec.volumes.find((v) => v.name === "secret-keys")?.secret, {
+        secretName: "piped-secret-keys",
+        defaultMode: 0o440,
+        items: [
+          { key: "priv", path: "priv" },
+          { key: "pub", path: "pub" },
+        ],
+      });
+      assert.ok(
+        c.volumeMounts.some((m) => m.name === "secret-keys" && m.mountPath === "/etc/piped-secret"),
+      );
       assert.equal(config.spec.pipedKeyData, undefined);
       assert.deepEqual(config.spec.appSelector, { team: "a" });
       assert.equal(config.spec.syncInterval, "30s");
@@ -276,8 +296,20 @@ describe("helm charts", () => {
       const keyDir = join(dir, "piped-key");
       await mkdir(keyDir, { recursive: true });
       await writeFile(join(keyDir, "key"), "k");
+      const pair = generateKeyPairSync("rsa", {
+        modulusLength: 2048,
+        publicKeyEncoding: { type: "spki", format: "pem" },
+        privateKeyEncoding: { type: "pkcs8", format: "pem" },
+      });
+      await writeFile(join(keyDir, "priv"), pair.privateKey);
+      await writeFile(join(keyDir, "pub"), pair.publicKey);
       const configPath = join(dir, "piped-config.yaml");
-      await writeFile(configPath, configText.replace("/etc/piped-key/", `${keyDir}/`));
+      await writeFile(
+        configPath,
+        configText
+          .replace("/etc/piped-key/", `${keyDir}/`)
+          .replaceAll("/etc/piped-secret/", `${keyDir}/`),
+      );
       const run = await runCommand(join(repoRoot(), "bin", "piped"), ["--config", configPath], {
         timeoutMs: 30_000,
       });

@@ -94,6 +94,11 @@ namespace both deploy to.
 {{- else }}
 {{- $_ := set $spec "pipedKeyFile" (printf "/etc/piped-key/%s" .Values.pipedKey.existingSecret.key) }}
 {{- end }}
+{{- with .Values.secretManagement.existingSecret }}
+{{- if .name }}
+{{- $_ := set $spec "secretManagement" (dict "type" "KEY_PAIR" "config" (dict "privateKeyFile" (printf "/etc/piped-secret/%s" .privateKeyKey) "publicKeyFile" (printf "/etc/piped-secret/%s" .publicKeyKey))) }}
+{{- end }}
+{{- end }}
 {{- $spec = mergeOverwrite $spec .Values.extraConfig -}}
 apiVersion: pipecd.dev/v1beta1
 kind: Piped
