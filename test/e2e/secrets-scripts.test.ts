@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import { RestError } from "@pipecd-ts/rest-api";
-import { startStack, type DeploymentJson, type Stack } from "@pipecd-ts/testkit";
+import { isProcessAlive, startStack, type DeploymentJson, type Stack } from "@pipecd-ts/testkit";
 
 // Issue 16 end to end over real processes (control plane, piped, kube-sim, git): secrets
 // decrypted into a Secret (ciphertexts made here by an independent implementation of PipeCD's
@@ -343,15 +343,11 @@ describe("secrets, attachments, SCRIPT_RUN and warnings end to end (real process
     assert.match(await log("ScriptRunRollback-stuck"), /undo stuck/);
     const pid = Number(await readFile(pidFile, "utf8"));
     assert.ok(pid > 0, "the script wrote its background child's pid");
-    const alive = (): boolean => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    await s.eventually(async () => !alive(), 10_000, `the background sleep ${pid} to be gone`);
+    await s.eventually(
+      async () => !isProcessAlive(pid),
+      10_000,
+      `the background sleep ${pid} to be gone`,
+    );
   });
 
   it("no plaintext in any log, the datastore's files or the stage logs", async () => {

@@ -215,8 +215,11 @@ describe("pipectl against a control plane", () => {
     );
     assert.ok(!list.stdout.includes(key), "the key is never listed");
     const table = await pipectl(["piped", "list"], env);
-    assert.match(table.stdout, /^ID\s+NAME\s+STATUS\s+VERSION\s+KEYS\s+DISABLED/);
-    assert.match(table.stdout, new RegExp(`${id}\\s+cluster-a\\s+\\S+\\s+-\\s+1\\s+no`));
+    assert.match(
+      table.stdout,
+      /^ID\s+NAME\s+STATUS\s+VERSION\s+KEYS\s+SECRETS\s+WARNINGS\s+DISABLED/,
+    );
+    assert.match(table.stdout, new RegExp(`${id}\\s+cluster-a\\s+\\S+\\s+-\\s+1\\s+-\\s+0\\s+no`));
   });
 
   it("piped register -o json: {id, key, piped}; --key-file writes the key with mode 0600 and leaves it out", async () => {

@@ -164,17 +164,19 @@ export function quickSyncStages(cfg: ApplicationConfig): PipelineStage[] {
       false,
     ),
   ];
-  if (autoRollback(cfg))
-    stages.push(
-      predefined(
-        PredefinedStageId.ROLLBACK,
-        StageName.ROLLBACK,
-        "Rollback the deployment",
-        false,
-        true,
-      ),
-    );
+  if (autoRollback(cfg)) stages.push(rollbackStage());
   return stages;
+}
+
+/** The hidden predefined Rollback stage. */
+function rollbackStage(): PipelineStage {
+  return predefined(
+    PredefinedStageId.ROLLBACK,
+    StageName.ROLLBACK,
+    "Rollback the deployment",
+    false,
+    true,
+  );
 }
 
 /** The stages of the configured pipeline (`requires` = previous stage), plus the hidden Rollback. */
@@ -210,15 +212,7 @@ export function pipelineStages(cfg: ApplicationConfig): PipelineStage[] {
     prev = s.id;
   }
   if (!autoRollback(cfg)) return out;
-  out.push(
-    predefined(
-      PredefinedStageId.ROLLBACK,
-      StageName.ROLLBACK,
-      "Rollback the deployment",
-      false,
-      true,
-    ),
-  );
+  out.push(rollbackStage());
   // PipeCD: after the Rollback stage, one SCRIPT_RUN_ROLLBACK per SCRIPT_RUN, in order (here
   // each with its own id; PipeCD gives them all "ScriptRunRollback").
   for (const s of cfg.pipeline.stages) {

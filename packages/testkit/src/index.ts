@@ -1,7 +1,7 @@
 export { freePort } from "./ports.js";
 export { startPostgres, type PgCluster } from "./postgres.js";
 export { ensureK8sTools, helm, kubectl, repoRoot, runCommand } from "./tools.js";
-export { eventually } from "./wait.js";
+export { eventually, isProcessAlive } from "./wait.js";
 export {
   controlPlaneArgs,
   git,
