@@ -19,5 +19,6 @@ export {
   type RestClientOptions,
 } from "./client.js";
 export { buildOpenApiDocument } from "./openapi.js";
-// The one-line form of a config warning, for the clients (web UI, pipectl).
-export { formatConfigWarning, type ConfigWarningLike } from "@pipecd-ts/model";
+// The one-line form of a config warning, for the clients (web UI, pipectl). The subpath keeps
+// the browser bundle free of what the model's index imports (the gRPC runtime among it).
+export { formatConfigWarning, type ConfigWarningLike } from "@pipecd-ts/model/warnings";
