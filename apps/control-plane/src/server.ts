@@ -22,6 +22,8 @@ import { Hub } from "./hub.js";
 import { Metrics } from "./metrics.js";
 import { createHandlers } from "./rest/handlers.js";
 import { createRestServer } from "./rest/server.js";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import { loadWebFiles, registerWebUi } from "./rest/web.js";
 import { elementCountPrecheck } from "./wire.js";
 
@@ -136,6 +138,11 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     );
     cleanup.unshift(async () => grpcServer.forceShutdown());
 
+    // Requests in flight per REST connection, for the drain on close.
+    const inFlight = new Map<Socket, number>();
+    const closeUnused = (): void => {
+      for (const [socket, n] of inFlight) if (n === 0) socket.destroy();
+    };
     const rest = createRestServer({
       handlers: createHandlers({
         ds,
@@ -164,6 +171,18 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
         "the web UI is not built (no index.html there); run 'make bootstrap' or pass --web-dir",
       );
     registerWebUi(rest, web);
+    rest.server.on("connection", (socket: Socket) => {
+      inFlight.set(socket, 0);
+      socket.on("close", () => inFlight.delete(socket));
+    });
+    rest.server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+      const socket = req.socket;
+      inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);
+      res.on("close", () => {
+        if (inFlight.has(socket))
+          inFlight.set(socket, Math.max(0, (inFlight.get(socket) ?? 1) - 1));
+      });
+    });
     await rest.listen({ host: o.listenHost, port: o.httpPort });
     const addr = rest.server.address();
     const httpPort = typeof addr === "object" && addr ? addr.port : o.httpPort;
@@ -188,9 +207,14 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
             rest.close(),
             new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve())),
           ]);
+          // Connections with no request in flight (idle keep-alives, and ones that never sent
+          // a request) are closed now and as requests finish, so they never hold the drain.
+          const sweep = setInterval(closeUnused, 50);
+          closeUnused();
           let timer: NodeJS.Timeout | undefined;
           await Promise.race([drained, new Promise((r) => (timer = setTimeout(r, graceMs)))]);
           clearTimeout(timer);
+          clearInterval(sweep);
           // Phase two: force what is left (open Watch streams, keep-alive sockets).
           for (const c of cleanup) await c();
         })();
