@@ -5,6 +5,7 @@ export {
   type Piped,
   type PipedOptions,
 } from "./piped.js";
-export { isTouched } from "./trigger/trigger.js";
+export { Trigger, isTouched, type TriggerDeps } from "./trigger/trigger.js";
+export { GitRepo } from "./trigger/git.js";
 export { globToRegExp } from "./glob.js";
 export { skipReason } from "./controller/scheduler.js";

@@ -8,6 +8,7 @@ export {
   launch,
   pipedConfigYaml,
   startStack,
+  createTestRepo,
   type DeploymentJson,
   type PipectlResult,
   type Stack,

@@ -182,7 +182,7 @@ export async function git(cwd: string, args: string[]): Promise<string> {
   return r.stdout.trim();
 }
 
-async function createRepo(dir: string): Promise<TestRepo> {
+export async function createTestRepo(dir: string): Promise<TestRepo> {
   const bare = join(dir, "remote.git");
   const work = join(dir, "work");
   await mkdir(bare, { recursive: true });
@@ -371,7 +371,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     listFaults: async () =>
       (JSON.parse(await faultsApi("GET")) as { faults: { id: string; hits: number }[] }).faults,
   };
-  const repo = await createRepo(join(dir, "git"));
+  const repo = await createTestRepo(join(dir, "git"));
   const httpPort = o.httpPort ?? (await freePort());
   const grpcPort = o.grpcPort ?? (await freePort());
   const adminKey = `${randomUUID()}.${randomBytes(32).toString("base64url")}`;

@@ -19,13 +19,24 @@ export interface CommitInfo {
   createdAt: Date;
 }
 
+/** Options of {@link git}. */
+interface GitOptions {
+  cwd?: string;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Written to git's stdin (`cat-file --batch`). */
+  input?: string;
+}
+
 /** Runs git with a timeout; rejects with a typed error carrying git's stderr. */
-export function git(
-  args: string[],
-  opts: { cwd?: string; timeoutMs?: number; signal?: AbortSignal } = {},
-): Promise<string> {
+export async function git(args: string[], opts: GitOptions = {}): Promise<string> {
+  return (await gitBytes(args, opts)).toString("utf8");
+}
+
+/** {@link git}, with stdout as bytes (for output that carries byte counts). */
+export function gitBytes(args: string[], opts: GitOptions = {}): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    execFile(
+    const child = execFile(
       "git",
       args,
       {
@@ -33,9 +44,11 @@ export function git(
         timeout: opts.timeoutMs ?? 60_000,
         maxBuffer: 64 << 20,
         signal: opts.signal,
+        encoding: "buffer",
         env: { ...process.env, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" },
       },
-      (err, stdout, stderr) => {
+      (err, stdout, stderrBytes) => {
+        const stderr = stderrBytes.toString("utf8");
         if (!err) return resolve(stdout);
         const e = err as NodeJS.ErrnoException & { killed?: boolean; signal?: string };
         // Never the command line (nor execFile's error, whose message holds it): a remote may
@@ -53,6 +66,7 @@ export function git(
           );
       },
     );
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
 }
 
@@ -104,6 +118,43 @@ export class GitRepo {
   async changedFiles(from: string, to: string): Promise<string[]> {
     const out = await git(["diff", "--name-only", `${from}`, `${to}`], { cwd: this.mirror });
     return out.split("\n").filter(Boolean);
+  }
+
+  /** Every file of a commit's tree: path → blob id (one `git ls-tree`). */
+  async tree(commit: string): Promise<Map<string, string>> {
+    const out = await git(["ls-tree", "-r", "-z", "--full-tree", commit], { cwd: this.mirror });
+    const files = new Map<string, string>();
+    for (const entry of out.split("\0")) {
+      // "<mode> SP <type> SP <object> TAB <path>"
+      const tab = entry.indexOf("\t");
+      if (tab < 0) continue;
+      const [, type, id] = entry.slice(0, tab).split(" ");
+      if (type === "blob" && id) files.set(entry.slice(tab + 1), id);
+    }
+    return files;
+  }
+
+  /** The contents of blobs by id, all in one `git cat-file --batch`. */
+  async readBlobs(ids: readonly string[]): Promise<Map<string, string>> {
+    const contents = new Map<string, string>();
+    if (ids.length === 0) return contents;
+    const out = await gitBytes(["cat-file", "--batch"], {
+      cwd: this.mirror,
+      input: `${ids.join("\n")}\n`,
+    });
+    // Per object: "<id> <type> <size>\n<contents>\n" (or "<id> missing\n").
+    let pos = 0;
+    while (pos < out.length) {
+      const nl = out.indexOf(0x0a, pos);
+      if (nl < 0) break;
+      const [id = "", type, size] = out.subarray(pos, nl).toString("utf8").split(" ");
+      pos = nl + 1;
+      if (type === "missing" || size === undefined) continue;
+      const n = Number(size);
+      contents.set(id, out.subarray(pos, pos + n).toString("utf8"));
+      pos += n + 1;
+    }
+    return contents;
   }
 
   /** A file's content at a commit, or undefined if it does not exist there. */

@@ -18,7 +18,7 @@ import {
   sameConfigWarnings,
   type ConfigWarningLike,
 } from "@pipecd-ts/model";
-import { AppError, type Clock, type Logger, type Service } from "@pipecd-ts/runtime";
+import { AppError, backoffDelay, type Clock, type Logger, type Service } from "@pipecd-ts/runtime";
 import type { ApiClient } from "../apiclient/client.js";
 import type { GitRepo } from "./git.js";
 import { globToRegExp } from "../glob.js";
@@ -74,6 +74,21 @@ export function isTouched(
 
 const DEFAULT_CONFIG = "app.pipecd.yaml";
 
+/** At most this many config inspections are cached (one per app config version). */
+const MAX_INSPECTIONS = 10_000;
+
+/** What one pass knows of one repository at its head. */
+interface RepoPass {
+  repo: GitRepo;
+  head: string;
+  /** path → blob id at head. */
+  tree: Map<string, string>;
+  /** Files changed from a commit to head, by that commit. */
+  diffs: Map<string, Promise<string[]>>;
+  /** Contents of the config blobs read this pass. */
+  texts: Map<string, string>;
+}
+
 /**
  * Watches Git for the applications of this piped (PipeCD `trigger/`): fetches every
  * `syncInterval` and at once on a SYNC_APPLICATION command, and creates a PENDING deployment when
@@ -87,35 +102,61 @@ export class Trigger implements Service {
   private readonly invalidReported = new Map<string, string>();
   private readonly commands: Command[] = [];
   private wake: (() => void) | undefined;
+  /** A wake-up (kick or command) that arrived while a pass was running: run again at once. */
+  private pending = false;
+  /** Per app, what it was last considered at (head and git path): unchanged → no work. */
+  private readonly considered = new Map<string, string>();
+  /** Passes completed so far (successful or not). */
+  passes = 0;
+  /** Config inspections by (file, blob id): a config is parsed once per version. */
+  private readonly inspections = new Map<string, ReturnType<ConfigInspector>>();
 
   constructor(private readonly d: TriggerDeps) {}
 
   /** A SYNC_APPLICATION command: trigger that app now, whatever changed. */
   syncNow(cmd: Command): void {
     if (!this.commands.some((c) => c.id === cmd.id)) this.commands.push(cmd);
-    this.wake?.();
+    this.kick();
   }
 
-  /** Fetch now (e.g. after a reconnect). */
+  /** Fetch now (e.g. after a reconnect); during a pass, another pass follows it at once. */
   kick(): void {
+    this.pending = true;
     this.wake?.();
   }
 
   async run(signal: AbortSignal): Promise<void> {
     signal.addEventListener("abort", () => this.wake?.(), { once: true });
+    let failures = 0;
     while (!signal.aborted) {
+      this.pending = false;
       try {
         await this.iterate(signal);
+        failures = 0;
       } catch (err) {
+        failures++;
         if (!signal.aborted)
           this.d.logger.warn(
-            { err: (err as Error).message },
-            "trigger iteration failed; retrying next interval",
+            { err: (err as Error).message, attempt: failures },
+            "trigger pass failed; retrying (commands stay queued)",
           );
       }
-      if (this.commands.length) continue;
+      this.passes++;
+      // After a failure: a growing, jittered delay, at most the interval. After a pass that
+      // a wake-up arrived during: at once. Else the interval.
+      const delay =
+        failures > 0
+          ? Math.min(
+              backoffDelay(failures, { initialDelayMs: 1_000, maxDelayMs: 30_000 }),
+              this.d.syncIntervalMs,
+            )
+          : this.pending
+            ? 0
+            : this.d.syncIntervalMs;
+      // An abort during the pass found no sleep to wake: it ends the loop here.
+      if (delay === 0 || signal.aborted) continue;
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, this.d.syncIntervalMs);
+        const t = setTimeout(resolve, delay);
         this.wake = () => {
           clearTimeout(t);
           resolve();
@@ -125,8 +166,14 @@ export class Trigger implements Service {
     }
   }
 
+  /** Takes a handled command out of the queue (it stays queued while a pass fails). */
+  private done(cmd: Command): void {
+    const i = this.commands.indexOf(cmd);
+    if (i >= 0) this.commands.splice(i, 1);
+  }
+
   private async iterate(signal: AbortSignal): Promise<void> {
-    const commands = this.commands.splice(0);
+    const commands = [...this.commands];
     const applications: Application[] = [];
     let cursor = "";
     do {
@@ -143,10 +190,12 @@ export class Trigger implements Service {
       byRepo.set(repoId, [...(byRepo.get(repoId) ?? []), app]);
     }
     for (const cmd of commands)
-      if (!applications.some((a) => a.id === cmd.applicationId))
+      if (!applications.some((a) => a.id === cmd.applicationId)) {
         await this.ack(cmd, false, {
           reason: `application ${cmd.applicationId} is not enabled on this piped, or not selected by its appSelector`,
         });
+        this.done(cmd);
+      }
     for (const [repoId, apps] of byRepo) {
       const repo = this.d.repos.get(repoId);
       if (!repo) {
@@ -158,11 +207,30 @@ export class Trigger implements Service {
       }
       await repo.sync();
       const head = await repo.head();
-      for (const app of apps) {
+      // Only apps with a command, new apps and apps last seen at another head need any git
+      // work: an idle pass over unchanged apps runs no git process per app.
+      const stateOf = (app: Application): string =>
+        `${head}|${app.gitPath?.path ?? ""}|${app.gitPath?.configFilename ?? ""}`;
+      const todo = apps.filter(
+        (a) =>
+          commands.some((c) => c.applicationId === a.id) ||
+          this.considered.get(a.id) !== stateOf(a),
+      );
+      if (todo.length === 0) continue;
+      const pass: RepoPass = {
+        repo,
+        head,
+        tree: await repo.tree(head),
+        diffs: new Map(),
+        texts: new Map(),
+      };
+      await this.readConfigs(pass, todo);
+      for (const app of todo) {
         if (signal.aborted) return;
         const cmd = commands.find((c) => c.applicationId === app.id);
         try {
-          await this.consider(repo, head, app, cmd, signal);
+          await this.consider(pass, app, cmd, signal);
+          this.considered.set(app.id, stateOf(app));
         } catch (err) {
           this.d.logger.warn(
             { applicationId: app.id, err: (err as Error).message },
@@ -170,8 +238,47 @@ export class Trigger implements Service {
           );
           if (cmd) await this.ack(cmd, false, { reason: (err as Error).message });
         }
+        if (cmd) this.done(cmd);
       }
     }
+  }
+
+  /** The config file of an app at the pass's head: its path and blob id, if it exists. */
+  private configFileOf(pass: RepoPass, app: Application): { file: string; blob?: string } {
+    const dir = app.gitPath?.path ?? "";
+    const file = posix.join(dir, app.gitPath?.configFilename || DEFAULT_CONFIG);
+    const blob = pass.tree.get(file);
+    if (blob === undefined && !app.gitPath?.configFilename) {
+      const legacy = posix.join(dir, ".pipe.yaml");
+      const legacyBlob = pass.tree.get(legacy);
+      if (legacyBlob !== undefined) return { file: legacy, blob: legacyBlob };
+    }
+    return { file, blob };
+  }
+
+  /** Reads, in one git process, the config versions of `apps` not inspected before. */
+  private async readConfigs(pass: RepoPass, apps: Application[]): Promise<void> {
+    const unread = new Set<string>();
+    for (const app of apps) {
+      const { file, blob } = this.configFileOf(pass, app);
+      if (blob !== undefined && !this.inspections.has(`${file}@${blob}`)) unread.add(blob);
+    }
+    for (const [id, text] of await pass.repo.readBlobs([...unread])) pass.texts.set(id, text);
+  }
+
+  /** The inspection of a config version, cached by file and blob (bounded). */
+  private inspect(file: string, blob: string, text: string): ReturnType<ConfigInspector> {
+    const key = `${file}@${blob}`;
+    let inspected = this.inspections.get(key);
+    if (!inspected) {
+      inspected = this.d.inspectConfig(file, text);
+      if (this.inspections.size >= MAX_INSPECTIONS) {
+        const oldest = this.inspections.keys().next().value;
+        if (oldest !== undefined) this.inspections.delete(oldest);
+      }
+      this.inspections.set(key, inspected);
+    }
+    return inspected;
   }
 
   /**
@@ -193,24 +300,21 @@ export class Trigger implements Service {
   }
 
   private async consider(
-    repo: GitRepo,
-    head: string,
+    pass: RepoPass,
     app: Application,
     cmd: Command | undefined,
     signal: AbortSignal,
   ): Promise<void> {
+    const { repo, head } = pass;
     const dir = app.gitPath?.path ?? "";
-    let file = posix.join(dir, app.gitPath?.configFilename || DEFAULT_CONFIG);
-    let text = await repo.readFile(head, file);
-    if (text === undefined && !app.gitPath?.configFilename) {
-      const legacy = posix.join(dir, ".pipe.yaml");
-      text = await repo.readFile(head, legacy);
-      if (text !== undefined) file = legacy;
-    }
+    const { file, blob } = this.configFileOf(pass, app);
+    const cached = blob === undefined ? undefined : this.inspections.get(`${file}@${blob}`);
+    const text = blob === undefined ? undefined : pass.texts.get(blob);
     const inspected =
-      text === undefined
+      cached ??
+      (blob === undefined || text === undefined
         ? { ok: false as const, message: `${file} does not exist at commit ${head.slice(0, 8)}` }
-        : this.d.inspectConfig(file, text);
+        : this.inspect(file, blob, text));
     if (!inspected.ok) {
       if (this.invalidReported.get(app.id) !== head) {
         this.d.logger.warn(
@@ -275,7 +379,13 @@ export class Trigger implements Service {
     const last = await this.lastTriggeredCommit(app.id, signal);
     if (last === head) return;
     if (last) {
-      const changed = await repo.changedFiles(last, head);
+      // One diff per (last, head) pair in a pass, shared by every app at the same last commit.
+      let diff = pass.diffs.get(last);
+      if (!diff) {
+        diff = repo.changedFiles(last, head);
+        pass.diffs.set(last, diff);
+      }
+      const changed = await diff;
       if (!isTouched(dir, changed, trig.onCommit)) {
         this.lastTriggered.set(app.id, head);
         return;
