@@ -327,6 +327,7 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
     clock,
     logger: logger.child({ component: "controller" }),
     pipedId: cfg.pipedID,
+    maxConcurrentDeployments: cfg.maxConcurrentDeployments,
     hooks: {
       prepare: (d, signal) =>
         prepareWorkspace(

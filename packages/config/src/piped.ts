@@ -115,6 +115,11 @@ export interface PipedConfig {
   readonly planPreview: Readonly<YamlMap> | undefined;
   /** pipecd-ts only: our improvements' switches for every app, defaults filled (safety.ts). */
   readonly safety: SafetySettings;
+  /**
+   * pipecd-ts only: deployments of different apps that run at once (default 10); one app's
+   * deployments always run one at a time.
+   */
+  readonly maxConcurrentDeployments: number;
   /** Fields accepted but not acted on yet, in file order (shown on the piped). */
   readonly warnings: readonly ConfigIssue[];
 }
@@ -158,6 +163,8 @@ const SPEC_KEYS = [
   "planPreview",
   // pipecd-ts only: switches for our improvements, the default of every app (safety.ts)
   "safety",
+  // pipecd-ts only: how many deployments of different apps run at once
+  "maxConcurrentDeployments",
 ] as const;
 const PROVIDER_TYPES = ["KUBERNETES", "TERRAFORM", "CLOUDRUN", "LAMBDA", "ECS"];
 const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -244,6 +251,13 @@ export function parsePipedConfig(file: string, text: string): PipedConfig {
     eventWatcher: r.looseMap(S("eventWatcher"), spec.eventWatcher),
     planPreview: r.looseMap(S("planPreview"), spec.planPreview),
     safety: resolveSafety(readSafety(r, S("safety"), spec.safety), undefined),
+    maxConcurrentDeployments: r.int(
+      S("maxConcurrentDeployments"),
+      spec.maxConcurrentDeployments,
+      10,
+      1,
+      1_000,
+    ),
     warnings: [],
   };
   for (const k of ["git", "notifications", "eventWatcher", "planPreview"])

@@ -148,6 +148,22 @@ describe("piped config with pipedKeyFile (PipeCD's own example)", () => {
   });
 });
 
+describe("piped config: maxConcurrentDeployments (pipecd-ts)", () => {
+  const parse = (extra: string) =>
+    parsePipedConfig(
+      "piped.yaml",
+      fixture("piped-keydata.yaml").replace("spec:\n", `spec:\n${extra}`),
+    );
+  it("defaults to 10, takes 1-1000, refuses anything else", () => {
+    assert.equal(parse("").maxConcurrentDeployments, 10);
+    assert.equal(parse("  maxConcurrentDeployments: 3\n").maxConcurrentDeployments, 3);
+    assert.throws(
+      () => parse("  maxConcurrentDeployments: 0\n"),
+      /maxConcurrentDeployments: must be 1-1000, got 0/,
+    );
+  });
+});
+
 describe("piped config: secretManagement (PipeCD KEY_PAIR)", () => {
   const withSm = (sm: string) =>
     parsePipedConfig(

@@ -31,6 +31,8 @@ export interface ControllerDeps extends RunDeps {
   hooks: ControllerHooks;
   /** How often to re-list not-completed deployments (a safety net; commands push). */
   resyncIntervalMs?: number;
+  /** Deployments of different apps that run at once (the piped's maxConcurrentDeployments). */
+  maxConcurrentDeployments?: number;
 }
 
 interface Job {
@@ -166,12 +168,30 @@ export class Controller implements Service {
     const all = await this.listNotCompleted(signal);
     const byApp = new Map<string, Deployment[]>();
     for (const d of all) byApp.set(d.applicationId, [...(byApp.get(d.applicationId) ?? []), d]);
+    const next: Deployment[] = [];
     for (const [appId, ds] of byApp) {
       if (this.jobs.has(appId)) continue;
       const active = ds.find((d) => d.status !== DeploymentStatus.DEPLOYMENT_PENDING);
-      const next = active ?? ds.sort(olderFirst)[0];
-      if (!next) continue;
-      this.start(appId, next);
+      const first = active ?? ds.sort(olderFirst)[0];
+      if (first) next.push(first);
+    }
+    // Within the limit: deployments that already started (resumed after a restart) first, then
+    // the oldest pending ones. The rest wait for a slot; a finished job kicks the next sync.
+    const limit = this.deps.maxConcurrentDeployments ?? 10;
+    next.sort(
+      (a, b) =>
+        Number(a.status === DeploymentStatus.DEPLOYMENT_PENDING) -
+          Number(b.status === DeploymentStatus.DEPLOYMENT_PENDING) || olderFirst(a, b),
+    );
+    for (const d of next) {
+      if (this.jobs.size >= limit) {
+        this.deps.logger.debug(
+          { waiting: next.length - next.indexOf(d), limit },
+          "deployments waiting for a slot (maxConcurrentDeployments)",
+        );
+        break;
+      }
+      this.start(d.applicationId, d);
     }
   }
 
