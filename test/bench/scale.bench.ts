@@ -1,0 +1,107 @@
+// Scale of one piped (issue 17): for N applications in one repository, prints
+//   - the time from registering them to every first deployment SUCCESS;
+//   - commit touching one app → its deployment PENDING, p50/p99 over 10 commits;
+//   - the piped's CPU (with its git children) and RSS while idle for 15 s.
+// Usage: node --import tsx test/bench/scale.bench.ts [N ...]   (default: 100 300 1000)
+// Real processes: control plane (SQLite), kube-sim, piped with syncInterval 10s.
+import { readFile } from "node:fs/promises";
+import { startStack, type Stack } from "@pipecd-ts/testkit";
+
+const app = (i: number): Record<string, string> => ({
+  [`apps/a${i}/app.pipecd.yaml`]: `apiVersion: pipecd.dev/v1beta1\nkind: KubernetesApp\nspec:\n  name: a${i}\n`,
+  [`apps/a${i}/configmap.yaml`]: `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: a${i} }\ndata: { v: "1" }\n`,
+});
+
+/** CPU seconds (user + system, with reaped children) of a process, from /proc. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const f = (await readFile(`/proc/${pid}/stat`, "utf8")).split(") ")[1]?.split(" ") ?? [];
+  // Fields after "(comm) ": state is [0]; utime [11], stime [12], cutime [13], cstime [14].
+  const ticks = [11, 12, 13, 14].reduce((s, i) => s + Number(f[i] ?? 0), 0);
+  return ticks / 100;
+}
+
+async function rssMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+const pct = (xs: number[], p: number): number =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
+
+async function run(n: number): Promise<void> {
+  const s: Stack = await startStack({ readyDelayMs: 0, syncInterval: "10s" });
+  try {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < n; i++) Object.assign(files, app(i));
+    await s.repo.commit(files, `${n} apps`);
+    await s.startPiped();
+    const started = Date.now();
+    const ids: string[] = [];
+    for (let i = 0; i < n; i += 50)
+      ids.push(
+        ...(await Promise.all(
+          Array.from({ length: Math.min(50, n - i) }, (_, j) =>
+            s.addApp(`a${i + j}`, `apps/a${i + j}`),
+          ),
+        )),
+      );
+    await s.eventually(
+      async () => (await countSuccess(s)) >= n,
+      30 * 60_000,
+      "every first deployment",
+    );
+    const firstAll = (Date.now() - started) / 1000;
+
+    const latencies: number[] = [];
+    for (let k = 0; k < 10; k++) {
+      const i = (k * 37) % n;
+      const t0 = Date.now();
+      const commit = await s.repo.commit(
+        {
+          [`apps/a${i}/configmap.yaml`]: `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: a${i} }\ndata: { v: "${k + 2}" }\n`,
+        },
+        `change a${i}`,
+      );
+      await s.eventually(
+        async () =>
+          (await s.deployments(ids[i] ?? "")).some((d) => d.trigger?.commit?.hash === commit),
+        120_000,
+        `a${i}'s deployment of ${commit}`,
+      );
+      latencies.push((Date.now() - t0) / 1000);
+    }
+    // Idle: let the last deployment finish, then sample 15 s.
+    await new Promise((r) => setTimeout(r, 5_000));
+    const pid = s.piped?.proc.pid ?? 0;
+    const c0 = await cpuSeconds(pid);
+    const w0 = Date.now();
+    await new Promise((r) => setTimeout(r, 15_000));
+    const idleCpu = ((await cpuSeconds(pid)) - c0) / ((Date.now() - w0) / 1000);
+    console.log(
+      `${String(n).padStart(5)} apps | first deployments of all: ${firstAll.toFixed(1)} s | ` +
+        `commit → PENDING p50 ${pct(latencies, 50).toFixed(1)} s, p99 ${pct(latencies, 99).toFixed(1)} s | ` +
+        `piped idle CPU ${(idleCpu * 100).toFixed(1)}% | RSS ${(await rssMiB(pid)).toFixed(0)} MiB`,
+    );
+  } finally {
+    await s.close();
+  }
+}
+
+async function countSuccess(s: Stack): Promise<number> {
+  let total = 0;
+  let cursor: string | undefined;
+  do {
+    const page = await s.admin.call("listDeployments", {
+      query: { status: ["DEPLOYMENT_SUCCESS"], limit: 500, ...(cursor ? { cursor } : {}) },
+    });
+    total += page.deployments.length;
+    cursor = page.cursor || undefined;
+  } while (cursor);
+  return total;
+}
+
+const sizes = process.argv
+  .slice(2)
+  .map(Number)
+  .filter((x) => x > 0);
+for (const n of sizes.length ? sizes : [100, 300, 1000]) await run(n);
