@@ -3,10 +3,14 @@ import assert from "node:assert/strict";
 import {
   constants,
   createCipheriv,
+  createDecipheriv,
   generateKeyPairSync,
+  privateDecrypt,
   publicEncrypt,
   randomBytes,
 } from "node:crypto";
+import { existsSync } from "node:fs";
+import { chromium } from "playwright-core";
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -35,6 +39,20 @@ function independentEncrypt(publicPem: string, plaintext: string): string {
   const len = Buffer.alloc(2);
   len.writeUInt16BE(r.length);
   return Buffer.concat([len, r, body]).toString("base64");
+}
+
+/** The reverse of {@link independentEncrypt}, from the same description. */
+function independentDecrypt(privatePem: string, ciphertext: string): string {
+  const raw = Buffer.from(ciphertext, "base64");
+  const n = raw.readUInt16BE(0);
+  const key = privateDecrypt(
+    { key: privatePem, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256" },
+    raw.subarray(2, 2 + n),
+  );
+  const body = raw.subarray(2 + n);
+  const gcm = createDecipheriv("aes-256-gcm", key, Buffer.alloc(12));
+  gcm.setAuthTag(body.subarray(body.length - 16));
+  return Buffer.concat([gcm.update(body.subarray(0, body.length - 16)), gcm.final()]).toString();
 }
 
 const keyPair = () =>
@@ -194,7 +212,10 @@ describe("secrets, attachments, SCRIPT_RUN and warnings end to end (real process
     await writeFile(join(dirKeys, "public.pem"), keys.publicKey);
     s = await startStack({
       readyDelayMs: 50,
-      users: [{ username: "watcher", role: "viewer" }],
+      users: [
+        { username: "watcher", role: "viewer" },
+        { username: "editor", role: "editor" },
+      ],
       pipedSpec: `  secretManagement:
     type: KEY_PAIR
     config:
@@ -373,6 +394,47 @@ describe("secrets, attachments, SCRIPT_RUN and warnings end to end (real process
         });
         found(`the log of ${d.id}/${st.id}`, JSON.stringify(logs));
       }
+  });
+
+  it("in Chromium, an editor encrypts a secret from the Pipeds page (it decrypts with the piped's key) and sees the piped's config warnings", async () => {
+    const executablePath = ["/usr/lib/chromium/chromium", "/usr/bin/chromium"].find((p) =>
+      existsSync(p),
+    );
+    assert.ok(executablePath, "chromium is installed (scripts/ensure-debian-package.sh)");
+    const browser = await chromium.launch({ executablePath, headless: true });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(e.message));
+      await page.goto(`${s.httpUrl}/`);
+      await page.getByLabel("Username").fill("editor");
+      await page.getByLabel("Password").fill("editor-secret");
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.getByTestId("who").filter({ hasText: "editor" }).waitFor();
+      await page.goto(`${s.httpUrl}/pipeds`);
+      const row = page.locator('tr[data-piped="test-piped"]');
+      await row.locator("details.config-warnings summary").click();
+      assert.match(
+        await row.locator("details.config-warnings").innerText(),
+        /4 config warnings[\s\S]*spec\.planPreview: is not supported yet and has no effect/,
+      );
+      await row.getByRole("button", { name: "Encrypt a secret" }).click();
+      const dialog = page.getByRole("dialog");
+      await dialog.getByLabel("Secret", { exact: true }).fill("from-the-browser-42");
+      await dialog.getByRole("button", { name: "Encrypt", exact: true }).click();
+      const out = dialog.getByLabel("encrypted secret");
+      await out.waitFor();
+      const ciphertext = await out.inputValue();
+      assert.equal(independentDecrypt(keys.privateKey, ciphertext), "from-the-browser-42");
+      assert.equal(
+        await dialog.getByLabel("Secret", { exact: true }).inputValue(),
+        "",
+        "the plaintext is cleared",
+      );
+      assert.deepEqual(errors, [], "no page errors");
+    } finally {
+      await browser.close();
+    }
   });
 
   describe("every field PipeCD has that still does nothing shows a warning through the API", () => {
