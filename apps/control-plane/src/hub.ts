@@ -5,12 +5,15 @@ import type { Logger } from "@pipecd-ts/runtime";
 const CH_COMMANDS = "pipecd_commands";
 const CH_APPS = "pipecd_apps";
 const CH_EVENTS = "pipecd_events";
+const CH_PIPED_ACCESS = "pipecd_piped_access";
 
 /** Receives notices for one connected Watch stream. */
 export interface WatchSink {
   /** New commands may be stored for this piped: fetch and send them. */
   commandsAvailable(): void;
   applicationsChanged(applicationIds: string[]): void;
+  /** The piped was disabled or lost keys: authenticate the stream again, or end it. */
+  accessChanged(): void;
 }
 
 /**
@@ -22,6 +25,7 @@ export interface WatchSink {
 export class Hub {
   private readonly sinks = new Map<string, Set<WatchSink>>();
   private readonly listeners = new Set<(text: string) => void>();
+  private readonly accessListeners = new Set<(pipedId: string) => void>();
   /** `id:` of the last server-sent event of this replica. */
   private eventSeq = 0;
   private readonly unsubscribe: (() => void)[] = [];
@@ -42,6 +46,11 @@ export class Hub {
           applicationIds: string[];
         };
         for (const s of this.sinks.get(pipedId) ?? []) s.applicationsChanged(applicationIds);
+      }),
+      notifier.subscribe(CH_PIPED_ACCESS, (pipedId) => {
+        // Caches first (every replica's authenticator), then the streams re-check against them.
+        for (const l of this.accessListeners) l(pipedId);
+        for (const s of this.sinks.get(pipedId) ?? []) s.accessChanged();
       }),
       notifier.subscribe(CH_EVENTS, (payload) => {
         if (this.listeners.size === 0) return;
@@ -84,6 +93,21 @@ export class Hub {
   /** Announces application changes to the owning piped's streams. */
   applicationsChanged(pipedId: string, applicationIds: string[]): Promise<void> {
     return this.notifier.publish(CH_APPS, JSON.stringify({ pipedId, applicationIds }));
+  }
+
+  /**
+   * Announces to every replica that a piped was disabled, enabled or lost keys: each drops what
+   * it cached of the piped's credentials and re-checks its open Watch streams, so the change
+   * holds everywhere at once, not when a cache expires.
+   */
+  pipedAccessChanged(pipedId: string): Promise<void> {
+    return this.notifier.publish(CH_PIPED_ACCESS, pipedId);
+  }
+
+  /** Subscribes to {@link pipedAccessChanged} (the authenticator's cache); returns the unsubscribe. */
+  onPipedAccessChanged(listener: (pipedId: string) => void): () => void {
+    this.accessListeners.add(listener);
+    return () => this.accessListeners.delete(listener);
   }
 
   /**
@@ -134,5 +158,6 @@ export class Hub {
     for (const u of this.unsubscribe) u();
     this.sinks.clear();
     this.listeners.clear();
+    this.accessListeners.clear();
   }
 }

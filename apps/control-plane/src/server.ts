@@ -89,6 +89,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     cleanup.unshift(async () => hub.close());
     const metrics = new Metrics({ ds, hub, projectId: config.projectId });
     const auth = new Authenticator({ ds, config, clock, logger });
+    hub.onPipedAccessChanged((pipedId) => auth.invalidatePiped(pipedId));
     const actions = new Actions({ ds, hub, metrics, clock, logger, projectId: config.projectId });
 
     const grpcServer = new grpc.Server({

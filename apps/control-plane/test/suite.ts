@@ -1052,13 +1052,17 @@ export function controlPlaneSuite(
       assert.equal(ended, true);
     });
 
-    it("pipeds show ONLINE while streaming; disabling one revokes its key at once", async () => {
+    it("pipeds show ONLINE while streaming; disabling one revokes its key at once and ends its open Watch stream within 1 s", async () => {
       const watch = new WatchRecorder(b);
       await watch.next((m) => m.event.case === "heartbeat");
       const list = await t.admin.call("listPipeds");
       assert.equal(list.pipeds.find((p) => p.id === b.id)?.status, "ONLINE");
-      watch.close();
+      const disabledAt = performance.now();
       await t.admin.call("disablePiped", { params: { id: b.id } });
+      await eventually(async () => watch.error, 1_000, "the open Watch stream to end");
+      assert.equal(watch.error?.code, grpc.status.PERMISSION_DENIED, watch.error?.details);
+      assert.ok(performance.now() - disabledAt < 1_000);
+      watch.close();
       assert.equal(
         await grpcCode(b.client.listApplications({}, { metadata: b.md })),
         grpc.status.PERMISSION_DENIED,

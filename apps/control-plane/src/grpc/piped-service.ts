@@ -405,6 +405,14 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
 
         detach = hub.attach(piped.pipedId, {
           commandsAvailable: kick,
+          // Disabled, or its key deleted (on any replica): the stream goes unless the piped's
+          // credentials still pass.
+          accessChanged: () => {
+            o.auth.piped(typeof header === "string" ? header : undefined).catch((err: unknown) => {
+              log.info({ err: (err as Error).message }, "ending the Watch stream: access changed");
+              fail(err);
+            });
+          },
           applicationsChanged: (ids) => {
             write(
               create(WatchResponseSchema, {

@@ -120,6 +120,7 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       p.disabled = disabled;
     });
     deps.auth.invalidatePiped(id);
+    await hub.pipedAccessChanged(id);
     await actions.audit(
       ctx.principal,
       disabled ? "piped.disable" : "piped.enable",
@@ -304,6 +305,7 @@ export function createHandlers(deps: HandlerDeps): Handlers {
         createdAt: clock.now(),
       });
       deps.auth.invalidatePiped(p.id);
+      await hub.pipedAccessChanged(p.id);
       await actions.audit(ctx.principal, "piped.rotate-key", "piped", p.id, {}, ctx.ip);
       return { key, piped: pipedJson(p) };
     },
@@ -312,6 +314,7 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       await getPiped(req.params.id);
       const p = await ds.pipeds.deleteOldKeys(req.params.id);
       deps.auth.invalidatePiped(p.id);
+      await hub.pipedAccessChanged(p.id);
       await actions.audit(ctx.principal, "piped.delete-old-keys", "piped", p.id, {}, ctx.ip);
       return { piped: pipedJson(p) };
     },
