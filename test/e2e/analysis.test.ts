@@ -1,10 +1,9 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { withSignedInPage } from "./fixtures.js";
 import {
   repoRoot,
   startExporter,
@@ -243,23 +242,7 @@ describe("ANALYSIS end to end (real Prometheus, real processes)", () => {
   });
 
   it("the deployment page charts each analyzer over the stage's time, with the expected band and the failed points; config warnings show on the deployment and the application", async () => {
-    const executablePath = ["/usr/lib/chromium/chromium", "/usr/bin/chromium"].find((p) =>
-      existsSync(p),
-    );
-    assert.ok(
-      executablePath,
-      "chromium is installed (scripts/ensure-debian-package.sh, run by make test)",
-    );
-    const browser = await chromium.launch({ executablePath, headless: true });
-    try {
-      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      const errors: string[] = [];
-      page.on("pageerror", (e) => errors.push(e.message));
-      await page.goto(`${s.httpUrl}/`);
-      await page.getByLabel("Username").fill("watcher");
-      await page.getByLabel("Password").fill("watcher-secret");
-      await page.getByRole("button", { name: "Sign in" }).click();
-      await page.getByTestId("who").filter({ hasText: "watcher" }).waitFor();
+    await withSignedInPage(s.httpUrl, "watcher", async (page) => {
       const chartOf = async (d: DeploymentJson | undefined) => {
         await page.goto(`${s.httpUrl}/deployments/${encodeURIComponent(d?.id ?? "")}`);
         await page.locator('li[data-stage="ANALYSIS"] button.stage-head').click();
@@ -296,9 +279,6 @@ describe("ANALYSIS end to end (real Prometheus, real processes)", () => {
       const artifacts = join(repoRoot(), "test-artifacts");
       await mkdir(artifacts, { recursive: true });
       await page.screenshot({ path: join(artifacts, "analysis-failed.png") });
-      assert.deepEqual(errors, [], "no page errors");
-    } finally {
-      await browser.close();
-    }
+    });
   });
 });

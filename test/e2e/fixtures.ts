@@ -1,7 +1,9 @@
-import { readdirSync, readFileSync } from "node:fs";
+import assert from "node:assert/strict";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import * as k8s from "@kubernetes/client-node";
 import { startStack, type DeploymentJson, type Stack, type StackOptions } from "@pipecd-ts/testkit";
+import { chromium, type Page } from "playwright-core";
 import { parseAllDocuments } from "yaml";
 
 // The seed's app (PipeCD examples v0/kubernetes/mesh-istio-canary), shared by the e2e suites.
@@ -90,4 +92,38 @@ export async function startSeedStack(
     "first quick sync",
   );
   return { s, kc, appId };
+}
+
+/**
+ * Runs `fn` with a Chromium page signed in to the web UI as `username` (password
+ * `<username>-secret`, as the stack's users have), then checks the page raised no errors and
+ * closes the browser.
+ */
+export async function withSignedInPage(
+  httpUrl: string,
+  username: string,
+  fn: (page: Page) => Promise<void>,
+): Promise<void> {
+  const executablePath = ["/usr/lib/chromium/chromium", "/usr/bin/chromium"].find((p) =>
+    existsSync(p),
+  );
+  assert.ok(
+    executablePath,
+    "chromium is installed (scripts/ensure-debian-package.sh, run by make test)",
+  );
+  const browser = await chromium.launch({ executablePath, headless: true });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`${httpUrl}/`);
+    await page.getByLabel("Username").fill(username);
+    await page.getByLabel("Password").fill(`${username}-secret`);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByTestId("who").filter({ hasText: username }).waitFor();
+    await fn(page);
+    assert.deepEqual(errors, [], "no page errors");
+  } finally {
+    await browser.close();
+  }
 }

@@ -9,8 +9,7 @@ import {
   publicEncrypt,
   randomBytes,
 } from "node:crypto";
-import { existsSync } from "node:fs";
-import { chromium } from "playwright-core";
+import { withSignedInPage } from "./fixtures.js";
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -397,20 +396,7 @@ describe("secrets, attachments, SCRIPT_RUN and warnings end to end (real process
   });
 
   it("in Chromium, an editor encrypts a secret from the Pipeds page (it decrypts with the piped's key) and sees the piped's config warnings", async () => {
-    const executablePath = ["/usr/lib/chromium/chromium", "/usr/bin/chromium"].find((p) =>
-      existsSync(p),
-    );
-    assert.ok(executablePath, "chromium is installed (scripts/ensure-debian-package.sh)");
-    const browser = await chromium.launch({ executablePath, headless: true });
-    try {
-      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      const errors: string[] = [];
-      page.on("pageerror", (e) => errors.push(e.message));
-      await page.goto(`${s.httpUrl}/`);
-      await page.getByLabel("Username").fill("editor");
-      await page.getByLabel("Password").fill("editor-secret");
-      await page.getByRole("button", { name: "Sign in" }).click();
-      await page.getByTestId("who").filter({ hasText: "editor" }).waitFor();
+    await withSignedInPage(s.httpUrl, "editor", async (page) => {
       await page.goto(`${s.httpUrl}/pipeds`);
       const row = page.locator('tr[data-piped="test-piped"]');
       await row.locator("details.config-warnings summary").click();
@@ -431,10 +417,7 @@ describe("secrets, attachments, SCRIPT_RUN and warnings end to end (real process
         "",
         "the plaintext is cleared",
       );
-      assert.deepEqual(errors, [], "no page errors");
-    } finally {
-      await browser.close();
-    }
+    });
   });
 
   describe("every field PipeCD has that still does nothing shows a warning through the API", () => {

@@ -42,10 +42,6 @@ class CountingRepo extends GitRepo {
     this.count("changedFiles");
     return super.changedFiles(from, to);
   }
-  override async readFile(commit: string, path: string) {
-    this.count("readFile");
-    return super.readFile(commit, path);
-  }
   reset(): void {
     this.calls.clear();
   }

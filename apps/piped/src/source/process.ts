@@ -57,7 +57,7 @@ export async function processAppSource(o: {
   if (attachment) {
     const contents: Record<string, string> = {};
     for (const [name, source] of Object.entries(attachment.sources))
-      contents[name] = await readInside(o, source, `spec.attachment.sources.${name}`);
+      contents[name] = (await readInside(o, source, `spec.attachment.sources.${name}`)).text;
     data.attachment = contents;
     await renderTargets(o, attachment.targets, data, "spec.attachment.targets");
   }
@@ -70,8 +70,7 @@ async function renderTargets(
   what: string,
 ): Promise<void> {
   for (const target of targets) {
-    const file = await insideDir(o.repoDir, o.appDir, target, what);
-    const text = await readInside(o, target, what);
+    const { file, text } = await readInside(o, target, what);
     await writeFile(file, renderGoTemplate(target, text, data));
   }
 }
@@ -80,7 +79,7 @@ async function readInside(
   o: { appDir: string; repoDir: string },
   path: string,
   what: string,
-): Promise<string> {
+): Promise<{ file: string; text: string }> {
   const file = await insideDir(o.repoDir, o.appDir, path, what);
   let st;
   try {
@@ -91,5 +90,5 @@ async function readInside(
   if (!st.isFile()) throw new InvalidArgumentError(`${what}: ${path} is not a file`);
   if (st.size > MAX_FILE_BYTES)
     throw new InvalidArgumentError(`${what}: ${path} is larger than ${MAX_FILE_BYTES} bytes`);
-  return readFile(file, "utf8");
+  return { file, text: await readFile(file, "utf8") };
 }

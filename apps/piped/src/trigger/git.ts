@@ -157,16 +157,6 @@ export class GitRepo {
     return contents;
   }
 
-  /** A file's content at a commit, or undefined if it does not exist there. */
-  async readFile(commit: string, path: string): Promise<string | undefined> {
-    try {
-      return await git(["show", `${commit}:${path}`], { cwd: this.mirror });
-    } catch (err) {
-      if (err instanceof AppError && err.code === "FAILED_PRECONDITION") return undefined;
-      throw err;
-    }
-  }
-
   /** Checks out `commit` into a new temporary worktree; `remove()` deletes it. */
   async checkout(
     commit: string,
