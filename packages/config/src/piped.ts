@@ -172,6 +172,32 @@ const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
 const HOST_PORT_RE = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$/;
 
 /**
+ * Why `apiAddress` is not usable, or undefined. Accepted: `host:port` (PipeCD's form; every address
+ * the name resolves to is tried), `dns:///host:port` (gRPC's DNS target, the same), or several
+ * `host:port` separated by commas (control-plane replicas without a load balancer).
+ */
+export function apiAddressProblem(apiAddress: string): string | undefined {
+  const bad = (a: string): boolean => {
+    const m = HOST_PORT_RE.exec(a);
+    const port = m ? Number(m[3]) : 0;
+    return !m || port < 1 || port > 65535;
+  };
+  const example = `e.g. "pipecd.example.com:443", "dns:///pipecd.example.com:443" or "cp-0.example.com:443,cp-1.example.com:443"`;
+  if (apiAddress.startsWith("dns:")) {
+    const rest = /^dns:\/\/\/(.*)$/.exec(apiAddress)?.[1];
+    if (rest === undefined || bad(rest))
+      return `must be dns:///host:port (no DNS server authority), ${example}, got "${apiAddress}"`;
+    return undefined;
+  }
+  const list = apiAddress.split(",").map((a) => a.trim());
+  const wrong = list.filter(bad);
+  if (wrong.length === 0) return undefined;
+  return list.length > 1
+    ? `every comma-separated address must be host:port of a control-plane replica's gRPC endpoint (${example}); not: ${wrong.map((w) => `"${w}"`).join(", ")}`
+    : `must be host:port of the control plane's gRPC endpoint (${example}), got "${apiAddress}"`;
+}
+
+/**
  * Parses → defaults → validates → freezes a piped config; errors name path and line. Relative
  * `pipedKeyFile` and `kubeConfigPath` are resolved against the directory of `file`.
  */
@@ -209,13 +235,8 @@ export function parsePipedConfig(file: string, text: string): PipedConfig {
 
   const apiAddress = r.requiredString(S("apiAddress"), spec.apiAddress);
   if (apiAddress !== "") {
-    const m = HOST_PORT_RE.exec(apiAddress);
-    const port = m ? Number(m[3]) : 0;
-    if (!m || port < 1 || port > 65535)
-      issues.add(
-        S("apiAddress"),
-        `must be host:port of the control plane's gRPC endpoint, e.g. "pipecd.example.com:443", got "${apiAddress}"`,
-      );
+    const problem = apiAddressProblem(apiAddress);
+    if (problem) issues.add(S("apiAddress"), problem);
   }
 
   const cfg: PipedConfig = {

@@ -326,6 +326,24 @@ spec:
   });
 });
 
+describe("piped apiAddress", () => {
+  it("takes one address, a dns:/// target, or a comma-separated list of replicas", () => {
+    for (const address of [
+      "localhost:9443",
+      "[::1]:9443",
+      "dns:///pipecd.example.com:443",
+      "cp-0.example.com:443,cp-1.example.com:443",
+      "127.0.0.1:9001, 127.0.0.1:9002",
+    ]) {
+      const cfg = parsePipedConfig(
+        "piped.yaml",
+        minimalPiped().replace("localhost:9443", JSON.stringify(address)),
+      );
+      assert.equal(cfg.apiAddress, address);
+    }
+  });
+});
+
 describe("piped config errors", () => {
   it("lists every problem with path and line, never echoing the key", () => {
     const err = configError(() => parsePipedConfig("piped.yaml", fixture("piped-invalid.yaml")));
@@ -387,6 +405,18 @@ describe("piped config errors", () => {
       minimalPiped().replace("localhost:9443", "localhost:70000"),
       "spec.apiAddress",
       /host:port/,
+    ],
+    [
+      "a list with one address without a port",
+      minimalPiped().replace("localhost:9443", "cp-0:9443, cp-1"),
+      "spec.apiAddress",
+      /every comma-separated address must be host:port .*not: "cp-1"/,
+    ],
+    [
+      "a dns target with a DNS server authority",
+      minimalPiped().replace("localhost:9443", "dns://8.8.8.8/cp:9443"),
+      "spec.apiAddress",
+      /must be dns:\/\/\/host:port/,
     ],
     [
       "wrong kind",

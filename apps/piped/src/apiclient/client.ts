@@ -6,10 +6,14 @@ import {
   type GrpcClient,
 } from "@pipecd-ts/proto";
 import { AppError, errorCodeOfGrpcStatus } from "@pipecd-ts/runtime";
+import { PIPED_SERVICE_CONFIG, grpcTarget } from "./address.js";
 
 /** Options of {@link createApiClient}. */
 export interface ApiClientOptions {
-  /** host:port of the control plane's PipedService. */
+  /**
+   * The control plane's PipedService: `host:port`, `dns:///host:port`, or a comma-separated list
+   * of `host:port` (replicas; the channel moves to another when its connection drops).
+   */
   address: string;
   projectId: string;
   pipedId: string;
@@ -52,14 +56,15 @@ export function fromGrpcError(err: unknown): AppError {
 }
 
 /**
- * Creates the client: one HTTP/2 channel with keepalive (30 s pings, within what servers
+ * Creates the client: one HTTP/2 channel (to one replica at a time) with keepalive (30 s pings, within what servers
  * tolerate), PIPED-TOKEN metadata on every call, a deadline on every unary call.
  */
 export function createApiClient(o: ApiClientOptions): ApiClient {
   const creds = o.insecure
     ? grpc.credentials.createInsecure()
     : grpc.credentials.createSsl(o.caCert ?? null);
-  const raw = createGrpcClient(PipedService, o.address, creds, {
+  const raw = createGrpcClient(PipedService, grpcTarget(o.address), creds, {
+    "grpc.service_config": PIPED_SERVICE_CONFIG,
     "grpc.keepalive_time_ms": 30_000,
     "grpc.keepalive_timeout_ms": 10_000,
     "grpc.keepalive_permit_without_calls": 1,
