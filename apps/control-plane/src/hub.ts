@@ -1,11 +1,35 @@
-import { MAX_NOTIFY_PAYLOAD, type Notifier } from "@pipecd-ts/datastore";
-import type { StreamEvent } from "@pipecd-ts/rest-api";
+import type { Notifier, StreamEventRepository } from "@pipecd-ts/datastore";
+import type { StreamEvent, StreamReady } from "@pipecd-ts/rest-api";
+import type { StreamStart } from "./rest/event-stream.js";
 import type { Logger } from "@pipecd-ts/runtime";
 
 const CH_COMMANDS = "pipecd_commands";
 const CH_APPS = "pipecd_apps";
 const CH_EVENTS = "pipecd_events";
 const CH_PIPED_ACCESS = "pipecd_piped_access";
+
+/** Stored events read per query when a stream resumes, and at most this many pages. */
+const REPLAY_PAGE = 5_000;
+const MAX_REPLAY_PAGES = 10;
+
+/** Stored change events as server-sent-event text: each on its own, and all together. */
+export interface EventBatch {
+  /** `id`, `event` and `data` of each event, ascending by id. */
+  items: { id: number; text: string }[];
+  /** Every item's text, made once and shared by every stream. */
+  text: string;
+}
+
+/** The server-sent-event text of stored events (`id` is the stored id). */
+export function eventBatch(events: readonly [number, StreamEvent][]): EventBatch {
+  // The text of a batch is made once and shared by every stream: made per stream, 40,000 events
+  // for 100 streams took the server past 650 MB (issue 13).
+  const items = events.map(([id, ev]) => ({
+    id,
+    text: `id: ${id}\nevent: ${ev.type}\ndata: ${JSON.stringify(ev)}\n\n`,
+  }));
+  return { items, text: items.map((i) => i.text).join("") };
+}
 
 /** Receives notices for one connected Watch stream. */
 export interface WatchSink {
@@ -24,16 +48,17 @@ export interface WatchSink {
  */
 export class Hub {
   private readonly sinks = new Map<string, Set<WatchSink>>();
-  private readonly listeners = new Set<(text: string) => void>();
+  private readonly listeners = new Set<(batch: EventBatch) => void>();
   private readonly accessListeners = new Set<(pipedId: string) => void>();
-  /** `id:` of the last server-sent event of this replica. */
-  private eventSeq = 0;
+  /** Appends of events, one at a time so that this replica's events keep their order. */
+  private appending: Promise<void> = Promise.resolve();
   private readonly unsubscribe: (() => void)[] = [];
   private pending: StreamEvent[] = [];
   private closed = false;
 
   constructor(
     private readonly notifier: Notifier,
+    private readonly events: StreamEventRepository,
     private readonly logger: Logger,
   ) {
     this.unsubscribe.push(
@@ -54,12 +79,8 @@ export class Hub {
       }),
       notifier.subscribe(CH_EVENTS, (payload) => {
         if (this.listeners.size === 0) return;
-        // The server-sent-event text of a batch is made once and shared by every stream: made
-        // per stream, 40,000 events for 100 streams took the server past 650 MB (issue 13).
-        let text = "";
-        for (const ev of JSON.parse(payload) as StreamEvent[])
-          text += `id: ${++this.eventSeq}\nevent: ${ev.type}\ndata: ${JSON.stringify(ev)}\n\n`;
-        for (const l of this.listeners) l(text);
+        const batch = eventBatch(JSON.parse(payload) as [number, StreamEvent][]);
+        for (const l of this.listeners) l(batch);
       }),
     );
   }
@@ -112,8 +133,8 @@ export class Hub {
 
   /**
    * Publishes a change event for SSE clients (best effort: failures are logged). Events of one
-   * event-loop turn go out together as one notification (a JSON array), so a burst of reports
-   * costs one NOTIFY on PostgreSQL rather than one per report.
+   * event-loop turn are stored together (ids every replica shares, for `Last-Event-ID`) and go
+   * out in one notification, so a burst of reports costs one write and one NOTIFY.
    */
   emit(ev: StreamEvent): void {
     if (this.pending.push(ev) === 1) setImmediate(() => this.flush());
@@ -123,33 +144,55 @@ export class Hub {
     const events = this.pending;
     this.pending = [];
     if (this.closed) return;
-    let batch: string[] = [];
-    let size = 2;
-    const send = (): void => {
-      if (batch.length === 0) return;
-      this.notifier
-        .publish(CH_EVENTS, `[${batch.join(",")}]`)
-        .catch((err: unknown) => this.logger.warn({ err }, "could not publish change events"));
-      batch = [];
-      size = 2;
-    };
-    for (const ev of events) {
-      const json = JSON.stringify(ev);
-      const bytes = Buffer.byteLength(json, "utf8") + 1;
-      if (size + bytes > MAX_NOTIFY_PAYLOAD) send();
-      batch.push(json);
-      size += bytes;
-    }
-    send();
+    const texts = events.map((ev) => JSON.stringify(ev));
+    this.appending = this.appending.then(() =>
+      this.events.append(CH_EVENTS, texts).then(
+        () => undefined,
+        (err: unknown) => this.logger.warn({ err }, "could not publish change events"),
+      ),
+    );
+  }
+
+  /** Resolves once every event emitted so far is stored and announced. */
+  async flushed(): Promise<void> {
+    if (this.pending.length) this.flush();
+    await this.appending;
   }
 
   /**
-   * Subscribes to change events as server-sent-event text (`id`, `event`, `data` per event; one
-   * call per batch); returns the unsubscribe function.
+   * Subscribes to change events as server-sent-event batches (one call per notification); returns
+   * the unsubscribe function.
    */
-  onEventText(listener: (text: string) => void): () => void {
+  onEvents(listener: (batch: EventBatch) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Where a new event stream starts. Without `afterId`: at the newest stored event. With it: the
+   * stored events after it, if all of them are still kept; else (pruned, or an id this datastore
+   * never gave) at the newest, with `ready` saying the client must re-read state.
+   */
+  async replay(afterId: number | undefined): Promise<StreamStart> {
+    const { oldest, newest } = await this.events.bounds();
+    const ready = (upTo: number, resumed: boolean): StreamStart => ({
+      upTo,
+      text: `id: ${upTo}\nevent: ready\ndata: ${JSON.stringify({ resumed } satisfies StreamReady)}\n\n`,
+    });
+    if (afterId === undefined) return ready(newest, false);
+    // Ids of a sequence can skip, so "oldest > afterId + 1" may be a gap, not a prune: then the
+    // client re-reads state once, which is safe.
+    if (afterId > newest || (oldest > afterId + 1 && afterId < newest)) return ready(newest, false);
+    let text = "";
+    let upTo = afterId;
+    for (let page = 0; upTo < newest; page++) {
+      if (page === MAX_REPLAY_PAGES) return ready(newest, false);
+      const events = await this.events.listAfter(upTo, REPLAY_PAGE);
+      if (events.length === 0) break;
+      text += eventBatch(events.map((e) => [e.id, JSON.parse(e.data) as StreamEvent])).text;
+      upTo = events.at(-1)?.id ?? upTo;
+    }
+    return { upTo, text: text + ready(upTo, true).text };
   }
 
   /** Stops listening to the notifier. */

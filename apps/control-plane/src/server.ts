@@ -57,6 +57,9 @@ export interface ControlPlaneOptions {
   webDir?: string;
 }
 
+/** How long stored server-sent events stay resumable (`Last-Event-ID`). */
+const STREAM_EVENT_RETENTION_MS = 10 * 60_000;
+
 /** A running control plane. */
 export interface ControlPlane {
   readonly httpUrl: string;
@@ -85,8 +88,19 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   const cleanup: (() => Promise<void>)[] = [() => ds.close()];
   try {
     const adminKeyFile = await bootstrapAdminKey(ds, config.projectId, o, clock, logger);
-    const hub = new Hub(ds.notifier, logger);
-    cleanup.unshift(async () => hub.close());
+    const hub = new Hub(ds.notifier, ds.streamEvents, logger);
+    cleanup.unshift(async () => {
+      await hub.flushed();
+      hub.close();
+    });
+    // Stored stream events are kept long enough for any client to resume on another replica.
+    const pruneEvents = setInterval(() => {
+      ds.streamEvents
+        .prune(new Date(clock.now().getTime() - STREAM_EVENT_RETENTION_MS))
+        .catch((err: unknown) => logger.warn({ err }, "could not prune stored stream events"));
+    }, 60_000);
+    pruneEvents.unref();
+    cleanup.unshift(async () => clearInterval(pruneEvents));
     const metrics = new Metrics({ ds, hub, projectId: config.projectId });
     const auth = new Authenticator({ ds, config, clock, logger });
     hub.onPipedAccessChanged((pipedId) => auth.invalidatePiped(pipedId));

@@ -1,6 +1,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as grpc from "@grpc/grpc-js";
+import { SseReader } from "@pipecd-ts/testkit";
 import { create } from "@bufbuild/protobuf";
 import {
   ApplicationDeploymentReferenceSchema,
@@ -1026,6 +1027,57 @@ export function controlPlaneSuite(
         ac.abort();
       }
       assert.equal((await fetch(`${t.cp.httpUrl}/api/v1/stream`)).status, 401);
+    });
+
+    it("SSE: a stream resumes after its Last-Event-ID with exactly the events it missed; an id it cannot resume from says so", async () => {
+      const auth = { apiKey: viewerKey };
+      const first = await SseReader.open(t.cp.httpUrl, auth);
+      const watcher = await SseReader.open(t.cp.httpUrl, auth);
+      try {
+        const ready = await first.next((e) => e.event === "ready");
+        assert.deepEqual(JSON.parse(ready.data), { resumed: false });
+        await runningDeployment(a, appA, "dep-sse-r1", [{ id: "s", name: "WAIT" }], ["s"]);
+        const seen = await first.next((e) => e.data.includes('"dep-sse-r1"'));
+        first.close();
+        await runningDeployment(a, appA, "dep-sse-r2", [{ id: "s", name: "WAIT" }], ["s"]);
+        // Seen live by another stream: stored, since events are announced after they are stored.
+        await watcher.next((e) => e.data.includes('"dep-sse-r2"'));
+        const resumed = await SseReader.open(t.cp.httpUrl, auth, seen.id);
+        try {
+          const again = await resumed.next((e) => e.event === "ready");
+          assert.deepEqual(JSON.parse(again.data), { resumed: true });
+          const replayed = resumed.events.slice(0, resumed.events.indexOf(again));
+          assert.ok(
+            replayed.some((e) => e.data.includes('"dep-sse-r2"')),
+            "the missed events come before ready",
+          );
+          const ids = replayed.map((e) => Number(e.id));
+          assert.ok(
+            ids.every((id) => id > Number(seen.id)),
+            "nothing already seen is sent again",
+          );
+          assert.deepEqual(
+            ids,
+            [...ids].sort((x, y) => x - y),
+            "in id order",
+          );
+          assert.equal(Number(again.id), ids.at(-1));
+          assert.ok(!replayed.some((e) => e.data.includes('"dep-sse-r1"') && e.id === seen.id));
+        } finally {
+          resumed.close();
+        }
+        const unknown = await SseReader.open(t.cp.httpUrl, auth, "999999999999");
+        try {
+          const r = await unknown.next((e) => e.event === "ready");
+          assert.deepEqual(JSON.parse(r.data), { resumed: false }, "the client must re-read state");
+          assert.equal(unknown.events.indexOf(r), 0, "nothing replayed");
+        } finally {
+          unknown.close();
+        }
+      } finally {
+        first.close();
+        watcher.close();
+      }
     });
 
     it("SSE stream ends within a keep-alive once its key is disabled", async () => {

@@ -92,6 +92,8 @@ export async function openEventStream(o: EventStreamOptions): Promise<EventStrea
         for (let end = buf.indexOf("\n\n"); end >= 0; end = buf.indexOf("\n\n")) {
           const block = buf.slice(0, end);
           buf = buf.slice(end + 2);
+          // `ready` starts every stream (where it stands); it is no change.
+          if (/^event: ?ready$/m.test(block)) continue;
           const data = block
             .split("\n")
             .filter((l) => l.startsWith("data:"))

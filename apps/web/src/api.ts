@@ -6,6 +6,7 @@ import {
   type RequestOf,
   type ResponseOf,
   type StreamEvent,
+  type StreamReady,
 } from "@pipecd-ts/rest-api";
 
 /**
@@ -139,8 +140,10 @@ const RETRY_CAP_MS = 30_000;
  * (502/503 while the control plane restarts behind a proxy, 401 once the session expired)
  * closes it for good: then this asks `me` after a jittered, growing delay — a 401 there shows
  * the login page (through {@link call}), anything else tries again later — and opens a new
- * stream. Every reconnect tells listeners to re-list what they show, since events sent while
- * disconnected are lost; {@link useStreamConnected} is false meanwhile.
+ * stream. Either way the stream resumes after the last event id seen (`Last-Event-ID`, or
+ * `lastEventId` for a new EventSource), on whichever replica answers; only when the server says
+ * it could not (`ready` with `resumed: false`) are listeners told to re-list what they show.
+ * {@link useStreamConnected} is false while disconnected.
  */
 export function openStream(): () => void {
   closeCurrent?.();
@@ -151,7 +154,10 @@ export function openStream(): () => void {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const retry = new AbortController();
 
+  /** The id of the last event seen, where a new stream resumes. */
+  let lastEventId = "";
   const dispatch = (msg: MessageEvent<string>): void => {
+    if (msg.lastEventId) lastEventId = msg.lastEventId;
     let ev: StreamEvent;
     try {
       ev = JSON.parse(msg.data) as StreamEvent;
@@ -179,15 +185,28 @@ export function openStream(): () => void {
     if (!stopped) connect();
   };
   const connect = (): void => {
-    const s = new EventSource("/api/v1/stream");
+    const s = new EventSource(
+      lastEventId
+        ? `/api/v1/stream?lastEventId=${encodeURIComponent(lastEventId)}`
+        : "/api/v1/stream",
+    );
     es = s;
     for (const type of ["deployment", "stage", "application", "command", "piped"])
       s.addEventListener(type, dispatch);
+    s.addEventListener("ready", (msg: MessageEvent<string>) => {
+      if (msg.lastEventId) lastEventId = msg.lastEventId;
+      let resumed = false;
+      try {
+        resumed = (JSON.parse(msg.data) as StreamReady).resumed;
+      } catch {
+        // not ours: treat as not resumed
+      }
+      if (opened && !resumed) for (const fn of streamListeners) fn("reconnected");
+      opened = true;
+    });
     s.addEventListener("open", () => {
       attempt = 0;
       setConnected(true);
-      if (opened) for (const fn of streamListeners) fn("reconnected");
-      opened = true;
     });
     s.addEventListener("error", () => {
       if (stopped || es !== s) return;

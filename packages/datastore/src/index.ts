@@ -24,6 +24,8 @@ export type {
   StageLogPage,
   StageLogRepository,
   StoredKeyHash,
+  StoredStreamEvent,
+  StreamEventRepository,
 } from "./types.js";
 export { openDatastore, type OpenDatastoreOptions } from "./open.js";
 export { DEFAULT_LIMIT, MAX_LIMIT } from "./internal/paging.js";

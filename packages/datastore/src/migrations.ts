@@ -190,6 +190,18 @@ CREATE INDEX login_failures_by_address ON login_failures (address, last_failure_
 CREATE INDEX login_failures_by_time ON login_failures (last_failure_at);
 `,
   },
+  {
+    version: 4,
+    name: "server-sent events with ids every replica can resume from",
+    sql: `
+CREATE TABLE stream_events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  created_at INTEGER NOT NULL,
+  data TEXT NOT NULL
+) STRICT;
+CREATE INDEX stream_events_by_time ON stream_events (created_at);
+`,
+  },
 ];
 
 /** PostgreSQL migrations, ascending by version. */
@@ -349,6 +361,18 @@ CREATE TABLE login_failures (
 );
 CREATE INDEX login_failures_by_address ON login_failures (address, last_failure_at);
 CREATE INDEX login_failures_by_time ON login_failures (last_failure_at);
+`,
+  },
+  {
+    version: 4,
+    name: "server-sent events with ids every replica can resume from",
+    sql: `
+CREATE TABLE stream_events (
+  id BIGSERIAL PRIMARY KEY,
+  created_at BIGINT NOT NULL,
+  data TEXT NOT NULL
+);
+CREATE INDEX stream_events_by_time ON stream_events (created_at);
 `,
   },
 ];

@@ -38,6 +38,7 @@ export interface Datastore {
   readonly sessions: SessionRepository;
   readonly loginFailures: LoginFailureRepository;
   readonly liveStates: LiveStateRepository;
+  readonly streamEvents: StreamEventRepository;
   /** Cross-replica notifications (in-process for SQLite, LISTEN/NOTIFY for PostgreSQL). */
   readonly notifier: Notifier;
   /** Applied migration versions, ascending. */
@@ -307,6 +308,32 @@ export interface LiveStateRepository {
  * Publish/subscribe of small notifications between control-plane replicas sharing a datastore.
  * Payloads are at most 7,000 bytes. A subscriber also receives what its own process published.
  */
+/** A stored server-sent event: its id (ascending in commit order) and its JSON text. */
+export interface StoredStreamEvent {
+  id: number;
+  data: string;
+}
+
+/**
+ * Server-sent events with ids that every replica shares, so that a client whose replica went
+ * away resumes on another (`Last-Event-ID`) without losing events. Kept for a retention period.
+ */
+export interface StreamEventRepository {
+  /**
+   * Stores `events` (JSON texts) and announces them on the notifier's `channel` as payloads of
+   * `[[id, event], ...]` (each within the notification size limit). Ids ascend in commit order
+   * across replicas and the announcements arrive in that order, so a listener that resumes after
+   * the last id it saw misses nothing.
+   */
+  append(channel: string, events: readonly string[]): Promise<StoredStreamEvent[]>;
+  /** Events after `afterId`, ascending, at most `limit` (clamped to [1, 10000]). */
+  listAfter(afterId: number, limit: number): Promise<StoredStreamEvent[]>;
+  /** The oldest and newest stored ids (0 when there are none). */
+  bounds(): Promise<{ oldest: number; newest: number }>;
+  /** Deletes events stored before `before`, always keeping the newest; returns how many went. */
+  prune(before: Date): Promise<number>;
+}
+
 export interface Notifier {
   publish(channel: string, payload: string): Promise<void>;
   /** Returns an unsubscribe function. */

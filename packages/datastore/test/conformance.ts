@@ -1316,6 +1316,100 @@ export function runConformance(driverName: string, open: () => Promise<Conforman
       );
     });
 
+    describe("stream events", () => {
+      /** Announced `[id, event]` pairs of `channel`, once LISTEN is in place. */
+      const listen = async (d: Datastore, channel: string) => {
+        const got: [number, unknown][] = [];
+        let pinged = false;
+        const off = d.notifier.subscribe(channel, (p) => {
+          if (p.startsWith("ping")) pinged = true;
+          else got.push(...(JSON.parse(p) as [number, unknown][]));
+        });
+        await publishUntil(ds(), channel, () => pinged);
+        return { got, off };
+      };
+
+      it("appended events get ascending ids, are announced in order, and are read back after an id", async () => {
+        const { got, off } = await listen(ds(), "conformance_events");
+        try {
+          const stored = await ds().streamEvents.append("conformance_events", [
+            '{"n":1}',
+            '{"n":2}',
+            '{"n":3}',
+          ]);
+          assert.deepEqual(
+            stored.map((e) => e.data),
+            ['{"n":1}', '{"n":2}', '{"n":3}'],
+          );
+          const ids = stored.map((e) => e.id);
+          assert.ok(ids[0]! < ids[1]! && ids[1]! < ids[2]!, `ascending: ${ids.join(",")}`);
+          await waitFor("the announcement", () => got.length >= 3);
+          assert.deepEqual(
+            got,
+            stored.map((e) => [e.id, JSON.parse(e.data) as unknown]),
+          );
+          assert.deepEqual(await ds().streamEvents.listAfter(ids[0]!, 10), stored.slice(1));
+          assert.deepEqual(await ds().streamEvents.listAfter(ids[0]!, 1), stored.slice(1, 2));
+          const { newest } = await ds().streamEvents.bounds();
+          assert.equal(newest, ids[2]);
+          // A big batch goes out in several notifications, each within the limit, all in order.
+          const big = Array.from({ length: 300 }, (_, i) =>
+            JSON.stringify({ i, pad: "x".repeat(60) }),
+          );
+          const many = await ds().streamEvents.append("conformance_events", big);
+          await waitFor("every event of the big batch", () => got.length >= 303);
+          assert.deepEqual(
+            got.slice(3).map(([id]) => id),
+            many.map((e) => e.id),
+          );
+        } finally {
+          off();
+        }
+      });
+
+      it(
+        "appends from two replicas at once reach every listener in id order",
+        { skip: driverName === "sqlite" && "one process owns a SQLite database" },
+        async () => {
+          const second = await target!.reopen();
+          others.push(second);
+          const { got, off } = await listen(second, "conformance_order");
+          try {
+            const appends: Promise<unknown>[] = [];
+            for (let i = 0; i < 40; i++)
+              appends.push(
+                (i % 2 ? second : ds()).streamEvents.append("conformance_order", [
+                  `{"i":${i}}`,
+                  `{"i":${i},"second":true}`,
+                ]),
+              );
+            await Promise.all(appends);
+            await waitFor("all 80 events", () => got.length >= 80);
+            const ids = got.map(([id]) => id);
+            assert.deepEqual(
+              ids,
+              [...ids].sort((a, b) => a - b),
+              "announced in id order",
+            );
+          } finally {
+            off();
+          }
+        },
+      );
+
+      it("prune deletes what is older than the cut-off but always keeps the newest event", async () => {
+        const stored = await ds().streamEvents.append("conformance_prune", ['{"p":1}', '{"p":2}']);
+        const removed = await ds().streamEvents.prune(new Date(Date.now() + 3_600_000));
+        assert.ok(removed >= 1);
+        assert.deepEqual(await ds().streamEvents.bounds(), {
+          oldest: stored[1]!.id,
+          newest: stored[1]!.id,
+        });
+        assert.deepEqual(await ds().streamEvents.listAfter(0, 10), stored.slice(1));
+        assert.equal(await ds().streamEvents.prune(new Date(0)), 0);
+      });
+    });
+
     describe("migrations", () => {
       it("opening the datastore again applies nothing new and reports the same versions", async () => {
         const versions = await ds().migrationVersions();

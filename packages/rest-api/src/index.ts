@@ -7,6 +7,7 @@ export {
   type ResponseOf,
   type RouteDef,
   type StreamEvent,
+  type StreamReady,
   type StreamEventType,
   type UserInfo,
 } from "./routes.js";

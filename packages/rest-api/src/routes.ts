@@ -323,6 +323,16 @@ export type ResponseOf<K extends OperationId> = NonNullable<(typeof Routes)[K]["
 /** Server-sent event names of GET /api/v1/stream. */
 export type StreamEventType = "deployment" | "stage" | "application" | "command" | "piped";
 
+/**
+ * Data of the `ready` event that starts every stream of GET /api/v1/stream, after the stored
+ * events a resuming client missed (`Last-Event-ID`). Its `id` is where the stream stands.
+ * `resumed` is false when no resume was asked or the missed events are no longer kept (10 min):
+ * a client that had shown state must then re-read it.
+ */
+export interface StreamReady {
+  resumed: boolean;
+}
+
 /** One server-sent event of GET /api/v1/stream (data is JSON). */
 export interface StreamEvent {
   type: StreamEventType;

@@ -2,6 +2,7 @@ export { freePort } from "./ports.js";
 export { startPostgres, type PgCluster } from "./postgres.js";
 export { ensureK8sTools, helm, kubectl, repoRoot, runCommand } from "./tools.js";
 export { eventually, isProcessAlive } from "./wait.js";
+export { SseReader, type SseEvent } from "./sse.js";
 export {
   controlPlaneArgs,
   git,

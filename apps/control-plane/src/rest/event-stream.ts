@@ -1,3 +1,5 @@
+import type { EventBatch } from "../hub.js";
+
 /** What {@link eventStreamSender} needs of an HTTP response. */
 export interface EventStreamResponse {
   /** Bytes written but not yet taken by the socket. */
@@ -26,4 +28,65 @@ export function eventStreamSender(
     }
     res.write(text);
   };
+}
+
+/**
+ * Where a client asks its stream to resume: the `Last-Event-ID` header (what a browser's
+ * EventSource sends when it reconnects) or a `lastEventId` query parameter (a new EventSource
+ * cannot set headers). Undefined when neither is a stored-event id.
+ */
+export function lastEventIdOf(req: {
+  headers: Record<string, string | string[] | undefined>;
+  query?: unknown;
+}): number | undefined {
+  const header = req.headers["last-event-id"];
+  const query = (req.query as Record<string, unknown> | undefined)?.lastEventId;
+  const raw = typeof header === "string" ? header : typeof query === "string" ? query : undefined;
+  if (raw === undefined || !/^\d{1,15}$/.test(raw.trim())) return undefined;
+  return Number(raw.trim());
+}
+
+/** Where a stream starts: the stored events to send first, and the id they end at. */
+export interface StreamStart {
+  /** Server-sent-event text of the stored events after the client's id, ending in `ready`. */
+  text: string;
+  /** The last id the client has once `text` is out. */
+  upTo: number;
+}
+
+/**
+ * One client's event stream: live batches are held until {@link start} has sent the stored
+ * backlog, then every event goes out once, in id order (what overlaps the backlog is dropped).
+ */
+export class ResumableEventStream {
+  private held: EventBatch[] | undefined = [];
+  private sentUpTo = 0;
+
+  constructor(private readonly send: (text: string) => void) {}
+
+  start(start: StreamStart): void {
+    this.send(start.text);
+    this.sentUpTo = start.upTo;
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const b of held) this.live(b);
+  }
+
+  live(batch: EventBatch): void {
+    if (this.held) {
+      this.held.push(batch);
+      return;
+    }
+    const last = batch.items.at(-1)?.id ?? 0;
+    if (last <= this.sentUpTo) return;
+    if ((batch.items[0]?.id ?? 0) > this.sentUpTo) this.send(batch.text);
+    else
+      this.send(
+        batch.items
+          .filter((i) => i.id > this.sentUpTo)
+          .map((i) => i.text)
+          .join(""),
+      );
+    this.sentUpTo = last;
+  }
 }

@@ -14,7 +14,7 @@ import type { ControlPlaneLimits } from "@pipecd-ts/config";
 import { SESSION_COOKIE, type Authenticator } from "../auth/authenticator.js";
 import type { Principal } from "../auth/principal.js";
 import type { Hub } from "../hub.js";
-import { eventStreamSender } from "./event-stream.js";
+import { ResumableEventStream, eventStreamSender, lastEventIdOf } from "./event-stream.js";
 import type { Metrics } from "../metrics.js";
 import type { Handlers, HandlerContext } from "./handlers.js";
 import { fastifySchema, installErrorHandling, installValidation, sendError } from "./http.js";
@@ -211,9 +211,19 @@ export function createRestServer(o: RestServerOptions): FastifyInstance {
       connection: "keep-alive",
       "x-accel-buffering": "no",
     });
-    res.write(": connected\n\n");
     const send = eventStreamSender(res, o.limits.eventStreamBufferBytes);
-    const off = o.hub.onEventText(send);
+    // Subscribed before the headers go out (a client that sees them misses no later change);
+    // live events wait until the stored ones after the client's Last-Event-ID are out.
+    const stream = new ResumableEventStream(send);
+    const off = o.hub.onEvents((batch) => stream.live(batch));
+    res.write(": connected\n\n");
+    o.hub.replay(lastEventIdOf(req)).then(
+      (start) => stream.start(start),
+      (err: unknown) => {
+        o.logger.warn({ err }, "could not read stored events for a stream");
+        res.destroy();
+      },
+    );
     // Each keep-alive re-checks the caller: a signed-out session, a disabled key or a user
     // removed from the config stops receiving events within one interval.
     const keepAlive = setInterval(() => {

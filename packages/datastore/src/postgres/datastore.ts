@@ -11,6 +11,7 @@ import { PgAPIKeyRepository, PgPipedRepository } from "./pipeds.js";
 import { PgLiveStateRepository, PgSessionRepository } from "./sessions.js";
 import { PgLoginFailureRepository } from "./login-failures.js";
 import { PgStageLogRepository } from "./stage-logs.js";
+import { PgStreamEventRepository } from "./stream-events.js";
 
 /** Options of {@link openPostgresDatastore}. */
 export interface PostgresDatastoreOptions {
@@ -33,6 +34,7 @@ export class PostgresDatastore implements Datastore {
   readonly sessions: PgSessionRepository;
   readonly loginFailures: PgLoginFailureRepository;
   readonly liveStates: PgLiveStateRepository;
+  readonly streamEvents: PgStreamEventRepository;
   readonly notifier: PgNotifier;
   readonly #db: PgDb;
 
@@ -50,6 +52,7 @@ export class PostgresDatastore implements Datastore {
     this.loginFailures = new PgLoginFailureRepository(c);
     this.liveStates = new PgLiveStateRepository(c);
     this.notifier = new PgNotifier(db, logger);
+    this.streamEvents = new PgStreamEventRepository(c);
   }
 
   migrationVersions(): Promise<number[]> {

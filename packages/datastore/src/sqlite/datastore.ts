@@ -11,6 +11,7 @@ import { SqliteAPIKeyRepository, SqlitePipedRepository } from "./pipeds.js";
 import { SqliteLiveStateRepository, SqliteSessionRepository } from "./sessions.js";
 import { SqliteLoginFailureRepository } from "./login-failures.js";
 import { SqliteStageLogRepository } from "./stage-logs.js";
+import { SqliteStreamEventRepository } from "./stream-events.js";
 
 /** Options of {@link openSqliteDatastore}. */
 export interface SqliteDatastoreOptions {
@@ -34,6 +35,7 @@ export class SqliteDatastore implements Datastore {
   readonly sessions: SqliteSessionRepository;
   readonly loginFailures: SqliteLoginFailureRepository;
   readonly liveStates: SqliteLiveStateRepository;
+  readonly streamEvents: SqliteStreamEventRepository;
   readonly notifier: LocalNotifier;
   readonly #db: SqliteDb;
 
@@ -51,6 +53,7 @@ export class SqliteDatastore implements Datastore {
     this.loginFailures = new SqliteLoginFailureRepository(c);
     this.liveStates = new SqliteLiveStateRepository(c);
     this.notifier = new LocalNotifier(logger);
+    this.streamEvents = new SqliteStreamEventRepository(c, this.notifier);
   }
 
   async migrationVersions(): Promise<number[]> {
