@@ -14,6 +14,7 @@ export {
   type PipectlResult,
   type Stack,
   type StackCluster,
+  type StackReplica,
   type StackOptions,
   type StackProcess,
   type StackUser,

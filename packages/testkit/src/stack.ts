@@ -229,6 +229,21 @@ export interface StackOptions {
   /** Fixed control-plane ports (default: free loopback ports). */
   httpPort?: number;
   grpcPort?: number;
+  /**
+   * Control-plane replicas on the same `datastore` (PostgreSQL), each with its own ports and data
+   * directory; pipeds are given every replica's gRPC address. Default 1.
+   */
+  replicas?: number;
+}
+
+/** A further control-plane replica (see {@link StackOptions.replicas}). */
+export interface StackReplica {
+  httpUrl: string;
+  /** host:port of its gRPC PipedService. */
+  grpcAddress: string;
+  process: StackProcess;
+  /** Starts it again (same ports and data directory) after it stopped or was killed. */
+  start(): Promise<void>;
 }
 
 /** A further cluster: its own kube-sim and a piped of its own, registered with the control plane. */
@@ -268,12 +283,16 @@ export interface Stack {
   };
   repo: TestRepo;
   httpUrl: string;
+  /** host:port of the (first) control plane's gRPC PipedService. */
+  grpcAddress: string;
   adminKey: string;
   /** The admin API key in a file (mode 0600), for `pipectl --api-key-file`. */
   adminKeyFile: string;
   admin: RestClient;
   pipedId: string;
   controlPlane: StackProcess;
+  /** The replicas beyond {@link controlPlane} (empty unless `replicas` > 1). */
+  replicas: StackReplica[];
   piped: StackProcess | undefined;
   /** A REST client signed in as a config user (session cookie). */
   as(username: string): Promise<RestClient>;
@@ -409,6 +428,31 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
   ];
   const startCp = (): Promise<StackProcess> =>
     launch("pipecd-server", cpArgs, /pipecd-server ready/);
+  if ((o.replicas ?? 1) > 1 && !o.datastore?.startsWith("postgres"))
+    throw new Error("control-plane replicas share a PostgreSQL datastore: set `datastore`");
+  const replicas: StackReplica[] = [];
+  for (let i = 1; i < (o.replicas ?? 1); i++) {
+    const ports = { httpPort: await freePort(), grpcPort: await freePort() };
+    const args = [
+      ...controlPlaneArgs({ dataDir: join(dir, `cp-data-${i}`), ...ports }),
+      "--config",
+      cpConfig,
+      "--grace-period",
+      "2000",
+      "--datastore",
+      o.datastore ?? "",
+    ];
+    const replica: StackReplica = {
+      httpUrl: `http://127.0.0.1:${ports.httpPort}`,
+      grpcAddress: `127.0.0.1:${ports.grpcPort}`,
+      process: undefined as unknown as StackProcess,
+      async start() {
+        replica.process = await launch("pipecd-server", args, /pipecd-server ready/);
+      },
+    };
+    replicas.push(replica);
+  }
+  const apiAddress = [`127.0.0.1:${grpcPort}`, ...replicas.map((r) => r.grpcAddress)].join(",");
   const admin = createRestClient({ baseUrl: httpUrl, apiKey: adminKey, timeoutMs: 10_000 });
   const changes = new ChangeFeed(httpUrl, adminKey);
   /** Processes of further clusters, stopped by close(). */
@@ -422,7 +466,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
       pipedConfigYaml({
         pipedId: piped.id,
         key: { file: join(dir, `piped-key${suffix}`) },
-        apiAddress: `127.0.0.1:${grpcPort}`,
+        apiAddress,
         kubeconfigPath: kubeconfig,
         repositories: [{ repoId: "repo", remote: repo.bare, branch: "main" }],
         syncInterval: o.syncInterval ?? "1s",
@@ -453,11 +497,13 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     sim,
     repo,
     httpUrl,
+    grpcAddress: `127.0.0.1:${grpcPort}`,
     adminKey,
     adminKeyFile: keyFile,
     admin,
     pipedId: "",
     controlPlane: await startCp(),
+    replicas,
     piped: undefined,
     async as(username) {
       const res = await fetch(`${httpUrl}/api/v1/login`, {
@@ -532,10 +578,13 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
       await stack.piped?.stop().catch(() => undefined);
       for (const p of extra.splice(0).reverse()) await p.stop().catch(() => undefined);
       await stack.controlPlane.stop().catch(() => undefined);
+      for (const r of replicas) await r.process?.stop().catch(() => undefined);
       await sim.stop();
       await rm(dir, { recursive: true, force: true });
     },
   };
+  // After the first, which has created the schema and the admin key.
+  for (const r of replicas) await r.start();
   stack.pipedId = await registerPiped("test-piped", sim.kubeconfigPath, "");
   return stack;
 }
