@@ -64,7 +64,7 @@ async function main(): Promise<void> {
       logger,
     });
   } finally {
-    piped.close();
+    await piped.close();
   }
 }
 

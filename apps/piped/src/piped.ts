@@ -89,7 +89,8 @@ export interface PipedOptions {
 export interface Piped {
   services: Service[];
   api: ApiClient;
-  close(): void;
+  /** Closes the API client and removes the shared checkouts (after the services stopped). */
+  close(): Promise<void>;
 }
 
 /** Validates an app config for the trigger: its trigger settings or the error naming the field. */
@@ -419,6 +420,9 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
   return {
     services: [reporter, stageLogs, stream, meta, trigger, controller],
     api,
-    close: () => api.close(),
+    close: async () => {
+      api.close();
+      for (const repo of repos.values()) await repo.dropIdleShared();
+    },
   };
 }

@@ -36,8 +36,55 @@ async function loadAppConfigIn(
 }
 
 /**
- * Prepares a deployment's workspace: worktrees of the target commit and of the running (last
- * successful) commit, and their app configs. The running commit is the one recorded at plan
+ * Whether a deployment of this config may write into its checkout, so that it needs one of its
+ * own: `encryption` and `attachment` render files in place, a SCRIPT_RUN may write anything, and
+ * `helm template --dependency-update` writes a local chart's `charts/`.
+ */
+export function needsPrivateCheckout(config: ApplicationConfig): boolean {
+  const chart = config.input.helmChart;
+  return (
+    config.encryption !== undefined ||
+    config.attachment !== undefined ||
+    config.pipeline.stages.some((s) => s.name === StageName.SCRIPT_RUN) ||
+    (chart !== undefined && !chart.gitRemote && !chart.repository)
+  );
+}
+
+/**
+ * A checkout of `commit` for one app and its loaded config: the commit's shared, read-only
+ * checkout when the config writes nothing into it, else a private worktree. Its release goes to
+ * `cleanups`.
+ */
+async function checkoutApp(
+  repo: GitRepo,
+  commit: string,
+  path: string,
+  configFilename: string,
+  workDir: string,
+  cleanups: (() => Promise<void>)[],
+): Promise<{ dir: string; loaded: { name: string; config: ApplicationConfig } }> {
+  const shared = await repo.sharedCheckout(commit, workDir);
+  let loaded;
+  try {
+    loaded = await loadAppConfigIn(join(shared.dir, path), configFilename);
+  } catch (err) {
+    shared.release();
+    throw err;
+  }
+  if (!needsPrivateCheckout(loaded.config)) {
+    cleanups.push(async () => shared.release());
+    return { dir: shared.dir, loaded };
+  }
+  shared.release();
+  const own = await repo.checkout(commit, workDir);
+  cleanups.push(() => own.remove());
+  return { dir: own.dir, loaded };
+}
+
+/**
+ * Prepares a deployment's workspace: checkouts of the target commit and of the running (last
+ * successful) commit (shared per commit unless the app writes into its own), and their app
+ * configs. The running commit is the one recorded at plan
  * time, or for a new deployment the app's most recent successful deployment.
  */
 export async function prepareWorkspace(
@@ -65,16 +112,19 @@ export async function prepareWorkspace(
     for (const c of cleanups) await c().catch(() => undefined);
   };
   try {
-    let target;
-    try {
-      target = await repo.checkout(targetCommit, deps.workDir);
-    } catch {
-      await repo.sync(); // the commit may be newer than our mirror
-      target = await repo.checkout(targetCommit, deps.workDir);
-    }
-    cleanups.push(() => target.remove());
+    const configFilename = d.gitPath?.configFilename ?? "";
+    const checkoutOf = async (commit: string, syncFirst: boolean) => {
+      try {
+        return await checkoutApp(repo, commit, path, configFilename, deps.workDir, cleanups);
+      } catch (err) {
+        if (!syncFirst) throw err;
+        await repo.sync(); // the commit may be newer than our mirror
+        return checkoutApp(repo, commit, path, configFilename, deps.workDir, cleanups);
+      }
+    };
+    const target = await checkoutOf(targetCommit, true);
     const targetDir = join(target.dir, path);
-    const loaded = await loadAppConfigIn(targetDir, d.gitPath?.configFilename ?? "");
+    const loaded = target.loaded;
     const appConfig = loaded.config;
     await processAppSource({ appDir: targetDir, repoDir: target.dir, config: appConfig, ...deps });
     let runningCommit = d.runningCommitHash || undefined;
@@ -93,15 +143,13 @@ export async function prepareWorkspace(
     }
     let runningDir: string | undefined;
     if (runningCommit) {
-      const running = await repo.checkout(runningCommit, deps.workDir);
-      cleanups.push(() => running.remove());
+      const running = await checkoutOf(runningCommit, false);
       runningDir = join(running.dir, path);
       // The running commit's own encryption and attachment (a rollback deploys its manifests).
-      const runningConfig = await loadAppConfigIn(runningDir, d.gitPath?.configFilename ?? "");
       await processAppSource({
         appDir: runningDir,
         repoDir: running.dir,
-        config: runningConfig.config,
+        config: running.loaded.config,
         ...deps,
       });
     }

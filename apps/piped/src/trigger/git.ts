@@ -19,6 +19,18 @@ export interface CommitInfo {
   createdAt: Date;
 }
 
+/** How long a shared checkout nobody uses is kept for the next deployment of its commit. */
+const SHARED_LINGER_MS = 60_000;
+/** Shared checkouts kept while nobody uses them, at most. */
+const MAX_IDLE_SHARED = 4;
+
+interface SharedEntry {
+  users: number;
+  checkout: Promise<{ dir: string; remove(): Promise<void> }>;
+  idleSince: number;
+  timer?: NodeJS.Timeout;
+}
+
 /** Options of {@link git}. */
 interface GitOptions {
   cwd?: string;
@@ -76,6 +88,8 @@ export function gitBytes(args: string[], opts: GitOptions = {}): Promise<Buffer>
  */
 export class GitRepo {
   private readonly mirror: string;
+  /** Read-only checkouts per commit, shared by the deployments that use them. */
+  private readonly shared = new Map<string, SharedEntry>();
 
   constructor(
     readonly repoId: string,
@@ -155,6 +169,76 @@ export class GitRepo {
       pos += n + 1;
     }
     return contents;
+  }
+
+  /**
+   * A checkout of `commit` shared by every caller until the last releases it, then kept
+   * {@link SHARED_LINGER_MS} for the next deployment of the same commit (at most
+   * {@link MAX_IDLE_SHARED} idle ones). One checkout serves the first deployments of a thousand
+   * apps at one commit. Callers must not write into it: see {@link checkout} for a private one.
+   */
+  async sharedCheckout(
+    commit: string,
+    workDir: string,
+  ): Promise<{ dir: string; release(): void }> {
+    let entry = this.shared.get(commit);
+    if (!entry) {
+      const created: SharedEntry = {
+        users: 0,
+        checkout: this.checkout(commit, workDir),
+        idleSince: 0,
+      };
+      entry = created;
+      this.shared.set(commit, created);
+      // A failed checkout is forgotten, so the next caller tries again.
+      created.checkout.catch(() => {
+        if (this.shared.get(commit) === created) this.shared.delete(commit);
+      });
+    }
+    const e = entry;
+    e.users++;
+    clearTimeout(e.timer);
+    let co;
+    try {
+      co = await e.checkout;
+    } catch (err) {
+      e.users--;
+      throw err;
+    }
+    let released = false;
+    return {
+      dir: co.dir,
+      release: () => {
+        if (released) return;
+        released = true;
+        if (--e.users > 0) return;
+        e.idleSince = Date.now();
+        e.timer = setTimeout(() => this.dropShared(commit, e), SHARED_LINGER_MS);
+        e.timer.unref();
+        const idle = [...this.shared.entries()]
+          .filter(([, x]) => x.users === 0)
+          .sort(([, a], [, b]) => a.idleSince - b.idleSince);
+        for (const [c, x] of idle.slice(0, Math.max(0, idle.length - MAX_IDLE_SHARED)))
+          this.dropShared(c, x);
+      },
+    };
+  }
+
+  private dropShared(commit: string, e: SharedEntry): void {
+    if (e.users > 0 || this.shared.get(commit) !== e) return;
+    clearTimeout(e.timer);
+    this.shared.delete(commit);
+    void e.checkout.then((co) => co.remove()).catch(() => undefined);
+  }
+
+  /** Removes every shared checkout nobody uses (the piped is stopping). */
+  async dropIdleShared(): Promise<void> {
+    const idle = [...this.shared.entries()].filter(([, e]) => e.users === 0);
+    for (const [commit, e] of idle) {
+      clearTimeout(e.timer);
+      this.shared.delete(commit);
+      await e.checkout.then((co) => co.remove()).catch(() => undefined);
+    }
   }
 
   /** Checks out `commit` into a new temporary worktree; `remove()` deletes it. */
