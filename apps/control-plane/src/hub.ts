@@ -50,8 +50,9 @@ export class Hub {
   private readonly sinks = new Map<string, Set<WatchSink>>();
   private readonly listeners = new Set<(batch: EventBatch) => void>();
   private readonly accessListeners = new Set<(pipedId: string) => void>();
-  /** Appends of events, one at a time so that this replica's events keep their order. */
-  private appending: Promise<void> = Promise.resolve();
+  /** The append under way: one at a time, so that this replica's events keep their order. */
+  private inFlight: Promise<void> | undefined;
+  private scheduled = false;
   private readonly unsubscribe: (() => void)[] = [];
   private pending: StreamEvent[] = [];
   private closed = false;
@@ -132,31 +133,51 @@ export class Hub {
   }
 
   /**
-   * Publishes a change event for SSE clients (best effort: failures are logged). Events of one
-   * event-loop turn are stored together (ids every replica shares, for `Last-Event-ID`) and go
-   * out in one notification, so a burst of reports costs one write and one NOTIFY.
+   * Publishes a change event for SSE clients (best effort: failures are logged). Events are
+   * stored (ids every replica shares, for `Last-Event-ID`) and announced in batches: one append
+   * at a time, so under load the events that arrive while one is written go together in the
+   * next, and a burst of reports costs a few writes, not one each.
    */
   emit(ev: StreamEvent): void {
-    if (this.pending.push(ev) === 1) setImmediate(() => this.flush());
+    this.pending.push(ev);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.inFlight) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.flush();
+    });
   }
 
   private flush(): void {
+    if (this.inFlight || this.pending.length === 0) return;
     const events = this.pending;
     this.pending = [];
     if (this.closed) return;
-    const texts = events.map((ev) => JSON.stringify(ev));
-    this.appending = this.appending.then(() =>
-      this.events.append(CH_EVENTS, texts).then(
+    this.inFlight = this.events
+      .append(
+        CH_EVENTS,
+        events.map((ev) => JSON.stringify(ev)),
+      )
+      .then(
         () => undefined,
         (err: unknown) => this.logger.warn({ err }, "could not publish change events"),
-      ),
-    );
+      )
+      .finally(() => {
+        this.inFlight = undefined;
+        if (this.pending.length) this.schedule();
+      });
   }
 
   /** Resolves once every event emitted so far is stored and announced. */
   async flushed(): Promise<void> {
-    if (this.pending.length) this.flush();
-    await this.appending;
+    while (this.inFlight || this.pending.length) {
+      if (!this.inFlight) this.flush();
+      await this.inFlight;
+    }
   }
 
   /**

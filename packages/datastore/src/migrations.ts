@@ -375,4 +375,11 @@ CREATE TABLE stream_events (
 CREATE INDEX stream_events_by_time ON stream_events (created_at);
 `,
   },
+  {
+    version: 5,
+    name: "deployment revisions, for compare-and-swap updates",
+    sql: `
+ALTER TABLE deployments ADD COLUMN rev BIGINT NOT NULL DEFAULT 0;
+`,
+  },
 ];

@@ -8,10 +8,26 @@ import { decode, paramList, type DataRow, type PgContext } from "./util.js";
 import { deploymentColumns } from "../internal/rows.js";
 
 const NOT_COMPLETED = NOT_COMPLETED_DEPLOYMENT_STATUSES.join(", ");
+/** Compare-and-swap tries of {@link PgDeploymentRepository.update} before it locks the row. */
+const CAS_ATTEMPTS = 3;
+/** Deployments whose last written document a replica remembers. */
+const RECENT_DEPLOYMENTS = 2_000;
 
 /** PostgreSQL {@link DeploymentRepository}. */
 export class PgDeploymentRepository implements DeploymentRepository {
   readonly #c: PgContext;
+  /** The last document and `rev` this replica wrote, per deployment (least recently used go). */
+  readonly #recent = new Map<string, { rev: number; data: Buffer }>();
+  /** The last update queued per deployment (they run in order). */
+  readonly #tails = new Map<string, Promise<void>>();
+  /** Compare-and-swaps of this event-loop turn. */
+  #swaps: {
+    id: string;
+    rev: number;
+    columns: unknown[];
+    resolve: (rev: number | undefined) => void;
+    reject: (err: unknown) => void;
+  }[] = [];
 
   constructor(c: PgContext) {
     this.#c = c;
@@ -72,18 +88,125 @@ export class PgDeploymentRepository implements DeploymentRepository {
     return this.#page(`list not completed deployments of ${pipedId}`, sql, params, limit);
   }
 
-  async update(id: string, fn: (d: Deployment) => void): Promise<Deployment> {
+  /**
+   * Atomic read-modify-write in one round trip when this replica wrote the deployment last (a
+   * piped reports to one replica at a time): the document and its `rev` are remembered, and the
+   * UPDATE applies only if `rev` is unchanged (compare-and-swap). Otherwise, or when another
+   * replica wrote in between, the row is read again and the update retried; after
+   * {@link CAS_ATTEMPTS} lost races it takes the row lock instead. Before, every update was four
+   * round trips (BEGIN, SELECT … FOR UPDATE, UPDATE, COMMIT): 613 stage reports/s in `make bench`.
+   */
+  update(id: string, fn: (d: Deployment) => void): Promise<Deployment> {
+    // Updates of one deployment on this replica run one after another, so they never race each
+    // other; updates of different deployments go out together (see #compareAndSwap).
+    const run = (this.#tails.get(id) ?? Promise.resolve()).then(() => this.#update(id, fn));
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#tails.set(id, tail);
+    void tail.then(() => {
+      if (this.#tails.get(id) === tail) this.#tails.delete(id);
+    });
+    return run;
+  }
+
+  /**
+   * Writes `columns` if the row is still at `rev`; resolves with its new rev, or undefined if it
+   * moved on. Swaps asked for in one event-loop turn go out as ONE statement (group commit, as
+   * with SQLite): under load a round trip serves many reports.
+   */
+  #compareAndSwap(id: string, rev: number, columns: unknown[]): Promise<number | undefined> {
+    return new Promise((resolve, reject) => {
+      if (this.#swaps.push({ id, rev, columns, resolve, reject }) === 1)
+        setImmediate(() => void this.#flushSwaps());
+    });
+  }
+
+  async #flushSwaps(): Promise<void> {
+    const swaps = this.#swaps;
+    this.#swaps = [];
+    const col = (i: number) => swaps.map((w) => w.columns[i]);
+    try {
+      const rows = await this.#c.db.query<{ id: string; rev: string }>(
+        `update ${swaps.length} deployment(s)`,
+        `UPDATE deployments AS d SET project_id = v.project_id, piped_id = v.piped_id,
+           application_id = v.application_id, status = v.status, created_at = v.created_at,
+           updated_at = v.updated_at, data = v.data, rev = d.rev + 1
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::smallint[], $6::bigint[],
+                     $7::bigint[], $8::bytea[], $9::bigint[])
+           AS v(id, project_id, piped_id, application_id, status, created_at, updated_at, data, rev)
+         WHERE d.id = v.id AND d.rev = v.rev
+         RETURNING d.id, d.rev`,
+        [
+          swaps.map((w) => w.id),
+          col(0),
+          col(1),
+          col(2),
+          col(3),
+          col(4),
+          col(5),
+          col(6),
+          swaps.map((w) => w.rev),
+        ],
+      );
+      const revs = new Map(rows.map((r) => [r.id, Number(r.rev)]));
+      for (const w of swaps) w.resolve(revs.get(w.id));
+    } catch (err) {
+      for (const w of swaps) w.reject(err);
+    }
+  }
+
+  async #update(id: string, fn: (d: Deployment) => void): Promise<Deployment> {
+    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+      let known = this.#recent.get(id);
+      if (!known) {
+        const [row] = await this.#c.db.query<DataRow & { rev: string }>(
+          `get deployment ${id}`,
+          "SELECT data, rev FROM deployments WHERE id = $1",
+          [id],
+        );
+        if (!row) throw new NotFoundError(`deployment ${id} not found`);
+        known = { rev: Number(row.rev), data: row.data };
+      }
+      let next: Deployment;
+      try {
+        next = applyDeploymentUpdate(decode(DeploymentSchema, known), fn, this.#c.clock);
+      } catch (err) {
+        // Refused on what we remembered: make sure it was current before saying so.
+        if (this.#recent.delete(id)) continue;
+        throw err;
+      }
+      const columns = deploymentColumns(next);
+      const rev = await this.#compareAndSwap(id, known.rev, columns);
+      if (rev !== undefined) {
+        this.#remember(id, rev, columns[6] as Buffer);
+        return next;
+      }
+      this.#recent.delete(id); // another replica wrote it (or it is gone): read again
+    }
     return this.#c.db.tx(`update deployment ${id}`, async (q) => {
       const [row] = await q<DataRow>("SELECT data FROM deployments WHERE id = $1 FOR UPDATE", [id]);
       if (!row) throw new NotFoundError(`deployment ${id} not found`);
       const next = applyDeploymentUpdate(decode(DeploymentSchema, row), fn, this.#c.clock);
-      await q(
+      const columns = deploymentColumns(next);
+      const [done] = await q<{ rev: string }>(
         `UPDATE deployments SET project_id = $1, piped_id = $2, application_id = $3, status = $4, created_at = $5,
-         updated_at = $6, data = $7 WHERE id = $8`,
-        [...deploymentColumns(next), id],
+         updated_at = $6, data = $7, rev = rev + 1 WHERE id = $8 RETURNING rev`,
+        [...columns, id],
       );
+      if (done) this.#remember(id, Number(done.rev), columns[6] as Buffer);
       return next;
     });
+  }
+
+  #remember(id: string, rev: number, data: Buffer): void {
+    this.#recent.delete(id);
+    this.#recent.set(id, { rev, data });
+    if (this.#recent.size > RECENT_DEPLOYMENTS) {
+      const oldest = this.#recent.keys().next().value;
+      if (oldest !== undefined) this.#recent.delete(oldest);
+    }
   }
 
   async countByStatus(projectId: string): Promise<Map<DeploymentStatus, number>> {

@@ -1,4 +1,4 @@
-import { MAX_STREAM_EVENTS_PAGE, streamEventPayloads } from "../internal/stream-events.js";
+import { MAX_STREAM_EVENTS_PAGE, streamEventChunks } from "../internal/stream-events.js";
 import type { StoredStreamEvent, StreamEventRepository } from "../types.js";
 import type { PgContext } from "./util.js";
 
@@ -9,8 +9,8 @@ const APPEND_LOCK = 0x70697065; // "pipe"
  * PostgreSQL {@link StreamEventRepository}. Sequence values are taken at insert time, not at
  * commit, so two replicas appending at once could commit ids out of order and a reader resuming
  * after the higher id would miss the lower. A transaction-scoped advisory lock makes appends
- * commit in id order, and the NOTIFY is sent inside the same transaction, which PostgreSQL
- * delivers in commit order: every replica sees the events in id order.
+ * commit in id order, and the NOTIFY is sent inside the same transaction (one statement),
+ * which PostgreSQL delivers in commit order: every replica sees the events in id order.
  */
 export class PgStreamEventRepository implements StreamEventRepository {
   readonly #c: PgContext;
@@ -20,27 +20,32 @@ export class PgStreamEventRepository implements StreamEventRepository {
   }
 
   async append(channel: string, events: readonly string[]): Promise<StoredStreamEvent[]> {
-    if (events.length === 0) return [];
+    const stored: StoredStreamEvent[] = [];
     const at = this.#c.clock.now().getTime();
-    return this.#c.db.tx("store stream events", async (q) => {
-      await q("SELECT pg_advisory_xact_lock($1)", [APPEND_LOCK]);
-      const rows = await q<{ id: string; data: string }>(
-        `INSERT INTO stream_events (created_at, data)
-           SELECT $1, e.data FROM unnest($2::text[]) WITH ORDINALITY AS e(data, n) ORDER BY e.n
-         RETURNING id, data`,
-        [at, events],
+    // One statement per run of events (one run unless they exceed one notification): its
+    // implicit transaction holds the lock from before the insert until its commit, which also
+    // delivers the NOTIFY. One round trip, where BEGIN … COMMIT took five.
+    for (const chunk of streamEventChunks(events)) {
+      const [row] = await this.#c.db.query<{ ids: string[] }>(
+        "store stream events",
+        `WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock($3)),
+         ins AS (
+           INSERT INTO stream_events (created_at, data)
+             SELECT $1, e.data FROM lock, unnest($2::text[]) WITH ORDINALITY AS e(data, n) ORDER BY e.n
+           RETURNING id, data
+         ),
+         payload AS MATERIALIZED (
+           SELECT '[' || string_agg('[' || id || ',' || data || ']', ',' ORDER BY id) || ']' AS p,
+                  array_agg(id ORDER BY id) AS ids
+           FROM ins
+         )
+         SELECT ids, CASE WHEN $5 THEN pg_notify($4, p) END AS notified FROM payload`,
+        [at, chunk.events, APPEND_LOCK, channel, chunk.announce],
       );
-      const stored = rows
-        .map((r) => ({ id: Number(r.id), data: r.data }))
-        .sort((a, b) => a.id - b.id);
-      const payloads = streamEventPayloads(stored);
-      if (payloads.length)
-        await q(
-          "SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS t(p, n) ORDER BY t.n",
-          [channel, payloads],
-        );
-      return stored;
-    });
+      const ids = (row?.ids ?? []).map(Number);
+      chunk.events.forEach((data, i) => stored.push({ id: ids[i] ?? 0, data }));
+    }
+    return stored;
   }
 
   async listAfter(afterId: number, limit: number): Promise<StoredStreamEvent[]> {

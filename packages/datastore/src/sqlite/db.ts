@@ -1,4 +1,5 @@
-import { closeSync, openSync, statSync } from "node:fs";
+import { closeSync, fdatasync, fdatasyncSync, fsyncSync, openSync, statSync } from "node:fs";
+import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import {
   AlreadyExistsError,
@@ -35,11 +36,24 @@ interface PendingWrite {
 
 type Outcome = { ok: true; value: unknown } | { ok: false; err: unknown };
 
+/** How a committed write's caller is answered once its group is durable. */
+interface Settle {
+  ok: () => void;
+  fail: (err: unknown) => void;
+}
+
 /**
  * One better-sqlite3 connection with group commit. Reads run at once. Writes issued in the same
  * event-loop turn are applied in ONE transaction (each in its own SAVEPOINT, so a failing write
  * rolls back alone and fails only its caller), and every caller's promise settles after that
  * single commit — one fsync for the whole group instead of one per write.
+ *
+ * With `synchronous: "full"` the fsync happens off the event loop: SQLite commits without
+ * syncing (WAL, synchronous=NORMAL), then the WAL file is fdatasync'ed on libuv's thread pool
+ * and only then are the group's callers answered. A commit is still durable before anyone hears
+ * of it, but the server keeps serving while the disk syncs, and groups committed during one sync
+ * share the next (measured in `make bench`: the commit's fsync had blocked the event loop for 22%
+ * of the time). Reads may see a group's writes while its sync is under way, as with PostgreSQL.
  */
 export class SqliteDb {
   readonly db: Database.Database;
@@ -50,10 +64,18 @@ export class SqliteDb {
   readonly #batch: (ops: PendingWrite[]) => Outcome[];
   readonly #single: (op: PendingWrite) => unknown;
   readonly #statements = new Map<string, Database.Statement>();
+  /** The WAL file, synced after each group when SQLite itself does not sync (see class doc). */
+  readonly #walFd: number | undefined;
+  /** Committed groups waiting for the next WAL sync. */
+  #unsynced: Settle[] = [];
+  /** The groups of the sync under way. */
+  #inFlight: Settle[] = [];
+  #syncing = false;
 
-  private constructor(db: Database.Database, logger: Logger) {
+  private constructor(db: Database.Database, logger: Logger, walFd?: number) {
     this.db = db;
     this.#logger = logger;
+    this.#walFd = walFd;
     // Nested better-sqlite3 transactions are SAVEPOINTs: a throwing op rolls back only itself.
     const inSavepoint = db.transaction((op: PendingWrite) => op.fn());
     const batch = db.transaction((ops: PendingWrite[]): Outcome[] =>
@@ -98,8 +120,28 @@ export class SqliteDb {
         }
       }
       db.pragma("foreign_keys = ON");
-      db.pragma(`synchronous = ${opts.synchronous === "normal" ? "NORMAL" : "FULL"}`);
+      // FULL on a file: SQLite commits without syncing and we sync the WAL ourselves, off the
+      // event loop, before answering (see the class doc).
+      const ownSync = opts.synchronous !== "normal" && opts.path !== ":memory:";
+      db.pragma(`synchronous = ${opts.synchronous === "normal" || ownSync ? "NORMAL" : "FULL"}`);
       if (opts.path !== ":memory:") probeWrite(db);
+      if (ownSync) {
+        // The probe made SQLite create the WAL; it keeps the file until its connection closes.
+        const walFd = openSync(`${opts.path}-wal`, "r");
+        try {
+          // A new WAL's directory entry must survive a crash too.
+          const dirFd = openSync(dirname(opts.path), "r");
+          try {
+            fsyncSync(dirFd);
+          } finally {
+            closeSync(dirFd);
+          }
+        } catch (err) {
+          closeSync(walFd);
+          throw err;
+        }
+        return new SqliteDb(db, opts.logger, walFd);
+      }
     } catch (err) {
       db.close();
       throw (
@@ -150,18 +192,57 @@ export class SqliteDb {
     if (this.#closed) return;
     this.#flush();
     this.#closed = true;
+    if (this.#walFd !== undefined) {
+      // Whatever still waits for a sync gets it now, before the connection (and WAL) go.
+      // (A sync in flight settles its groups here too; its own callback then changes nothing.)
+      const waiting = [...this.#inFlight, ...this.#unsynced];
+      this.#unsynced = [];
+      let failure: unknown;
+      try {
+        fdatasyncSync(this.#walFd);
+      } catch (err) {
+        failure = err;
+      }
+      for (const s of waiting) settle(s, failure);
+    }
     this.db.close();
+    if (this.#walFd !== undefined) closeSync(this.#walFd);
   }
 
   #flush(): void {
     this.#scheduled = false;
+    const settles: Settle[] = [];
     while (this.#queue.length > 0) {
       const ops = this.#queue.splice(0, MAX_BATCH);
-      this.#apply(ops);
+      this.#apply(ops, settles);
     }
+    if (this.#walFd === undefined) {
+      for (const s of settles) s.ok();
+      return;
+    }
+    this.#unsynced.push(...settles);
+    if (!this.#syncing) this.#sync();
   }
 
-  #apply(ops: PendingWrite[]): void {
+  /** Syncs the WAL, then answers every group committed before the sync began. */
+  #sync(): void {
+    const fd = this.#walFd;
+    const waiting = this.#unsynced;
+    if (fd === undefined || waiting.length === 0 || this.#closed) return;
+    this.#unsynced = [];
+    this.#syncing = true;
+    this.#inFlight = waiting;
+    fdatasync(fd, (err) => {
+      this.#syncing = false;
+      this.#inFlight = [];
+      if (err) this.#logger.error({ err }, "SQLite: syncing the WAL failed");
+      for (const s of waiting) settle(s, err ?? undefined);
+      this.#sync();
+    });
+  }
+
+  /** Commits `ops`; what each caller hears is added to `settles` (answered once durable). */
+  #apply(ops: PendingWrite[], settles: Settle[]): void {
     const only = ops.length === 1 ? ops[0] : undefined;
     if (only) {
       // A lone write needs no savepoint: its transaction is its isolation.
@@ -172,7 +253,7 @@ export class SqliteDb {
         only.reject(mapSqliteError(err, only.what));
         return;
       }
-      only.resolve(value);
+      settles.push(committed(only, value));
       return;
     }
     let outcomes: Outcome[];
@@ -187,10 +268,29 @@ export class SqliteDb {
     ops.forEach((op, i) => {
       const outcome = outcomes[i];
       if (!outcome) op.reject(new InternalError(`${op.what}: lost in group commit`));
-      else if (outcome.ok) op.resolve(outcome.value);
+      else if (outcome.ok) settles.push(committed(op, outcome.value));
       else op.reject(mapSqliteError(outcome.err, op.what));
     });
   }
+}
+
+/** The answer to a committed write: its value, or an error if the commit cannot be made durable. */
+function committed(op: PendingWrite, value: unknown): Settle {
+  return {
+    ok: () => op.resolve(value),
+    fail: (err) =>
+      op.reject(
+        new UnavailableError(
+          `${op.what}: committed, but the database could not sync it to disk (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+          { cause: err },
+        ),
+      ),
+  };
+}
+
+function settle(s: Settle, err: unknown): void {
+  if (err === undefined || err === null) s.ok();
+  else s.fail(err);
 }
 
 function closedError(): UnavailableError {
