@@ -797,6 +797,33 @@ export function runConformance(driverName: string, open: () => Promise<Conforman
         const got = await ds().deployments.get(d.id);
         for (let i = 0; i < 20; i++) assert.equal(got.metadata[`k${i}`], String(i));
       });
+
+      it(
+        "concurrent updates of one deployment from two replicas are all applied, and each replica then sees the other's",
+        { skip: driverName === "sqlite" && "one process owns a SQLite database" },
+        async () => {
+          const second = await target!.reopen();
+          others.push(second);
+          const d = newDeployment(uid("proj"));
+          await ds().deployments.create(d);
+          // Both replicas have written it once, so each remembers a revision the other moves on.
+          await ds().deployments.update(d.id, (x) => void (x.metadata.a = "1"));
+          await second.deployments.update(d.id, (x) => void (x.metadata.b = "1"));
+          await Promise.all(
+            Array.from({ length: 30 }, (_, i) =>
+              (i % 2 ? second : ds()).deployments.update(d.id, (x) => {
+                x.metadata[`k${i}`] = String(i);
+              }),
+            ),
+          );
+          for (const replica of [ds(), second]) {
+            const got = await replica.deployments.update(d.id, (x) => void (x.metadata.last = "1"));
+            for (let i = 0; i < 30; i++) assert.equal(got.metadata[`k${i}`], String(i));
+            assert.equal(got.metadata.a, "1");
+            assert.equal(got.metadata.b, "1");
+          }
+        },
+      );
     });
 
     describe("commands", () => {
