@@ -108,6 +108,7 @@ spec:
     const again = await prepare("b", first);
     assert.equal(repo.checkouts, 2);
     assert.equal(root(again, "b"), root(a, "a"));
+    assert.equal(again.appConfig, b.appConfig, "a commit's app config is parsed once");
     await again.cleanup();
   });
 

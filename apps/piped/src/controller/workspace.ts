@@ -50,6 +50,33 @@ export function needsPrivateCheckout(config: ApplicationConfig): boolean {
   );
 }
 
+/** Parsed app configs per (repository, commit, app path, file name): a commit never changes. */
+const parsedConfigs = new Map<string, { name: string; config: ApplicationConfig }>();
+const PARSED_CONFIGS = 500;
+
+/**
+ * The app config `key` names, parsed once: a deployment's running commit is usually the target
+ * of the one before, whose config was parsed already. Failures are not kept.
+ */
+async function cachedAppConfig(
+  key: string,
+  load: () => Promise<{ name: string; config: ApplicationConfig }>,
+): Promise<{ name: string; config: ApplicationConfig }> {
+  const hit = parsedConfigs.get(key);
+  if (hit) {
+    parsedConfigs.delete(key);
+    parsedConfigs.set(key, hit);
+    return hit;
+  }
+  const loaded = await load();
+  parsedConfigs.set(key, loaded);
+  if (parsedConfigs.size > PARSED_CONFIGS) {
+    const oldest = parsedConfigs.keys().next().value;
+    if (oldest !== undefined) parsedConfigs.delete(oldest);
+  }
+  return loaded;
+}
+
 /**
  * A checkout of `commit` for one app and its loaded config: the commit's shared, read-only
  * checkout when the config writes nothing into it, else a private worktree. Its release goes to
@@ -66,7 +93,9 @@ async function checkoutApp(
   const shared = await repo.sharedCheckout(commit, workDir);
   let loaded;
   try {
-    loaded = await loadAppConfigIn(join(shared.dir, path), configFilename);
+    loaded = await cachedAppConfig(`${repo.repoId}\0${commit}\0${path}\0${configFilename}`, () =>
+      loadAppConfigIn(join(shared.dir, path), configFilename),
+    );
   } catch (err) {
     shared.release();
     throw err;

@@ -177,10 +177,7 @@ export class GitRepo {
    * {@link MAX_IDLE_SHARED} idle ones). One checkout serves the first deployments of a thousand
    * apps at one commit. Callers must not write into it: see {@link checkout} for a private one.
    */
-  async sharedCheckout(
-    commit: string,
-    workDir: string,
-  ): Promise<{ dir: string; release(): void }> {
+  async sharedCheckout(commit: string, workDir: string): Promise<{ dir: string; release(): void }> {
     let entry = this.shared.get(commit);
     if (!entry) {
       const created: SharedEntry = {
