@@ -121,6 +121,9 @@ describe("web UI in Chromium", () => {
     // The bundle under test is the current sources: the same step as bootstrap, a no-op when
     // dist/ is up to date (so control planes of tests running beside this one never see a
     // half-written dist/), a vite build (~1 s) when the sources changed.
+    // Chromium starts while the UI is built and the stack comes up.
+    const launched = chromium.launch({ executablePath: CHROMIUM, headless: true });
+    launched.catch(() => undefined); // awaited below; a failure is reported there
     const built = await runCommand(
       "bash",
       [join(repoRoot(), "apps", "web", "scripts", "build-if-changed.sh")],
@@ -139,7 +142,7 @@ describe("web UI in Chromium", () => {
       },
       "v0.1.0",
     ));
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
+    browser = await launched;
   });
   after(async () => {
     for (const c of contexts) await c.close().catch(() => undefined);

@@ -347,7 +347,21 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
       kubeconfigPath: kubeconfig,
     };
   };
-  const simProc = await startSim(kubeconfigPath);
+  const users = o.users ?? [];
+  const hash = async (pw: string): Promise<string> => {
+    const r = await runCommand(join(repoRoot(), "bin", "pipecd-server"), ["hash-password"], {
+      input: pw,
+      timeoutMs: 30_000,
+    });
+    if (r.code !== 0) throw new Error(`hash-password failed: ${r.stderr}`);
+    return r.stdout.trim();
+  };
+  // Independent set-up steps run side by side (each costs a process start or more).
+  const [simProc, repo, hashes] = await Promise.all([
+    startSim(kubeconfigPath),
+    createTestRepo(join(dir, "git")),
+    Promise.all(users.map((u) => hash(`${u.username}-secret`))),
+  ]);
   const simUrl = simProc.url;
   const kc = parseYaml(await readFile(kubeconfigPath, "utf8")) as {
     clusters: { cluster: { "certificate-authority-data"?: string } }[];
@@ -390,27 +404,16 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     listFaults: async () =>
       (JSON.parse(await faultsApi("GET")) as { faults: { id: string; hits: number }[] }).faults,
   };
-  const repo = await createTestRepo(join(dir, "git"));
   const httpPort = o.httpPort ?? (await freePort());
   const grpcPort = o.grpcPort ?? (await freePort());
   const adminKey = `${randomUUID()}.${randomBytes(32).toString("base64url")}`;
   const keyFile = join(dir, "admin-key");
   await writeFile(keyFile, adminKey, { mode: 0o600 });
-  const users = o.users ?? [];
-  const hash = async (pw: string): Promise<string> => {
-    const r = await runCommand(join(repoRoot(), "bin", "pipecd-server"), ["hash-password"], {
-      input: pw,
-      timeoutMs: 30_000,
-    });
-    if (r.code !== 0) throw new Error(`hash-password failed: ${r.stderr}`);
-    return r.stdout.trim();
-  };
   const cpConfig = join(dir, "control-plane.yaml");
-  const userLines: string[] = [];
-  for (const u of users)
-    userLines.push(
-      `    - username: ${u.username}\n      passwordHash: "${await hash(`${u.username}-secret`)}"\n      role: ${u.role}`,
-    );
+  const userLines = users.map(
+    (u, i) =>
+      `    - username: ${u.username}\n      passwordHash: "${hashes[i] ?? ""}"\n      role: ${u.role}`,
+  );
   await writeFile(
     cpConfig,
     `apiVersion: pipecd-ts.dev/v1beta1\nkind: ControlPlane\nspec:\n  users:${userLines.length ? `\n${userLines.join("\n")}` : " []"}\n`,
