@@ -24,6 +24,16 @@ export interface ActionsOptions {
   projectId: string;
 }
 
+/** The audit entry that records who asked for a command, written once the command is stored. */
+export interface CommandAudit {
+  action: string;
+  resourceType: string;
+  resourceId: string;
+  /** The entry's details, given the stored command (they name its id). */
+  details: (cmd: Command) => Record<string, string>;
+  sourceIp: string;
+}
+
 /**
  * Turns user intent into durable commands (stored, then pushed to the piped's stream) and
  * records every human action in the audit log.
@@ -32,12 +42,15 @@ export class Actions {
   constructor(private readonly opts: ActionsOptions) {}
 
   /**
-   * Stores a command, then notifies the stream holding its piped. The command is durable before
-   * this resolves; the notification is what makes delivery immediate (no polling).
+   * Stores a command, notifies the stream holding its piped, then writes its audit entry: the one
+   * way a human action becomes a command. The command is durable before this resolves; the
+   * notification is what makes delivery immediate (no polling). A command refused by the
+   * datastore (e.g. a repeated `dedupKey`) throws before anything is audited.
    */
   async createCommand(
     init: MessageInitShape<typeof CommandSchema>,
     by: Principal,
+    audit: CommandAudit,
     dedupKey?: string,
   ): Promise<Command> {
     const now = timestampFromDate(this.opts.clock.now());
@@ -65,6 +78,14 @@ export class Actions {
       applicationId: stored.applicationId || undefined,
       status: CommandStatus[stored.status],
     });
+    await this.audit(
+      by,
+      audit.action,
+      audit.resourceType,
+      audit.resourceId,
+      audit.details(stored),
+      audit.sourceIp,
+    );
     return stored;
   }
 
