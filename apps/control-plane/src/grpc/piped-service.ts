@@ -1,23 +1,17 @@
 import type * as grpc from "@grpc/grpc-js";
-import { create, type DescMessage } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
-  PipedService,
-  undecodableRequest,
   ApplicationDeploymentReferenceSchema,
   ApplicationSyncStateSchema,
   CommandStatus,
   DeploymentStatus,
   StageStatus,
   PipelineStageSchema,
-  WatchResponseSchema,
-  WatchResponse_ApplicationsChangedSchema,
-  WatchResponse_HeartbeatSchema,
   type Application,
-  type Command,
   type Deployment,
   type GrpcServiceImpl,
-  type WatchResponse,
+  type PipedService,
 } from "@pipecd-ts/proto";
 import { redactRemote, type ControlPlaneLimits } from "@pipecd-ts/config";
 import type { Datastore } from "@pipecd-ts/datastore";
@@ -28,7 +22,6 @@ import {
   type ConfigWarningLike,
 } from "@pipecd-ts/model";
 import {
-  AppError,
   InvalidArgumentError,
   NotFoundError,
   PermissionDeniedError,
@@ -41,12 +34,16 @@ import type { Authenticator } from "../auth/authenticator.js";
 import type { PipedPrincipal } from "../auth/principal.js";
 import type { Hub } from "../hub.js";
 import type { Metrics } from "../metrics.js";
-import { validateMessage } from "../wire.js";
+import { checkRequest, inputOf } from "./request-checks.js";
 import { Turns } from "./turns.js";
+import { createWatchHandler, type WatchOptions } from "./watch.js";
 import { parsePublicKey } from "@pipecd-ts/runtime/hybrid";
 
 /** Options of {@link createPipedServiceImpl}. */
-export interface PipedServiceOptions {
+export interface PipedServiceOptions extends Pick<
+  WatchOptions,
+  "heartbeatIntervalMs" | "stopping"
+> {
   ds: Datastore;
   auth: Authenticator;
   hub: Hub;
@@ -54,26 +51,11 @@ export interface PipedServiceOptions {
   clock: Clock;
   logger: Logger;
   webBaseUrl: string;
-  /** Interval of Watch heartbeats (also refreshes the piped's last-seen time). */
-  heartbeatIntervalMs: number;
-  /**
-   * Aborted when the server starts to stop: every Watch stream then ends with UNAVAILABLE, so
-   * the stop does not wait out its grace period for streams that never end on their own, and
-   * the pipeds reconnect (to another replica, or to this one once it is back) at once.
-   */
-  stopping: AbortSignal;
   /** What one piped may store (spec.limits of the control-plane config). */
   limits: ControlPlaneLimits;
 }
 
 type Impl = GrpcServiceImpl<typeof PipedService.method>;
-
-/** The request descriptor of a PipedService method, by its proto name. */
-function inputOf(method: string): DescMessage {
-  const m = PipedService.methods.find((x) => x.name === method);
-  if (!m) throw new Error(`PipedService has no method ${method}`);
-  return m.input;
-}
 
 /**
  * A log block's text cut to `maxBytes` of UTF-8 (never inside a character), with a note of how
@@ -86,14 +68,6 @@ export function capLogText(text: string, maxBytes: number): string {
   let end = maxBytes;
   while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end--; // a continuation byte
   return bytes.subarray(0, end).toString() + note;
-}
-
-/** Refuses a request that could not be decoded or breaks a wire rule (INVALID_ARGUMENT). */
-function checkRequest(input: DescMessage, request: unknown): void {
-  const undecodable = undecodableRequest(request);
-  if (undecodable !== undefined)
-    throw new InvalidArgumentError(`request is not a valid ${input.typeName}: ${undecodable}`);
-  validateMessage(input, request);
 }
 
 function need(value: string, field: string): string {
@@ -248,9 +222,6 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
       );
   }
 
-  const watchInput = inputOf("Watch");
-  /** The open Watch streams of each piped, oldest first (each entry ends its stream). */
-  const watchStreams = new Map<string, Set<() => void>>();
   const impl: Impl = {
     reportPipedMeta: unary("ReportPipedMeta", async (req, piped) => {
       const configWarnings = checkedWarnings(req.configWarnings);
@@ -276,175 +247,18 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
       return { name: p.name, projectId: p.projectId, webBaseUrl: o.webBaseUrl };
     }),
 
-    watch: (call) => {
-      const header = call.metadata.get("authorization")[0];
-      o.metrics.rpcRequests.inc({ method: "Watch", code: "STARTED" });
-      let detach = (): void => {};
-      let heartbeat: NodeJS.Timeout | undefined;
-      let closed = false;
-      const close = (): void => {
-        if (closed) return;
-        closed = true;
-        detach();
-        clearInterval(heartbeat);
-      };
-      call.on("cancelled", close);
-      call.on("close", close);
-      call.on("error", close);
-
-      const fail = (err: unknown): void => {
-        const e = toAppError(err);
-        if (e.code === "INTERNAL") o.logger.error({ err }, "Watch failed");
-        close();
-        call.emit("error", { code: grpcStatusOf(e.code), details: e.message });
-      };
-      const onStopping = (): void => {
-        if (!closed) fail(new AppError("UNAVAILABLE", "the control plane is stopping; reconnect"));
-      };
-      if (o.stopping.aborted) {
-        onStopping();
-        return;
-      }
-      o.stopping.addEventListener("abort", onStopping, { once: true });
-      const detachStopping = (): void => o.stopping.removeEventListener("abort", onStopping);
-      call.on("close", detachStopping);
-      call.on("cancelled", detachStopping);
-
-      o.auth.piped(typeof header === "string" ? header : undefined).then((piped) => {
-        if (closed) return;
-        try {
-          checkRequest(watchInput, call.request);
-        } catch (err) {
-          fail(err);
-          return;
-        }
-        // At most watchStreamsPerPiped streams per piped: the oldest gives way, so a piped
-        // that restarted (its old stream not yet noticed as dead) is never locked out.
-        const mine = watchStreams.get(piped.pipedId) ?? new Set<() => void>();
-        watchStreams.set(piped.pipedId, mine);
-        const evict = (): void => {
-          if (closed) return;
-          fail(
-            new AppError(
-              "UNAVAILABLE",
-              `too many Watch streams for piped ${piped.pipedId} (limits.watchStreamsPerPiped: ${o.limits.watchStreamsPerPiped}); this oldest one is closed`,
-            ),
-          );
-        };
-        while (mine.size >= o.limits.watchStreamsPerPiped) {
-          const oldest = mine.values().next().value;
-          if (!oldest) break;
-          mine.delete(oldest);
-          oldest();
-        }
-        mine.add(evict);
-        const forget = (): void => {
-          mine.delete(evict);
-          if (mine.size === 0 && watchStreams.get(piped.pipedId) === mine)
-            watchStreams.delete(piped.pipedId);
-        };
-        call.on("close", forget);
-        call.on("cancelled", forget);
-        const log = o.logger.child({ pipedId: piped.pipedId });
-        let lastSeq = call.request.afterSequence;
-        let pumping = false;
-        let again = false;
-
-        /** Writes a message, waiting for 'drain' when the socket buffer is full. */
-        const write = async (msg: WatchResponse): Promise<void> => {
-          if (closed) return;
-          if (!call.write(msg)) {
-            await new Promise<void>((resolve) => {
-              const done = (): void => {
-                call.off("drain", done);
-                call.off("close", done);
-                resolve();
-              };
-              call.on("drain", done);
-              call.on("close", done);
-            });
-          }
-        };
-
-        /** Sends every unhandled command after lastSeq; re-runs if notified meanwhile. */
-        const pump = async (): Promise<void> => {
-          if (pumping) {
-            again = true;
-            return;
-          }
-          pumping = true;
-          try {
-            do {
-              again = false;
-              for (;;) {
-                const cmds: Command[] = await ds.commands.listUnhandledAfter(
-                  piped.pipedId,
-                  lastSeq,
-                  200,
-                );
-                for (const c of cmds) {
-                  if (closed) return;
-                  await write(
-                    create(WatchResponseSchema, { event: { case: "command", value: c } }),
-                  );
-                  lastSeq = c.sequence;
-                }
-                if (cmds.length < 200) break;
-              }
-            } while (again && !closed);
-          } finally {
-            pumping = false;
-          }
-        };
-        const kick = (): void => {
-          pump().catch((err: unknown) => {
-            log.warn({ err }, "could not send commands on Watch stream; closing it");
-            fail(new AppError("UNAVAILABLE", "could not read commands; reconnect"));
-          });
-        };
-
-        detach = hub.attach(piped.pipedId, {
-          commandsAvailable: kick,
-          // Disabled, or its key deleted (on any replica): the stream goes unless the piped's
-          // credentials still pass.
-          accessChanged: () => {
-            o.auth.piped(typeof header === "string" ? header : undefined).catch((err: unknown) => {
-              log.info({ err: (err as Error).message }, "ending the Watch stream: access changed");
-              fail(err);
-            });
-          },
-          applicationsChanged: (ids) => {
-            write(
-              create(WatchResponseSchema, {
-                event: {
-                  case: "applicationsChanged",
-                  value: create(WatchResponse_ApplicationsChangedSchema, { applicationIds: ids }),
-                },
-              }),
-            ).catch(() => undefined);
-          },
-        });
-        touch(piped.pipedId, true);
-        hub.emit({ type: "piped", id: piped.pipedId, pipedId: piped.pipedId, status: "ONLINE" });
-        log.info({ afterSequence: String(lastSeq) }, "piped connected (Watch)");
-        heartbeat = setInterval(() => {
-          touch(piped.pipedId, true);
-          // Safety net: a notification can be lost (e.g. PostgreSQL LISTEN reconnecting), so
-          // every heartbeat also re-reads pending commands; a miss costs at most one interval.
-          kick();
-          write(
-            create(WatchResponseSchema, {
-              event: {
-                case: "heartbeat",
-                value: create(WatchResponse_HeartbeatSchema, { time: now() }),
-              },
-            }),
-          ).catch(() => undefined);
-        }, o.heartbeatIntervalMs);
-        call.on("close", () => log.info("piped disconnected (Watch)"));
-        kick();
-      }, fail);
-    },
+    watch: createWatchHandler({
+      ds,
+      auth: o.auth,
+      hub,
+      metrics: o.metrics,
+      clock,
+      logger: o.logger,
+      heartbeatIntervalMs: o.heartbeatIntervalMs,
+      stopping: o.stopping,
+      limits: o.limits,
+      touch: (pipedId) => touch(pipedId, true),
+    }),
 
     listApplications: unary("ListApplications", async (req, piped) => {
       if (req.limit < 0 || req.limit > 1000)
