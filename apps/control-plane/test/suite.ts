@@ -407,8 +407,37 @@ export function controlPlaneSuite(
         ),
         grpc.status.INVALID_ARGUMENT,
       );
+      // Status reports may carry metadata (a start time): merged in the same write, same limits.
+      await a.client.reportStageStatusChanged(
+        {
+          deploymentId: "dep-limits",
+          stageId: "s1",
+          status: StageStatus.STAGE_RUNNING,
+          metadata: { "started-at": "1700000000000" },
+        },
+        md,
+      );
+      assert.equal(
+        await grpcCode(
+          a.client.reportStageStatusChanged(
+            {
+              deploymentId: "dep-limits",
+              stageId: "s1",
+              status: StageStatus.STAGE_RUNNING,
+              metadata: { k: "z".repeat(9_000) },
+            },
+            md,
+          ),
+        ),
+        grpc.status.INVALID_ARGUMENT,
+      );
       const d = (await t.admin.call("getDeployment", { params: { id: "dep-limits" } })).deployment;
       assert.deepEqual(Object.keys(d.metadata ?? {}), ["small"], "nothing refused was stored");
+      assert.deepEqual(
+        d.stages?.find((st) => st.id === "s1")?.metadata,
+        { "started-at": "1700000000000" },
+        "a report's metadata is stored with it; a refused one is not",
+      );
 
       // Logs: too many blocks in one call is refused; a runaway line is cut to 1 KiB.
       const logs = (blocks: { index: bigint; log: string }[]) =>

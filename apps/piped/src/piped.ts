@@ -57,6 +57,7 @@ import { hybridDecrypt, parseSecretKeyPair, type SecretKeyPair } from "@pipecd-t
 import { createApiClient, type ApiClient } from "./apiclient/client.js";
 import { Redactor } from "./source/redactor.js";
 import { Reporter } from "./apiclient/reporter.js";
+import { CommandStore } from "./apiclient/commands.js";
 import { CommandStream } from "./apiclient/watch.js";
 import { Controller } from "./controller/controller.js";
 import { prepareWorkspace } from "./controller/workspace.js";
@@ -319,9 +320,20 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
     redact: redactor.redact,
   });
   const planner = new KubernetesPlanner(manifests);
+  // Every command goes through one store: routed once, acked (with retries) in one place.
+  const commands = new CommandStore({
+    api,
+    reporter,
+    clock,
+    route: (cmd) => {
+      if (cmd.type === Command_Type.SYNC_APPLICATION) trigger.syncNow(cmd);
+      else controller.onCommand(cmd);
+    },
+  });
   const controller = new Controller({
     api,
     reporter,
+    commands,
     redact: redactor.redact,
     registry,
     stageLogs,
@@ -366,14 +378,12 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
     clock,
     logger: logger.child({ component: "trigger" }),
     onDeploymentCreated: () => controller.kick(),
+    commands,
   });
   const stream = new CommandStream(
     api,
     {
-      onCommand: (cmd: Command) => {
-        if (cmd.type === Command_Type.SYNC_APPLICATION) trigger.syncNow(cmd);
-        else controller.onCommand(cmd);
-      },
+      onCommand: (cmd: Command) => commands.receive(cmd),
       onApplicationsChanged: () => trigger.kick(),
       onConnected: () => {
         controller.kick();

@@ -7,6 +7,7 @@ import { ExecutorRegistry } from "@pipecd-ts/plugin-sdk";
 import { silentLogger, systemClock } from "@pipecd-ts/runtime";
 import { eventually } from "@pipecd-ts/testkit";
 import type { ApiClient } from "../src/apiclient/client.js";
+import { CommandStore } from "../src/apiclient/commands.js";
 import { Controller, type Workspace } from "../src/controller/controller.js";
 import { StageLogPersister } from "../src/stagelog/stage-log.js";
 
@@ -47,6 +48,7 @@ describe("Controller: maxConcurrentDeployments", () => {
     const controller = new Controller({
       api,
       reporter,
+      commands: new CommandStore({ api, reporter, clock: systemClock, route: () => undefined }),
       registry: new ExecutorRegistry(),
       stageLogs: new StageLogPersister({
         api,

@@ -11,6 +11,7 @@ import { StageName } from "@pipecd-ts/model";
 import { ExecutorRegistry } from "@pipecd-ts/plugin-sdk";
 import { silentLogger, systemClock } from "@pipecd-ts/runtime";
 import type { ApiClient } from "../src/apiclient/client.js";
+import { CommandStore } from "../src/apiclient/commands.js";
 import {
   CANCEL_ROLLBACK_KEY,
   DeploymentRun,
@@ -68,6 +69,7 @@ async function resumeCancelled(metadata: Record<string, string>) {
     {
       api,
       reporter,
+      commands: new CommandStore({ api, reporter, clock: systemClock, route: () => undefined }),
       registry,
       stageLogs: new StageLogPersister({ api, reporter, clock: systemClock, logger }),
       clock: systemClock,

@@ -11,9 +11,17 @@ import {
   Command_Type,
   type Application,
 } from "@pipecd-ts/proto";
-import { NotFoundError, UnavailableError, createLogger, systemClock } from "@pipecd-ts/runtime";
+import {
+  NotFoundError,
+  UnavailableError,
+  createLogger,
+  silentLogger,
+  systemClock,
+} from "@pipecd-ts/runtime";
 import { createTestRepo, eventually, type TestRepo } from "@pipecd-ts/testkit";
 import { GitRepo, Trigger, inspectAppConfig, type TriggerDeps } from "../src/index.js";
+import { CommandStore } from "../src/apiclient/commands.js";
+import { Reporter } from "../src/apiclient/reporter.js";
 
 // The trigger over a real git repository (real git CLI), with the control plane replaced by a
 // small recording fake: the trigger itself is under test.
@@ -101,6 +109,12 @@ describe("Trigger over a real git repository", () => {
       syncIntervalMs,
       clock: systemClock,
       logger: createLogger({ name: "test", level: "silent" }),
+      commands: new CommandStore({
+        api,
+        reporter: new Reporter(silentLogger()),
+        clock: systemClock,
+        route: () => undefined,
+      }),
     });
 
   before(async () => {

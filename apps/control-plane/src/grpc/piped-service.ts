@@ -382,6 +382,10 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
       await updateDeployment(req.deploymentId, piped, (d) => {
         d.status = req.status;
         d.statusReason = req.statusReason;
+        if (Object.keys(req.metadata).length) {
+          Object.assign(d.metadata, req.metadata);
+          checkMetadata(req.metadata, d.metadata, "deploymentMetadataBytes", `deployment ${d.id}`);
+        }
       });
       return {};
     }),
@@ -427,6 +431,17 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
         (d) => {
           const s = d.stages.find((x) => x.id === req.stageId);
           if (!s) throw new NotFoundError(`deployment ${d.id} has no stage ${req.stageId}`);
+          // Metadata that comes with the report (its start time) is merged in the same write.
+          const metadata = Object.entries(req.metadata);
+          if (metadata.length && metadata.some(([k, v]) => s.metadata[k] !== v)) {
+            Object.assign(s.metadata, req.metadata);
+            checkMetadata(
+              req.metadata,
+              s.metadata,
+              "stageMetadataBytes",
+              `stage ${s.id} of ${d.id}`,
+            );
+          }
           if (
             s.status === req.status &&
             s.retriedCount === req.retriedCount &&

@@ -1,6 +1,5 @@
 import { timestampDate, timestampFromDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import {
-  CommandStatus,
   Command_Type,
   DeploymentStatus,
   type Command,
@@ -55,7 +54,6 @@ export class Controller implements Service {
   readonly name = "controller";
   private readonly jobs = new Map<string, Job>();
   private readonly early = new Map<string, Command[]>();
-  private readonly handled = new Set<string>();
   private readonly prepareFailures = new Map<string, number>();
   private wake: (() => void) | undefined;
   private kicked = false;
@@ -73,9 +71,8 @@ export class Controller implements Service {
     this.wake?.();
   }
 
-  /** Handles a deployment command from the Watch stream (at least once: de-duplicated by id). */
+  /** Handles a deployment command (the command store hands each one over once). */
   onCommand(cmd: Command): void {
-    if (this.handled.has(cmd.id)) return;
     const job = [...this.jobs.values()].find((j) => j.deploymentId === cmd.deploymentId);
     if (!job?.run) {
       const list = this.early.get(cmd.deploymentId) ?? [];
@@ -88,8 +85,6 @@ export class Controller implements Service {
   }
 
   private deliver(run: DeploymentRun, cmd: Command): void {
-    this.handled.add(cmd.id);
-    if (this.handled.size > 10_000) this.handled.clear();
     switch (cmd.type) {
       case Command_Type.CANCEL_DEPLOYMENT: {
         const p = cmd.payload.case === "cancelDeployment" ? cmd.payload.value : undefined;
@@ -333,17 +328,7 @@ export class Controller implements Service {
   }
 
   private ackCommand(deploymentId: string, commandId: string, ok: boolean): Promise<void> {
-    return this.deps.reporter.report(deploymentId, `command ${commandId} handled`, (s) =>
-      this.deps.api.call(
-        "reportCommandHandled",
-        {
-          commandId,
-          status: ok ? CommandStatus.COMMAND_SUCCEEDED : CommandStatus.COMMAND_FAILED,
-          handledAt: timestampFromDate(this.deps.clock.now()),
-        },
-        { signal: s },
-      ),
-    );
+    return this.deps.commands.ack({ id: commandId, deploymentId }, ok);
   }
 }
 

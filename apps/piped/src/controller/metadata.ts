@@ -11,7 +11,13 @@ import type { Reporter } from "../apiclient/reporter.js";
 export function createMetadataStore(
   d: Deployment,
   deps: { api: Pick<ApiClient, "call">; reporter: Pick<Reporter, "report"> },
-): MetadataStore {
+): MetadataStore & {
+  /**
+   * Merges values the control plane stored by another call (a status report that carried them)
+   * into the deployment's (`stageId` undefined) or a stage's local view.
+   */
+  stored(stageId: string | undefined, values: Record<string, string>): void;
+} {
   const shared: Record<string, string> = { ...d.metadata };
   const stages = new Map<string, Record<string, string>>(
     d.stages.map((s) => [s.id, { ...s.metadata }]),
@@ -28,6 +34,14 @@ export function createMetadataStore(
     },
   });
   return {
+    stored(stageId, v) {
+      if (stageId === undefined) Object.assign(shared, v);
+      else {
+        let values = stages.get(stageId);
+        if (!values) stages.set(stageId, (values = {}));
+        Object.assign(values, v);
+      }
+    },
     shared: scope(shared, (metadata) =>
       deps.reporter.report(d.id, "save deployment metadata", (signal) =>
         deps.api.call("saveDeploymentMetadata", { deploymentId: d.id, metadata }, { signal }),

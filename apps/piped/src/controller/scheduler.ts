@@ -1,6 +1,5 @@
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
-  CommandStatus,
   DeploymentStatus,
   StageStatus,
   type Deployment,
@@ -16,7 +15,6 @@ import {
   StopSignal,
   stopReasonOf,
   type ExecutorRegistry,
-  type MetadataStore,
   type StageCommand,
   type StageCommandSource,
   type StageInput,
@@ -28,6 +26,7 @@ import type { Reporter } from "../apiclient/reporter.js";
 import type { StageLogPersister } from "../stagelog/stage-log.js";
 import { globToRegExp } from "../glob.js";
 import { createMetadataStore } from "./metadata.js";
+import type { CommandAcker } from "../apiclient/commands.js";
 
 /** Shared-metadata key holding when the deployment started running (ms): its timeout survives restarts. */
 export const DEPLOYMENT_START_KEY = "pipecd-ts.dev/started-at";
@@ -103,6 +102,8 @@ export function skipReason(
 export interface RunDeps {
   api: Pick<ApiClient, "call">;
   reporter: Pick<Reporter, "report">;
+  /** Acks commands (the piped's command store). */
+  commands: CommandAcker;
   registry: ExecutorRegistry;
   stageLogs: StageLogPersister;
   clock: Clock;
@@ -171,7 +172,7 @@ export class DeploymentRun {
   private readonly log: Logger;
   /** Removes decrypted secrets from a text bound for the control plane or the log. */
   private readonly redact: (text: string) => string;
-  private readonly metadata: MetadataStore;
+  private readonly metadata: ReturnType<typeof createMetadataStore>;
   private readonly stageQueues = new Map<string, CommandQueue>();
   private current: { stageId: string; ac: AbortController } | undefined;
   private cancelled: { by: string; commandId: string; rollback: boolean } | undefined;
@@ -201,18 +202,7 @@ export class DeploymentRun {
     ok: boolean,
     metadata: Record<string, string> = {},
   ): Promise<void> {
-    return this.report(`command ${commandId} handled`, (signal) =>
-      this.deps.api.call(
-        "reportCommandHandled",
-        {
-          commandId,
-          status: ok ? CommandStatus.COMMAND_SUCCEEDED : CommandStatus.COMMAND_FAILED,
-          metadata,
-          handledAt: timestampFromDate(this.deps.clock.now()),
-        },
-        { signal },
-      ),
-    );
+    return this.deps.commands.ack({ id: commandId, deploymentId: this.d.id }, ok, metadata);
   }
 
   private queueOf(stageId: string): CommandQueue {
@@ -254,10 +244,18 @@ export class DeploymentRun {
   async run(terminate: AbortSignal): Promise<void> {
     if (isDeploymentCompleted(this.d.status)) return;
     const now = (): number => this.deps.clock.now().getTime();
+    // The deployment deadline counts from the first start, recorded in the control plane (with
+    // the RUNNING report itself: one call, not two).
+    let started = Number(this.metadata.shared.get(DEPLOYMENT_START_KEY));
+    const startKnown = Number.isFinite(started) && started > 0;
+    if (!startKnown) started = now();
     if (
       this.d.status === DeploymentStatus.DEPLOYMENT_PENDING ||
       this.d.status === DeploymentStatus.DEPLOYMENT_PLANNED
     ) {
+      const metadata: Record<string, string> = startKnown
+        ? {}
+        : { [DEPLOYMENT_START_KEY]: String(started) };
       await this.report("deployment RUNNING", (signal) =>
         this.deps.api.call(
           "reportDeploymentStatusChanged",
@@ -265,16 +263,14 @@ export class DeploymentRun {
             deploymentId: this.d.id,
             status: DeploymentStatus.DEPLOYMENT_RUNNING,
             statusReason: "The piped started running the deployment",
+            metadata,
           },
           { signal },
         ),
       );
+      this.metadata.stored(undefined, metadata);
       this.d.status = DeploymentStatus.DEPLOYMENT_RUNNING;
-    }
-    // The deployment deadline counts from the first start, recorded in the control plane.
-    let started = Number(this.metadata.shared.get(DEPLOYMENT_START_KEY));
-    if (!Number.isFinite(started) || started <= 0) {
-      started = now();
+    } else if (!startKnown) {
       await this.metadata.shared.put({ [DEPLOYMENT_START_KEY]: String(started) });
     }
     const deadline = started + this.ctx.deploymentTimeoutMs;
@@ -405,11 +401,10 @@ export class DeploymentRun {
   ): Promise<{ status: StageStatus; reason: string } | "terminated"> {
     const log = this.log.child({ stageId: stage.id });
     const scope = this.metadata.stage(stage.id);
+    // The stage's deadline counts from its first start: recorded with its RUNNING report.
     let stageStart = Number(scope.get(STAGE_START_KEY));
-    if (!Number.isFinite(stageStart) || stageStart <= 0) {
-      stageStart = this.deps.clock.now().getTime();
-      await scope.put({ [STAGE_START_KEY]: String(stageStart) });
-    }
+    const stageStartKnown = Number.isFinite(stageStart) && stageStart > 0;
+    if (!stageStartKnown) stageStart = this.deps.clock.now().getTime();
     const skip = isRollback
       ? undefined
       : skipReason(stage.name, this.ctx.stageConfigOf(stage), this.ctx);
@@ -441,6 +436,9 @@ export class DeploymentRun {
       deploymentDeadline,
       stageTimeout !== undefined ? stageStart + stageTimeout : Infinity,
     );
+    const startMetadata: Record<string, string> = stageStartKnown
+      ? {}
+      : { [STAGE_START_KEY]: String(stageStart) };
     await this.report(`stage ${stage.id} RUNNING`, (signal) =>
       this.deps.api.call(
         "reportStageStatusChanged",
@@ -451,10 +449,12 @@ export class DeploymentRun {
           requires: stage.requires,
           visible: true,
           retriedCount: stage.retriedCount,
+          metadata: startMetadata,
         },
         { signal },
       ),
     );
+    this.metadata.stored(stage.id, startMetadata);
     const ac = new AbortController();
     const onTerminate = (): void => ac.abort(new StopSignal("terminate"));
     if (terminate.aborted) onTerminate();

@@ -4,7 +4,6 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   ApplicationSyncStatus,
-  CommandStatus,
   DeploymentSchema,
   DeploymentStatus,
   SyncStrategy,
@@ -20,6 +19,7 @@ import {
 } from "@pipecd-ts/model";
 import { AppError, backoffDelay, type Clock, type Logger, type Service } from "@pipecd-ts/runtime";
 import type { ApiClient } from "../apiclient/client.js";
+import type { CommandAcker } from "../apiclient/commands.js";
 import type { GitRepo } from "./git.js";
 import { globToRegExp } from "../glob.js";
 
@@ -52,6 +52,8 @@ export interface TriggerDeps {
   logger: Logger;
   /** Called after a deployment was created (the controller re-lists at once). */
   onDeploymentCreated?(): void;
+  /** Acks SYNC commands (the piped's command store). */
+  commands: CommandAcker;
 }
 
 /**
@@ -477,12 +479,7 @@ export class Trigger implements Service {
     return id;
   }
 
-  private async ack(cmd: Command, ok: boolean, metadata: Record<string, string>): Promise<void> {
-    await this.d.api.call("reportCommandHandled", {
-      commandId: cmd.id,
-      status: ok ? CommandStatus.COMMAND_SUCCEEDED : CommandStatus.COMMAND_FAILED,
-      metadata,
-      handledAt: timestampFromDate(this.d.clock.now()),
-    });
+  private ack(cmd: Command, ok: boolean, metadata: Record<string, string>): Promise<void> {
+    return this.d.commands.ack(cmd, ok, metadata);
   }
 }
