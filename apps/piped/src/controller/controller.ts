@@ -1,10 +1,5 @@
 import { timestampDate, timestampFromDate, type Timestamp } from "@bufbuild/protobuf/wkt";
-import {
-  Command_Type,
-  DeploymentStatus,
-  type Command,
-  type Deployment,
-} from "@pipecd-ts/proto";
+import { Command_Type, DeploymentStatus, type Command, type Deployment } from "@pipecd-ts/proto";
 import { capConfigWarnings, formatConfigWarning, isDeploymentCompleted } from "@pipecd-ts/model";
 import type { PlanResult } from "@pipecd-ts/plugin-sdk";
 import { AppError, backoffDelay, sleep, type Service } from "@pipecd-ts/runtime";
