@@ -14,7 +14,12 @@ import type { ControlPlaneLimits } from "@pipecd-ts/config";
 import { SESSION_COOKIE, type Authenticator } from "../auth/authenticator.js";
 import type { Principal } from "../auth/principal.js";
 import type { Hub } from "../hub.js";
-import { ResumableEventStream, eventStreamSender, lastEventIdOf } from "./event-stream.js";
+import {
+  ResumableEventStream,
+  eventStreamSender,
+  lastEventIdOf,
+  type StreamStart,
+} from "./event-stream.js";
 import type { Metrics } from "../metrics.js";
 import type { Handlers, HandlerContext } from "./handlers.js";
 import { fastifySchema, installErrorHandling, installValidation, sendError } from "./http.js";
@@ -202,7 +207,36 @@ export function createRestServer(o: RestServerOptions): FastifyInstance {
           `${caller} has ${open} event streams open (limits.eventStreamsPerCaller: ${o.limits.eventStreamsPerCaller}); close one first`,
         ),
       );
+    // Subscribed first, then the stored events are read, then the headers go out: a change made
+    // after a client saw the headers has an id past where its stream starts, so it is sent (what
+    // `pipectl deployment wait` relies on). Live events are held until the backlog is out.
     streamsOf.set(caller, open + 1);
+    const release = (): void => {
+      const left = (streamsOf.get(caller) ?? 1) - 1;
+      if (left > 0) streamsOf.set(caller, left);
+      else streamsOf.delete(caller);
+    };
+    /** Set once the response is open; until then the stream holds what arrives. */
+    const out: { send?: (text: string) => void } = {};
+    const stream = new ResumableEventStream((text) => out.send?.(text));
+    const off = o.hub.onEvents((batch) => stream.live(batch));
+    let start: StreamStart;
+    try {
+      start = await o.hub.replay(lastEventIdOf(req));
+    } catch (err) {
+      off();
+      release();
+      o.logger.warn({ err }, "could not read stored events for a stream");
+      return sendError(
+        reply,
+        new AppError("UNAVAILABLE", "could not read the stored events; try again"),
+      );
+    }
+    if (req.raw.destroyed) {
+      off(); // the client left while its backlog was read
+      release();
+      return;
+    }
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, {
@@ -212,18 +246,9 @@ export function createRestServer(o: RestServerOptions): FastifyInstance {
       "x-accel-buffering": "no",
     });
     const send = eventStreamSender(res, o.limits.eventStreamBufferBytes);
-    // Subscribed before the headers go out (a client that sees them misses no later change);
-    // live events wait until the stored ones after the client's Last-Event-ID are out.
-    const stream = new ResumableEventStream(send);
-    const off = o.hub.onEvents((batch) => stream.live(batch));
+    out.send = send;
     res.write(": connected\n\n");
-    o.hub.replay(lastEventIdOf(req)).then(
-      (start) => stream.start(start),
-      (err: unknown) => {
-        o.logger.warn({ err }, "could not read stored events for a stream");
-        res.destroy();
-      },
-    );
+    stream.start(start);
     // Each keep-alive re-checks the caller: a signed-out session, a disabled key or a user
     // removed from the config stops receiving events within one interval.
     const keepAlive = setInterval(() => {
@@ -240,9 +265,7 @@ export function createRestServer(o: RestServerOptions): FastifyInstance {
       off();
       clearInterval(keepAlive);
       streams.delete(res);
-      const left = (streamsOf.get(caller) ?? 1) - 1;
-      if (left > 0) streamsOf.set(caller, left);
-      else streamsOf.delete(caller);
+      release();
     };
     req.raw.on("close", cleanup);
     res.on("close", cleanup);
