@@ -380,6 +380,16 @@ CREATE INDEX stream_events_by_time ON stream_events (created_at);
     name: "deployment revisions, for compare-and-swap updates",
     sql: `
 ALTER TABLE deployments ADD COLUMN rev BIGINT NOT NULL DEFAULT 0;
+-- Every update moves rev on, whoever makes it (a replica of an older release during a rolling
+-- upgrade too), so a compare-and-swap never overwrites a write it did not see.
+CREATE FUNCTION deployments_next_rev() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  NEW.rev := OLD.rev + 1;
+  RETURN NEW;
+END
+$fn$;
+CREATE TRIGGER deployments_rev BEFORE UPDATE ON deployments
+  FOR EACH ROW EXECUTE FUNCTION deployments_next_rev();
 `,
   },
 ];

@@ -124,7 +124,9 @@ export class PgDeploymentRepository implements DeploymentRepository {
   }
 
   async #flushSwaps(): Promise<void> {
-    const swaps = this.#swaps;
+    // In id order, so that two replicas' batches lock shared rows in the same order (no
+    // deadlock between them).
+    const swaps = this.#swaps.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     this.#swaps = [];
     const col = (i: number) => swaps.map((w) => w.columns[i]);
     try {
@@ -185,7 +187,7 @@ export class PgDeploymentRepository implements DeploymentRepository {
       }
       this.#recent.delete(id); // another replica wrote it (or it is gone): read again
     }
-    return this.#c.db.tx(`update deployment ${id}`, async (q) => {
+    const { next, rev, data } = await this.#c.db.tx(`update deployment ${id}`, async (q) => {
       const [row] = await q<DataRow>("SELECT data FROM deployments WHERE id = $1 FOR UPDATE", [id]);
       if (!row) throw new NotFoundError(`deployment ${id} not found`);
       const next = applyDeploymentUpdate(decode(DeploymentSchema, row), fn, this.#c.clock);
@@ -195,9 +197,11 @@ export class PgDeploymentRepository implements DeploymentRepository {
          updated_at = $6, data = $7, rev = rev + 1 WHERE id = $8 RETURNING rev`,
         [...columns, id],
       );
-      if (done) this.#remember(id, Number(done.rev), columns[6] as Buffer);
-      return next;
+      return { next, rev: done ? Number(done.rev) : undefined, data: columns[6] as Buffer };
     });
+    // Remembered only once committed: a failed COMMIT must not leave a revision that never was.
+    if (rev !== undefined) this.#remember(id, rev, data);
+    return next;
   }
 
   #remember(id: string, rev: number, data: Buffer): void {

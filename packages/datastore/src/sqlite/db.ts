@@ -53,7 +53,9 @@ interface Settle {
  * and only then are the group's callers answered. A commit is still durable before anyone hears
  * of it, but the server keeps serving while the disk syncs, and groups committed during one sync
  * share the next (measured in `make bench`: the commit's fsync had blocked the event loop for 22%
- * of the time). Reads may see a group's writes while its sync is under way, as with PostgreSQL.
+ * of the time). Reads may see a group's writes while their sync is under way (PostgreSQL shows
+ * a commit only after its WAL flush): a power loss in that window can undo what a reader saw.
+ * A failed sync stops all further writes (see #sync).
  */
 export class SqliteDb {
   readonly db: Database.Database;
@@ -71,6 +73,10 @@ export class SqliteDb {
   /** The groups of the sync under way. */
   #inFlight: Settle[] = [];
   #syncing = false;
+  /** close() is under way: no new asynchronous sync starts. */
+  #closing = false;
+  /** Set after a failed WAL sync: every later write is refused with it. */
+  #broken: UnavailableError | undefined;
 
   private constructor(db: Database.Database, logger: Logger, walFd?: number) {
     this.db = db;
@@ -178,6 +184,7 @@ export class SqliteDb {
    */
   write<T>(what: string, fn: () => T): Promise<T> {
     if (this.#closed) return Promise.reject(closedError());
+    if (this.#broken) return Promise.reject(this.#broken);
     return new Promise<T>((resolve, reject) => {
       this.#queue.push({ what, fn, resolve: resolve as (v: unknown) => void, reject });
       if (!this.#scheduled) {
@@ -190,6 +197,8 @@ export class SqliteDb {
   /** Applies all queued writes now, then closes the connection. Later calls fail with Unavailable. */
   close(): void {
     if (this.#closed) return;
+    // Closing: the last groups wait for the synchronous sync below, not for a new async one.
+    this.#closing = true;
     this.#flush();
     this.#closed = true;
     if (this.#walFd !== undefined) {
@@ -206,7 +215,9 @@ export class SqliteDb {
       for (const s of waiting) settle(s, failure);
     }
     this.db.close();
-    if (this.#walFd !== undefined) closeSync(this.#walFd);
+    // A sync still queued on the thread pool must not find the descriptor closed (or reused):
+    // its callback closes it instead.
+    if (this.#walFd !== undefined && !this.#syncing) closeSync(this.#walFd);
   }
 
   #flush(): void {
@@ -221,7 +232,7 @@ export class SqliteDb {
       return;
     }
     this.#unsynced.push(...settles);
-    if (!this.#syncing) this.#sync();
+    if (!this.#syncing && !this.#closing) this.#sync();
   }
 
   /** Syncs the WAL, then answers every group committed before the sync began. */
@@ -235,7 +246,19 @@ export class SqliteDb {
     fdatasync(fd, (err) => {
       this.#syncing = false;
       this.#inFlight = [];
-      if (err) this.#logger.error({ err }, "SQLite: syncing the WAL failed");
+      if (this.#closed) {
+        closeSync(fd); // close() synced and settled these groups already
+        return;
+      }
+      if (err) {
+        // After a failed fsync the kernel may have dropped the dirty pages and report later
+        // syncs as fine: nothing written from now on could be trusted to be on disk. Stop
+        // writing, as PostgreSQL stops on a failed fsync; reads go on. A restart recovers.
+        this.#logger.error({ err }, "SQLite: syncing the WAL failed; refusing further writes");
+        this.#broken ??= new UnavailableError(
+          `the SQLite database could not sync to disk (${err.code ?? String(err)}); writes are refused until the control plane restarts`,
+        );
+      }
       for (const s of waiting) settle(s, err ?? undefined);
       this.#sync();
     });
