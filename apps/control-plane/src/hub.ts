@@ -216,6 +216,20 @@ export class Hub {
     return { upTo, text: text + ready(upTo, true).text };
   }
 
+  /**
+   * The stored events after `afterId` and before `beforeId`, for a stream that missed their
+   * announcement; "too-large" past one page ({@link REPLAY_PAGE}).
+   */
+  async gap(afterId: number, beforeId: number): Promise<EventBatch | "too-large"> {
+    if (beforeId - afterId - 1 > REPLAY_PAGE) return "too-large";
+    const events = await this.events.listAfter(afterId, beforeId - afterId - 1);
+    return eventBatch(
+      events
+        .filter((e) => e.id < beforeId)
+        .map((e) => [e.id, JSON.parse(e.data) as StreamEvent] as [number, StreamEvent]),
+    );
+  }
+
   /** Stops listening to the notifier. */
   close(): void {
     this.closed = true;

@@ -1,6 +1,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { eventStreamSender } from "../src/rest/event-stream.js";
+import type { StreamEvent } from "@pipecd-ts/rest-api";
+import { eventBatch } from "../src/hub.js";
+import { ResumableEventStream, eventStreamSender } from "../src/rest/event-stream.js";
 
 /** A response whose socket takes `accepts` bytes, then nothing (a client that stopped reading). */
 function stalled(accepts: number) {
@@ -41,5 +43,47 @@ describe("event stream backpressure", () => {
     assert.equal(res.written.length, 5);
     assert.equal(res.destroyed, 1);
     assert.ok(res.writableLength <= 100, `queued ${res.writableLength} bytes`);
+  });
+});
+
+describe("resumable event stream", () => {
+  const ev = (id: number) => [id, { type: "deployment", id: `d${id}` }] as [number, StreamEvent];
+  const ids = (texts: string[]) =>
+    texts
+      .join("")
+      .match(/^id: \d+/gm)
+      ?.map((l) => Number(l.slice(4))) ?? [];
+
+  it("sends every event once in id order: held until the backlog is out, overlap dropped, a missed run read from the store first", async () => {
+    const out: string[] = [];
+    const reads: [number, number][] = [];
+    const stream = new ResumableEventStream(
+      (t) => out.push(t),
+      async (after, before) => {
+        reads.push([after, before]);
+        await new Promise((r) => setTimeout(r, 5));
+        return eventBatch([ev(6), ev(7)].filter(([id]) => id > after && id < before));
+      },
+    );
+    stream.live(eventBatch([ev(3), ev(4)])); // arrives while the backlog (up to 4) is read
+    stream.start({ text: eventBatch([ev(2), ev(3), ev(4)]).text, upTo: 4 });
+    stream.live(eventBatch([ev(5)]));
+    stream.live(eventBatch([ev(8)])); // 6 and 7 were never announced here
+    stream.live(eventBatch([ev(9)])); // waits behind the read
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(reads, [[5, 8]]);
+    assert.deepEqual(ids(out), [2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
+  it("a gap too large to read tells the client to re-read state", async () => {
+    const out: string[] = [];
+    const stream = new ResumableEventStream(
+      (t) => out.push(t),
+      async () => "too-large" as const,
+    );
+    stream.start({ text: "", upTo: 1 });
+    stream.live(eventBatch([ev(50_000)]));
+    await new Promise((r) => setTimeout(r, 10));
+    assert.match(out.join(""), /id: 49999\nevent: ready\ndata: \{"resumed":false\}\n\nid: 50000\n/);
   });
 });

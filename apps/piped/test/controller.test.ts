@@ -2,7 +2,14 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { DeploymentSchema, DeploymentStatus, type Deployment } from "@pipecd-ts/proto";
+import {
+  CommandSchema,
+  CommandStatus,
+  Command_Type,
+  DeploymentSchema,
+  DeploymentStatus,
+  type Deployment,
+} from "@pipecd-ts/proto";
 import { ExecutorRegistry } from "@pipecd-ts/plugin-sdk";
 import { silentLogger, systemClock } from "@pipecd-ts/runtime";
 import { eventually } from "@pipecd-ts/testkit";
@@ -86,6 +93,66 @@ describe("Controller: maxConcurrentDeployments", () => {
       assert.equal(started[2], "d-c");
     } finally {
       for (const g of gates.values()) g();
+      ac.abort();
+      await running;
+    }
+  });
+});
+
+describe("Controller: commands for deployments that are not running", () => {
+  it("a command buffered for a deployment no listing shows is failed at the next sync, not kept forever", async () => {
+    const acks: { commandId: string; status: CommandStatus }[] = [];
+    let lists = 0;
+    const api = {
+      call: async (method: string, req: { commandId?: string; status?: CommandStatus }) => {
+        if (method === "listNotCompletedDeployments") {
+          lists++;
+          return { deployments: [], cursor: "" };
+        }
+        if (method === "reportCommandHandled")
+          acks.push({ commandId: req.commandId ?? "", status: req.status ?? 0 });
+        return {};
+      },
+    } as unknown as Pick<ApiClient, "call">;
+    const reporter = {
+      report: async (_k: string, _what: string, fn: (s: AbortSignal) => Promise<unknown>) => {
+        await fn(new AbortController().signal);
+      },
+    };
+    const controller = new Controller({
+      api,
+      reporter,
+      commands: new CommandStore({ api, reporter, clock: systemClock, route: () => undefined }),
+      registry: new ExecutorRegistry(),
+      stageLogs: new StageLogPersister({
+        api,
+        reporter,
+        clock: systemClock,
+        logger: silentLogger(),
+      }),
+      clock: systemClock,
+      logger: silentLogger(),
+      pipedId: "p",
+      resyncIntervalMs: 60_000,
+      hooks: {
+        prepare: () => Promise.reject(new Error("no deployment to prepare")),
+        plan: () => Promise.reject(new Error("never planned")),
+      },
+    });
+    const ac = new AbortController();
+    const running = controller.run(ac.signal);
+    try {
+      await eventually(async () => lists >= 1, 5_000, "the first sync");
+      controller.onCommand(
+        create(CommandSchema, {
+          id: "c-late",
+          deploymentId: "d-done",
+          type: Command_Type.APPROVE_STAGE,
+        }),
+      );
+      await eventually(async () => acks.length === 1, 5_000, "the command to be failed");
+      assert.deepEqual(acks, [{ commandId: "c-late", status: CommandStatus.COMMAND_FAILED }]);
+    } finally {
       ac.abort();
       await running;
     }

@@ -13,7 +13,7 @@ export class SseReader {
   readonly events: SseEvent[] = [];
   private readonly ac = new AbortController();
   private ended = false;
-  private wake: (() => void) | undefined;
+  private readonly waiters = new Set<() => void>();
 
   private constructor() {}
 
@@ -28,12 +28,13 @@ export class SseReader {
     if ("apiKey" in auth) headers.authorization = `Bearer ${auth.apiKey}`;
     else headers.cookie = auth.cookie;
     if (lastEventId !== undefined) headers["last-event-id"] = lastEventId;
-    const res = await fetch(`${baseUrl}/api/v1/stream`, {
-      headers,
-      signal: AbortSignal.any([r.ac.signal, AbortSignal.timeout(10_000)]),
-    }).catch((err: unknown) => {
-      throw new Error(`GET /api/v1/stream: ${(err as Error).message}`);
-    });
+    // The 10 s bound is on the answer's headers only: the body stays open until close().
+    const timer = setTimeout(() => r.ac.abort(new Error("no answer within 10 s")), 10_000);
+    const res = await fetch(`${baseUrl}/api/v1/stream`, { headers, signal: r.ac.signal })
+      .catch((err: unknown) => {
+        throw new Error(`GET /api/v1/stream: ${(err as Error).message}`);
+      })
+      .finally(() => clearTimeout(timer));
     if (res.status !== 200 || !res.body)
       throw new Error(`GET /api/v1/stream: HTTP ${res.status}: ${await res.text()}`);
     void r.read(res.body);
@@ -61,15 +62,19 @@ export class SseReader {
             }
           }
           if (fields) this.events.push(ev);
-          this.wake?.();
+          this.wakeAll();
         }
       }
     } catch {
       // aborted or dropped: `ended` tells the waiters
     } finally {
       this.ended = true;
-      this.wake?.();
+      this.wakeAll();
     }
+  }
+
+  private wakeAll(): void {
+    for (const w of [...this.waiters]) w();
   }
 
   /** Whether the server ended the stream (or it dropped). */
@@ -87,13 +92,14 @@ export class SseReader {
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`no matching server-sent event within ${timeoutMs} ms`);
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.wake = () => {
+        const done = (): void => {
           clearTimeout(t);
+          this.waiters.delete(done);
           resolve();
         };
+        const t = setTimeout(done, left);
+        this.waiters.add(done);
       });
-      this.wake = undefined;
     }
   }
 

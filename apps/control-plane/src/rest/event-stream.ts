@@ -54,15 +54,26 @@ export interface StreamStart {
   upTo: number;
 }
 
+/** Reads the stored events between two ids (exclusive), or says the gap is too large. */
+export type GapReader = (afterId: number, beforeId: number) => Promise<EventBatch | "too-large">;
+
 /**
  * One client's event stream: live batches are held until {@link start} has sent the stored
  * backlog, then every event goes out once, in id order (what overlaps the backlog is dropped).
+ * A batch that starts past the next id means events were not announced to this replica (its
+ * LISTEN connection was down, or an event was too large for a notification): they are read from
+ * the store first, and the batches behind wait. A gap too large to read tells the client to
+ * re-read state (`ready` with `resumed: false`), as a resume would.
  */
 export class ResumableEventStream {
   private held: EventBatch[] | undefined = [];
+  private waiting: EventBatch[] | undefined;
   private sentUpTo = 0;
 
-  constructor(private readonly send: (text: string) => void) {}
+  constructor(
+    private readonly send: (text: string) => void,
+    private readonly readGap: GapReader,
+  ) {}
 
   start(start: StreamStart): void {
     this.send(start.text);
@@ -77,6 +88,37 @@ export class ResumableEventStream {
       this.held.push(batch);
       return;
     }
+    if (this.waiting) {
+      this.waiting.push(batch);
+      return;
+    }
+    const first = batch.items[0]?.id ?? 0;
+    if (first <= this.sentUpTo + 1) {
+      this.emit(batch);
+      return;
+    }
+    this.waiting = [];
+    void this.readGap(this.sentUpTo, first)
+      .then(
+        (gap) => {
+          if (gap === "too-large") {
+            this.send(
+              `id: ${first - 1}\nevent: ready\ndata: ${JSON.stringify({ resumed: false })}\n\n`,
+            );
+            this.sentUpTo = first - 1;
+          } else this.emit(gap);
+        },
+        () => undefined, // unreadable now: what follows still goes out
+      )
+      .finally(() => {
+        const behind = this.waiting ?? [];
+        this.waiting = undefined;
+        this.emit(batch);
+        for (const b of behind) this.live(b);
+      });
+  }
+
+  private emit(batch: EventBatch): void {
     const last = batch.items.at(-1)?.id ?? 0;
     if (last <= this.sentUpTo) return;
     if ((batch.items[0]?.id ?? 0) > this.sentUpTo) this.send(batch.text);

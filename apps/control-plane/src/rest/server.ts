@@ -218,7 +218,10 @@ export function createRestServer(o: RestServerOptions): FastifyInstance {
     };
     /** Set once the response is open; until then the stream holds what arrives. */
     const out: { send?: (text: string) => void } = {};
-    const stream = new ResumableEventStream((text) => out.send?.(text));
+    const stream = new ResumableEventStream(
+      (text) => out.send?.(text),
+      (afterId, beforeId) => o.hub.gap(afterId, beforeId),
+    );
     const off = o.hub.onEvents((batch) => stream.live(batch));
     let start: StreamStart;
     try {

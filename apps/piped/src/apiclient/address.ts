@@ -22,6 +22,8 @@ function splitAddress(address: string): { host: string; port: number } {
 class AddressListResolver implements experimental.Resolver {
   private readonly addresses: { host: string; port: number }[];
   private running = false;
+  private again = false;
+  private generation = 0;
   private destroyed = false;
 
   constructor(
@@ -36,13 +38,24 @@ class AddressListResolver implements experimental.Resolver {
   }
 
   updateResolution(): void {
-    if (this.running) return;
-    this.running = true;
     this.destroyed = false;
-    void this.resolve().finally(() => (this.running = false));
+    // One lookup at a time; asked again meanwhile (or destroyed and revived), it runs once more.
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    const generation = ++this.generation;
+    void this.resolve(generation).finally(() => {
+      this.running = false;
+      if (this.again) {
+        this.again = false;
+        this.updateResolution();
+      }
+    });
   }
 
-  private async resolve(): Promise<void> {
+  private async resolve(generation: number): Promise<void> {
     const failures: string[] = [];
     const endpoints: experimental.Endpoint[] = [];
     const seen = new Set<string>();
@@ -61,7 +74,7 @@ class AddressListResolver implements experimental.Resolver {
         failures.push(`${host}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
       }
     }
-    if (this.destroyed) return;
+    if (this.destroyed || generation !== this.generation) return;
     if (endpoints.length > 0)
       this.listener(experimental.statusOrFromValue(endpoints), {}, null, "");
     else

@@ -49,6 +49,9 @@ export class Controller implements Service {
   readonly name = "controller";
   private readonly jobs = new Map<string, Job>();
   private readonly early = new Map<string, Command[]>();
+  /** When each buffered command arrived (a count), to know which listings came after it. */
+  private readonly earlyAt = new Map<string, number>();
+  private received = 0;
   private readonly prepareFailures = new Map<string, number>();
   private wake: (() => void) | undefined;
   private kicked = false;
@@ -70,6 +73,7 @@ export class Controller implements Service {
   onCommand(cmd: Command): void {
     const job = [...this.jobs.values()].find((j) => j.deploymentId === cmd.deploymentId);
     if (!job?.run) {
+      this.earlyAt.set(cmd.id, ++this.received);
       const list = this.early.get(cmd.deploymentId) ?? [];
       if (!list.some((c) => c.id === cmd.id)) list.push(cmd);
       this.early.set(cmd.deploymentId, list);
@@ -155,7 +159,27 @@ export class Controller implements Service {
   }
 
   private async sync(signal: AbortSignal): Promise<void> {
+    const listedAfter = this.received;
     const all = await this.listNotCompleted(signal);
+    // A buffered command whose deployment was already completed when the list was read (it
+    // arrived before the listing) will never find a run: it fails now instead of waiting forever.
+    const active = new Set(all.map((d) => d.id));
+    for (const [deploymentId, cmds] of this.early) {
+      if (
+        active.has(deploymentId) ||
+        [...this.jobs.values()].some((j) => j.deploymentId === deploymentId)
+      )
+        continue;
+      const stale = cmds.filter((c) => (this.earlyAt.get(c.id) ?? Infinity) <= listedAfter);
+      if (stale.length === 0) continue;
+      const left = cmds.filter((c) => !stale.includes(c));
+      if (left.length) this.early.set(deploymentId, left);
+      else this.early.delete(deploymentId);
+      for (const c of stale) {
+        this.earlyAt.delete(c.id);
+        void this.deps.commands.ack(c, false, { reason: "the deployment is not running" });
+      }
+    }
     const byApp = new Map<string, Deployment[]>();
     for (const d of all) byApp.set(d.applicationId, [...(byApp.get(d.applicationId) ?? []), d]);
     const next: Deployment[] = [];
@@ -314,7 +338,10 @@ export class Controller implements Service {
       if (isDeploymentCompleted(d.status) || signal.aborted) return;
       const run = new DeploymentRun(this.deps, d, ws);
       job.run = run;
-      for (const cmd of this.early.get(d.id) ?? []) this.deliver(run, cmd);
+      for (const cmd of this.early.get(d.id) ?? []) {
+        this.earlyAt.delete(cmd.id);
+        this.deliver(run, cmd);
+      }
       this.early.delete(d.id);
       await run.run(signal);
     } finally {

@@ -37,8 +37,9 @@ async function loadAppConfigIn(
 
 /**
  * Whether a deployment of this config may write into its checkout, so that it needs one of its
- * own: `encryption` and `attachment` render files in place, a SCRIPT_RUN may write anything, and
- * `helm template --dependency-update` writes a local chart's `charts/`.
+ * own: `encryption` and `attachment` render files in place, a SCRIPT_RUN may write anything,
+ * `helm template --dependency-update` writes a local chart's `charts/`, and so does
+ * `kustomize build --enable-helm` in the app directory.
  */
 export function needsPrivateCheckout(config: ApplicationConfig): boolean {
   const chart = config.input.helmChart;
@@ -46,7 +47,9 @@ export function needsPrivateCheckout(config: ApplicationConfig): boolean {
     config.encryption !== undefined ||
     config.attachment !== undefined ||
     config.pipeline.stages.some((s) => s.name === StageName.SCRIPT_RUN) ||
-    (chart !== undefined && !chart.gitRemote && !chart.repository)
+    (chart !== undefined && !chart.gitRemote && !chart.repository) ||
+    // `kustomize build --enable-helm` writes the charts it pulls into the app directory.
+    "enable-helm" in config.input.kustomizeOptions
   );
 }
 
