@@ -14,8 +14,9 @@ function splitAddress(address: string): { host: string; port: number } {
 
 /**
  * gRPC name resolution of a list of `host:port` (DESIGN §7, issue 17): every host is looked up
- * (all of its A/AAAA records), and the addresses go to gRPC's pick_first in list order, so the
- * channel connects to the first that answers and moves to another when its connection drops.
+ * (all of its A/AAAA records), and the addresses go to gRPC's pick_first in a random order, so
+ * pipeds spread over the replicas; the channel connects to one and moves to another when its
+ * connection drops.
  * Resolution runs again whenever gRPC asks (a lost connection), so a replica that moved to a new
  * IP is found again.
  */
@@ -75,6 +76,12 @@ class AddressListResolver implements experimental.Resolver {
       }
     }
     if (this.destroyed || generation !== this.generation) return;
+    // Shuffled here: grpc-js's own shuffleAddressList never moves the first of two addresses
+    // (its loop stops at index 2), so every piped would stream from the first replica.
+    for (let i = endpoints.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [endpoints[i], endpoints[j]] = [endpoints[j]!, endpoints[i]!];
+    }
     if (endpoints.length > 0)
       this.listener(experimental.statusOrFromValue(endpoints), {}, null, "");
     else
@@ -122,8 +129,9 @@ export function grpcTarget(apiAddress: string): string {
 }
 
 /**
- * The channel's service config: pick_first over the resolved addresses, shuffled once per
- * resolution so that pipeds spread over the replicas instead of all streaming from the first.
+ * The channel's service config: pick_first over the resolved addresses. Its shuffle spreads
+ * pipeds over the addresses a DNS name resolves to (from the third on: see the resolver above
+ * for a list, which it shuffles itself).
  */
 export const PIPED_SERVICE_CONFIG = JSON.stringify({
   loadBalancingConfig: [{ pick_first: { shuffleAddressList: true } }],
