@@ -15,11 +15,36 @@ import { silentLogger, systemClock } from "@pipecd-ts/runtime";
 import { eventually } from "@pipecd-ts/testkit";
 import type { ApiClient } from "../src/apiclient/client.js";
 import { CommandStore } from "../src/apiclient/commands.js";
-import { Controller, type Workspace } from "../src/controller/controller.js";
+import { Controller, type ControllerDeps, type Workspace } from "../src/controller/controller.js";
 import { StageLogPersister } from "../src/stagelog/stage-log.js";
 
 // The controller's limit on deployments running at once (issue 17). The control plane and the
 // hooks that prepare a deployment are small fakes; the controller is real.
+
+/** A controller over the fake control plane `call`, with its own command store and reporter. */
+function newController(
+  call: (method: string, req: Record<string, unknown>) => Promise<unknown>,
+  o: { hooks: ControllerDeps["hooks"]; maxConcurrentDeployments?: number },
+): Controller {
+  const api = { call } as unknown as Pick<ApiClient, "call">;
+  const reporter = {
+    report: async (_k: string, _what: string, fn: (s: AbortSignal) => Promise<unknown>) => {
+      await fn(new AbortController().signal);
+    },
+  };
+  return new Controller({
+    api,
+    reporter,
+    commands: new CommandStore({ api, reporter, clock: systemClock, route: () => undefined }),
+    registry: new ExecutorRegistry(),
+    stageLogs: new StageLogPersister({ api, reporter, clock: systemClock, logger: silentLogger() }),
+    clock: systemClock,
+    logger: silentLogger(),
+    pipedId: "p",
+    resyncIntervalMs: 60_000,
+    ...o,
+  });
+}
 
 describe("Controller: maxConcurrentDeployments", () => {
   it("runs at most the limit at once, the oldest first; a finished one frees a slot for the next", async () => {
@@ -32,8 +57,10 @@ describe("Controller: maxConcurrentDeployments", () => {
       }),
     );
     let lists = 0;
-    const api = {
-      call: async (method: string, req: { deploymentId?: string }) => {
+    const started: string[] = [];
+    const gates = new Map<string, () => void>();
+    const controller = newController(
+      async (method, req) => {
         if (method === "listNotCompletedDeployments") {
           lists++;
           return { deployments: [...deployments], cursor: "" };
@@ -44,41 +71,20 @@ describe("Controller: maxConcurrentDeployments", () => {
         }
         return {};
       },
-    } as unknown as Pick<ApiClient, "call">;
-    const reporter = {
-      report: async (_k: string, _what: string, fn: (s: AbortSignal) => Promise<unknown>) => {
-        await fn(new AbortController().signal);
-      },
-    };
-    const started: string[] = [];
-    const gates = new Map<string, () => void>();
-    const controller = new Controller({
-      api,
-      reporter,
-      commands: new CommandStore({ api, reporter, clock: systemClock, route: () => undefined }),
-      registry: new ExecutorRegistry(),
-      stageLogs: new StageLogPersister({
-        api,
-        reporter,
-        clock: systemClock,
-        logger: silentLogger(),
-      }),
-      clock: systemClock,
-      logger: silentLogger(),
-      pipedId: "p",
-      resyncIntervalMs: 60_000,
-      maxConcurrentDeployments: 2,
-      hooks: {
-        // Preparing blocks until the test lets it go, then fails: the deployment ends FAILURE.
-        prepare: (d: Deployment) => {
-          started.push(d.id);
-          return new Promise<Workspace>((_resolve, reject) =>
-            gates.set(d.id, () => reject(new Error("released by the test"))),
-          );
+      {
+        maxConcurrentDeployments: 2,
+        hooks: {
+          // Preparing blocks until the test lets it go, then fails: the deployment ends FAILURE.
+          prepare: (d: Deployment) => {
+            started.push(d.id);
+            return new Promise<Workspace>((_resolve, reject) =>
+              gates.set(d.id, () => reject(new Error("released by the test"))),
+            );
+          },
+          plan: () => Promise.reject(new Error("never planned")),
         },
-        plan: () => Promise.reject(new Error("never planned")),
       },
-    });
+    );
     const ac = new AbortController();
     const running = controller.run(ac.signal);
     try {
@@ -103,42 +109,26 @@ describe("Controller: commands for deployments that are not running", () => {
   it("a command buffered for a deployment no listing shows is failed at the next sync, not kept forever", async () => {
     const acks: { commandId: string; status: CommandStatus }[] = [];
     let lists = 0;
-    const api = {
-      call: async (method: string, req: { commandId?: string; status?: CommandStatus }) => {
+    const controller = newController(
+      async (method, req) => {
         if (method === "listNotCompletedDeployments") {
           lists++;
           return { deployments: [], cursor: "" };
         }
         if (method === "reportCommandHandled")
-          acks.push({ commandId: req.commandId ?? "", status: req.status ?? 0 });
+          acks.push({
+            commandId: (req.commandId as string | undefined) ?? "",
+            status: (req.status as CommandStatus | undefined) ?? 0,
+          });
         return {};
       },
-    } as unknown as Pick<ApiClient, "call">;
-    const reporter = {
-      report: async (_k: string, _what: string, fn: (s: AbortSignal) => Promise<unknown>) => {
-        await fn(new AbortController().signal);
+      {
+        hooks: {
+          prepare: () => Promise.reject(new Error("no deployment to prepare")),
+          plan: () => Promise.reject(new Error("never planned")),
+        },
       },
-    };
-    const controller = new Controller({
-      api,
-      reporter,
-      commands: new CommandStore({ api, reporter, clock: systemClock, route: () => undefined }),
-      registry: new ExecutorRegistry(),
-      stageLogs: new StageLogPersister({
-        api,
-        reporter,
-        clock: systemClock,
-        logger: silentLogger(),
-      }),
-      clock: systemClock,
-      logger: silentLogger(),
-      pipedId: "p",
-      resyncIntervalMs: 60_000,
-      hooks: {
-        prepare: () => Promise.reject(new Error("no deployment to prepare")),
-        plan: () => Promise.reject(new Error("never planned")),
-      },
-    });
+    );
     const ac = new AbortController();
     const running = controller.run(ac.signal);
     try {
