@@ -5,14 +5,7 @@
 # printed just before TAP's summary, which stays the last thing printed (CI reads it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Longest first: the browser and end-to-end files, then the Helm ones, then the apps' and the
-# packages' (mostly short) files. With two files at a time, a long file started last leaves one
-# core idle while it finishes (ui.test, last in name order, cost about 25 s of wall time so).
-mapfile -t files < <(
-  for dir in test/web test/e2e test/helm apps packages test; do
-    find "$dir" -name '*.test.ts' -not -path '*/node_modules/*' | sort
-  done | awk '!seen[$0]++'
-)
+mapfile -t files < <(find packages apps test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 if [ ${#files[@]} -eq 0 ]; then echo "no test files found" >&2; exit 1; fi
 rc=0
 node --import tsx --test --test-timeout=180000 --test-concurrency=2 \
