@@ -1,6 +1,6 @@
 import type { Notifier, StreamEventRepository } from "@pipecd-ts/datastore";
-import type { StreamEvent, StreamReady } from "@pipecd-ts/rest-api";
-import type { StreamStart } from "./rest/event-stream.js";
+import type { StreamEvent } from "@pipecd-ts/rest-api";
+import { readyEvent, type StreamStart } from "./rest/event-stream.js";
 import type { Logger } from "@pipecd-ts/runtime";
 
 const CH_COMMANDS = "pipecd_commands";
@@ -198,7 +198,7 @@ export class Hub {
     const { oldest, newest } = await this.events.bounds();
     const ready = (upTo: number, resumed: boolean): StreamStart => ({
       upTo,
-      text: `id: ${upTo}\nevent: ready\ndata: ${JSON.stringify({ resumed } satisfies StreamReady)}\n\n`,
+      text: readyEvent(upTo, resumed),
     });
     if (afterId === undefined) return ready(newest, false);
     // Ids of a sequence can skip, so "oldest > afterId + 1" may be a gap, not a prune: then the

@@ -38,3 +38,4 @@ export {
   type SuperviseOptions,
 } from "./supervisor.js";
 export { formatDuration, formatSeconds } from "./format.js";
+export { LruMap } from "./lru.js";

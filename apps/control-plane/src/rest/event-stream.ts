@@ -1,3 +1,4 @@
+import type { StreamReady } from "@pipecd-ts/rest-api";
 import type { EventBatch } from "../hub.js";
 
 /** What {@link eventStreamSender} needs of an HTTP response. */
@@ -54,6 +55,11 @@ export interface StreamStart {
   upTo: number;
 }
 
+/** The `ready` event: where a stream stands, and whether the client missed nothing. */
+export function readyEvent(id: number, resumed: boolean): string {
+  return `id: ${id}\nevent: ready\ndata: ${JSON.stringify({ resumed } satisfies StreamReady)}\n\n`;
+}
+
 /** Reads the stored events between two ids (exclusive), or says the gap is too large. */
 export type GapReader = (afterId: number, beforeId: number) => Promise<EventBatch | "too-large">;
 
@@ -102,9 +108,7 @@ export class ResumableEventStream {
       .then(
         (gap) => {
           if (gap === "too-large") {
-            this.send(
-              `id: ${first - 1}\nevent: ready\ndata: ${JSON.stringify({ resumed: false })}\n\n`,
-            );
+            this.send(readyEvent(first - 1, false));
             this.sentUpTo = first - 1;
           } else this.emit(gap);
         },

@@ -10,7 +10,7 @@ import {
 } from "@pipecd-ts/config";
 import { DeploymentStatus, type Deployment, type PipelineStage } from "@pipecd-ts/proto";
 import { ScriptRunRollbackMetadataKey, StageName } from "@pipecd-ts/model";
-import { AppError, InvalidArgumentError } from "@pipecd-ts/runtime";
+import { AppError, InvalidArgumentError, LruMap } from "@pipecd-ts/runtime";
 import type { ApiClient } from "../apiclient/client.js";
 import { processAppSource, type SecretDecrypter } from "../source/process.js";
 import type { Redactor } from "../source/redactor.js";
@@ -54,8 +54,7 @@ export function needsPrivateCheckout(config: ApplicationConfig): boolean {
 }
 
 /** Parsed app configs per (repository, commit, app path, file name): a commit never changes. */
-const parsedConfigs = new Map<string, { name: string; config: ApplicationConfig }>();
-const PARSED_CONFIGS = 500;
+const parsedConfigs = new LruMap<string, { name: string; config: ApplicationConfig }>(500);
 
 /**
  * The app config `key` names, parsed once: a deployment's running commit is usually the target
@@ -66,17 +65,9 @@ async function cachedAppConfig(
   load: () => Promise<{ name: string; config: ApplicationConfig }>,
 ): Promise<{ name: string; config: ApplicationConfig }> {
   const hit = parsedConfigs.get(key);
-  if (hit) {
-    parsedConfigs.delete(key);
-    parsedConfigs.set(key, hit);
-    return hit;
-  }
+  if (hit) return hit;
   const loaded = await load();
   parsedConfigs.set(key, loaded);
-  if (parsedConfigs.size > PARSED_CONFIGS) {
-    const oldest = parsedConfigs.keys().next().value;
-    if (oldest !== undefined) parsedConfigs.delete(oldest);
-  }
   return loaded;
 }
 

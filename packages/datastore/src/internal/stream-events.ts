@@ -4,29 +4,9 @@ import { MAX_NOTIFY_PAYLOAD } from "./entities.js";
 /** Most events one {@link StreamEventRepository.listAfter} returns. */
 export const MAX_STREAM_EVENTS_PAGE = 10_000;
 
-/**
- * The notification payloads announcing stored events: `[[id, event], ...]`, as few as fit within
- * {@link MAX_NOTIFY_PAYLOAD} each, in id order. An event too large for one notification alone is
- * left out (a resuming reader still gets it from the store).
- */
-export function streamEventPayloads(events: readonly StoredStreamEvent[]): string[] {
-  const payloads: string[] = [];
-  let batch: string[] = [];
-  let size = 2;
-  for (const e of events) {
-    const item = `[${e.id},${e.data}]`;
-    const bytes = Buffer.byteLength(item, "utf8") + 1;
-    if (bytes + 2 > MAX_NOTIFY_PAYLOAD) continue;
-    if (size + bytes > MAX_NOTIFY_PAYLOAD) {
-      payloads.push(`[${batch.join(",")}]`);
-      batch = [];
-      size = 2;
-    }
-    batch.push(item);
-    size += bytes;
-  }
-  if (batch.length) payloads.push(`[${batch.join(",")}]`);
-  return payloads;
+/** The notification announcing stored events (a run of {@link streamEventChunks}). */
+export function streamEventAnnouncement(events: readonly StoredStreamEvent[]): string {
+  return `[${events.map((e) => `[${e.id},${e.data}]`).join(",")}]`;
 }
 
 /** Bytes an id and its brackets add to an event in a notification payload, at most. */

@@ -1,6 +1,6 @@
 import { NOT_COMPLETED_DEPLOYMENT_STATUSES } from "@pipecd-ts/model";
 import { DeploymentSchema, type Deployment, type DeploymentStatus } from "@pipecd-ts/proto";
-import { AlreadyExistsError, NotFoundError } from "@pipecd-ts/runtime";
+import { AlreadyExistsError, LruMap, NotFoundError } from "@pipecd-ts/runtime";
 import { applyDeploymentUpdate, requireId, stampCreate, tsMs } from "../internal/entities.js";
 import { clampLimit, decodeOptionalCursor, toPage } from "../internal/paging.js";
 import type { DeploymentFilter, DeploymentRepository, Page, PageRequest } from "../types.js";
@@ -17,7 +17,7 @@ const RECENT_DEPLOYMENTS = 2_000;
 export class PgDeploymentRepository implements DeploymentRepository {
   readonly #c: PgContext;
   /** The last document and `rev` this replica wrote, per deployment (least recently used go). */
-  readonly #recent = new Map<string, { rev: number; data: Buffer }>();
+  readonly #recent = new LruMap<string, { rev: number; data: Buffer }>(RECENT_DEPLOYMENTS);
   /** The last update queued per deployment (they run in order). */
   readonly #tails = new Map<string, Promise<void>>();
   /** Compare-and-swaps of this event-loop turn. */
@@ -182,7 +182,7 @@ export class PgDeploymentRepository implements DeploymentRepository {
       const columns = deploymentColumns(next);
       const rev = await this.#compareAndSwap(id, known.rev, columns);
       if (rev !== undefined) {
-        this.#remember(id, rev, columns[6] as Buffer);
+        this.#recent.set(id, { rev, data: columns[6] as Buffer });
         return next;
       }
       this.#recent.delete(id); // another replica wrote it (or it is gone): read again
@@ -200,17 +200,8 @@ export class PgDeploymentRepository implements DeploymentRepository {
       return { next, rev: done ? Number(done.rev) : undefined, data: columns[6] as Buffer };
     });
     // Remembered only once committed: a failed COMMIT must not leave a revision that never was.
-    if (rev !== undefined) this.#remember(id, rev, data);
+    if (rev !== undefined) this.#recent.set(id, { rev, data });
     return next;
-  }
-
-  #remember(id: string, rev: number, data: Buffer): void {
-    this.#recent.delete(id);
-    this.#recent.set(id, { rev, data });
-    if (this.#recent.size > RECENT_DEPLOYMENTS) {
-      const oldest = this.#recent.keys().next().value;
-      if (oldest !== undefined) this.#recent.delete(oldest);
-    }
   }
 
   async countByStatus(projectId: string): Promise<Map<DeploymentStatus, number>> {

@@ -1,4 +1,8 @@
-import { MAX_STREAM_EVENTS_PAGE, streamEventPayloads } from "../internal/stream-events.js";
+import {
+  MAX_STREAM_EVENTS_PAGE,
+  streamEventAnnouncement,
+  streamEventChunks,
+} from "../internal/stream-events.js";
 import type { Notifier, StoredStreamEvent, StreamEventRepository } from "../types.js";
 import type { SqliteContext } from "./util.js";
 
@@ -18,15 +22,23 @@ export class SqliteStreamEventRepository implements StreamEventRepository {
   async append(channel: string, events: readonly string[]): Promise<StoredStreamEvent[]> {
     if (events.length === 0) return [];
     const at = this.#c.clock.now().getTime();
+    const chunks = streamEventChunks(events);
     const stored = await this.#c.db.write("store stream events", () => {
       const insert = this.#c.db.prepare(
         "INSERT INTO stream_events (created_at, data) VALUES (?, ?)",
       );
-      return events.map((data) => ({ id: Number(insert.run(at, data).lastInsertRowid), data }));
+      return chunks.map((chunk) => ({
+        announce: chunk.announce,
+        events: chunk.events.map((data) => ({
+          id: Number(insert.run(at, data).lastInsertRowid),
+          data,
+        })),
+      }));
     });
-    for (const payload of streamEventPayloads(stored))
-      await this.#notifier.publish(channel, payload);
-    return stored;
+    for (const chunk of stored)
+      if (chunk.announce)
+        await this.#notifier.publish(channel, streamEventAnnouncement(chunk.events));
+    return stored.flatMap((chunk) => chunk.events);
   }
 
   listAfter(afterId: number, limit: number): Promise<StoredStreamEvent[]> {
