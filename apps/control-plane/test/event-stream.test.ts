@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { StreamEvent } from "@pipecd-ts/rest-api";
+import { eventually } from "@pipecd-ts/testkit";
 import { eventBatch } from "../src/hub.js";
 import { ResumableEventStream, eventStreamSender } from "../src/rest/event-stream.js";
 
@@ -70,7 +71,7 @@ describe("resumable event stream", () => {
     stream.live(eventBatch([ev(5)]));
     stream.live(eventBatch([ev(8)])); // 6 and 7 were never announced here
     stream.live(eventBatch([ev(9)])); // waits behind the read
-    await new Promise((r) => setTimeout(r, 50));
+    await eventually(async () => ids(out).length === 8, 2_000, "every event sent");
     assert.deepEqual(reads, [[5, 8]]);
     assert.deepEqual(ids(out), [2, 3, 4, 5, 6, 7, 8, 9]);
   });
@@ -83,7 +84,7 @@ describe("resumable event stream", () => {
     );
     stream.start({ text: "", upTo: 1 });
     stream.live(eventBatch([ev(50_000)]));
-    await new Promise((r) => setTimeout(r, 10));
+    await eventually(async () => out.join("").includes("id: 50000"), 2_000, "the batch sent");
     assert.match(out.join(""), /id: 49999\nevent: ready\ndata: \{"resumed":false\}\n\nid: 50000\n/);
   });
 });
