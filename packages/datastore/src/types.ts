@@ -14,8 +14,10 @@ import type {
 } from "@pipecd-ts/proto";
 
 /**
- * Repository interfaces of the control plane's storage. Two drivers implement them (sqlite/,
- * postgres/) and one conformance suite (test/conformance.ts) runs against both.
+ * Repository interfaces of the control plane's storage. One implementation (sql/) serves both
+ * drivers: its repositories are programs over plain SQL that each driver runs (sqlite/ inside
+ * its group commit, postgres/ on a pool), with the few differences in a small dialect. One
+ * conformance suite (test/conformance.ts) runs against both.
  *
  * Conventions shared by every repository:
  * - Entities are protobuf-es messages; drivers store them as documents plus indexed columns.

@@ -30,8 +30,8 @@ import {
   tsMs,
 } from "./entities.js";
 
-// Row ↔ message mappings shared by the SQLite and PostgreSQL repositories: both drivers store
-// the same columns in the same order; only the SQL around them differs.
+// Row ↔ message mappings of the repositories (sql/): both drivers store the same columns in the
+// same order.
 
 /** A row holding a protobuf document. */
 export interface DataRow {
@@ -61,17 +61,14 @@ export function deploymentColumns(d: Deployment): unknown[] {
   ];
 }
 
-/**
- * Application index columns + document, in table order after `id`. `bool` turns a flag into
- * the driver's boolean (SQLite has none: 1/0).
- */
-export function applicationColumns(a: Application, bool: (b: boolean) => unknown): unknown[] {
+/** Application index columns + document, in table order after `id`. */
+export function applicationColumns(a: Application): unknown[] {
   return [
     a.projectId,
     a.pipedId,
     a.name,
-    bool(a.disabled),
-    bool(a.deleted),
+    a.disabled,
+    a.deleted,
     JSON.stringify(a.labels),
     tsMs(a.createdAt),
     tsMs(a.updatedAt),
@@ -120,15 +117,11 @@ export function commandInsertError(
  * Piped index columns, key hashes and document, in table order after `id` (the document is
  * stored without keys: they live in their own column).
  */
-export function pipedColumns(
-  p: Piped,
-  keys: StoredKeyHash[],
-  bool: (b: boolean) => unknown,
-): unknown[] {
+export function pipedColumns(p: Piped, keys: StoredKeyHash[]): unknown[] {
   return [
     p.projectId,
     p.name,
-    bool(p.disabled),
+    p.disabled,
     tsMs(p.createdAt),
     tsMs(p.updatedAt),
     serializeKeyHashes(keys),

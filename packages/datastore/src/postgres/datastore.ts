@@ -1,17 +1,21 @@
 import { FailedPreconditionError, type Clock, type Logger } from "@pipecd-ts/runtime";
 import type { Datastore } from "../types.js";
-import { PgApplicationRepository } from "./applications.js";
-import { PgAuditLogRepository } from "./audit-log.js";
-import { PgCommandRepository } from "./commands.js";
+import { SqlApplicationRepository } from "../sql/applications.js";
+import { SqlAuditLogRepository } from "../sql/audit-log.js";
+import { SqlCommandRepository } from "../sql/commands.js";
+import { SqlDeploymentRepository } from "../sql/deployments.js";
+import { SqlLoginFailureRepository } from "../sql/login-failures.js";
+import { SqlAPIKeyRepository, SqlPipedRepository } from "../sql/pipeds.js";
+import { SqlLiveStateRepository, SqlSessionRepository } from "../sql/sessions.js";
+import { SqlStageLogRepository } from "../sql/stage-logs.js";
+import { SqlStreamEventRepository } from "../sql/stream-events.js";
+import { streamEventChunks } from "../internal/stream-events.js";
+import type { StoredStreamEvent } from "../types.js";
 import { DEFAULT_PG_TUNING, PgDb, type PgTuning } from "./db.js";
-import { PgDeploymentRepository } from "./deployments.js";
+import { PgSql } from "./sql.js";
+import { PgDeploymentUpdater } from "./deployment-updater.js";
 import { migratePostgres, postgresMigrationVersions } from "./migrate.js";
 import { PgNotifier } from "./notifier.js";
-import { PgAPIKeyRepository, PgPipedRepository } from "./pipeds.js";
-import { PgLiveStateRepository, PgSessionRepository } from "./sessions.js";
-import { PgLoginFailureRepository } from "./login-failures.js";
-import { PgStageLogRepository } from "./stage-logs.js";
-import { PgStreamEventRepository } from "./stream-events.js";
 
 /** Options of {@link openPostgresDatastore}. */
 export interface PostgresDatastoreOptions {
@@ -24,35 +28,37 @@ export interface PostgresDatastoreOptions {
 /** The PostgreSQL {@link Datastore}: a pg Pool, LISTEN/NOTIFY notifier. */
 export class PostgresDatastore implements Datastore {
   readonly driver = "postgres" as const;
-  readonly pipeds: PgPipedRepository;
-  readonly apiKeys: PgAPIKeyRepository;
-  readonly applications: PgApplicationRepository;
-  readonly deployments: PgDeploymentRepository;
-  readonly commands: PgCommandRepository;
-  readonly stageLogs: PgStageLogRepository;
-  readonly auditLog: PgAuditLogRepository;
-  readonly sessions: PgSessionRepository;
-  readonly loginFailures: PgLoginFailureRepository;
-  readonly liveStates: PgLiveStateRepository;
-  readonly streamEvents: PgStreamEventRepository;
+  readonly pipeds: SqlPipedRepository;
+  readonly apiKeys: SqlAPIKeyRepository;
+  readonly applications: SqlApplicationRepository;
+  readonly deployments: SqlDeploymentRepository;
+  readonly commands: SqlCommandRepository;
+  readonly stageLogs: SqlStageLogRepository;
+  readonly auditLog: SqlAuditLogRepository;
+  readonly sessions: SqlSessionRepository;
+  readonly loginFailures: SqlLoginFailureRepository;
+  readonly liveStates: SqlLiveStateRepository;
+  readonly streamEvents: SqlStreamEventRepository;
   readonly notifier: PgNotifier;
   readonly #db: PgDb;
 
   constructor(db: PgDb, logger: Logger, clock: Clock) {
     this.#db = db;
-    const c = { db, clock };
-    this.pipeds = new PgPipedRepository(c);
-    this.apiKeys = new PgAPIKeyRepository(c);
-    this.applications = new PgApplicationRepository(c);
-    this.deployments = new PgDeploymentRepository(c);
-    this.commands = new PgCommandRepository(c);
-    this.stageLogs = new PgStageLogRepository(c);
-    this.auditLog = new PgAuditLogRepository(c);
-    this.sessions = new PgSessionRepository(c);
-    this.loginFailures = new PgLoginFailureRepository(c);
-    this.liveStates = new PgLiveStateRepository(c);
+    const c = { db: new PgSql(db), clock };
+    this.pipeds = new SqlPipedRepository(c);
+    this.apiKeys = new SqlAPIKeyRepository(c);
+    this.applications = new SqlApplicationRepository(c);
+    this.deployments = new SqlDeploymentRepository(c, new PgDeploymentUpdater(db, clock));
+    this.commands = new SqlCommandRepository(c);
+    this.stageLogs = new SqlStageLogRepository(c);
+    this.auditLog = new SqlAuditLogRepository(c);
+    this.sessions = new SqlSessionRepository(c);
+    this.loginFailures = new SqlLoginFailureRepository(c);
+    this.liveStates = new SqlLiveStateRepository(c);
     this.notifier = new PgNotifier(db, logger);
-    this.streamEvents = new PgStreamEventRepository(c);
+    this.streamEvents = new SqlStreamEventRepository(c, (channel, events, at) =>
+      appendStreamEvents(db, channel, events, at),
+    );
   }
 
   migrationVersions(): Promise<number[]> {
@@ -63,6 +69,49 @@ export class PostgresDatastore implements Datastore {
     await this.notifier.close();
     await this.#db.end();
   }
+}
+
+/** Advisory lock key that serializes event appends across replicas (any constant will do). */
+const APPEND_LOCK = 0x70697065; // "pipe"
+
+/**
+ * Stores stream events and announces them. Sequence values are taken at insert time, not at
+ * commit, so two replicas appending at once could commit ids out of order and a reader resuming
+ * after the higher id would miss the lower. A transaction-scoped advisory lock makes appends
+ * commit in id order, and the NOTIFY is sent inside the same transaction (one statement),
+ * which PostgreSQL delivers in commit order: every replica sees the events in id order.
+ */
+async function appendStreamEvents(
+  db: PgDb,
+  channel: string,
+  events: readonly string[],
+  at: number,
+): Promise<StoredStreamEvent[]> {
+  const stored: StoredStreamEvent[] = [];
+  // One statement per run of events (one run unless they exceed one notification): its
+  // implicit transaction holds the lock from before the insert until its commit, which also
+  // delivers the NOTIFY. One round trip, where BEGIN … COMMIT took five.
+  for (const chunk of streamEventChunks(events)) {
+    const [row] = await db.query<{ ids: string[] }>(
+      "store stream events",
+      `WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock($3)),
+       ins AS (
+         INSERT INTO stream_events (created_at, data)
+           SELECT $1, e.data FROM lock, unnest($2::text[]) WITH ORDINALITY AS e(data, n) ORDER BY e.n
+         RETURNING id, data
+       ),
+       payload AS MATERIALIZED (
+         SELECT '[' || string_agg('[' || id || ',' || data || ']', ',' ORDER BY id) || ']' AS p,
+                array_agg(id ORDER BY id) AS ids
+         FROM ins
+       )
+       SELECT ids, CASE WHEN $5 THEN pg_notify($4, p) END AS notified FROM payload`,
+      [at, chunk.events, APPEND_LOCK, channel, chunk.announce],
+    );
+    const ids = (row?.ids ?? []).map(Number);
+    chunk.events.forEach((data, i) => stored.push({ id: ids[i] ?? 0, data }));
+  }
+  return stored;
 }
 
 /** Connects to PostgreSQL and applies pending migrations (serialized across replicas). */

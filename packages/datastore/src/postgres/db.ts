@@ -90,25 +90,39 @@ export class PgDb {
     fn: (q: PgQuery) => Promise<T>,
     opts: { queryTimeoutMs?: number } = {},
   ): Promise<T> {
+    return this.transaction(
+      what,
+      (run) => fn(async (text, params) => (await run(text, params)).rows as never),
+      opts,
+    );
+  }
+
+  /**
+   * {@link tx} with whole results (rows and row counts). `begin` replaces the plain BEGIN (a
+   * read-only snapshot, say).
+   */
+  async transaction<T>(
+    what: string,
+    fn: (run: (text: string, params?: readonly unknown[]) => Promise<pg.QueryResult>) => Promise<T>,
+    opts: { queryTimeoutMs?: number; begin?: string } = {},
+  ): Promise<T> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
     } catch (err) {
       throw mapPgError(err, what);
     }
-    const q: PgQuery = async <R extends pg.QueryResultRow>(text: string, params: unknown[] = []) =>
-      (
-        await client.query<R>({
-          text,
-          values: params,
-          ...(opts.queryTimeoutMs ? { query_timeout: opts.queryTimeoutMs } : {}),
-        })
-      ).rows;
+    const run = (text: string, params: readonly unknown[] = []) =>
+      client.query({
+        text,
+        values: params as unknown[],
+        ...(opts.queryTimeoutMs ? { query_timeout: opts.queryTimeoutMs } : {}),
+      });
     let discard = false;
     try {
-      await q("BEGIN");
-      const result = await fn(q);
-      await q("COMMIT");
+      await run(opts.begin ?? "BEGIN");
+      const result = await fn(run);
+      await run("COMMIT");
       return result;
     } catch (err) {
       if (err instanceof AppError || err instanceof pg.DatabaseError) {

@@ -1,34 +1,29 @@
 import { AuditLogEntrySchema, type AuditLogEntry } from "@pipecd-ts/proto";
 import { tsMs } from "../internal/entities.js";
 import { clampLimit, decodeNumericCursor, toPage } from "../internal/paging.js";
+import { auditEntryRow, decode, type DataRow } from "../internal/rows.js";
 import type { AuditLogFilter, AuditLogRepository, Page } from "../types.js";
-import { decode, type SqliteContext } from "./util.js";
-import { auditEntryRow } from "../internal/rows.js";
+import { query, sql, type SqlContext } from "./program.js";
 
-interface AuditRow {
-  id: number;
-  data: Buffer;
-}
+/** {@link AuditLogRepository} over either driver. The id lives in its column, not in the document. */
+export class SqlAuditLogRepository implements AuditLogRepository {
+  readonly #c: SqlContext;
 
-/** SQLite {@link AuditLogRepository}. The id lives in its column, not in the stored document. */
-export class SqliteAuditLogRepository implements AuditLogRepository {
-  readonly #c: SqliteContext;
-
-  constructor(c: SqliteContext) {
+  constructor(c: SqlContext) {
     this.#c = c;
   }
 
   async append(entry: AuditLogEntry): Promise<AuditLogEntry> {
     const { entry: e, columns } = auditEntryRow(entry, this.#c.clock);
-    return this.#c.db.write("append audit log entry", () => {
-      const res = this.#c.db
-        .prepare(
-          "INSERT INTO audit_log (project_id, actor, action, resource_id, created_at, data) VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .run(...columns);
-      e.id = String(res.lastInsertRowid);
-      return e;
-    });
+    const { rows } = await this.#c.db.writeOne(
+      "append audit log entry",
+      sql(
+        "INSERT INTO audit_log (project_id, actor, action, resource_id, created_at, data) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        columns,
+      ),
+    );
+    e.id = String((rows[0]?.id as number | string | undefined) ?? "");
+    return e;
   }
 
   async list(filter: AuditLogFilter): Promise<Page<AuditLogEntry>> {
@@ -48,9 +43,10 @@ export class SqliteAuditLogRepository implements AuditLogRepository {
       where.push("(created_at, id) < (?, ?)");
       params.push(after.createdAtMs, after.id);
     }
-    const sql = `SELECT id, data FROM audit_log WHERE ${where.join(" AND ")} ORDER BY created_at DESC, id DESC LIMIT ?`;
-    return this.#c.db.read("list audit log", () => {
-      const rows = this.#c.db.prepare(sql).all(...params, limit + 1) as AuditRow[];
+    params.push(limit + 1);
+    const text = `SELECT id, data FROM audit_log WHERE ${where.join(" AND ")} ORDER BY created_at DESC, id DESC LIMIT ?`;
+    return this.#c.db.read("list audit log", function* () {
+      const rows = yield* query<DataRow & { id: number | string }>(text, params);
       const entries = rows.map((r) => {
         const e = decode(AuditLogEntrySchema, r);
         e.id = String(r.id);

@@ -1,21 +1,24 @@
-import { NOT_COMPLETED_DEPLOYMENT_STATUSES } from "@pipecd-ts/model";
-import { DeploymentSchema, type Deployment, type DeploymentStatus } from "@pipecd-ts/proto";
-import { AlreadyExistsError, LruMap, NotFoundError } from "@pipecd-ts/runtime";
-import { applyDeploymentUpdate, requireId, stampCreate, tsMs } from "../internal/entities.js";
-import { clampLimit, decodeOptionalCursor, toPage } from "../internal/paging.js";
-import type { DeploymentFilter, DeploymentRepository, Page, PageRequest } from "../types.js";
-import { decode, paramList, type DataRow, type PgContext } from "./util.js";
-import { deploymentColumns } from "../internal/rows.js";
+import { DeploymentSchema, type Deployment } from "@pipecd-ts/proto";
+import { LruMap, NotFoundError, type Clock } from "@pipecd-ts/runtime";
+import { applyDeploymentUpdate } from "../internal/entities.js";
+import { decode, deploymentColumns, type DataRow } from "../internal/rows.js";
+import type { DeploymentUpdater } from "../sql/deployments.js";
+import type { PgDb } from "./db.js";
 
-const NOT_COMPLETED = NOT_COMPLETED_DEPLOYMENT_STATUSES.join(", ");
-/** Compare-and-swap tries of {@link PgDeploymentRepository.update} before it locks the row. */
+/** Compare-and-swap tries of {@link PgDeploymentUpdater.update} before it locks the row. */
 const CAS_ATTEMPTS = 3;
 /** Deployments whose last written document a replica remembers. */
 const RECENT_DEPLOYMENTS = 2_000;
 
-/** PostgreSQL {@link DeploymentRepository}. */
-export class PgDeploymentRepository implements DeploymentRepository {
-  readonly #c: PgContext;
+/**
+ * PostgreSQL's {@link DeploymentUpdater}: deployment updates are the hot path of stage reports,
+ * and several replicas may write one deployment (an approval through one, reports through
+ * another), so updates are compare-and-swaps on the row's `rev` (bumped by a trigger on every
+ * update, see migration 5), batched per event-loop turn.
+ */
+export class PgDeploymentUpdater implements DeploymentUpdater {
+  readonly #db: PgDb;
+  readonly #clock: Clock;
   /** The last document and `rev` this replica wrote, per deployment (least recently used go). */
   readonly #recent = new LruMap<string, { rev: number; data: Buffer }>(RECENT_DEPLOYMENTS);
   /** The last update queued per deployment (they run in order). */
@@ -29,63 +32,9 @@ export class PgDeploymentRepository implements DeploymentRepository {
     reject: (err: unknown) => void;
   }[] = [];
 
-  constructor(c: PgContext) {
-    this.#c = c;
-  }
-
-  async create(d: Deployment): Promise<{ deployment: Deployment; created: boolean }> {
-    requireId("deployment", d.id);
-    const dep = stampCreate(DeploymentSchema, d, this.#c.clock);
-    const inserted = await this.#c.db.query(
-      `create deployment ${dep.id}`,
-      `INSERT INTO deployments (id, project_id, piped_id, application_id, status, created_at, updated_at, data)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING RETURNING id`,
-      [dep.id, ...deploymentColumns(dep)],
-    );
-    if (inserted.length === 1) return { deployment: dep, created: true };
-    // A piped retrying its report gets the stored deployment back; anyone else is refused.
-    const existing = await this.get(dep.id);
-    if (existing.pipedId !== dep.pipedId) {
-      throw new AlreadyExistsError(
-        `deployment ${dep.id} exists already and belongs to another piped`,
-      );
-    }
-    return { deployment: existing, created: false };
-  }
-
-  async get(id: string): Promise<Deployment> {
-    const [row] = await this.#c.db.query<DataRow>(
-      `get deployment ${id}`,
-      "SELECT data FROM deployments WHERE id = $1",
-      [id],
-    );
-    if (!row) throw new NotFoundError(`deployment ${id} not found`);
-    return decode(DeploymentSchema, row);
-  }
-
-  async list(filter: DeploymentFilter): Promise<Page<Deployment>> {
-    const limit = clampLimit(filter.limit);
-    const after = decodeOptionalCursor(filter.cursor);
-    const { params, p } = paramList();
-    const where = [`project_id = ${p(filter.projectId)}`];
-    if (filter.applicationId !== undefined)
-      where.push(`application_id = ${p(filter.applicationId)}`);
-    if (filter.pipedId !== undefined) where.push(`piped_id = ${p(filter.pipedId)}`);
-    if (filter.statuses && filter.statuses.length > 0)
-      where.push(`status = ANY(${p(filter.statuses)}::smallint[])`);
-    if (after) where.push(`(created_at, id) < (${p(after.createdAtMs)}, ${p(after.id)})`);
-    const sql = `SELECT data FROM deployments WHERE ${where.join(" AND ")} ORDER BY created_at DESC, id DESC LIMIT ${p(limit + 1)}`;
-    return this.#page("list deployments", sql, params, limit);
-  }
-
-  async listNotCompleted(pipedId: string, page: PageRequest): Promise<Page<Deployment>> {
-    const limit = clampLimit(page.limit);
-    const after = decodeOptionalCursor(page.cursor);
-    const { params, p } = paramList();
-    const where = [`piped_id = ${p(pipedId)}`, `status IN (${NOT_COMPLETED})`];
-    if (after) where.push(`(created_at, id) > (${p(after.createdAtMs)}, ${p(after.id)})`);
-    const sql = `SELECT data FROM deployments WHERE ${where.join(" AND ")} ORDER BY created_at ASC, id ASC LIMIT ${p(limit + 1)}`;
-    return this.#page(`list not completed deployments of ${pipedId}`, sql, params, limit);
+  constructor(db: PgDb, clock: Clock) {
+    this.#db = db;
+    this.#clock = clock;
   }
 
   /**
@@ -130,7 +79,7 @@ export class PgDeploymentRepository implements DeploymentRepository {
     this.#swaps = [];
     const col = (i: number) => swaps.map((w) => w.columns[i]);
     try {
-      const rows = await this.#c.db.query<{ id: string; rev: string }>(
+      const rows = await this.#db.query<{ id: string; rev: string }>(
         `update ${swaps.length} deployment(s)`,
         `UPDATE deployments AS d SET project_id = v.project_id, piped_id = v.piped_id,
            application_id = v.application_id, status = v.status, created_at = v.created_at,
@@ -163,7 +112,7 @@ export class PgDeploymentRepository implements DeploymentRepository {
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       let known = this.#recent.get(id);
       if (!known) {
-        const [row] = await this.#c.db.query<DataRow & { rev: string }>(
+        const [row] = await this.#db.query<DataRow & { rev: string }>(
           `get deployment ${id}`,
           "SELECT data, rev FROM deployments WHERE id = $1",
           [id],
@@ -173,7 +122,7 @@ export class PgDeploymentRepository implements DeploymentRepository {
       }
       let next: Deployment;
       try {
-        next = applyDeploymentUpdate(decode(DeploymentSchema, known), fn, this.#c.clock);
+        next = applyDeploymentUpdate(decode(DeploymentSchema, known), fn, this.#clock);
       } catch (err) {
         // Refused on what we remembered: make sure it was current before saying so.
         if (this.#recent.delete(id)) continue;
@@ -187,10 +136,10 @@ export class PgDeploymentRepository implements DeploymentRepository {
       }
       this.#recent.delete(id); // another replica wrote it (or it is gone): read again
     }
-    const { next, rev, data } = await this.#c.db.tx(`update deployment ${id}`, async (q) => {
+    const { next, rev, data } = await this.#db.tx(`update deployment ${id}`, async (q) => {
       const [row] = await q<DataRow>("SELECT data FROM deployments WHERE id = $1 FOR UPDATE", [id]);
       if (!row) throw new NotFoundError(`deployment ${id} not found`);
-      const next = applyDeploymentUpdate(decode(DeploymentSchema, row), fn, this.#c.clock);
+      const next = applyDeploymentUpdate(decode(DeploymentSchema, row), fn, this.#clock);
       const columns = deploymentColumns(next);
       const [done] = await q<{ rev: string }>(
         `UPDATE deployments SET project_id = $1, piped_id = $2, application_id = $3, status = $4, created_at = $5,
@@ -202,28 +151,5 @@ export class PgDeploymentRepository implements DeploymentRepository {
     // Remembered only once committed: a failed COMMIT must not leave a revision that never was.
     if (rev !== undefined) this.#recent.set(id, { rev, data });
     return next;
-  }
-
-  async countByStatus(projectId: string): Promise<Map<DeploymentStatus, number>> {
-    const rows = await this.#c.db.query<{ status: number; n: string }>(
-      `count deployments of ${projectId}`,
-      "SELECT status, COUNT(*) AS n FROM deployments WHERE project_id = $1 GROUP BY status",
-      [projectId],
-    );
-    return new Map(rows.map((r) => [r.status as DeploymentStatus, Number(r.n)]));
-  }
-
-  async #page(
-    what: string,
-    sql: string,
-    params: unknown[],
-    limit: number,
-  ): Promise<Page<Deployment>> {
-    const rows = await this.#c.db.query<DataRow>(what, sql, params);
-    return toPage(
-      rows.map((r) => decode(DeploymentSchema, r)),
-      limit,
-      (d) => ({ createdAtMs: tsMs(d.createdAt), id: d.id }),
-    );
   }
 }
