@@ -112,6 +112,8 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
       "grpc.keepalive_permit_without_calls": 1,
       "grpc.http2.min_ping_interval_without_data_ms": 10_000,
       "grpc.max_receive_message_length": 16 * 1024 * 1024,
+      // No channelz service is served; its per-call bookkeeping was ~2% of CPU in `make bench`.
+      "grpc.enable_channelz": 0,
     });
     const blocksPerCall = {
       max: config.limits.stageLogBlocksPerCall,
