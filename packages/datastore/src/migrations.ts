@@ -392,4 +392,14 @@ CREATE TRIGGER deployments_rev BEFORE UPDATE ON deployments
   FOR EACH ROW EXECUTE FUNCTION deployments_next_rev();
 `,
   },
+  {
+    version: 6,
+    name: "application revisions, for compare-and-swap updates",
+    sql: `
+ALTER TABLE applications ADD COLUMN rev BIGINT NOT NULL DEFAULT 0;
+-- The same rule as deployments (migration 5): every update moves rev on.
+CREATE TRIGGER applications_rev BEFORE UPDATE ON applications
+  FOR EACH ROW EXECUTE FUNCTION deployments_next_rev();
+`,
+  },
 ];

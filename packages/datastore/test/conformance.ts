@@ -363,6 +363,46 @@ export function runConformance(driverName: string, open: () => Promise<Conforman
         );
       });
 
+      it(
+        "concurrent updates of one application from two replicas are all applied, index columns included",
+        { skip: driverName === "sqlite" && "one process owns a SQLite database" },
+        async () => {
+          const second = await target!.reopen();
+          others.push(second);
+          const project = uid("proj");
+          const app = newApp(project, { labels: { env: "dev" } });
+          await ds().applications.create(app);
+          // Both replicas write it once, so each remembers a revision the other moves on.
+          await ds().applications.update(app.id, (a) => void (a.description = "a"));
+          await second.applications.update(app.id, (a) => void (a.labels.tier = "web"));
+          await Promise.all(
+            Array.from({ length: 20 }, (_, i) =>
+              (i % 2 ? second : ds()).applications.update(app.id, (a) => {
+                a.labels[`k${i}`] = String(i);
+                if (i === 7) a.disabled = true;
+              }),
+            ),
+          );
+          for (const replica of [ds(), second]) {
+            const got = await replica.applications.update(app.id, (a) => void (a.name = "renamed"));
+            for (let i = 0; i < 20; i++) assert.equal(got.labels[`k${i}`], String(i));
+            assert.equal(got.description, "a");
+            assert.equal(got.labels.tier, "web");
+          }
+          // The index columns moved with the document: the list filters see the last write.
+          const page = await second.applications.list({
+            projectId: project,
+            name: "renamed",
+            disabled: true,
+            labels: { tier: "web", k19: "19" },
+          });
+          assert.deepEqual(
+            page.items.map((a) => a.id),
+            [app.id],
+          );
+        },
+      );
+
       it("list filters by piped, name, disabled, deleted and labels", async () => {
         const project = uid("proj");
         const a = newApp(project, {

@@ -11,9 +11,12 @@ import { SqlStageLogRepository } from "../sql/stage-logs.js";
 import { SqlStreamEventRepository } from "../sql/stream-events.js";
 import { streamEventChunks } from "../internal/stream-events.js";
 import type { StoredStreamEvent } from "../types.js";
+import { ApplicationSchema, DeploymentSchema } from "@pipecd-ts/proto";
+import { applicationColumns, deploymentColumns } from "../internal/rows.js";
+import { applyDeploymentUpdate, applyUpdate } from "../internal/entities.js";
 import { DEFAULT_PG_TUNING, PgDb, type PgTuning } from "./db.js";
 import { PgSql } from "./sql.js";
-import { PgDeploymentUpdater } from "./deployment-updater.js";
+import { PgSwapUpdater, type SwapTable } from "./swap-updater.js";
 import { migratePostgres, postgresMigrationVersions } from "./migrate.js";
 import { PgNotifier } from "./notifier.js";
 
@@ -47,8 +50,8 @@ export class PostgresDatastore implements Datastore {
     const c = { db: new PgSql(db), clock };
     this.pipeds = new SqlPipedRepository(c);
     this.apiKeys = new SqlAPIKeyRepository(c);
-    this.applications = new SqlApplicationRepository(c);
-    this.deployments = new SqlDeploymentRepository(c, new PgDeploymentUpdater(db, clock));
+    this.applications = new SqlApplicationRepository(c, new PgSwapUpdater(db, clock, APPLICATIONS));
+    this.deployments = new SqlDeploymentRepository(c, new PgSwapUpdater(db, clock, DEPLOYMENTS));
     this.commands = new SqlCommandRepository(c);
     this.stageLogs = new SqlStageLogRepository(c);
     this.auditLog = new SqlAuditLogRepository(c);
@@ -70,6 +73,46 @@ export class PostgresDatastore implements Datastore {
     await this.#db.end();
   }
 }
+
+/** Deployments, updated on every stage report. */
+const DEPLOYMENTS: SwapTable<typeof DeploymentSchema> = {
+  table: "deployments",
+  kind: "deployment",
+  schema: DeploymentSchema,
+  columns: [
+    { name: "project_id", type: "text" },
+    { name: "piped_id", type: "text" },
+    { name: "application_id", type: "text" },
+    { name: "status", type: "smallint" },
+    { name: "created_at", type: "bigint" },
+    { name: "updated_at", type: "bigint" },
+    { name: "data", type: "bytea" },
+  ],
+  values: deploymentColumns,
+  apply: applyDeploymentUpdate,
+  remember: 2_000,
+};
+
+/** Applications, updated when each of their deployments starts, plans and ends. */
+const APPLICATIONS: SwapTable<typeof ApplicationSchema> = {
+  table: "applications",
+  kind: "application",
+  schema: ApplicationSchema,
+  columns: [
+    { name: "project_id", type: "text" },
+    { name: "piped_id", type: "text" },
+    { name: "name", type: "text" },
+    { name: "disabled", type: "boolean" },
+    { name: "deleted", type: "boolean" },
+    { name: "labels", type: "jsonb" },
+    { name: "created_at", type: "bigint" },
+    { name: "updated_at", type: "bigint" },
+    { name: "data", type: "bytea" },
+  ],
+  values: applicationColumns,
+  apply: (fresh, fn, clock) => applyUpdate("application", fresh, fn, clock),
+  remember: 2_000,
+};
 
 /** Advisory lock key that serializes event appends across replicas (any constant will do). */
 const APPEND_LOCK = 0x70697065; // "pipe"

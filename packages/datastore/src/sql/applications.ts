@@ -4,14 +4,25 @@ import { applyUpdate, requireId, stampCreate, tsMs } from "../internal/entities.
 import { clampLimit, decodeOptionalCursor, toPage } from "../internal/paging.js";
 import { applicationColumns, decode, type DataRow } from "../internal/rows.js";
 import type { ApplicationFilter, ApplicationRepository, Page } from "../types.js";
-import { execute, first, query, sql, type Program, type SqlContext } from "./program.js";
+import {
+  execute,
+  first,
+  query,
+  sql,
+  type DocumentUpdater,
+  type Program,
+  type SqlContext,
+} from "./program.js";
 
 /** {@link ApplicationRepository} over either driver. */
 export class SqlApplicationRepository implements ApplicationRepository {
   readonly #c: SqlContext;
+  readonly #updater: DocumentUpdater<Application> | undefined;
 
-  constructor(c: SqlContext) {
+  /** `updater`: the driver's own way of updating (see {@link DocumentUpdater}). */
+  constructor(c: SqlContext, updater?: DocumentUpdater<Application>) {
     this.#c = c;
+    this.#updater = updater;
   }
 
   async create(app: Application): Promise<Application> {
@@ -69,6 +80,7 @@ export class SqlApplicationRepository implements ApplicationRepository {
   }
 
   async update(id: string, fn: (a: Application) => void): Promise<Application> {
+    if (this.#updater) return this.#updater.update(id, fn);
     const c = this.#c;
     const load = (forUpdate: string) => this.#load(id, forUpdate);
     return c.db.write(`update application ${id}`, function* () {

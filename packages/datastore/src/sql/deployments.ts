@@ -5,7 +5,15 @@ import { applyDeploymentUpdate, requireId, stampCreate, tsMs } from "../internal
 import { clampLimit, decodeOptionalCursor, toPage } from "../internal/paging.js";
 import { decode, deploymentColumns, type DataRow } from "../internal/rows.js";
 import type { DeploymentFilter, DeploymentRepository, Page, PageRequest } from "../types.js";
-import { execute, first, placeholders, query, sql, type SqlContext } from "./program.js";
+import {
+  execute,
+  first,
+  placeholders,
+  query,
+  sql,
+  type DocumentUpdater,
+  type SqlContext,
+} from "./program.js";
 
 const NOT_COMPLETED = NOT_COMPLETED_DEPLOYMENT_STATUSES.join(", ");
 
@@ -13,21 +21,16 @@ const NOT_COMPLETED = NOT_COMPLETED_DEPLOYMENT_STATUSES.join(", ");
 export const DEPLOYMENT_UPDATE_SET = `project_id = ?, piped_id = ?, application_id = ?, status = ?,
   created_at = ?, updated_at = ?, data = ?`;
 
-/** A driver's own way of updating a deployment (PostgreSQL: compare-and-swap, batched). */
-export interface DeploymentUpdater {
-  update(id: string, fn: (d: Deployment) => void): Promise<Deployment>;
-}
-
 /**
  * {@link DeploymentRepository} over either driver. Updates are the hot path of stage reports: a
- * driver may bring its own {@link DeploymentUpdater}; otherwise an update is one transaction
+ * driver may bring its own {@link DocumentUpdater}; otherwise an update is one transaction
  * (SQLite: part of the group commit).
  */
 export class SqlDeploymentRepository implements DeploymentRepository {
   readonly #c: SqlContext;
-  readonly #updater: DeploymentUpdater | undefined;
+  readonly #updater: DocumentUpdater<Deployment> | undefined;
 
-  constructor(c: SqlContext, updater?: DeploymentUpdater) {
+  constructor(c: SqlContext, updater?: DocumentUpdater<Deployment>) {
     this.#c = c;
     this.#updater = updater;
   }

@@ -135,6 +135,14 @@ export function placeholders(n: number): string {
   return Array.from({ length: n }, () => "?").join(", ");
 }
 
+/**
+ * A driver's own way of updating the documents of a hot table (PostgreSQL: batched
+ * compare-and-swaps), in place of a plain read-modify-write transaction.
+ */
+export interface DocumentUpdater<M> {
+  update(id: string, fn: (m: M) => void): Promise<M>;
+}
+
 /** What every shared repository gets: the database and the clock. */
 export interface SqlContext {
   db: SqlDb;
