@@ -9,7 +9,7 @@ import {
   type Statement,
   type StatementResult,
 } from "../sql/program.js";
-import { isPgUniqueViolation, mapPgError, type PgDb } from "./db.js";
+import { isPgUniqueViolation, mapPgError, prepared, type PgDb } from "./db.js";
 
 /** PostgreSQL's side of the shared repositories' SQL. */
 export const POSTGRES_DIALECT: Dialect = {
@@ -58,7 +58,7 @@ export class PgSql implements SqlDb {
 
   async #one(what: string, s: Statement, refine?: RefineError): Promise<StatementResult> {
     try {
-      return resultOf(await this.#db.pool.query(numberPlaceholders(s.sql), s.params as unknown[]));
+      return resultOf(await this.#db.pool.query(prepared(numberPlaceholders(s.sql), s.params)));
     } catch (err) {
       throw refine?.(err) ?? mapPgError(err, what);
     }

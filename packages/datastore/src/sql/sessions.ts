@@ -42,7 +42,7 @@ export class SqlSessionRepository implements SessionRepository {
   async get(tokenHash: string, now: Date): Promise<Session | undefined> {
     return this.#c.db.read("get session", function* () {
       const row = yield* first<SessionRow>(
-        "SELECT * FROM sessions WHERE token_hash = ? AND expires_at > ?",
+        "SELECT token_hash, username, role, created_at, expires_at FROM sessions WHERE token_hash = ? AND expires_at > ?",
         [tokenHash, now.getTime()],
       );
       return sessionFromRow(row, now);
