@@ -1,14 +1,5 @@
 import { FailedPreconditionError, type Clock, type Logger } from "@pipecd-ts/runtime";
-import type { Datastore } from "../types.js";
-import { SqlApplicationRepository } from "../sql/applications.js";
-import { SqlAuditLogRepository } from "../sql/audit-log.js";
-import { SqlCommandRepository } from "../sql/commands.js";
-import { SqlDeploymentRepository } from "../sql/deployments.js";
-import { SqlLoginFailureRepository } from "../sql/login-failures.js";
-import { SqlAPIKeyRepository, SqlPipedRepository } from "../sql/pipeds.js";
-import { SqlLiveStateRepository, SqlSessionRepository } from "../sql/sessions.js";
-import { SqlStageLogRepository } from "../sql/stage-logs.js";
-import { SqlStreamEventRepository } from "../sql/stream-events.js";
+import { SqlDatastore } from "../sql/datastore.js";
 import { streamEventChunks } from "../internal/stream-events.js";
 import type { StoredStreamEvent } from "../types.js";
 import { ApplicationSchema, DeploymentSchema } from "@pipecd-ts/proto";
@@ -29,39 +20,22 @@ export interface PostgresDatastoreOptions {
 }
 
 /** The PostgreSQL {@link Datastore}: a pg Pool, LISTEN/NOTIFY notifier. */
-export class PostgresDatastore implements Datastore {
+export class PostgresDatastore extends SqlDatastore {
   readonly driver = "postgres" as const;
-  readonly pipeds: SqlPipedRepository;
-  readonly apiKeys: SqlAPIKeyRepository;
-  readonly applications: SqlApplicationRepository;
-  readonly deployments: SqlDeploymentRepository;
-  readonly commands: SqlCommandRepository;
-  readonly stageLogs: SqlStageLogRepository;
-  readonly auditLog: SqlAuditLogRepository;
-  readonly sessions: SqlSessionRepository;
-  readonly loginFailures: SqlLoginFailureRepository;
-  readonly liveStates: SqlLiveStateRepository;
-  readonly streamEvents: SqlStreamEventRepository;
-  readonly notifier: PgNotifier;
+  declare readonly notifier: PgNotifier;
   readonly #db: PgDb;
 
   constructor(db: PgDb, logger: Logger, clock: Clock) {
-    this.#db = db;
-    const c = { db: new PgSql(db), clock };
-    this.pipeds = new SqlPipedRepository(c);
-    this.apiKeys = new SqlAPIKeyRepository(c);
-    this.applications = new SqlApplicationRepository(c, new PgSwapUpdater(db, clock, APPLICATIONS));
-    this.deployments = new SqlDeploymentRepository(c, new PgSwapUpdater(db, clock, DEPLOYMENTS));
-    this.commands = new SqlCommandRepository(c);
-    this.stageLogs = new SqlStageLogRepository(c);
-    this.auditLog = new SqlAuditLogRepository(c);
-    this.sessions = new SqlSessionRepository(c);
-    this.loginFailures = new SqlLoginFailureRepository(c);
-    this.liveStates = new SqlLiveStateRepository(c);
-    this.notifier = new PgNotifier(db, logger);
-    this.streamEvents = new SqlStreamEventRepository(c, (channel, events, at) =>
-      appendStreamEvents(db, channel, events, at),
+    super(
+      { db: new PgSql(db), clock },
+      {
+        notifier: new PgNotifier(db, logger),
+        appendStreamEvents: (channel, events, at) => appendStreamEvents(db, channel, events, at),
+        deploymentUpdater: new PgSwapUpdater(db, clock, DEPLOYMENTS),
+        applicationUpdater: new PgSwapUpdater(db, clock, APPLICATIONS),
+      },
     );
+    this.#db = db;
   }
 
   migrationVersions(): Promise<number[]> {

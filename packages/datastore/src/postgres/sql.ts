@@ -15,9 +15,8 @@ import { isPgUniqueViolation, mapPgError, prepared, type PgDb } from "./db.js";
 export const POSTGRES_DIALECT: Dialect = {
   name: "postgres",
   forUpdate: " FOR UPDATE",
-  labelsMatch(column, labels, params) {
-    params.push(JSON.stringify(labels));
-    return `${column} @> ?::jsonb`;
+  labelsMatch(column, labels) {
+    return { sql: `${column} @> ?::jsonb`, params: [JSON.stringify(labels)] };
   },
   isUniqueViolation(err, on) {
     // PostgreSQL names a UNIQUE column's constraint <table>_<column>_key.

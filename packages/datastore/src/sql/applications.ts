@@ -12,6 +12,7 @@ import {
   type DocumentUpdater,
   type Program,
   type SqlContext,
+  Where,
 } from "./program.js";
 
 /** {@link ApplicationRepository} over either driver. */
@@ -50,25 +51,19 @@ export class SqlApplicationRepository implements ApplicationRepository {
   async list(filter: ApplicationFilter): Promise<Page<Application>> {
     const limit = clampLimit(filter.limit);
     const after = decodeOptionalCursor(filter.cursor);
-    const where = ["project_id = ?"];
-    const params: unknown[] = [filter.projectId];
-    const eq = (column: string, value: unknown): void => {
-      if (value === undefined) return;
-      where.push(`${column} = ?`);
-      params.push(value);
-    };
-    eq("piped_id", filter.pipedId);
-    eq("name", filter.name);
-    eq("disabled", filter.disabled);
-    if (!filter.includeDeleted) where.push("deleted = FALSE");
-    if (filter.labels && Object.keys(filter.labels).length > 0)
-      where.push(this.#c.db.dialect.labelsMatch("applications.labels", filter.labels, params));
-    if (after) {
-      where.push("(created_at, id) < (?, ?)");
-      params.push(after.createdAtMs, after.id);
+    const where = new Where()
+      .eq("project_id", filter.projectId)
+      .eq("piped_id", filter.pipedId)
+      .eq("name", filter.name)
+      .eq("disabled", filter.disabled);
+    if (!filter.includeDeleted) where.add("deleted = FALSE");
+    if (filter.labels && Object.keys(filter.labels).length > 0) {
+      const labels = this.#c.db.dialect.labelsMatch("applications.labels", filter.labels);
+      where.add(labels.sql, ...labels.params);
     }
-    params.push(limit + 1);
-    const text = `SELECT data FROM applications WHERE ${where.join(" AND ")} ORDER BY created_at DESC, id DESC LIMIT ?`;
+    if (after) where.add("(created_at, id) < (?, ?)", after.createdAtMs, after.id);
+    const text = `SELECT data FROM applications ${where.sql} ORDER BY created_at DESC, id DESC LIMIT ?`;
+    const params = [...where.params, limit + 1];
     return this.#c.db.read("list applications", function* () {
       const rows = yield* query<DataRow>(text, params);
       return toPage(

@@ -3,7 +3,7 @@ import { tsMs } from "../internal/entities.js";
 import { clampLimit, decodeNumericCursor, toPage } from "../internal/paging.js";
 import { auditEntryRow, decode, type DataRow } from "../internal/rows.js";
 import type { AuditLogFilter, AuditLogRepository, Page } from "../types.js";
-import { query, sql, type SqlContext } from "./program.js";
+import { query, sql, type SqlContext, Where } from "./program.js";
 
 /** {@link AuditLogRepository} over either driver. The id lives in its column, not in the document. */
 export class SqlAuditLogRepository implements AuditLogRepository {
@@ -29,22 +29,14 @@ export class SqlAuditLogRepository implements AuditLogRepository {
   async list(filter: AuditLogFilter): Promise<Page<AuditLogEntry>> {
     const limit = clampLimit(filter.limit);
     const after = decodeNumericCursor(filter.cursor);
-    const where = ["project_id = ?"];
-    const params: unknown[] = [filter.projectId];
-    const eq = (column: string, value: string | undefined): void => {
-      if (value === undefined) return;
-      where.push(`${column} = ?`);
-      params.push(value);
-    };
-    eq("actor", filter.actor);
-    eq("action", filter.action);
-    eq("resource_id", filter.resourceId);
-    if (after) {
-      where.push("(created_at, id) < (?, ?)");
-      params.push(after.createdAtMs, after.id);
-    }
-    params.push(limit + 1);
-    const text = `SELECT id, data FROM audit_log WHERE ${where.join(" AND ")} ORDER BY created_at DESC, id DESC LIMIT ?`;
+    const where = new Where()
+      .eq("project_id", filter.projectId)
+      .eq("actor", filter.actor)
+      .eq("action", filter.action)
+      .eq("resource_id", filter.resourceId);
+    if (after) where.add("(created_at, id) < (?, ?)", after.createdAtMs, after.id);
+    const text = `SELECT id, data FROM audit_log ${where.sql} ORDER BY created_at DESC, id DESC LIMIT ?`;
+    const params = [...where.params, limit + 1];
     return this.#c.db.read("list audit log", function* () {
       const rows = yield* query<DataRow & { id: number | string }>(text, params);
       const entries = rows.map((r) => {

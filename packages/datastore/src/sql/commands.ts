@@ -11,7 +11,7 @@ import {
   type DataRow,
 } from "../internal/rows.js";
 import type { CommandFilter, CommandRepository } from "../types.js";
-import { execute, first, query, type SqlContext } from "./program.js";
+import { execute, first, query, type SqlContext, Where } from "./program.js";
 
 /** {@link CommandRepository} over either driver. */
 export class SqlCommandRepository implements CommandRepository {
@@ -80,21 +80,14 @@ export class SqlCommandRepository implements CommandRepository {
   }
 
   async list(filter: CommandFilter): Promise<Command[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    const eq = (column: string, value: unknown): void => {
-      if (value === undefined) return;
-      where.push(`${column} = ?`);
-      params.push(value);
-    };
-    eq("piped_id", filter.pipedId);
-    eq("deployment_id", filter.deploymentId);
-    eq("stage_id", filter.stageId);
-    eq("type", filter.type);
-    eq("status", filter.status);
-    params.push(clampLimit(filter.limit));
-    const text = `SELECT data FROM commands ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-      ORDER BY created_at DESC, id DESC LIMIT ?`;
+    const where = new Where()
+      .eq("piped_id", filter.pipedId)
+      .eq("deployment_id", filter.deploymentId)
+      .eq("stage_id", filter.stageId)
+      .eq("type", filter.type)
+      .eq("status", filter.status);
+    const text = `SELECT data FROM commands ${where.sql} ORDER BY created_at DESC, id DESC LIMIT ?`;
+    const params = [...where.params, clampLimit(filter.limit)];
     return this.#c.db.read("list commands", function* () {
       const rows = yield* query<DataRow>(text, params);
       return rows.map((r) => decode(CommandSchema, r));

@@ -8,11 +8,11 @@ import type { DeploymentFilter, DeploymentRepository, Page, PageRequest } from "
 import {
   execute,
   first,
-  placeholders,
   query,
   sql,
   type DocumentUpdater,
   type SqlContext,
+  Where,
 } from "./program.js";
 
 const NOT_COMPLETED = NOT_COMPLETED_DEPLOYMENT_STATUSES.join(", ");
@@ -68,29 +68,16 @@ export class SqlDeploymentRepository implements DeploymentRepository {
   async list(filter: DeploymentFilter): Promise<Page<Deployment>> {
     const limit = clampLimit(filter.limit);
     const after = decodeOptionalCursor(filter.cursor);
-    const where = ["project_id = ?"];
-    const params: unknown[] = [filter.projectId];
-    if (filter.applicationId !== undefined) {
-      where.push("application_id = ?");
-      params.push(filter.applicationId);
-    }
-    if (filter.pipedId !== undefined) {
-      where.push("piped_id = ?");
-      params.push(filter.pipedId);
-    }
-    if (filter.statuses && filter.statuses.length > 0) {
-      where.push(`status IN (${placeholders(filter.statuses.length)})`);
-      params.push(...filter.statuses);
-    }
-    if (after) {
-      where.push("(created_at, id) < (?, ?)");
-      params.push(after.createdAtMs, after.id);
-    }
-    params.push(limit + 1);
+    const where = new Where()
+      .eq("project_id", filter.projectId)
+      .eq("application_id", filter.applicationId)
+      .eq("piped_id", filter.pipedId)
+      .in("status", filter.statuses);
+    if (after) where.add("(created_at, id) < (?, ?)", after.createdAtMs, after.id);
     return this.#page(
       "list deployments",
-      `SELECT data FROM deployments WHERE ${where.join(" AND ")} ORDER BY created_at DESC, id DESC LIMIT ?`,
-      params,
+      `SELECT data FROM deployments ${where.sql} ORDER BY created_at DESC, id DESC LIMIT ?`,
+      [...where.params, limit + 1],
       limit,
     );
   }

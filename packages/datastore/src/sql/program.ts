@@ -88,8 +88,8 @@ export interface Dialect {
   readonly name: "sqlite" | "postgres";
   /** Appended to a SELECT that reads a row it is about to update (row lock on PostgreSQL). */
   readonly forUpdate: string;
-  /** A condition that the JSON object in `column` holds every one of `labels`; adds its params. */
-  labelsMatch(column: string, labels: Record<string, string>, params: unknown[]): string;
+  /** A condition that the JSON object in `column` holds every one of `labels`. */
+  labelsMatch(column: string, labels: Record<string, string>): Statement;
   /** Whether `err` is a unique violation, of `on`'s column if given (else of any key). */
   isUniqueViolation(err: unknown, on?: { table: string; column: string }): boolean;
   /**
@@ -147,4 +147,34 @@ export interface DocumentUpdater<M> {
 export interface SqlContext {
   db: SqlDb;
   clock: Clock;
+}
+
+/** A WHERE clause being assembled: conditions joined by AND, with their parameters in order. */
+export class Where {
+  readonly params: unknown[] = [];
+  readonly #conditions: string[] = [];
+
+  /** Adds a condition written with `?` placeholders, and its parameters. */
+  add(condition: string, ...params: unknown[]): this {
+    this.#conditions.push(condition);
+    this.params.push(...params);
+    return this;
+  }
+
+  /** Adds `column = ?` unless `value` is undefined (an unset filter). */
+  eq(column: string, value: unknown): this {
+    return value === undefined ? this : this.add(`${column} = ?`, value);
+  }
+
+  /** Adds `column IN (…)` unless `values` is undefined or empty. */
+  in(column: string, values: readonly unknown[] | undefined): this {
+    return values?.length
+      ? this.add(`${column} IN (${placeholders(values.length)})`, ...values)
+      : this;
+  }
+
+  /** `WHERE a AND b`, or nothing when there is no condition. */
+  get sql(): string {
+    return this.#conditions.length ? `WHERE ${this.#conditions.join(" AND ")}` : "";
+  }
 }

@@ -1,15 +1,6 @@
 import type { Clock, Logger } from "@pipecd-ts/runtime";
 import { LocalNotifier } from "../internal/local-notifier.js";
-import type { Datastore } from "../types.js";
-import { SqlApplicationRepository } from "../sql/applications.js";
-import { SqlAuditLogRepository } from "../sql/audit-log.js";
-import { SqlCommandRepository } from "../sql/commands.js";
-import { SqlDeploymentRepository } from "../sql/deployments.js";
-import { SqlLoginFailureRepository } from "../sql/login-failures.js";
-import { SqlAPIKeyRepository, SqlPipedRepository } from "../sql/pipeds.js";
-import { SqlLiveStateRepository, SqlSessionRepository } from "../sql/sessions.js";
-import { SqlStageLogRepository } from "../sql/stage-logs.js";
-import { SqlStreamEventRepository } from "../sql/stream-events.js";
+import { SqlDatastore } from "../sql/datastore.js";
 import { streamEventAnnouncement, streamEventChunks } from "../internal/stream-events.js";
 import type { StoredStreamEvent } from "../types.js";
 import { SqliteSql } from "./sql.js";
@@ -26,39 +17,22 @@ export interface SqliteDatastoreOptions {
 }
 
 /** The SQLite {@link Datastore}: one connection with group commit, in-process notifier. */
-export class SqliteDatastore implements Datastore {
+export class SqliteDatastore extends SqlDatastore {
   readonly driver = "sqlite" as const;
-  readonly pipeds: SqlPipedRepository;
-  readonly apiKeys: SqlAPIKeyRepository;
-  readonly applications: SqlApplicationRepository;
-  readonly deployments: SqlDeploymentRepository;
-  readonly commands: SqlCommandRepository;
-  readonly stageLogs: SqlStageLogRepository;
-  readonly auditLog: SqlAuditLogRepository;
-  readonly sessions: SqlSessionRepository;
-  readonly loginFailures: SqlLoginFailureRepository;
-  readonly liveStates: SqlLiveStateRepository;
-  readonly streamEvents: SqlStreamEventRepository;
-  readonly notifier: LocalNotifier;
+  declare readonly notifier: LocalNotifier;
   readonly #db: SqliteDb;
 
   constructor(db: SqliteDb, logger: Logger, clock: Clock) {
-    this.#db = db;
-    const c = { db: new SqliteSql(db), clock };
-    this.pipeds = new SqlPipedRepository(c);
-    this.apiKeys = new SqlAPIKeyRepository(c);
-    this.applications = new SqlApplicationRepository(c);
-    this.deployments = new SqlDeploymentRepository(c);
-    this.commands = new SqlCommandRepository(c);
-    this.stageLogs = new SqlStageLogRepository(c);
-    this.auditLog = new SqlAuditLogRepository(c);
-    this.sessions = new SqlSessionRepository(c);
-    this.loginFailures = new SqlLoginFailureRepository(c);
-    this.liveStates = new SqlLiveStateRepository(c);
-    this.notifier = new LocalNotifier(logger);
-    this.streamEvents = new SqlStreamEventRepository(c, (channel, events, at) =>
-      appendStreamEvents(db, this.notifier, channel, events, at),
+    const notifier = new LocalNotifier(logger);
+    super(
+      { db: new SqliteSql(db), clock },
+      {
+        notifier,
+        appendStreamEvents: (channel, events, at) =>
+          appendStreamEvents(db, notifier, channel, events, at),
+      },
     );
+    this.#db = db;
   }
 
   async migrationVersions(): Promise<number[]> {

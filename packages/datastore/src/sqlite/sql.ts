@@ -14,14 +14,17 @@ import type { SqliteDb } from "./db.js";
 export const SQLITE_DIALECT: Dialect = {
   name: "sqlite",
   forUpdate: "", // one writer at a time: the group commit holds the write lock
-  labelsMatch(column, labels, params) {
+  labelsMatch(column, labels) {
     // json_each instead of a JSON path: label keys like app.kubernetes.io/name need no quoting.
-    return Object.entries(labels)
-      .map(([key, value]) => {
-        params.push(key, value);
-        return `EXISTS (SELECT 1 FROM json_each(${column}) AS l WHERE l.key = ? AND l.value = ?)`;
-      })
-      .join(" AND ");
+    const entries = Object.entries(labels);
+    return {
+      sql: entries
+        .map(
+          () => `EXISTS (SELECT 1 FROM json_each(${column}) AS l WHERE l.key = ? AND l.value = ?)`,
+        )
+        .join(" AND "),
+      params: entries.flat(),
+    };
   },
   isUniqueViolation(err, on) {
     if (!(err instanceof Database.SqliteError)) return false;
