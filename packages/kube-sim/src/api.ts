@@ -17,6 +17,7 @@ import type { DeleteOptions, Objects, PatchType, WriteOptions } from "./objects.
 import { PatchError, applyJsonPatch, applyMergePatch, type Json } from "./patch/index.js";
 import { apiVersionOf, type Registry, type ResourceType } from "./registry.js";
 import { decodeTokenRequestProtobuf, type Auth, type Identity } from "./rbac.js";
+import { QueryParams } from "./params.js";
 import { parseFieldSelector, parseLabelSelector, selectorString } from "./selectors.js";
 import { StatusError, badRequest, gone, methodNotAllowed, pathNotFound } from "./status.js";
 import type { Store, StoreEvent } from "./store.js";
@@ -104,16 +105,10 @@ function parseJsonBody(buf: Buffer, req: IncomingMessage): unknown {
 }
 
 /** The manager name of a write: `fieldManager`, else the User-Agent up to the first '/'. */
-function managerOf(req: IncomingMessage, q: URLSearchParams): string {
-  const fm = q.get("fieldManager");
+function managerOf(req: IncomingMessage, q: QueryParams): string {
+  const fm = q.str("fieldManager");
   if (fm) return fm;
   return (req.headers["user-agent"] ?? "unknown").split("/")[0] ?? "unknown";
-}
-
-function boolParam(q: URLSearchParams, name: string): boolean | undefined {
-  const v = q.get(name);
-  if (v === null) return undefined;
-  return v === "true" || v === "1";
 }
 
 /** Builds the request listener serving the Kubernetes API. */
@@ -186,18 +181,19 @@ export function createApiHandler(d: ApiDeps): (req: IncomingMessage, res: Server
       return send(res, 200, list);
     }
     const rr = parseResourcePath(d.registry, group, version, rest);
-    const verb = verbOf(method, rr, url.searchParams);
+    const q = new QueryParams(url.searchParams);
+    const verb = verbOf(method, rr, q);
     const attrs = {
       verb,
       group: rr.t.group,
       resource: rr.t.resource,
       ...(rr.subresource !== undefined ? { subresource: rr.subresource } : {}),
       namespace: rr.t.namespaced ? (rr.namespace ?? "") : "",
-      name: rr.name ?? nameFromFieldSelector(verb, url.searchParams),
+      name: rr.name ?? nameFromFieldSelector(verb, q),
     };
     d.auth.authorize(who, attrs, rr.t);
     await d.faults.apply(verb, rr.t.resource, rr.name, rr.namespace);
-    await serve(d, req, res, rr, verb, url.searchParams, who);
+    await serve(d, req, res, rr, verb, q, who);
   };
   return (req, res) => {
     handle(req, res).catch((err: unknown) => {
@@ -242,15 +238,15 @@ function parseResourcePath(
  * A list/watch narrowed to one object by `fieldSelector=metadata.name=x` is authorized with that
  * name, so `resourceNames` rules apply to it (apiserver RequestInfoFactory).
  */
-function nameFromFieldSelector(verb: string, q: URLSearchParams): string {
+function nameFromFieldSelector(verb: string, q: QueryParams): string {
   if (verb !== "list" && verb !== "watch") return "";
-  const m = /^metadata\.name==?([^,]+)$/.exec(q.get("fieldSelector") ?? "");
+  const m = /^metadata\.name==?([^,]+)$/.exec(q.str("fieldSelector") ?? "");
   return m?.[1] ?? "";
 }
 
-function verbOf(method: string, rr: ResourceRequest, q: URLSearchParams): string {
+function verbOf(method: string, rr: ResourceRequest, q: QueryParams): string {
   if (rr.name === undefined) {
-    if (method === "GET") return boolParam(q, "watch") ? "watch" : "list";
+    if (method === "GET") return q.bool("watch") ? "watch" : "list";
     if (method === "POST") return "create";
     if (method === "DELETE") return "deletecollection";
   } else {
@@ -269,7 +265,7 @@ async function serve(
   res: ServerResponse,
   rr: ResourceRequest,
   verb: string,
-  q: URLSearchParams,
+  q: QueryParams,
   who: Identity,
 ): Promise<void> {
   const { t, version } = rr;
@@ -290,10 +286,10 @@ async function serve(
   )
     throw pathNotFound();
   const warnings: string[] = [];
-  const fv = q.get("fieldValidation");
+  const fv = q.str("fieldValidation");
   const wo = (): WriteOptions => ({
     manager: managerOf(req, q),
-    dryRun: q.getAll("dryRun").includes("All"),
+    dryRun: q.strs("dryRun").includes("All"),
     fieldValidation: fv === "Strict" || fv === "Warn" || fv === "Ignore" ? fv : undefined,
     version,
     warnings,
@@ -347,8 +343,8 @@ async function serve(
       } catch (err) {
         throw badRequest(`error decoding patch: ${(err as Error).message}`);
       }
-      const force = boolParam(q, "force");
-      if (type === "apply" && !q.get("fieldManager"))
+      const force = q.bool("force");
+      if (type === "apply" && !q.str("fieldManager"))
         throw new StatusError(
           422,
           "Invalid",
@@ -455,21 +451,21 @@ function patchTypeOf(ct: string, t: ResourceType): PatchType {
   }
 }
 
-function deleteOptions(body: unknown, q: URLSearchParams): DeleteOptions {
+function deleteOptions(body: unknown, q: QueryParams): DeleteOptions {
   const b = isObj(body) ? body : {};
-  const policy = (q.get("propagationPolicy") ?? b.propagationPolicy) as
+  const policy = (q.str("propagationPolicy") ?? b.propagationPolicy) as
     DeleteOptions["propagationPolicy"] | undefined;
   if (policy !== undefined && !["Orphan", "Background", "Foreground"].includes(policy))
     throw badRequest(`propagationPolicy: Unsupported value: "${String(policy)}"`);
   let orphan =
-    boolParam(q, "orphanDependents") ??
+    q.bool("orphanDependents") ??
     (typeof b.orphanDependents === "boolean" ? b.orphanDependents : undefined);
   if (policy) orphan = undefined;
   const pre = isObj(b.preconditions)
     ? (b.preconditions as DeleteOptions["preconditions"])
     : undefined;
   const dry =
-    q.getAll("dryRun").includes("All") || (Array.isArray(b.dryRun) && b.dryRun.includes("All"));
+    q.strs("dryRun").includes("All") || (Array.isArray(b.dryRun) && b.dryRun.includes("All"));
   return {
     propagationPolicy: policy ?? (orphan === true ? "Orphan" : undefined),
     ...(pre ? { preconditions: pre } : {}),
@@ -541,10 +537,10 @@ function fieldGetter(t: ResourceType, o: Obj): (f: string) => string | undefined
   };
 }
 
-function matcher(t: ResourceType, q: URLSearchParams): (o: Obj) => boolean {
-  const ls = parseLabelSelector(q.get("labelSelector"));
+function matcher(t: ResourceType, q: QueryParams): (o: Obj) => boolean {
+  const ls = parseLabelSelector(q.str("labelSelector"));
   const fs = parseFieldSelector(
-    q.get("fieldSelector"),
+    q.str("fieldSelector"),
     (f) => f === "metadata.name" || f === "metadata.namespace" || f in t.fieldSelectors,
   );
   return (o) => ls(meta(o).labels) && fs(fieldGetter(t, o));
@@ -554,7 +550,7 @@ function selectObjects(
   d: ApiDeps,
   t: ResourceType,
   ns: string | undefined,
-  q: URLSearchParams,
+  q: QueryParams,
 ): Selected {
   const match = matcher(t, q);
   return {
@@ -573,17 +569,17 @@ function list(
   t: ResourceType,
   version: string,
   ns: string | undefined,
-  q: URLSearchParams,
+  q: QueryParams,
 ): Obj {
-  if (boolParam(q, "sendInitialEvents") !== undefined)
+  if (q.bool("sendInitialEvents") !== undefined)
     throw new StatusError(
       422,
       "Invalid",
       'ListOptions.meta.k8s.io "" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is forbidden for list',
     );
   const { items: all, rv } = selectObjects(d, t, ns, q);
-  const limit = Number(q.get("limit") ?? "0");
-  const cont = q.get("continue");
+  const limit = q.int("limit") ?? 0;
+  const cont = q.str("continue");
   let start = "";
   if (cont) {
     let tok: ContinueToken;
@@ -630,12 +626,12 @@ function watch(
   t: ResourceType,
   version: string,
   ns: string | undefined,
-  q: URLSearchParams,
+  q: QueryParams,
   req: IncomingMessage,
   res: ServerResponse,
 ): void {
-  const sendInitial = boolParam(q, "sendInitialEvents");
-  const rvMatch = q.get("resourceVersionMatch");
+  const sendInitial = q.bool("sendInitialEvents");
+  const rvMatch = q.str("resourceVersionMatch");
   if (rvMatch && sendInitial === undefined)
     throw new StatusError(
       422,
@@ -649,8 +645,8 @@ function watch(
       'ListOptions.meta.k8s.io "" is invalid: sendInitialEvents: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan',
     );
   const match = matcher(t, q);
-  const bookmarks = boolParam(q, "allowWatchBookmarks") === true;
-  const rvParam = q.get("resourceVersion");
+  const bookmarks = q.bool("allowWatchBookmarks") === true;
+  const rvParam = q.str("resourceVersion");
   const present = (o: Obj): Obj => ({
     ...o,
     apiVersion: apiVersionOf(t.group, version),
@@ -684,7 +680,7 @@ function watch(
     else if (before) write("DELETED", present(e.object));
   };
   const unsubscribe = d.store.subscribe(deliver);
-  if (sendInitial || rvParam === null || rvParam === "" || rvParam === "0") {
+  if (sendInitial || rvParam === undefined || rvParam === "" || rvParam === "0") {
     for (const o of d.store.list(t, t.namespaced ? ns : undefined))
       if (match(o)) write("ADDED", present(o));
     if (sendInitial)
@@ -725,7 +721,7 @@ function watch(
     else res.write("\n");
   };
   const timer = setInterval(bookmark, d.bookmarkIntervalMs);
-  const timeoutSeconds = Number(q.get("timeoutSeconds") ?? "0");
+  const timeoutSeconds = q.int("timeoutSeconds") ?? 0;
   const closer = timeoutSeconds > 0 ? setTimeout(() => finish(), timeoutSeconds * 1000) : undefined;
   const finish = (): void => {
     clearInterval(timer);

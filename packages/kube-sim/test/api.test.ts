@@ -238,6 +238,57 @@ describe("kube-sim API semantics", () => {
     );
   });
 
+  it("parses query parameters as the API server does (apimachinery's string conversions)", async () => {
+    await call(f, "POST", "/api/v1/namespaces/default/configmaps", {
+      body: { metadata: { name: "qp-a" } },
+    });
+    // Booleans: only absent, "false" and "0" (any case) are false; "True", "yes" and an empty
+    // value all watch (the Python client sends watch=True).
+    for (const v of ["True", "yes", "", "1", "TRUE"]) {
+      const events = await watchEvents(
+        f,
+        `/api/v1/namespaces/default/configmaps?watch=${v}&fieldSelector=metadata.name%3Dqp-a`,
+        1,
+      );
+      assert.equal(events[0]?.type, "ADDED", `watch=${v} should watch`);
+    }
+    for (const v of ["False", "0", "false"]) {
+      const res = await call(f, "GET", `/api/v1/namespaces/default/configmaps?watch=${v}`);
+      assert.equal(res.status, 200);
+      assert.equal((res.json() as { kind: string }).kind, "ConfigMapList", `watch=${v} lists`);
+    }
+    // Integers: strconv.ParseInt, a bad one is a 400 with Go's text.
+    const bad = await call(f, "GET", "/api/v1/namespaces/default/configmaps?limit=ten");
+    assert.equal(bad.status, 400);
+    assert.deepEqual(
+      { reason: bad.json().reason, message: bad.json().message },
+      { reason: "BadRequest", message: 'strconv.ParseInt: parsing "ten": invalid syntax' },
+    );
+    const huge = await call(
+      f,
+      "GET",
+      "/api/v1/namespaces/default/configmaps?timeoutSeconds=99999999999999999999",
+    );
+    assert.equal(huge.status, 400);
+    assert.match(String(huge.json().message), /value out of range/);
+    const limited = await call(f, "GET", "/api/v1/namespaces/default/configmaps?limit=%2B1");
+    assert.equal((limited.json() as { items: unknown[] }).items.length, 1);
+  });
+
+  it("reads the query string only through the typed parameter table", async () => {
+    const { readdir, readFile } = await import("node:fs/promises");
+    const src = new URL("../src/", import.meta.url).pathname;
+    const files = (await readdir(src, { recursive: true })).filter((n) => n.endsWith(".ts"));
+    const offenders: string[] = [];
+    for (const name of files) {
+      if (name === "params.ts") continue;
+      const text = await readFile(join(src, name), "utf8");
+      if (/searchParams\.(get|getAll|has)\(|URLSearchParams\)\.get/.test(text))
+        offenders.push(name);
+    }
+    assert.deepEqual(offenders, []);
+  });
+
   it("server-side apply that creates an object is one write: a single ADDED, owned by the applier", async () => {
     const seen = watchEvents(
       f,
