@@ -17,6 +17,7 @@ import type { DeleteOptions, Objects, PatchType, WriteOptions } from "./objects.
 import { PatchError, applyJsonPatch, applyMergePatch, type Json } from "./patch/index.js";
 import { apiVersionOf, type Registry, type ResourceType } from "./registry.js";
 import { decodeTokenRequestProtobuf, type Auth, type Identity } from "./rbac.js";
+import { servePodLog } from "./logs.js";
 import { QueryParams } from "./params.js";
 import { parseFieldSelector, parseLabelSelector, selectorString } from "./selectors.js";
 import { StatusError, badRequest, gone, methodNotAllowed, pathNotFound } from "./status.js";
@@ -279,6 +280,11 @@ async function serve(
         ? decodeTokenRequestProtobuf(raw)
         : parseJsonBody(raw, req);
     return send(res, 201, d.auth.requestToken(ns, rr.name ?? "", body));
+  }
+  if (t.group === "" && t.resource === "pods" && sub === "log") {
+    if (verb !== "get") throw methodNotAllowed(req.method ?? "GET");
+    const pod = d.objects.get(t, ns, rr.name ?? "", version);
+    return servePodLog(d.store, d.watches, pod, q, req, res);
   }
   if (
     sub !== undefined &&

@@ -83,6 +83,14 @@ export function apiResourceList(
         kind: t.kind,
         verbs: ["get", "patch", "update"],
       });
+    for (const sub of t.readSubresources ?? [])
+      resources.push({
+        name: `${t.resource}/${sub.name}`,
+        singularName: "",
+        namespaced: t.namespaced,
+        kind: sub.kind,
+        verbs: ["get"],
+      });
   }
   return {
     kind: "APIResourceList",
@@ -105,6 +113,12 @@ function discoveryResource(t: ResourceType): Record<string, unknown> {
       subresource: "status",
       responseKind: { group: "", version: "", kind: t.kind },
       verbs: ["get", "patch", "update"],
+    });
+  for (const sub of t.readSubresources ?? [])
+    subresources.push({
+      subresource: sub.name,
+      responseKind: { group: "", version: "", kind: sub.kind },
+      verbs: ["get"],
     });
   return {
     resource: t.resource,

@@ -52,6 +52,8 @@ export interface ResourceType {
   crd?: string;
   /** Structural schema per version (custom resources). */
   schemas?: Record<string, unknown>;
+  /** Read-only subresources beyond status and scale (pods/log), with their response kind. */
+  readSubresources?: { name: string; kind: string }[];
   /** Extra printer columns for tables (custom resources). */
   printerColumns?: { name: string; type: string; jsonPath: string }[];
 }
@@ -139,6 +141,7 @@ export function builtinTypes(): ResourceType[] {
     }),
     builtin("", "v1", "pods", "Pod", {
       shortNames: ["po"],
+      readSubresources: [{ name: "log", kind: "Pod" }],
       categories: ["all"],
       statusSubresource: true,
       returnDeletedObject: true,
