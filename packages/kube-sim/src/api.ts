@@ -281,6 +281,10 @@ async function serve(
         : parseJsonBody(raw, req);
     return send(res, 201, d.auth.requestToken(ns, rr.name ?? "", body));
   }
+  if (t.virtual) {
+    if (verb !== "create" || sub !== undefined) throw methodNotAllowed(req.method ?? "GET");
+    return send(res, 201, d.auth.review(who, t.kind, parseJsonBody(await readBody(req), req)));
+  }
   if (t.group === "" && t.resource === "pods" && sub === "log") {
     if (verb !== "get") throw methodNotAllowed(req.method ?? "GET");
     const pod = d.objects.get(t, ns, rr.name ?? "", version);

@@ -48,6 +48,42 @@ interface PolicyRule {
   resourceNames: string[];
 }
 
+/**
+ * What every authenticated user may do whatever the bindings say: the rules of the default
+ * system:basic-user ClusterRole, bound to system:authenticated on every cluster.
+ */
+const BASIC_USER_RULES: readonly PolicyRule[] = [
+  {
+    verbs: ["create"],
+    apiGroups: ["authorization.k8s.io"],
+    resources: ["selfsubjectaccessreviews", "selfsubjectrulesreviews"],
+    resourceNames: [],
+  },
+  {
+    verbs: ["create"],
+    apiGroups: ["authentication.k8s.io"],
+    resources: ["selfsubjectreviews"],
+    resourceNames: [],
+  },
+];
+
+/** Non-resource URLs every authenticated user may GET (system:discovery, public-info-viewer). */
+const DISCOVERY_URLS = [
+  "/api",
+  "/api/*",
+  "/apis",
+  "/apis/*",
+  "/healthz",
+  "/livez",
+  "/openapi",
+  "/openapi/*",
+  "/readyz",
+  "/version",
+  "/version/",
+];
+
+const ALL_RULES = { verbs: ["*"], apiGroups: ["*"], resources: ["*"] };
+
 const ADMIN: Identity = Object.freeze({
   user: "kube-sim-admin",
   groups: Object.freeze(["system:masters", "system:authenticated"]),
@@ -126,6 +162,7 @@ export class Auth {
 
   /** Whether the stored RBAC objects grant `a` to `who` (ignores the mode). */
   allows(who: Identity, a: ResourceAttributes): boolean {
+    if (BASIC_USER_RULES.some((r) => ruleAllows(r, a))) return true;
     const crb = this.registry.get(RBAC_GROUP, "clusterrolebindings");
     const rb = this.registry.get(RBAC_GROUP, "rolebindings");
     for (const b of crb ? this.store.scan(crb, undefined, () => true) : [])
@@ -134,6 +171,83 @@ export class Auth {
       for (const b of this.store.scan(rb, a.namespace, () => true))
         if (this.bindingAllows(who, b, a.namespace, a)) return true;
     return false;
+  }
+
+  /**
+   * A SelfSubjectAccessReview or SelfSubjectRulesReview (`kubectl auth can-i [--list]`),
+   * answered for the caller under the current mode, as the apiserver returns it (201, the
+   * request echoed with a status).
+   */
+  review(who: Identity, kind: string, body: unknown): Obj {
+    const spec = isObj(body) && isObj(body.spec) ? body.spec : {};
+    const out = (status: Obj): Obj => ({
+      kind,
+      apiVersion: "authorization.k8s.io/v1",
+      metadata: { creationTimestamp: null },
+      spec,
+      status,
+    });
+    const everything = who.admin || this.mode === "AlwaysAllow";
+    if (kind === "SelfSubjectRulesReview") {
+      const ns = typeof spec.namespace === "string" ? spec.namespace : "";
+      const rules = everything
+        ? [ALL_RULES]
+        : [...BASIC_USER_RULES, ...this.rulesFor(who, ns)].map((r) => ({
+            verbs: r.verbs,
+            apiGroups: r.apiGroups,
+            resources: r.resources,
+            ...(r.resourceNames.length ? { resourceNames: r.resourceNames } : {}),
+          }));
+      return out({
+        resourceRules: rules,
+        nonResourceRules: everything
+          ? [{ verbs: ["*"], nonResourceURLs: ["*"] }]
+          : [{ verbs: ["get"], nonResourceURLs: DISCOVERY_URLS }],
+        incomplete: false,
+      });
+    }
+    const ra = isObj(spec.resourceAttributes) ? spec.resourceAttributes : undefined;
+    const nra = isObj(spec.nonResourceAttributes) ? spec.nonResourceAttributes : undefined;
+    if (!ra && !nra)
+      throw new StatusError(
+        422,
+        "Invalid",
+        `${kind}.authorization.k8s.io "" is invalid: spec.resourceAttributes: Invalid value: "null": exactly one of nonResourceAttributes or resourceAttributes must be specified`,
+        { group: "authorization.k8s.io", kind },
+      );
+    if (everything) return out({ allowed: true });
+    if (nra) {
+      const path = typeof nra.path === "string" ? nra.path : "";
+      const allowed =
+        nra.verb === "get" &&
+        DISCOVERY_URLS.some((u) =>
+          u.endsWith("*") ? path.startsWith(u.slice(0, -1)) : u === path,
+        );
+      return out({ allowed });
+    }
+    const str = (v: unknown): string => (typeof v === "string" ? v : "");
+    const a: ResourceAttributes = {
+      verb: str(ra?.verb),
+      group: str(ra?.group),
+      resource: str(ra?.resource),
+      ...(str(ra?.subresource) ? { subresource: str(ra?.subresource) } : {}),
+      namespace: str(ra?.namespace),
+      name: str(ra?.name),
+    };
+    return out({ allowed: this.allows(who, a) });
+  }
+
+  /** The rules of every Role and ClusterRole bound to `who` (cluster-wide, or in `ns`). */
+  private rulesFor(who: Identity, ns: string): PolicyRule[] {
+    const out: PolicyRule[] = [];
+    const crb = this.registry.get(RBAC_GROUP, "clusterrolebindings");
+    const rb = this.registry.get(RBAC_GROUP, "rolebindings");
+    for (const b of crb ? this.store.scan(crb, undefined, () => true) : [])
+      out.push(...this.bindingRules(who, b, ""));
+    if (ns && rb)
+      for (const b of this.store.scan(rb, ns, () => true))
+        out.push(...this.bindingRules(who, b, ns));
+    return out;
   }
 
   /**
@@ -236,10 +350,15 @@ export class Auth {
     ns: string,
     a: ResourceAttributes,
   ): boolean {
+    return this.bindingRules(who, binding, ns).some((r) => ruleAllows(r, a));
+  }
+
+  /** The rules a binding grants `who` (none when `who` is not among its subjects). */
+  private bindingRules(who: Identity, binding: Readonly<Obj>, ns: string): PolicyRule[] {
     const subjects = Array.isArray(binding.subjects) ? binding.subjects.filter(isObj) : [];
-    if (!subjects.some((s) => subjectMatches(who, s, ns))) return false;
+    if (!subjects.some((s) => subjectMatches(who, s, ns))) return [];
     const ref = isObj(binding.roleRef) ? binding.roleRef : {};
-    if (ref.apiGroup !== RBAC_GROUP || typeof ref.name !== "string") return false;
+    if (ref.apiGroup !== RBAC_GROUP || typeof ref.name !== "string") return [];
     let role: Obj | undefined;
     if (ref.kind === "ClusterRole") {
       const t = this.registry.get(RBAC_GROUP, "clusterroles");
@@ -248,8 +367,7 @@ export class Auth {
       const t = this.registry.get(RBAC_GROUP, "roles");
       role = t ? this.store.get(t, ns, ref.name) : undefined;
     }
-    const rules = Array.isArray(role?.rules) ? role.rules.filter(isObj).map(toRule) : [];
-    return rules.some((r) => ruleAllows(r, a));
+    return Array.isArray(role?.rules) ? role.rules.filter(isObj).map(toRule) : [];
   }
 }
 

@@ -52,6 +52,8 @@ export interface ResourceType {
   crd?: string;
   /** Structural schema per version (custom resources). */
   schemas?: Record<string, unknown>;
+  /** Answered on create and never stored (access reviews). */
+  virtual?: boolean;
   /** Read-only subresources beyond status and scale (pods/log), with their response kind. */
   readSubresources?: { name: string; kind: string }[];
   /** Extra printer columns for tables (custom resources). */
@@ -193,6 +195,14 @@ export function builtinTypes(): ResourceType[] {
     ...["Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"].map((kind) =>
       builtin("rbac.authorization.k8s.io", "v1", `${kind.toLowerCase()}s`, kind, {
         namespaced: !kind.startsWith("Cluster"),
+      }),
+    ),
+    // Access reviews: created, answered, never stored (kubectl auth can-i).
+    ...["SelfSubjectAccessReview", "SelfSubjectRulesReview"].map((kind) =>
+      builtin("authorization.k8s.io", "v1", `${kind.toLowerCase()}s`, kind, {
+        namespaced: false,
+        verbs: ["create"],
+        virtual: true,
       }),
     ),
     builtin("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", {

@@ -141,6 +141,92 @@ describe("kube-sim RBAC mode", () => {
     }
   });
 
+  it("answers access reviews for the caller: SelfSubjectAccessReview and SelfSubjectRulesReview", async () => {
+    const ssar = (ra: Record<string, string>) =>
+      raw("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", {
+        apiVersion: "authorization.k8s.io/v1",
+        kind: "SelfSubjectAccessReview",
+        spec: { resourceAttributes: ra },
+      });
+    // AlwaysAllow: everything is allowed.
+    const open = await ssar({
+      verb: "delete",
+      group: "apps",
+      resource: "deployments",
+      namespace: "default",
+    });
+    assert.equal(open.status, 201);
+    assert.deepEqual(open.body.status, { allowed: true });
+    f.sim.auth.mode = "RBAC";
+    try {
+      const yes = await ssar({
+        verb: "list",
+        group: "apps",
+        resource: "deployments",
+        namespace: "default",
+      });
+      assert.equal(yes.status, 201);
+      assert.equal(yes.body.kind, "SelfSubjectAccessReview");
+      assert.deepEqual(yes.body.status, { allowed: true });
+      const no = await ssar({
+        verb: "delete",
+        group: "apps",
+        resource: "deployments",
+        namespace: "default",
+      });
+      assert.deepEqual(no.body.status, { allowed: false });
+      const named = await ssar({
+        verb: "get",
+        group: "",
+        resource: "configmaps",
+        namespace: "default",
+        name: "allowed",
+      });
+      assert.deepEqual(named.body.status, { allowed: true });
+      const sub = await ssar({
+        verb: "get",
+        group: "apps",
+        resource: "deployments",
+        subresource: "scale",
+        namespace: "default",
+      });
+      assert.deepEqual(sub.body.status, { allowed: true });
+      const empty = await raw("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", {
+        spec: {},
+      });
+      assert.equal(empty.status, 422);
+      const rules = await raw("POST", "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", {
+        spec: { namespace: "team" },
+      });
+      assert.equal(rules.status, 201);
+      const resourceRules = (
+        rules.body.status as { resourceRules: { resources: string[]; verbs: string[] }[] }
+      ).resourceRules;
+      const granted = (res: string, verb: string) =>
+        resourceRules.some((r) => r.resources.includes(res) && r.verbs.includes(verb));
+      assert.ok(granted("deployments", "list"), JSON.stringify(resourceRules));
+      assert.ok(granted("secrets", "list"), "the team RoleBinding applies in team");
+      assert.ok(granted("selfsubjectaccessreviews", "create"), "basic-user rules are listed");
+      assert.ok(!granted("deployments", "delete"));
+      const elsewhere = await raw("POST", "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", {
+        spec: { namespace: "default" },
+      });
+      const other = (elsewhere.body.status as { resourceRules: { resources: string[] }[] })
+        .resourceRules;
+      assert.ok(!other.some((r) => r.resources.includes("secrets")), "no RoleBinding in default");
+      // Reviews are answers, never stored objects.
+      const list = await raw(
+        "GET",
+        "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+        undefined,
+        f.sim.token,
+      );
+      assert.equal(list.status, 405);
+    } finally {
+      f.sim.auth.mode = "AlwaysAllow";
+    }
+  });
+
   it("honours resourceNames, subresources and namespace-scoped RoleBindings", async () => {
     f.sim.auth.mode = "RBAC";
     try {
