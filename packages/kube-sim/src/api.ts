@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { parse as parseYaml } from "yaml";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import {
   OPENAPI_V2_PROTOBUF,
   aggregatedDiscovery,
@@ -16,7 +16,8 @@ import { clone, getPath, isObj, meta, setPath, type Obj } from "./object.js";
 import type { DeleteOptions, Objects, PatchType, WriteOptions } from "./objects.js";
 import { PatchError, applyJsonPatch, applyMergePatch, type Json } from "./patch/index.js";
 import { apiVersionOf, type Registry, type ResourceType } from "./registry.js";
-import { decodeTokenRequestProtobuf, type Auth, type Identity } from "./rbac.js";
+import { PROTOBUF, ProtoError, decodeObject, encodeObject } from "./proto/codec.js";
+import type { Auth, Identity } from "./rbac.js";
 import { servePodLog } from "./logs.js";
 import { QueryParams } from "./params.js";
 import { parseFieldSelector, parseLabelSelector, selectorString } from "./selectors.js";
@@ -48,6 +49,26 @@ interface ResourceRequest {
 
 const MAX_BODY = 3 * 1024 * 1024;
 
+/** The body format a client asked for (Accept), as the API server negotiates it. */
+type OutputFormat = "json" | "yaml" | "protobuf";
+const outputFormats = new WeakMap<ServerResponse, OutputFormat>();
+
+/**
+ * The first media type of `accept` that the server can produce, in the client's order (the
+ * API server's NegotiateOutputMediaType): JSON, YAML or protobuf. Entries with parameters such
+ * as `as=Table` are negotiated by their own handlers.
+ */
+function negotiateOutput(accept: string | undefined): OutputFormat {
+  for (const entry of (accept ?? "").split(",")) {
+    const [type, ...params] = entry.split(";").map((x) => x.trim().toLowerCase());
+    if (params.some((p) => p.startsWith("as=") || p.startsWith("g="))) continue;
+    if (type === PROTOBUF) return "protobuf";
+    if (type === "application/yaml") return "yaml";
+    if (type === "application/json" || type === "*/*" || type === "application/*") return "json";
+  }
+  return "json";
+}
+
 function send(
   res: ServerResponse,
   code: number,
@@ -55,9 +76,18 @@ function send(
   headers: Record<string, string> = {},
 ): void {
   if (res.headersSent) return;
-  const text = JSON.stringify(body);
+  const format = outputFormats.get(res) ?? "json";
+  // Built-in kinds go out as protobuf when the client prefers it; anything else (custom
+  // resources, discovery) as JSON, which such clients accept too.
+  const proto = format === "protobuf" && isObj(body) ? encodeObject(body) : undefined;
+  if (proto) {
+    res.writeHead(code, { "content-type": PROTOBUF, "content-length": proto.length, ...headers });
+    res.end(proto);
+    return;
+  }
+  const text = format === "yaml" ? stringifyYaml(body) : JSON.stringify(body);
   res.writeHead(code, {
-    "content-type": "application/json",
+    "content-type": format === "yaml" ? "application/yaml" : "application/json",
     "content-length": Buffer.byteLength(text),
     ...headers,
   });
@@ -88,14 +118,26 @@ function mediaType(req: IncomingMessage): string {
   return (req.headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
 }
 
-function parseJsonBody(buf: Buffer, req: IncomingMessage): unknown {
+/**
+ * A request body as a JSON value: JSON, YAML, or (for built-in kinds, `protobuf` true)
+ * Kubernetes protobuf. Custom resources are JSON-only, as on a cluster: protobuf gets 415.
+ */
+function parseBody(buf: Buffer, req: IncomingMessage, protobuf = false): unknown {
   const ct = mediaType(req);
-  if (ct === "application/vnd.kubernetes.protobuf")
-    throw new StatusError(
-      415,
-      "UnsupportedMediaType",
-      `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`,
-    );
+  if (ct === PROTOBUF) {
+    if (!protobuf)
+      throw new StatusError(
+        415,
+        "UnsupportedMediaType",
+        `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`,
+      );
+    try {
+      return decodeObject(buf);
+    } catch (err) {
+      if (err instanceof ProtoError) throw badRequest(err.message);
+      throw badRequest(`error decoding request body: ${(err as Error).message}`);
+    }
+  }
   const text = buf.toString("utf8");
   if (text.trim() === "") return undefined;
   try {
@@ -122,6 +164,7 @@ export function createApiHandler(d: ApiDeps): (req: IncomingMessage, res: Server
       res.writeHead(200, { "content-type": "text/plain" }).end("ok");
       return;
     }
+    outputFormats.set(res, negotiateOutput(req.headers.accept));
     const who = d.auth.authenticate(req.headers.authorization);
     if (path.startsWith("/kube-sim/")) {
       d.auth.requireAdmin(who, path);
@@ -274,16 +317,16 @@ async function serve(
   const sub = rr.subresource;
   if (t.group === "" && t.resource === "serviceaccounts" && sub === "token") {
     if (verb !== "create") throw methodNotAllowed(req.method ?? "GET");
-    const raw = await readBody(req);
-    const body =
-      mediaType(req) === "application/vnd.kubernetes.protobuf"
-        ? decodeTokenRequestProtobuf(raw)
-        : parseJsonBody(raw, req);
+    const body = parseBody(await readBody(req), req, true);
     return send(res, 201, d.auth.requestToken(ns, rr.name ?? "", body));
   }
   if (t.virtual) {
     if (verb !== "create" || sub !== undefined) throw methodNotAllowed(req.method ?? "GET");
-    return send(res, 201, d.auth.review(who, t.kind, parseJsonBody(await readBody(req), req)));
+    return send(
+      res,
+      201,
+      d.auth.review(who, t.kind, parseBody(await readBody(req), req, t.builtin)),
+    );
   }
   if (t.group === "" && t.resource === "pods" && sub === "log") {
     if (verb !== "get") throw methodNotAllowed(req.method ?? "GET");
@@ -318,13 +361,13 @@ async function serve(
     case "watch":
       return watch(d, t, version, rr.namespace, q, req, res);
     case "create": {
-      const body = parseJsonBody(await readBody(req), req);
+      const body = parseBody(await readBody(req), req, t.builtin);
       if (!isObj(body)) throw badRequest("error decoding request body: expected an object");
       const o = d.objects.create(t, ns, body, wo());
       return send(res, 201, o, headers());
     }
     case "update": {
-      const body = parseJsonBody(await readBody(req), req);
+      const body = parseBody(await readBody(req), req, t.builtin);
       if (!isObj(body)) throw badRequest("error decoding request body: expected an object");
       if (sub === "scale") {
         const cur = d.objects.get(t, ns, rr.name ?? "", version);
@@ -404,7 +447,7 @@ async function serve(
       return send(res, created ? 201 : 200, object, headers());
     }
     case "delete": {
-      const opts = deleteOptions(parseJsonBody(await readBody(req), req), q);
+      const opts = deleteOptions(parseBody(await readBody(req), req, true), q);
       const { object, gone: isGone } = d.objects.delete(t, ns, rr.name ?? "", opts, version);
       if (t.returnDeletedObject || !isGone) return send(res, 200, object);
       return send(res, 200, {
@@ -421,7 +464,7 @@ async function serve(
       });
     }
     case "deletecollection": {
-      const opts = deleteOptions(parseJsonBody(await readBody(req), req), q);
+      const opts = deleteOptions(parseBody(await readBody(req), req, true), q);
       const items = selectObjects(d, t, rr.namespace, q).items;
       for (const o of items) {
         try {

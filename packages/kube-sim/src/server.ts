@@ -90,6 +90,32 @@ export async function startKubeSim(opts: KubeSimOptions): Promise<KubeSim> {
           { manager: "kube-apiserver", version: "v1" },
         );
 
+  // The ServiceAccount controller: every namespace has a "default" ServiceAccount (made again
+  // if deleted), so `kubectl create token default` works as on a cluster.
+  const saType = registry.get("", "serviceaccounts");
+  const ensureDefaultSa = (ns: string): void => {
+    const live = nsType ? store.get(nsType, "", ns) : undefined;
+    if (!saType || !live || meta(live).deletionTimestamp || store.get(saType, ns, "default"))
+      return;
+    objects.create(
+      saType,
+      ns,
+      { metadata: { name: "default" } },
+      {
+        manager: "kube-controller-manager",
+        version: "v1",
+      },
+    );
+  };
+  for (const name of DEFAULT_NAMESPACES) ensureDefaultSa(name);
+  const unsubscribeSa = store.subscribe((e) => {
+    if (e.group !== "") return;
+    if (e.resource === "namespaces" && e.type === "ADDED")
+      setImmediate(() => ensureDefaultSa(e.name));
+    if (e.resource === "serviceaccounts" && e.type === "DELETED" && e.name === "default")
+      setImmediate(() => ensureDefaultSa(e.namespace));
+  });
+
   // CRD establishment: the type is served as soon as the CRD is stored; the status follows.
   const crdType = registry.get("apiextensions.k8s.io", "customresourcedefinitions");
   const unsubscribeCrd = store.subscribe((e) => {
@@ -165,6 +191,7 @@ export async function startKubeSim(opts: KubeSimOptions): Promise<KubeSim> {
     close() {
       closed ??= (async () => {
         unsubscribeCrd();
+        unsubscribeSa();
         workloads.stop();
         faults.dispose();
         for (const w of [...watches]) w();

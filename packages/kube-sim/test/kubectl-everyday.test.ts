@@ -45,7 +45,10 @@ describe("everyday kubectl against kube-sim", () => {
     assert.deepEqual((await ok(["logs", pod, "--tail=1"])).trimEnd().split("\n"), [lines.at(-1)]);
     assert.equal(await ok(["logs", pod, "--tail=0"]), "");
     const stamped = (await ok(["logs", pod, "--timestamps", "--tail=1"])).trimEnd();
-    assert.match(stamped, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z kube-sim: container web is ready$/);
+    assert.match(
+      stamped,
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z kube-sim: container web is ready$/,
+    );
     assert.equal(await ok(["logs", `deployment/web`, "-c", "web"]), all);
     const bytes = await ok(["logs", pod, "--limit-bytes=10"]);
     assert.equal(bytes, all.slice(0, 10));

@@ -227,6 +227,22 @@ describe("kube-sim RBAC mode", () => {
     }
   });
 
+  it("kubectl auth can-i answers yes and no for a ServiceAccount in RBAC mode", async () => {
+    f.sim.auth.mode = "RBAC";
+    try {
+      const yes = await asAgent(["auth", "can-i", "list", "deployments.apps"]);
+      assert.deepEqual({ code: yes.code, out: yes.stdout }, { code: 0, out: "yes\n" });
+      const no = await asAgent(["auth", "can-i", "delete", "deployments.apps"]);
+      assert.deepEqual({ code: no.code, out: no.stdout }, { code: 1, out: "no\n" });
+      const list = await asAgent(["auth", "can-i", "--list", "-n", "team"]);
+      assert.equal(list.code, 0, list.stderr);
+      assert.match(list.stdout, /^deployments\.apps\s+\[\]\s+\[\]\s+\[get list\]$/m);
+      assert.match(list.stdout, /^secrets\s+\[\]\s+\[\]\s+\[list\]$/m);
+    } finally {
+      f.sim.auth.mode = "AlwaysAllow";
+    }
+  });
+
   it("honours resourceNames, subresources and namespace-scoped RoleBindings", async () => {
     f.sim.auth.mode = "RBAC";
     try {
