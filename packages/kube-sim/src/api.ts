@@ -19,6 +19,7 @@ import { apiVersionOf, type Registry, type ResourceType } from "./registry.js";
 import { PROTOBUF, ProtoError, decodeObject, encodeObject } from "./proto/codec.js";
 import type { Auth, Identity } from "./rbac.js";
 import { servePodLog } from "./logs.js";
+import { negotiateTable, toTable, type TableRequest } from "./printers.js";
 import { QueryParams } from "./params.js";
 import { parseFieldSelector, parseLabelSelector, selectorString } from "./selectors.js";
 import { StatusError, badRequest, gone, methodNotAllowed, pathNotFound } from "./status.js";
@@ -354,12 +355,22 @@ async function serve(
   switch (verb) {
     case "get": {
       const o = d.objects.get(t, ns, rr.name ?? "", version);
-      return send(res, 200, sub === "scale" ? toScale(t, o) : o);
+      if (sub === "scale") return send(res, 200, toScale(t, o));
+      const table = tableRequest(req, q);
+      if (!table) return send(res, 200, o);
+      return sendTable(
+        res,
+        toTable(t, version, [o], { resourceVersion: meta(o).resourceVersion ?? "" }, table),
+      );
     }
-    case "list":
-      return send(res, 200, list(d, t, version, rr.namespace, q));
+    case "list": {
+      const l = list(d, t, version, rr.namespace, q);
+      const table = tableRequest(req, q);
+      if (!table) return send(res, 200, l);
+      return sendTable(res, toTable(t, version, l.items as Obj[], l.metadata as Obj, table));
+    }
     case "watch":
-      return watch(d, t, version, rr.namespace, q, req, res);
+      return watch(d, t, version, rr.namespace, q, req, res, tableRequest(req, q));
     case "create": {
       const body = parseBody(await readBody(req), req, t.builtin);
       if (!isObj(body)) throw badRequest("error decoding request body: expected an object");
@@ -682,6 +693,7 @@ function watch(
   q: QueryParams,
   req: IncomingMessage,
   res: ServerResponse,
+  table?: TableRequest,
 ): void {
   const sendInitial = q.bool("sendInitialEvents");
   const rvMatch = q.str("resourceVersionMatch");
@@ -700,11 +712,25 @@ function watch(
   const match = matcher(t, q);
   const bookmarks = q.bool("allowWatchBookmarks") === true;
   const rvParam = q.str("resourceVersion");
-  const present = (o: Obj): Obj => ({
-    ...o,
-    apiVersion: apiVersionOf(t.group, version),
-    kind: t.kind,
-  });
+  let headersSent = false;
+  const present = (o: Obj): Obj => {
+    if (table) {
+      // A Table per event; only the first carries the column definitions.
+      const one = toTable(
+        t,
+        version,
+        [o],
+        { resourceVersion: meta(o).resourceVersion ?? "" },
+        {
+          ...table,
+          noHeaders: headersSent,
+        },
+      );
+      headersSent = true;
+      return one;
+    }
+    return { ...o, apiVersion: apiVersionOf(t.group, version), kind: t.kind };
+  };
   res.writeHead(200, {
     "content-type": "application/json",
     "transfer-encoding": "chunked",
@@ -794,6 +820,21 @@ function watch(
     d.watches.delete(finish);
   });
   void req;
+}
+
+/** The Table a read asks for with `Accept: …;as=Table;…`, if any. */
+function tableRequest(req: IncomingMessage, q: QueryParams): TableRequest | undefined {
+  const tableVersion = negotiateTable(req.headers.accept);
+  return tableVersion ? { tableVersion, includeObject: q.str("includeObject") } : undefined;
+}
+
+function sendTable(res: ServerResponse, table: Obj): void {
+  const text = JSON.stringify(table);
+  res.writeHead(200, {
+    "content-type": `application/json;as=Table;v=${String(table.apiVersion).split("/")[1]};g=meta.k8s.io`,
+    "content-length": Buffer.byteLength(text),
+  });
+  res.end(text);
 }
 
 /** Applies a patch to an autoscaling/v1 Scale (kubectl scale sends a merge patch). */

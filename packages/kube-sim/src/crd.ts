@@ -10,7 +10,7 @@ interface CrdVersion {
     status?: unknown;
     scale?: { specReplicasPath?: string; statusReplicasPath?: string; labelSelectorPath?: string };
   };
-  additionalPrinterColumns?: { name: string; type: string; jsonPath: string }[];
+  additionalPrinterColumns?: Record<string, unknown>[];
 }
 
 const path = (p: string | undefined): string[] =>
@@ -66,7 +66,9 @@ export function typeFromCrd(crd: Obj): ResourceType | undefined {
     fieldSelectors: {},
     crd: String(meta(crd).name ?? ""),
     schemas: Object.fromEntries(served.map((v) => [v.name, v.schema?.openAPIV3Schema])),
-    printerColumns: first?.additionalPrinterColumns ?? [],
+    printerColumns: Object.fromEntries(
+      served.map((v) => [v.name, v.additionalPrinterColumns ?? []]),
+    ),
   };
 }
 

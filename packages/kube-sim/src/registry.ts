@@ -56,8 +56,8 @@ export interface ResourceType {
   virtual?: boolean;
   /** Read-only subresources beyond status and scale (pods/log), with their response kind. */
   readSubresources?: { name: string; kind: string }[];
-  /** Extra printer columns for tables (custom resources). */
-  printerColumns?: { name: string; type: string; jsonPath: string }[];
+  /** additionalPrinterColumns per served version (custom resources' tables). */
+  printerColumns?: Record<string, Record<string, unknown>[]>;
 }
 
 /** `base64(sha256("<group>/<version>/<Kind>")[0:8])`, as the apiserver computes it. */
