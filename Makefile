@@ -27,6 +27,8 @@ test: bootstrap
 	@bash scripts/check.sh --eslint-background test-artifacts/eslint.txt
 	@bash scripts/ensure-debian-package.sh chromium "the browser tests drive it" /usr/bin/chromium /usr/lib/chromium/chromium
 	@bash scripts/ensure-debian-package.sh prometheus "the ANALYSIS tests query it" /usr/bin/prometheus
+	@bash scripts/ensure-debian-package.sh python3-kubernetes "the kube-sim tests drive it with the official Python client" /usr/lib/python3/dist-packages/kubernetes/__init__.py
+	@node --import tsx packages/testkit/src/install-tools.ts
 	@echo "== tests (node:test; PostgreSQL started by scripts/with-postgres.sh)"
 	@PIPECD_LINT_RESULT=test-artifacts/eslint.txt bash scripts/with-postgres.sh bash scripts/run-tests.sh
 

@@ -451,8 +451,10 @@ export class Objects {
           },
         ]);
     }
-    this.bumpGeneration(t, old, next);
+    // After defaulting (and CRD pruning), as the API server compares in PrepareForUpdate: a
+    // write that only omits defaulted fields (a server-side apply) changes no generation.
     const stored = this.finishWrite(t, next, old, o, managedAlready);
+    this.bumpGeneration(t, old, stored);
     if (o.dryRun) return this.present(t, stored, o.version);
     if (isTerminatedByFinalizers(stored)) {
       const last = this.store.delete(t, nm.namespace ?? "", nm.name ?? "") ?? stored;

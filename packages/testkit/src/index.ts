@@ -1,6 +1,14 @@
 export { freePort } from "./ports.js";
 export { startPostgres, type PgCluster } from "./postgres.js";
-export { ensureK8sTools, helm, kubectl, repoRoot, runCommand } from "./tools.js";
+export {
+  KUBECTL_RELEASES,
+  ensureK8sTools,
+  helm,
+  kubectl,
+  kubectlRelease,
+  repoRoot,
+  runCommand,
+} from "./tools.js";
 export { eventually, isProcessAlive } from "./wait.js";
 export { SseReader, type SseEvent } from "./sse.js";
 export {

