@@ -2,7 +2,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { ensureK8sTools } from "@pipecd-ts/testkit";
+import { ensureK8sTools, runCommand } from "@pipecd-ts/testkit";
 import {
   ISTIO_CRDS,
   appManifests,
@@ -309,6 +309,33 @@ count: 3
       assert.match(out, /container web stopped\n$/);
     } finally {
       child.kill();
+    }
+  });
+});
+
+describe("the official Python client against kube-sim", () => {
+  it("creates, reads, patches, lists, watches, scales, reads status and logs, deletes", async () => {
+    const f = await startSim({ readyDelayMs: 50 });
+    try {
+      const script = new URL("./python/everyday.py", import.meta.url).pathname;
+      const r = await runCommand("/usr/bin/python3", [script, f.sim.kubeconfigPath], { timeoutMs: 60_000 });
+      assert.equal(r.code, 0, r.stderr);
+      const seen = JSON.parse(r.stdout) as Record<string, unknown>;
+      assert.deepEqual(seen.read, { a: "1" });
+      assert.deepEqual(seen.patched, { a: "1", b: "2" });
+      assert.deepEqual(seen.listed, ["cfg"]);
+      assert.ok(
+        seen.watchEvent === "ADDED" || seen.watchEvent === "MODIFIED",
+        String(seen.watchEvent),
+      );
+      assert.equal(seen.scaleBefore, 1);
+      assert.equal(seen.scaleAfter, 2);
+      assert.equal(seen.statusReplicas, 2);
+      assert.equal(seen.observedGeneration, true);
+      assert.match(String(seen.log), /container web is ready/);
+      assert.deepEqual(seen.afterDelete, []);
+    } finally {
+      await f.close();
     }
   });
 });
