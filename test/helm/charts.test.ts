@@ -9,6 +9,8 @@ import { startKubeSim, type KubeSim } from "@pipecd-ts/kube-sim";
 import { parse as parseYaml } from "yaml";
 import {
   chartDir,
+  renderingOf,
+  valuesFile,
   find,
   render,
   runHelm,
@@ -86,8 +88,32 @@ describe("helm charts", () => {
   let dir = "";
   const kubectl = (args: string[], input?: string) => runKubectl(sim.kubeconfigPath, args, input);
 
-  /** Server-side dry run, then a real server-side apply, of `ms` into kube-sim. */
-  async function applies(ms: Manifest[], namespaces: string[]): Promise<void> {
+  /** `kubectl get <kind> <name> -o name` of a rendered object (in `namespace` unless it says). */
+  const storedObject = (m: Manifest, namespace: string) => {
+    const kind = `${m.kind.toLowerCase()}${m.apiVersion.includes("/") ? `.${m.apiVersion.split("/")[0] ?? ""}` : ""}`;
+    return kubectl([
+      "get",
+      kind,
+      m.metadata.name,
+      "-n",
+      m.metadata.namespace ?? namespace,
+      "-o",
+      "name",
+    ]);
+  };
+
+  /**
+   * Installs what `ms` was rendered from with real `helm install` into kube-sim (after a
+   * server-side dry run of `ms`), checks every rendered object is stored, upgrades the release,
+   * then uninstalls it and checks the objects are gone (but those helm is told to keep).
+   */
+  async function applies(
+    ms: Manifest[],
+    namespaces: string[],
+    opts: { keepInstalled?: boolean } = {},
+  ): Promise<void> {
+    const how = renderingOf(ms);
+    assert.ok(how, "applies() takes what render() returned");
     for (const ns of namespaces) {
       const r = await kubectl(
         ["apply", "-f", "-"],
@@ -95,22 +121,56 @@ describe("helm charts", () => {
       );
       assert.equal(r.code, 0, r.stderr);
     }
-    const stream = toStream(ms);
-    const dry = await kubectl(["apply", "--server-side", "--dry-run=server", "-f", "-"], stream);
+    const dry = await kubectl(
+      ["apply", "--server-side", "--dry-run=server", "-f", "-"],
+      toStream(ms),
+    );
     assert.equal(dry.code, 0, `dry run:\n${dry.stderr}`);
-    const real = await kubectl(["apply", "--server-side", "-f", "-"], stream);
-    assert.equal(real.code, 0, `apply:\n${real.stderr}`);
+    const helmArgs = [
+      chartDir(how.chart),
+      "--kubeconfig",
+      sim.kubeconfigPath,
+      "--namespace",
+      how.namespace,
+      "-f",
+      await valuesFile(how.values),
+    ];
+    const install = await runHelm(["install", how.release, ...helmArgs]);
+    assert.equal(install.code, 0, `helm install:\n${install.stderr}`);
+    assert.match(install.stdout, /^STATUS: deployed$/m);
+    const stored = (m: Manifest) => storedObject(m, how.namespace);
     for (const m of ms) {
-      const kind = `${m.kind.toLowerCase()}${m.apiVersion.includes("/") ? `.${m.apiVersion.split("/")[0] ?? ""}` : ""}`;
-      const got = await kubectl([
-        "get",
-        kind,
-        m.metadata.name,
-        ...(m.metadata.namespace ? ["-n", m.metadata.namespace] : []),
-        "-o",
-        "name",
-      ]);
+      const got = await stored(m);
       assert.equal(got.code, 0, `${m.kind} ${m.metadata.name} is stored: ${got.stderr}`);
+    }
+    const upgrade = await runHelm(["upgrade", how.release, ...helmArgs]);
+    assert.equal(upgrade.code, 0, `helm upgrade:\n${upgrade.stderr}`);
+    assert.match(upgrade.stdout, /^REVISION: 2$/m);
+    if (opts.keepInstalled) return;
+    await uninstalls(ms);
+  }
+
+  /** `helm uninstall` of what `ms` was rendered from; its objects are gone (but kept ones). */
+  async function uninstalls(ms: Manifest[]): Promise<void> {
+    const how = renderingOf(ms);
+    assert.ok(how, "uninstalls() takes what render() returned");
+    const uninstall = await runHelm([
+      "uninstall",
+      how.release,
+      "--kubeconfig",
+      sim.kubeconfigPath,
+      "--namespace",
+      how.namespace,
+      "--wait",
+    ]);
+    assert.equal(uninstall.code, 0, `helm uninstall:\n${uninstall.stderr}`);
+    for (const m of ms) {
+      const keep =
+        (m.metadata.annotations as Record<string, string> | undefined)?.[
+          "helm.sh/resource-policy"
+        ] === "keep";
+      const got = await storedObject(m, how.namespace);
+      assert.equal(got.code === 0, keep, `${m.kind} ${m.metadata.name} after uninstall`);
     }
   }
 
@@ -351,8 +411,8 @@ describe("helm charts", () => {
       const b = await render("piped", PIPED_REQUIRED, "piped", "team-b");
       for (const kind of ["ClusterRole", "ClusterRoleBinding"])
         assert.notEqual(find(a, kind).metadata.name, find(b, kind).metadata.name, kind);
-      await applies(a, ["team-a"]);
-      await applies(b, ["team-b"]);
+      await applies(a, ["team-a"], { keepInstalled: true });
+      await applies(b, ["team-b"], { keepInstalled: true });
       const got = await kubectl(["get", "clusterrolebinding", "-o", "json"]);
       const bindings = (
         JSON.parse(got.stdout) as {
@@ -364,6 +424,8 @@ describe("helm charts", () => {
       );
       assert.equal(byName["team-a-piped"], "team-a", "team-a's binding is intact");
       assert.equal(byName["team-b-piped"], "team-b");
+      await uninstalls(a);
+      await uninstalls(b);
       // Namespace-scoped: both deploy to "shop"; each release has its own Role there.
       const ns = { ...PIPED_REQUIRED, rbac: { scope: "namespace", namespaces: ["shop"] } };
       const ra = await render("piped", ns, "piped", "team-a");

@@ -47,6 +47,21 @@ export async function valuesFile(values: unknown): Promise<string> {
   return path;
 }
 
+/** How a {@link render} result was rendered: chart, values, release and namespace. */
+export interface Rendering {
+  chart: ChartName;
+  values: unknown;
+  release: string;
+  namespace: string;
+}
+
+const renderings = new WeakMap<Manifest[], Rendering>();
+
+/** The inputs a manifest list came from, if {@link render} made it. */
+export function renderingOf(ms: Manifest[]): Rendering | undefined {
+  return renderings.get(ms);
+}
+
 /** `helm template` of a chart with values; throws with helm's stderr when it fails. */
 export async function render(
   chart: ChartName,
@@ -64,9 +79,11 @@ export async function render(
     await valuesFile(values),
   ]);
   if (r.code !== 0) throw new Error(`helm template ${chart} failed: ${r.stderr}`);
-  return parseAllDocuments(r.stdout)
+  const ms = parseAllDocuments(r.stdout)
     .map((d) => d.toJS() as Manifest | null)
     .filter((m): m is Manifest => m !== null);
+  renderings.set(ms, { chart, values, release, namespace });
+  return ms;
 }
 
 /** The one object of `kind` (and `name` if given) among `ms`. */

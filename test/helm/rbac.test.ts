@@ -8,10 +8,20 @@ import * as k8s from "@kubernetes/client-node";
 import { repoRoot, startStack, type Stack } from "@pipecd-ts/testkit";
 import { parse as parseYaml } from "yaml";
 import { applyIstioCrds, files } from "../e2e/fixtures.js";
-import { find, render, runKubectl, toStream, type Manifest } from "./harness.js";
+import {
+  chartDir,
+  find,
+  render,
+  runHelm,
+  runKubectl,
+  toStream,
+  valuesFile,
+  type Manifest,
+} from "./harness.js";
 
-// The piped chart's RBAC is sufficient and minimal: kube-sim enforces RBAC (its optional mode)
-// for the chart's ServiceAccount; a piped running in-cluster with that ServiceAccount's token,
+// The piped chart's RBAC is sufficient and minimal: the chart is installed with real
+// `helm install` into kube-sim, which enforces RBAC (its optional mode) for the chart's
+// ServiceAccount; a piped running in-cluster with that ServiceAccount's token,
 // the chart's own config Secret and the chart's container args runs the seed-shaped Istio canary
 // (plus a ConfigMap and a Secret the canary copies) to SUCCESS, with the ClusterRole and with
 // rbac.scope=namespace; with any one rule of the ClusterRole removed, the same run ends in
@@ -175,28 +185,40 @@ describe("piped chart RBAC: sufficient and minimal for the seed canary", () => {
     { drop, namespaceScope }: Variant,
   ): Promise<{ pipedId: string; rules: Rule[]; proc: ChildProcess; output: () => string }> {
     const reg = await s.admin.call("registerPiped", { body: { name: `rbac-v${i}` } });
-    const ms = await render(
-      "piped",
-      {
-        controlPlane: { address: grpcAddress, insecure: true },
-        pipedId: reg.id,
-        pipedKey: { value: reg.key },
-        repositories: [{ repoId: "repo", remote: s.repo.bare, branch: "main" }],
-        syncInterval: "1s",
-        ...(namespaceScope ? { rbac: { scope: "namespace", namespaces: [`app-v${i}`] } } : {}),
-      },
-      `v${i}`,
-      PIPED_NS,
-    );
+    const values = {
+      controlPlane: { address: grpcAddress, insecure: true },
+      pipedId: reg.id,
+      pipedKey: { value: reg.key },
+      repositories: [{ repoId: "repo", remote: s.repo.bare, branch: "main" }],
+      syncInterval: "1s",
+      ...(namespaceScope ? { rbac: { scope: "namespace", namespaces: [`app-v${i}`] } } : {}),
+    };
+    const ms = await render("piped", values, `v${i}`, PIPED_NS);
     const role = find(ms, namespaceScope ? "Role" : "ClusterRole") as Manifest & { rules: Rule[] };
     const rules = role.rules;
-    if (drop !== undefined) role.rules = rules.filter((_, j) => j !== drop);
     await admin(
       ["apply", "-f", "-"],
       `apiVersion: v1\nkind: Namespace\nmetadata: { name: app-v${i} }\n`,
     );
-    const install = ms.filter((m) => m.kind !== "Deployment");
-    await admin(["apply", "-f", "-"], toStream(install));
+    // The chart goes in as users install it: `helm install` into kube-sim (protobuf writes,
+    // release Secret and all). The ServiceAccount's RBAC is then what the chart made.
+    const installed = await runHelm([
+      "install",
+      `v${i}`,
+      chartDir("piped"),
+      "--kubeconfig",
+      s.sim.kubeconfigPath,
+      "--namespace",
+      PIPED_NS,
+      "-f",
+      await valuesFile(values),
+    ]);
+    assert.equal(installed.code, 0, `helm install v${i}:\n${installed.stderr}`);
+    assert.match(installed.stdout, /^STATUS: deployed$/m);
+    if (drop !== undefined) {
+      role.rules = rules.filter((_, j) => j !== drop);
+      await admin(["replace", "-f", "-"], toStream([role]));
+    }
     // What the kubelet mounts: the ServiceAccount token, the cluster CA and the namespace.
     const sa = find(ms, "ServiceAccount").metadata.name;
     const dir = join(s.dir, `v${i}`);
