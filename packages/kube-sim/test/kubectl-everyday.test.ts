@@ -318,7 +318,9 @@ describe("the official Python client against kube-sim", () => {
     const f = await startSim({ readyDelayMs: 50 });
     try {
       const script = new URL("./python/everyday.py", import.meta.url).pathname;
-      const r = await runCommand("/usr/bin/python3", [script, f.sim.kubeconfigPath], { timeoutMs: 60_000 });
+      const r = await runCommand("/usr/bin/python3", [script, f.sim.kubeconfigPath], {
+        timeoutMs: 60_000,
+      });
       assert.equal(r.code, 0, r.stderr);
       const seen = JSON.parse(r.stdout) as Record<string, unknown>;
       assert.deepEqual(seen.read, { a: "1" });
