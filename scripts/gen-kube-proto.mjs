@@ -86,36 +86,82 @@ function goFiles(dir, protoPath) {
     .map((n) => read(dir, `${pkgDir}/${n}`));
 }
 
+/** A Go doc comment block as the OpenAPI description: lines joined, paragraphs kept. */
+function docText(lines) {
+  const paras = [[]];
+  for (const l of lines) {
+    if (l.startsWith("+")) continue; // code-generator markers
+    if (l === "") paras.push([]);
+    else paras.at(-1).push(l);
+  }
+  return paras
+    .filter((p) => p.length)
+    .map((p) => p.join(" "))
+    .join("\n\n");
+}
+
 /**
  * The JSON side of each Go struct: per protobuf field name, its JSON name, whether Go's JSON
- * encoding drops it when zero (omitempty on a non-pointer scalar, slice or map), and whether
- * it is an embedded struct whose fields JSON inlines into the parent.
+ * encoding drops it when zero (omitempty on a non-pointer scalar, slice or map), whether it is
+ * an embedded struct whose fields JSON inlines into the parent, and for OpenAPI its doc comment
+ * and patch metadata (patchStrategy/patchMergeKey tags, +listType/+listMapKey markers).
  */
 function goJsonFields(sources) {
   const out = new Map();
   for (const src of sources) {
-    const re = /^type (\w+) struct \{\n([\s\S]*?)^\}/gm;
-    let m;
-    while ((m = re.exec(src))) {
+    const lines = src.split("\n");
+    let comment = [];
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i];
+      const c = /^\s*\/\/ ?(.*)$/.exec(line);
+      if (c) {
+        comment.push(c[1].trim());
+        continue;
+      }
+      const head = /^type (\w+) struct \{$/.exec(line);
+      if (!head) {
+        comment = [];
+        continue;
+      }
       const fields = new Map();
-      for (const line of m[2].split("\n")) {
-        const f = /^\s+(?:(\w+)\s+)?([*\w.\[\]]+)\s+`([^`]*)`/.exec(line);
+      const structDoc = docText(comment);
+      comment = [];
+      for (i++; i < lines.length && !/^\}/.test(lines[i]); i++) {
+        const fl = lines[i];
+        const fc = /^\s*\/\/ ?(.*)$/.exec(fl);
+        if (fc) {
+          comment.push(fc[1].trim());
+          continue;
+        }
+        const f = /^\s+(?:(\w+)\s+)?([*\w.\[\]]+)\s+`([^`]*)`/.exec(fl);
+        const fieldComment = comment;
+        comment = [];
         if (!f) continue;
         const json = /json:"([^"]*)"/.exec(f[3])?.[1];
         const proto = /protobuf:"[^"]*name=(\w+)/.exec(f[3])?.[1];
         if (json === undefined || !proto) continue;
         const [jsonName, ...opts] = json.split(",");
-        const type = f[2];
+        const marker = (name) =>
+          fieldComment.find((l) => l.startsWith(`+${name}=`))?.slice(name.length + 2);
         // Go inlines an embedded struct only when its JSON name is empty.
         const inline = opts.includes("inline") || jsonName === "";
         fields.set(proto, {
           json: jsonName,
           omitEmpty: opts.includes("omitempty"),
-          ptr: type.startsWith("*"),
+          ptr: f[2].startsWith("*"),
           inline,
+          doc: docText(fieldComment),
+          patchStrategy: /patchStrategy:"([^"]*)"/.exec(f[3])?.[1],
+          patchMergeKey: /patchMergeKey:"([^"]*)"/.exec(f[3])?.[1],
+          listType: marker("listType"),
+          listMapKeys: fieldComment
+            .filter((l) => l.startsWith("+listMapKey="))
+            .map((l) => l.slice(12)),
+          mapType: marker("mapType"),
         });
       }
-      out.set(m[1], fields);
+      out.set(head[1], { doc: structDoc, fields });
+      comment = [];
     }
   }
   return out;
@@ -126,6 +172,8 @@ function goJsonFields(sources) {
  * 2 map; json: the JSON name when it differs, else 0; flags: 1 omit when zero, 2 inlined).
  */
 const messages = new Map();
+/** message full name → its OpenAPI side: description, and per JSON field doc + patch metadata. */
+const docs = new Map();
 for (const [dir, path] of FILES) {
   const text = read(dir, path)
     .replace(/\/\/.*$/gm, "")
@@ -146,7 +194,7 @@ for (const [dir, path] of FILES) {
         if (line.trim()) throw new Error(`${path} ${m[1]}: cannot read "${line.trim()}"`);
         continue;
       }
-      const j = go.get(m[1])?.get(f[3]);
+      const j = go.get(m[1])?.fields.get(f[3]);
       // Go's omitempty drops zero scalars, empty slices and maps, never a struct or pointer.
       const card = f[2].startsWith("map") ? 2 : f[1] === "repeated" ? 1 : 0;
       const omitZero = j?.omitEmpty && !j.ptr && (card !== 0 || SCALARS.has(f[2]));
@@ -164,6 +212,22 @@ for (const [dir, path] of FILES) {
       `${pkg}.${m[1]}`,
       fields.sort((a, b) => a[0] - b[0]),
     );
+    const g = go.get(m[1]);
+    if (g) {
+      const fdocs = {};
+      for (const [proto, j] of g.fields) {
+        if (j.inline) continue;
+        const d = {};
+        if (j.doc) d.d = j.doc;
+        if (j.patchStrategy) d.ps = j.patchStrategy;
+        if (j.patchMergeKey) d.pk = j.patchMergeKey;
+        if (j.listType) d.lt = j.listType;
+        if (j.listMapKeys.length) d.lk = j.listMapKeys;
+        if (j.mapType) d.mt = j.mapType;
+        fdocs[j.json || proto] = d;
+      }
+      docs.set(`${pkg}.${m[1]}`, { d: g.doc, f: fdocs });
+    }
   }
 }
 
@@ -231,4 +295,21 @@ writeFileSync(
     `import type { ProtoSchema } from "./codec.js";\n\n` +
     `export const SCHEMA = JSON.parse(\`${json}\`) as ProtoSchema;\n`,
 );
-console.log(`${keep.size} messages, ${Object.keys(kinds).length} kinds → ${dest.pathname}`);
+const docsJson = JSON.stringify(
+  Object.fromEntries(
+    [...keep.keys()]
+      .filter((n) => docs.has(n))
+      .sort()
+      .map((n) => [n, docs.get(n)]),
+  ),
+);
+const docsDest = new URL("../packages/kube-sim/src/proto/docs.generated.ts", import.meta.url);
+writeFileSync(
+  docsDest,
+  `// Generated by scripts/gen-kube-proto.mjs from the Go types of Kubernetes' API packages. Do not edit.\n` +
+    `import type { ProtoDocs } from "../openapi.js";\n\n` +
+    `export const DOCS = JSON.parse(${JSON.stringify(docsJson)}) as ProtoDocs;\n`,
+);
+console.log(
+  `${keep.size} messages, ${Object.keys(kinds).length} kinds → ${dest.pathname}, ${docsDest.pathname} (${docsJson.length} bytes of docs)`,
+);

@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import {
-  OPENAPI_V2_PROTOBUF,
   aggregatedDiscovery,
   apiGroupList,
   apiResourceList,
   apiVersions,
   negotiateDiscovery,
+  openApiV2,
   openApiV3Doc,
   openApiV3Index,
   versionInfo,
@@ -191,11 +191,12 @@ export function createApiHandler(d: ApiDeps): (req: IncomingMessage, res: Server
       );
     }
     if (method === "GET" && path === "/openapi/v2") {
+      const doc = openApiV2(d.registry);
       res.writeHead(200, {
         "content-type": "application/octet-stream",
-        "content-length": OPENAPI_V2_PROTOBUF.length,
+        "content-length": doc.length,
       });
-      res.end(OPENAPI_V2_PROTOBUF);
+      res.end(doc);
       return;
     }
     if (method === "GET" && path === "/openapi/v3")

@@ -1,3 +1,5 @@
+import { builtinSchemas, openApiName, openApiV2Protobuf } from "./openapi.js";
+import { messageOf } from "./proto/codec.js";
 import { createHash } from "node:crypto";
 import { apiVersionOf, storageVersionHash, type Registry, type ResourceType } from "./registry.js";
 
@@ -164,11 +166,25 @@ export function negotiateDiscovery(accept: string | undefined): "v2" | "v2beta1"
   return undefined;
 }
 
-/** OpenAPI v2 as the 30-byte gnostic protobuf document kubectl ≤1.28 accepts. */
-export const OPENAPI_V2_PROTOBUF = Buffer.from(
-  "0a03322e3012150a0a4b756265726e65746573120776312e33322e304200",
-  "hex",
-);
+/**
+ * `/openapi/v2` as gnostic protobuf (what kubectl ≤ 1.27 reads): the operations of every served
+ * resource and the built-in kinds' definitions.
+ */
+export function openApiV2(reg: Registry): Buffer {
+  const resources = reg.all().flatMap((t) =>
+    t.versions.map((version) => ({
+      group: t.group,
+      version,
+      kind: t.kind,
+      namespaced: t.namespaced,
+      path: `/${gvPath(t.group, version)}${t.namespaced ? "/namespaces/{namespace}" : ""}/${t.resource}`,
+    })),
+  );
+  return openApiV2Protobuf(
+    resources,
+    resources.filter((r) => reg.get(r.group, r.path.split("/").pop() ?? "")?.builtin),
+  );
+}
 
 function gvPath(group: string, version: string): string {
   return group ? `apis/${group}/${version}` : `api/${version}`;
@@ -222,7 +238,31 @@ export function openApiV3Doc(
       ...(t.builtin ? { "application/strategic-merge-patch+json": {} } : {}),
       "application/apply-patch+yaml": {},
     };
+    // GET answers with the kind's schema (kubectl 1.27's explain finds the kind this way).
+    const response = (kind: string) => {
+      const message = t.builtin ? messageOf(apiVersionOf(group, version), kind) : undefined;
+      return {
+        "200": {
+          description: "OK",
+          ...(message
+            ? {
+                content: {
+                  "application/json": {
+                    schema: { $ref: `#/components/schemas/${openApiName(message)}` },
+                  },
+                },
+              }
+            : {}),
+        },
+      };
+    };
     paths[`${base}/{name}`] = {
+      get: {
+        "x-kubernetes-group-version-kind": gvk,
+        "x-kubernetes-action": "get",
+        parameters: params.filter((p) => p.in === "path"),
+        responses: response(t.kind),
+      },
       patch: {
         "x-kubernetes-group-version-kind": gvk,
         "x-kubernetes-action": "patch",
@@ -235,7 +275,23 @@ export function openApiV3Doc(
         parameters: params,
       },
     };
+    // A namespaced type's list across all namespaces (kubectl 1.27's explain looks here).
+    if (t.namespaced)
+      paths[`/${gvPath(group, version)}/${t.resource}`] = {
+        get: {
+          "x-kubernetes-group-version-kind": gvk,
+          "x-kubernetes-action": "list",
+          parameters: [],
+          responses: response(t.listKind),
+        },
+      };
     paths[base] = {
+      get: {
+        "x-kubernetes-group-version-kind": gvk,
+        "x-kubernetes-action": "list",
+        parameters: params.filter((p) => p.name === "namespace"),
+        responses: response(t.listKind),
+      },
       post: {
         "x-kubernetes-group-version-kind": gvk,
         "x-kubernetes-action": "post",
@@ -247,8 +303,17 @@ export function openApiV3Doc(
     openapi: "3.0.0",
     info: { title: "Kubernetes", version: "v1.33.9-kube-sim" },
     paths,
-    // No component schemas: kubectl then builds client-side-apply patches from its compiled-in
-    // types (strategic for built-ins, merge for custom resources), as verified against kubectl.
-    components: { schemas: {} },
+    // The built-in kinds' schemas (descriptions for kubectl explain, patch strategies and merge
+    // keys for client-side apply's strategic patches). Custom resources get none: kubectl then
+    // builds their client-side-apply patches as merge patches, as verified against kubectl.
+    components: {
+      schemas: builtinSchemas(
+        group,
+        version,
+        typesOf(reg, group, version)
+          .filter((t) => t.builtin)
+          .map((t) => t.kind),
+      ),
+    },
   };
 }
