@@ -23,12 +23,12 @@ check: bootstrap
 
 # ESLint runs beside the tests on the core the typecheck has freed (about 30 s less wall time);
 # its result is printed before the test summary and fails the run like any other check.
+# The test dependencies (Debian packages, kubectl releases) install beside the checks.
 test: bootstrap
-	@bash scripts/check.sh --eslint-background test-artifacts/eslint.txt
-	@bash scripts/ensure-debian-package.sh chromium "the browser tests drive it" /usr/bin/chromium /usr/lib/chromium/chromium
-	@bash scripts/ensure-debian-package.sh prometheus "the ANALYSIS tests query it" /usr/bin/prometheus
-	@bash scripts/ensure-debian-package.sh python3-kubernetes "the kube-sim tests drive it with the official Python client" /usr/lib/python3/dist-packages/kubernetes/__init__.py
-	@node --import tsx packages/testkit/src/install-tools.ts
+	@mkdir -p test-artifacts; bash scripts/ensure-test-deps.sh >test-artifacts/deps.log 2>&1 & deps=$$!; \
+	  bash scripts/check.sh --eslint-background test-artifacts/eslint.txt; rc=$$?; \
+	  wait $$deps; deps_rc=$$?; cat test-artifacts/deps.log >&2; \
+	  if [ $$deps_rc -ne 0 ]; then echo "installing the test dependencies failed" >&2; exit 1; fi; exit $$rc
 	@echo "== tests (node:test; PostgreSQL started by scripts/with-postgres.sh)"
 	@PIPECD_LINT_RESULT=test-artifacts/eslint.txt bash scripts/with-postgres.sh bash scripts/run-tests.sh
 
