@@ -88,30 +88,44 @@ describe("helm charts", () => {
   let dir = "";
   const kubectl = (args: string[], input?: string) => runKubectl(sim.kubeconfigPath, args, input);
 
-  /** `kubectl get <kind> <name> -o name` of a rendered object (in `namespace` unless it says). */
-  const storedObject = (m: Manifest, namespace: string) => {
-    const kind = `${m.kind.toLowerCase()}${m.apiVersion.includes("/") ? `.${m.apiVersion.split("/")[0] ?? ""}` : ""}`;
-    return kubectl([
-      "get",
-      kind,
-      m.metadata.name,
-      "-n",
-      m.metadata.namespace ?? namespace,
-      "-o",
-      "name",
-    ]);
-  };
+  /** The rendered objects of `ms` that kube-sim stores now (one kubectl call per namespace). */
+  async function storedOf(ms: Manifest[], namespace: string): Promise<Set<Manifest>> {
+    const ref = (m: Manifest) =>
+      `${m.kind.toLowerCase()}${m.apiVersion.includes("/") ? `.${m.apiVersion.split("/")[0] ?? ""}` : ""}/${m.metadata.name}`;
+    const byNs = new Map<string, Manifest[]>();
+    for (const m of ms) {
+      const ns = m.metadata.namespace ?? namespace;
+      byNs.set(ns, [...(byNs.get(ns) ?? []), m]);
+    }
+    const found = new Set<Manifest>();
+    for (const [ns, group] of byNs) {
+      const got = await kubectl([
+        "get",
+        ...group.map(ref),
+        "-n",
+        ns,
+        "-o",
+        "name",
+        "--ignore-not-found",
+      ]);
+      assert.equal(got.code, 0, got.stderr);
+      const names = new Set(
+        got.stdout
+          .trim()
+          .split("\n")
+          .map((l) => l.split("/").pop()),
+      );
+      for (const m of group) if (names.has(m.metadata.name)) found.add(m);
+    }
+    return found;
+  }
 
   /**
-   * Installs what `ms` was rendered from with real `helm install` into kube-sim (after a
-   * server-side dry run of `ms`), checks every rendered object is stored, upgrades the release,
-   * then uninstalls it and checks the objects are gone (but those helm is told to keep).
+   * Installs what `ms` was rendered from with real helm into kube-sim (after a server-side dry
+   * run of `ms`): `helm upgrade --install`, so a release a test renders again is upgraded.
+   * Every rendered object must be stored.
    */
-  async function applies(
-    ms: Manifest[],
-    namespaces: string[],
-    opts: { keepInstalled?: boolean } = {},
-  ): Promise<void> {
+  async function applies(ms: Manifest[], namespaces: string[]): Promise<void> {
     const how = renderingOf(ms);
     assert.ok(how, "applies() takes what render() returned");
     for (const ns of namespaces) {
@@ -126,7 +140,18 @@ describe("helm charts", () => {
       toStream(ms),
     );
     assert.equal(dry.code, 0, `dry run:\n${dry.stderr}`);
-    const helmArgs = [
+    const install = await runHelm(["upgrade", "--install", how.release, ...(await helmArgs(ms))]);
+    assert.equal(install.code, 0, `helm upgrade --install:\n${install.stderr}`);
+    assert.match(install.stdout, /^STATUS: deployed$/m);
+    const stored = await storedOf(ms, how.namespace);
+    for (const m of ms) assert.ok(stored.has(m), `${m.kind} ${m.metadata.name} is stored`);
+  }
+
+  /** The chart, kubeconfig, namespace and values arguments of helm for what `ms` came from. */
+  async function helmArgs(ms: Manifest[]): Promise<string[]> {
+    const how = renderingOf(ms);
+    assert.ok(how, "takes what render() returned");
+    return [
       chartDir(how.chart),
       "--kubeconfig",
       sim.kubeconfigPath,
@@ -135,18 +160,18 @@ describe("helm charts", () => {
       "-f",
       await valuesFile(how.values),
     ];
-    const install = await runHelm(["install", how.release, ...helmArgs]);
-    assert.equal(install.code, 0, `helm install:\n${install.stderr}`);
-    assert.match(install.stdout, /^STATUS: deployed$/m);
-    const stored = (m: Manifest) => storedObject(m, how.namespace);
-    for (const m of ms) {
-      const got = await stored(m);
-      assert.equal(got.code, 0, `${m.kind} ${m.metadata.name} is stored: ${got.stderr}`);
-    }
-    const upgrade = await runHelm(["upgrade", how.release, ...helmArgs]);
+  }
+
+  /**
+   * `helm upgrade` (a new revision) then `helm uninstall --wait` of the release `ms` was
+   * installed as; the objects are gone afterwards, but those helm is told to keep.
+   */
+  async function upgradesAndUninstalls(ms: Manifest[]): Promise<void> {
+    const how = renderingOf(ms);
+    assert.ok(how, "takes what render() returned");
+    const upgrade = await runHelm(["upgrade", how.release, ...(await helmArgs(ms))]);
     assert.equal(upgrade.code, 0, `helm upgrade:\n${upgrade.stderr}`);
-    assert.match(upgrade.stdout, /^REVISION: 2$/m);
-    if (opts.keepInstalled) return;
+    assert.match(upgrade.stdout, /^REVISION: [2-9]$/m);
     await uninstalls(ms);
   }
 
@@ -164,13 +189,13 @@ describe("helm charts", () => {
       "--wait",
     ]);
     assert.equal(uninstall.code, 0, `helm uninstall:\n${uninstall.stderr}`);
+    const stored = await storedOf(ms, how.namespace);
     for (const m of ms) {
       const keep =
         (m.metadata.annotations as Record<string, string> | undefined)?.[
           "helm.sh/resource-policy"
         ] === "keep";
-      const got = await storedObject(m, how.namespace);
-      assert.equal(got.code === 0, keep, `${m.kind} ${m.metadata.name} after uninstall`);
+      assert.equal(stored.has(m), keep, `${m.kind} ${m.metadata.name} after uninstall`);
     }
   }
 
@@ -243,6 +268,7 @@ describe("helm charts", () => {
         { name: "kubernetes-default", type: "KUBERNETES", labels: {} },
       ]);
       await applies(ms, ["pipecd"]);
+      await upgradesAndUninstalls(ms);
     });
 
     it("renders every option: namespace-scoped Roles, existing key Secret, CA bundle, scheduling, extra env", async () => {
@@ -411,8 +437,8 @@ describe("helm charts", () => {
       const b = await render("piped", PIPED_REQUIRED, "piped", "team-b");
       for (const kind of ["ClusterRole", "ClusterRoleBinding"])
         assert.notEqual(find(a, kind).metadata.name, find(b, kind).metadata.name, kind);
-      await applies(a, ["team-a"], { keepInstalled: true });
-      await applies(b, ["team-b"], { keepInstalled: true });
+      await applies(a, ["team-a"]);
+      await applies(b, ["team-b"]);
       const got = await kubectl(["get", "clusterrolebinding", "-o", "json"]);
       const bindings = (
         JSON.parse(got.stdout) as {
@@ -503,6 +529,7 @@ describe("helm charts", () => {
         ["http", "grpc"],
       );
       await applies(ms, ["pipecd"]);
+      await upgradesAndUninstalls(ms);
     });
 
     it("renders every option: PostgreSQL URL from a Secret, 3 replicas, TLS, two Ingresses, users", async () => {

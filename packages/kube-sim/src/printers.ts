@@ -44,6 +44,11 @@ const NAME = col(
   "name",
 );
 const AGE = col("Age");
+/** The wide Containers and Images columns of workloads with a pod template. */
+const TEMPLATE_COLUMNS = [
+  col("Containers", "string", 1, "Names of each container in the template."),
+  col("Images", "string", 1, "Images referenced by each container in the template."),
+];
 
 /** The `v` of an `as=Table` entry of Accept, or undefined when the client did not ask for one. */
 export function negotiateTable(accept: string | undefined): "v1" | "v1beta1" | undefined {
@@ -361,8 +366,7 @@ const PRINTERS: Record<string, Printer> = {
         "Total number of available non-terminating pods (ready for at least minReadySeconds) targeted by this deployment.",
       ),
       AGE,
-      col("Containers", "string", 1, "Names of each container in the template."),
-      col("Images", "string", 1, "Images referenced by each container in the template."),
+      ...TEMPLATE_COLUMNS,
       col(
         "Selector",
         "string",
@@ -397,8 +401,7 @@ const PRINTERS: Record<string, Printer> = {
         "The number of non-terminating pods targeted by this ReplicaSet with a Ready Condition.",
       ),
       AGE,
-      col("Containers", "string", 1, "Names of each container in the template."),
-      col("Images", "string", 1, "Images referenced by each container in the template."),
+      ...TEMPLATE_COLUMNS,
       col(
         "Selector",
         "string",
