@@ -573,6 +573,61 @@ const PRINTERS: Record<string, Printer> = {
       ];
     },
   },
+  "networking.k8s.io/ingresses": {
+    columns: [
+      NAME,
+      col(
+        "Class",
+        "string",
+        0,
+        "The name of the IngressClass resource that should be used for ingress.",
+      ),
+      col(
+        "Hosts",
+        "string",
+        0,
+        "Hosts that incoming requests are matched against before the ingress rule",
+      ),
+      col(
+        "Address",
+        "string",
+        0,
+        "Address is a list containing ingress points for the load-balancer",
+      ),
+      col("Ports", "string", 0, "Ports of TLS configurations that open"),
+      AGE,
+    ],
+    cells: (o, now) => {
+      // formatHosts: at most three hosts, then "+ N more..."; "*" when no rule names one.
+      const rules = list(get(o, "spec", "rules"));
+      const hosts: string[] = [];
+      let more = false;
+      for (const r of rules) {
+        if (hosts.length === 3) more = true;
+        if (!more && str(r.host)) hosts.push(str(r.host));
+      }
+      const hostCell = hosts.length
+        ? more
+          ? `${hosts.join(",")} + ${rules.length - 3} more...`
+          : hosts.join(",")
+        : "*";
+      const address = [
+        ...new Set(
+          list(get(o, "status", "loadBalancer", "ingress"))
+            .map((i) => str(i.ip) || str(i.hostname))
+            .filter(Boolean),
+        ),
+      ].sort();
+      return [
+        meta(o).name ?? "",
+        str(get(o, "spec", "ingressClassName")) || "<none>",
+        hostCell,
+        address.join(","),
+        list(get(o, "spec", "tls")).length ? "80, 443" : "80",
+        age(o, now),
+      ];
+    },
+  },
   "/persistentvolumeclaims": {
     columns: [
       NAME,

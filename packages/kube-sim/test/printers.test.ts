@@ -148,6 +148,42 @@ describe("server-side printing", () => {
     assert.equal(svc({ clusterIP: "None" })[2], "None");
   });
 
+  it("prints ingresses' class, hosts, address and ports", () => {
+    const ing = (spec: Obj, status: Obj = {}): unknown[] =>
+      cells(
+        "ingresses",
+        { metadata: { name: "i", creationTimestamp: ago(0) }, spec, status },
+        "networking.k8s.io",
+      );
+    assert.deepEqual(ing({ rules: [{ host: "a.example" }, { host: "b.example" }] }), [
+      "i",
+      "<none>",
+      "a.example,b.example",
+      "",
+      "80",
+      "0s",
+    ]);
+    assert.deepEqual(
+      ing(
+        {
+          ingressClassName: "nginx",
+          tls: [{ hosts: ["a"] }],
+          rules: ["a", "b", "c", "d", "e"].map((h) => ({ host: `${h}.example` })),
+        },
+        { loadBalancer: { ingress: [{ ip: "10.0.0.2" }, { hostname: "lb.example" }] } },
+      ),
+      [
+        "i",
+        "nginx",
+        "a.example,b.example,c.example + 2 more...",
+        "10.0.0.2,lb.example",
+        "80, 443",
+        "0s",
+      ],
+    );
+    assert.equal(ing({ rules: [{ http: {} }] })[2], "*");
+  });
+
   it("prints custom resources from additionalPrinterColumns, typed as the apiextensions server types them", () => {
     const t = typeFromCrd({
       metadata: { name: "widgets.example.com" },
