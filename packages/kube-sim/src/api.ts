@@ -16,7 +16,7 @@ import { clone, getPath, isObj, meta, setPath, type Obj } from "./object.js";
 import type { DeleteOptions, Objects, PatchType, WriteOptions } from "./objects.js";
 import { PatchError, applyJsonPatch, applyMergePatch, type Json } from "./patch/index.js";
 import { apiVersionOf, type Registry, type ResourceType } from "./registry.js";
-import { PROTOBUF, ProtoError, decodeObject, encodeObject } from "./proto/codec.js";
+import { PROTOBUF, ProtoError, decodeObject, encodeObject, jsonTypeError } from "./proto/codec.js";
 import type { Auth, Identity } from "./rbac.js";
 import { servePodLog } from "./logs.js";
 import { negotiateTable, toTable, type TableRequest } from "./printers.js";
@@ -70,6 +70,19 @@ function negotiateOutput(accept: string | undefined): OutputFormat {
   return "json";
 }
 
+/**
+ * The protobuf form of a response body, or undefined (then it goes out as JSON, which a
+ * protobuf client accepts too): kinds without a message, and objects a client stored through
+ * JSON with values the message cannot carry (a string where an integer goes).
+ */
+function protobufOf(body: Obj): Buffer | undefined {
+  try {
+    return encodeObject(body);
+  } catch {
+    return undefined;
+  }
+}
+
 function send(
   res: ServerResponse,
   code: number,
@@ -80,7 +93,7 @@ function send(
   const format = outputFormats.get(res) ?? "json";
   // Built-in kinds go out as protobuf when the client prefers it; anything else (custom
   // resources, discovery) as JSON, which such clients accept too.
-  const proto = format === "protobuf" && isObj(body) ? encodeObject(body) : undefined;
+  const proto = format === "protobuf" && isObj(body) ? protobufOf(body) : undefined;
   if (proto) {
     res.writeHead(code, { "content-type": PROTOBUF, "content-length": proto.length, ...headers });
     res.end(proto);
@@ -375,12 +388,14 @@ async function serve(
     case "create": {
       const body = parseBody(await readBody(req), req, t.builtin);
       if (!isObj(body)) throw badRequest("error decoding request body: expected an object");
+      checkJsonTypes(t, version, body);
       const o = d.objects.create(t, ns, body, wo());
       return send(res, 201, o, headers());
     }
     case "update": {
       const body = parseBody(await readBody(req), req, t.builtin);
       if (!isObj(body)) throw badRequest("error decoding request body: expected an object");
+      if (sub !== "scale") checkJsonTypes(t, version, body);
       if (sub === "scale") {
         const cur = d.objects.get(t, ns, rr.name ?? "", version);
         const rv = isObj(body.metadata) ? body.metadata.resourceVersion : undefined;
@@ -821,6 +836,16 @@ function watch(
     d.watches.delete(finish);
   });
   void req;
+}
+
+/**
+ * Refuses a built-in object whose JSON Go's decoder would not take (a string where an integer
+ * goes), with the API server's 400; custom resources are checked by their schema instead.
+ */
+function checkJsonTypes(t: ResourceType, version: string, body: Obj): void {
+  if (!t.builtin) return;
+  const err = jsonTypeError({ ...body, apiVersion: apiVersionOf(t.group, version), kind: t.kind });
+  if (err) throw badRequest(err);
 }
 
 /** The Table a read asks for with `Accept: …;as=Table;…`, if any. */

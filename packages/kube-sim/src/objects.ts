@@ -130,6 +130,10 @@ export class Objects {
     if (this.store.get(t, t.namespaced ? ns : "", m.name)) throw alreadyExists(t, m.name);
     // Status is server-owned on create for types with a status subresource.
     if (t.statusSubresource) delete obj.status;
+    // A new pod is Pending with its QoS class from the start (the pod strategy's
+    // PrepareForCreate), before any controller writes its status.
+    if (t.group === "" && t.kind === "Pod")
+      obj.status = { phase: "Pending", qosClass: podQos(obj) };
     m.uid = randomUUID();
     m.creationTimestamp = k8sTime(this.now());
     delete m.resourceVersion;
@@ -662,3 +666,28 @@ function isTerminatedByFinalizers(o: Obj): boolean {
 
 /** Causes of a built-in validation, for tests and controllers. */
 export type { Cause };
+
+/** A pod's QoS class (qos.GetPodQOS): BestEffort, Guaranteed or Burstable. */
+function podQos(pod: Obj): string {
+  const spec = isObj(pod.spec) ? pod.spec : {};
+  const list = (v: unknown): unknown[] => (Array.isArray(v) ? (v as unknown[]) : []);
+  const containers = [...list(spec.containers), ...list(spec.initContainers)].filter(isObj);
+  let any = false;
+  let guaranteed = containers.length > 0;
+  for (const c of containers) {
+    const res = isObj(c.resources) ? c.resources : {};
+    const limits = isObj(res.limits) ? res.limits : {};
+    const requests = isObj(res.requests) ? res.requests : {};
+    for (const r of ["cpu", "memory"]) {
+      if (limits[r] !== undefined || requests[r] !== undefined) any = true;
+      if (limits[r] === undefined) guaranteed = false;
+      else if (
+        requests[r] !== undefined &&
+        JSON.stringify(requests[r]) !== JSON.stringify(limits[r])
+      )
+        guaranteed = false;
+    }
+  }
+  if (!any) return "BestEffort";
+  return guaranteed ? "Guaranteed" : "Burstable";
+}

@@ -223,6 +223,86 @@ describe("kube-sim over protobuf", () => {
     assert.match(bad.body.toString(), /does not appear to be a protobuf message/);
   });
 
+  it("refuses built-in JSON that Go's decoder would refuse, with the API server's text", async () => {
+    const post = async (path: string, body: unknown) => {
+      const r = await rawCall(f, "POST", path, {
+        body: Buffer.from(JSON.stringify(body)),
+        contentType: "application/json",
+      });
+      return { status: r.status, body: JSON.parse(r.body.toString()) as { message?: string } };
+    };
+    const cm = await post("/api/v1/namespaces/default/configmaps", {
+      metadata: { name: "typed" },
+      immutable: "yes",
+    });
+    assert.equal(cm.status, 400);
+    assert.equal(
+      cm.body.message,
+      'ConfigMap in version "v1" cannot be handled as a ConfigMap: json: cannot unmarshal string into Go struct field ConfigMap.immutable of type bool',
+    );
+    const deploy = await post("/apis/apps/v1/namespaces/default/deployments", {
+      metadata: { name: "typed" },
+      spec: {
+        replicas: "2",
+        selector: { matchLabels: { app: "t" } },
+        template: {
+          metadata: { labels: { app: "t" } },
+          spec: { containers: [{ name: "c", image: "i" }] },
+        },
+      },
+    });
+    assert.equal(deploy.status, 400);
+    assert.equal(
+      deploy.body.message,
+      'Deployment in version "v1" cannot be handled as a Deployment: json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32',
+    );
+    const ports = await post("/api/v1/namespaces/default/services", {
+      metadata: { name: "typed" },
+      spec: { ports: { port: 80 } },
+    });
+    assert.equal(ports.status, 400);
+    assert.match(
+      String(ports.body.message),
+      /cannot unmarshal object into Go struct field ServiceSpec\.spec\.ports of type \[\]v1\.ServicePort$/,
+    );
+    // IntOrString and Quantity take both forms.
+    const ok = await post("/api/v1/namespaces/default/services", {
+      metadata: { name: "typed-ok" },
+      spec: {
+        ports: [
+          { port: 80, targetPort: "http" },
+          { name: "b", port: 81, targetPort: 8081 },
+        ],
+      },
+    });
+    assert.equal(ok.status, 201);
+  });
+
+  it("a new pod is Pending with its QoS class from the start, as the pod strategy makes it", async () => {
+    const create = async (name: string, resources: unknown) => {
+      const r = await rawCall(f, "POST", "/api/v1/namespaces/default/pods", {
+        body: Buffer.from(
+          JSON.stringify({
+            metadata: { name },
+            spec: { containers: [{ name: "c", image: "i", resources }] },
+          }),
+        ),
+        contentType: "application/json",
+      });
+      assert.equal(r.status, 201, r.body.toString());
+      return (JSON.parse(r.body.toString()) as { status: unknown }).status;
+    };
+    assert.deepEqual(await create("qos-none", {}), { phase: "Pending", qosClass: "BestEffort" });
+    assert.deepEqual(await create("qos-burst", { requests: { cpu: "100m" } }), {
+      phase: "Pending",
+      qosClass: "Burstable",
+    });
+    assert.deepEqual(await create("qos-guaranteed", { limits: { cpu: "1", memory: "1Gi" } }), {
+      phase: "Pending",
+      qosClass: "Guaranteed",
+    });
+  });
+
   it("custom resources stay JSON-only, as on a cluster", async () => {
     const crds = await f.kubectl(["apply", "-f", ISTIO_CRDS]);
     assert.equal(crds.code, 0, crds.stderr);

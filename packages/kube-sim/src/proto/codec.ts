@@ -341,3 +341,127 @@ export function decodeObject(buf: Buffer, s: ProtoSchema = SCHEMA): Obj {
   if (!isObj(o)) throw new ProtoError(`${kind}: not an object`);
   return { apiVersion, kind, ...o };
 }
+
+/** The JSON kind of a value, as Go's json.UnmarshalTypeError names it. */
+function jsonKind(v: unknown): string {
+  if (typeof v === "string") return "string";
+  if (typeof v === "number") return "number";
+  if (typeof v === "boolean") return "bool";
+  return Array.isArray(v) ? "array" : "object";
+}
+
+const GO_SCALARS: Record<string, string> = {
+  string: "string",
+  bytes: "[]uint8",
+  bool: "bool",
+  int32: "int32",
+  int64: "int64",
+  uint32: "uint32",
+  uint64: "uint64",
+  double: "float64",
+  float: "float32",
+};
+
+/** The Go type name of a message or scalar ("v1.DeploymentSpec", "int32"). */
+function goType(type: string): string {
+  const scalar = GO_SCALARS[type];
+  if (scalar) return scalar;
+  const parts = type.split(".");
+  return `${parts.at(-2) ?? ""}.${parts.at(-1) ?? ""}`;
+}
+
+/** Whether a JSON value fits a scalar type as Go's decoder takes it. */
+function fitsScalar(type: string, v: unknown): boolean {
+  switch (type) {
+    case "string":
+    case "bytes":
+      return typeof v === "string";
+    case "bool":
+      return typeof v === "boolean";
+    case "double":
+    case "float":
+      return typeof v === "number";
+    default:
+      return typeof v === "number" && Number.isInteger(v);
+  }
+}
+
+/** JSON forms the special messages accept. */
+const SPECIAL_FITS: Record<string, (v: unknown) => boolean> = {
+  [`${META}Time`]: (v) => typeof v === "string",
+  [`${META}MicroTime`]: (v) => typeof v === "string",
+  "k8s.io.apimachinery.pkg.util.intstr.IntOrString": (v) =>
+    typeof v === "string" || (typeof v === "number" && Number.isInteger(v)),
+  "k8s.io.apimachinery.pkg.api.resource.Quantity": (v) =>
+    typeof v === "string" || typeof v === "number",
+};
+
+/**
+ * The first value of a built-in object's JSON that Go's decoder would refuse (a string where an
+ * integer goes, an object where a list goes), as the API server words it, or undefined.
+ */
+export function jsonTypeError(o: Obj, s: ProtoSchema = SCHEMA): string | undefined {
+  const apiVersion = typeof o.apiVersion === "string" ? o.apiVersion : "";
+  const kind = typeof o.kind === "string" ? o.kind : "";
+  const name = messageOf(apiVersion, kind, s);
+  if (!name) return undefined;
+  const err = checkMessage(name, o, "", s);
+  return (
+    err &&
+    `${kind} in version "${apiVersion.split("/").pop() ?? ""}" cannot be handled as a ${kind}: ${err}`
+  );
+}
+
+function checkValue(
+  type: string,
+  v: unknown,
+  field: string,
+  struct: string,
+  s: ProtoSchema,
+): string | undefined {
+  const wrong = (goName: string) =>
+    `json: cannot unmarshal ${jsonKind(v)} into Go struct field ${struct}.${field} of type ${goName}`;
+  if (GO_SCALARS[type]) return fitsScalar(type, v) ? undefined : wrong(GO_SCALARS[type]);
+  const special = SPECIAL_FITS[type];
+  if (special) return special(v) ? undefined : wrong(goType(type));
+  if (SPECIAL[type]) return undefined; // raw JSON of any shape
+  if (!isObj(v)) return wrong(goType(type));
+  return checkMessage(type, v, `${field}.`, s);
+}
+
+function checkMessage(name: string, o: Obj, prefix: string, s: ProtoSchema): string | undefined {
+  const struct = name.split(".").pop() ?? name;
+  for (const [, proto, type, card, jsonName, flags] of fields(name, s)) {
+    if (flags & 2) {
+      const err = checkMessage(type, o, prefix, s);
+      if (err) return err;
+      continue;
+    }
+    const key = jsonName || proto;
+    const v = o[key];
+    if (v === undefined || v === null) continue;
+    const field = `${prefix}${key}`;
+    if (card === 1) {
+      if (!Array.isArray(v))
+        return `json: cannot unmarshal ${jsonKind(v)} into Go struct field ${struct}.${field} of type []${goType(type)}`;
+      for (const item of v) {
+        if (item === null) continue;
+        const err = checkValue(type, item, field, struct, s);
+        if (err) return err;
+      }
+    } else if (card === 2) {
+      const valueType = type.split(",")[1] ?? "string";
+      if (!isObj(v))
+        return `json: cannot unmarshal ${jsonKind(v)} into Go struct field ${struct}.${field} of type map[string]${goType(valueType)}`;
+      for (const item of Object.values(v)) {
+        if (item === null) continue;
+        const err = checkValue(valueType, item, field, struct, s);
+        if (err) return err;
+      }
+    } else {
+      const err = checkValue(type, v, field, struct, s);
+      if (err) return err;
+    }
+  }
+  return undefined;
+}
