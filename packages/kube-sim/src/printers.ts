@@ -740,7 +740,7 @@ export function jsonPath(root: unknown, path: string): unknown[] {
     for (const v of cur) {
       if (m[1] !== undefined || m[3] !== undefined) {
         const k = m[1] ?? m[3] ?? "";
-        if (isObj(v) && k in v) next.push(v[k]);
+        if (isObj(v) && Object.hasOwn(v, k)) next.push(v[k]);
       } else if (m[2] !== undefined) {
         if (Array.isArray(v) && Number(m[2]) < v.length) next.push(v[Number(m[2])]);
       } else if (m[0] === "[*]") {

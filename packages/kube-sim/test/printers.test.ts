@@ -253,5 +253,6 @@ describe("server-side printing", () => {
     assert.deepEqual(jsonPath({ a: { "b.c": [1, 2] } }, "{.a['b.c'][1]}"), [2]);
     assert.deepEqual(jsonPath({ a: [{ x: 1 }, { x: 2 }] }, ".a[*].x"), [1, 2]);
     assert.deepEqual(jsonPath({ a: 1 }, ".missing"), []);
+    assert.deepEqual(jsonPath({ a: 1 }, ".constructor"), [], "only the object's own keys");
   });
 });

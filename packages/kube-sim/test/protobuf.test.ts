@@ -265,6 +265,16 @@ describe("kube-sim over protobuf", () => {
       String(ports.body.message),
       /cannot unmarshal object into Go struct field ServiceSpec\.spec\.ports of type \[\]v1\.ServicePort$/,
     );
+    // Out of an int32's range is refused too, as Go refuses it.
+    const huge = await post("/apis/apps/v1/namespaces/default/deployments", {
+      metadata: { name: "huge" },
+      spec: { replicas: 1e10 },
+    });
+    assert.equal(huge.status, 400);
+    assert.match(
+      String(huge.body.message),
+      /cannot unmarshal number into Go struct field DeploymentSpec\.spec\.replicas of type int32$/,
+    );
     // IntOrString and Quantity take both forms.
     const ok = await post("/api/v1/namespaces/default/services", {
       metadata: { name: "typed-ok" },

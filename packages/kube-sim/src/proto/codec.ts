@@ -262,8 +262,13 @@ function readMessage(bytes: Uint8Array, name: string, s: ProtoSchema): unknown {
       const [keyType, valueType] = type.split(",") as [string, string];
       const entry = new BinaryReader(r.bytes());
       let k: unknown = keyType === "string" ? "" : 0;
+      // An entry without a value holds the value type's zero (a special message's JSON form).
       let v: unknown =
-        SCALAR_WIRE[valueType] === undefined ? {} : valueType === "string" ? "" : undefined;
+        SCALAR_WIRE[valueType] === undefined
+          ? (SPECIAL[valueType]?.fromProto({}) ?? {})
+          : valueType === "string"
+            ? ""
+            : undefined;
       while (entry.pos < entry.len) {
         const [eno, ewire] = entry.tag();
         if (eno === 1) k = readValue(entry, keyType, ewire, s);
@@ -381,6 +386,12 @@ function fitsScalar(type: string, v: unknown): boolean {
     case "double":
     case "float":
       return typeof v === "number";
+    case "int32":
+      return typeof v === "number" && Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31;
+    case "uint32":
+      return typeof v === "number" && Number.isInteger(v) && v >= 0 && v < 2 ** 32;
+    case "uint64":
+      return typeof v === "number" && Number.isInteger(v) && v >= 0;
     default:
       return typeof v === "number" && Number.isInteger(v);
   }
