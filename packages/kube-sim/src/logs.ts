@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { meta, type Obj } from "./object.js";
+import { getPath, meta, text, type Obj } from "./object.js";
 import type { QueryParams } from "./params.js";
 import { StatusError, badRequest } from "./status.js";
 import type { Store } from "./store.js";
@@ -22,11 +22,8 @@ interface ContainerStatus {
   };
 }
 
-/** A string field of a JSON object, or `fallback`. */
-const str = (o: unknown, key: string, fallback = ""): string => {
-  const v = (o as Obj | undefined)?.[key];
-  return typeof v === "string" || typeof v === "number" ? String(v) : fallback;
-};
+/** A text field of a JSON object, or `fallback`. */
+const str = (o: unknown, key: string, fallback = ""): string => text(getPath(o, [key])) || fallback;
 
 /** Go's RFC3339Nano of a millisecond time (nanoseconds are zero). */
 function rfc3339Nano(d: Date): string {

@@ -64,6 +64,16 @@ export function getPath(o: unknown, path: readonly string[]): unknown {
 }
 
 /** Sets a value at a path, creating objects on the way. */
+/** A JSON value as text: strings as they are, numbers printed, anything else "". */
+export function text(v: unknown): string {
+  return typeof v === "string" ? v : typeof v === "number" ? String(v) : "";
+}
+
+/** The objects of a JSON list (anything else: none). */
+export function objects(v: unknown): Obj[] {
+  return Array.isArray(v) ? v.filter(isObj) : [];
+}
+
 export function setPath(o: Obj, path: readonly string[], value: unknown): void {
   let cur: Obj = o;
   for (const p of path.slice(0, -1)) {

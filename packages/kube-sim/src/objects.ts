@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { applyDefaults } from "./defaults.js";
-import { clone, deepEqual, isObj, k8sTime, meta, type Obj } from "./object.js";
+import { clone, deepEqual, isObj, k8sTime, meta, objects, type Obj } from "./object.js";
 import {
   PatchError,
   applyJsonPatch,
@@ -670,8 +670,7 @@ export type { Cause };
 /** A pod's QoS class (qos.GetPodQOS): BestEffort, Guaranteed or Burstable. */
 function podQos(pod: Obj): string {
   const spec = isObj(pod.spec) ? pod.spec : {};
-  const list = (v: unknown): unknown[] => (Array.isArray(v) ? (v as unknown[]) : []);
-  const containers = [...list(spec.containers), ...list(spec.initContainers)].filter(isObj);
+  const containers = [...objects(spec.containers), ...objects(spec.initContainers)];
   let any = false;
   let guaranteed = containers.length > 0;
   for (const c of containers) {

@@ -117,6 +117,17 @@ function messageSchema(message: string): { schema: Schema; refs: Set<string> } {
  * and of every message they reach, each kind with its x-kubernetes-group-version-kind.
  */
 export function builtinSchemas(group: string, version: string, kinds: readonly string[]): Schema {
+  // Built-in kinds never change while the server runs: each group/version is built once (the
+  // /openapi/v3 index and /openapi/v2 ask for every one on each request). Callers only read it.
+  const key = `${group}/${version}/${kinds.join(",")}`;
+  let out = schemaCache.get(key);
+  if (!out) schemaCache.set(key, (out = buildSchemas(group, version, kinds)));
+  return out;
+}
+
+const schemaCache = new Map<string, Schema>();
+
+function buildSchemas(group: string, version: string, kinds: readonly string[]): Schema {
   const apiVersion = group ? `${group}/${version}` : version;
   const out: Schema = {};
   const gvkOf = new Map<string, Schema[]>();

@@ -1,4 +1,4 @@
-import { isObj, meta, type Obj } from "./object.js";
+import { getPath, isObj, meta, objects, text, type Obj } from "./object.js";
 import { apiVersionOf, type ResourceType } from "./registry.js";
 import { StatusError, badRequest } from "./status.js";
 
@@ -69,18 +69,10 @@ export function negotiateTable(accept: string | undefined): "v1" | "v1beta1" | u
 
 // --- helpers shared by the printers ---------------------------------------------------------
 
-const get = (o: unknown, ...path: (string | number)[]): unknown => {
-  let cur = o;
-  for (const p of path) {
-    if (typeof p === "number") cur = Array.isArray(cur) ? cur[p] : undefined;
-    else cur = isObj(cur) ? cur[p] : undefined;
-  }
-  return cur;
-};
-const str = (v: unknown): string =>
-  typeof v === "string" ? v : typeof v === "number" ? String(v) : "";
+const get = (o: unknown, ...path: string[]): unknown => getPath(o, path);
+const str = text;
 const num = (v: unknown): number => (typeof v === "number" ? v : 0);
-const list = (v: unknown): Obj[] => (Array.isArray(v) ? v.filter(isObj) : []);
+const list = objects;
 const strMap = (v: unknown): Record<string, string> =>
   isObj(v) ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, str(x)])) : {};
 
