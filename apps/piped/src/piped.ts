@@ -60,7 +60,10 @@ import { Reporter } from "./apiclient/reporter.js";
 import { CommandStore } from "./apiclient/commands.js";
 import { CommandStream } from "./apiclient/watch.js";
 import { Controller } from "./controller/controller.js";
-import { prepareWorkspace } from "./controller/workspace.js";
+import { prepareWorkspace, withAppAt } from "./controller/workspace.js";
+import { DriftDetector } from "./drift/detector.js";
+import { LiveStateReporter } from "./livestate/reporter.js";
+import { LiveStateStore } from "./livestate/store.js";
 import { StageLogPersister } from "./stagelog/stage-log.js";
 import { GitRepo } from "./trigger/git.js";
 import { Trigger, type ConfigInspector } from "./trigger/trigger.js";
@@ -320,6 +323,49 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
     redact: redactor.redact,
   });
   const planner = new KubernetesPlanner(manifests);
+  // Live state and drift (DESIGN §7): what runs for each app, and whether it matches Git.
+  const informer = provider?.config.appStateInformer;
+  const liveStore = new LiveStateStore({
+    kube,
+    pipedId: cfg.pipedID,
+    namespace: informer?.namespace ?? "",
+    include: informer?.includeResources ?? [],
+    exclude: informer?.excludeResources ?? [],
+    logger: logger.child({ component: "live-state" }),
+  });
+  const ownApps = new Set<string>();
+  const liveReporter = new LiveStateReporter({
+    store: liveStore,
+    api,
+    isOwnApp: (id) => ownApps.has(id),
+    clock,
+    logger: logger.child({ component: "live-state-reporter" }),
+  });
+  const drift: DriftDetector = new DriftDetector({
+    store: liveStore,
+    api,
+    render: (app, commit, signal) =>
+      withAppAt(
+        app,
+        commit,
+        { repos, workDir: join(o.workDir, "work"), decrypt, redactor },
+        async (dir, config) => ({
+          manifests: (
+            await manifests.render(
+              { id: app.id, name: app.name, dir, input: config.input },
+              commit,
+              signal,
+            )
+          ).map((m) => m.obj),
+          ignoreFields: config.driftDetection.ignoreFields,
+        }),
+      ),
+    isDeploying: (appId) => controller.isDeploying(appId),
+    isConfigInvalid: (appId) => trigger.isConfigInvalid(appId),
+    onOutOfSync: (appId) => trigger.outOfSync(appId),
+    clock,
+    logger: logger.child({ component: "drift" }),
+  });
   // Every command goes through one store: routed once, acked (with retries) in one place.
   const commands = new CommandStore({
     api,
@@ -330,7 +376,7 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
       else controller.onCommand(cmd);
     },
   });
-  const controller = new Controller({
+  const controller: Controller = new Controller({
     api,
     reporter,
     commands,
@@ -341,6 +387,7 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
     logger: logger.child({ component: "controller" }),
     pipedId: cfg.pipedID,
     maxConcurrentDeployments: cfg.maxConcurrentDeployments,
+    onDeploymentEnded: (appId) => drift.deploymentEnded(appId),
     hooks: {
       prepare: (d, signal) =>
         prepareWorkspace(
@@ -369,7 +416,7 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
         }),
     },
   });
-  const trigger = new Trigger({
+  const trigger: Trigger = new Trigger({
     api,
     repos,
     inspectConfig: inspectAppConfig,
@@ -379,6 +426,15 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
     logger: logger.child({ component: "trigger" }),
     onDeploymentCreated: () => controller.kick(),
     commands,
+    onApplications: (apps) => {
+      const before = new Set(ownApps);
+      ownApps.clear();
+      for (const a of apps) ownApps.add(a.id);
+      for (const id of ownApps) if (!before.has(id)) liveReporter.touch(id);
+      drift.setApplications(apps);
+    },
+    isOutOfSync: (appId) => drift.isOutOfSync(appId),
+    onConfigValid: (appId) => drift.recheck(appId),
   });
   const stream = new CommandStream(
     api,
@@ -428,7 +484,15 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
     },
   };
   return {
-    services: [reporter, stageLogs, stream, meta, trigger, controller],
+    services: [
+      reporter,
+      stageLogs,
+      stream,
+      meta,
+      trigger,
+      controller,
+      ...(provider ? [liveStore, liveReporter, drift] : []),
+    ],
     api,
     close: async () => {
       api.close();

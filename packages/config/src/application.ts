@@ -302,6 +302,11 @@ export interface KubernetesResourceRoute {
   readonly match: { readonly kind: string; readonly name: string } | undefined;
 }
 
+/** `driftDetection` of an application config. */
+export interface DriftDetectionConfig {
+  readonly ignoreFields: readonly string[];
+}
+
 /** A KubernetesApp application config (`app.pipecd.yaml`), defaulted, validated and frozen. */
 export interface ApplicationConfig {
   readonly apiVersion: string;
@@ -339,7 +344,8 @@ export interface ApplicationConfig {
   readonly attachment: Attachment | undefined;
   readonly notification: Readonly<YamlMap> | undefined;
   readonly eventWatcher: readonly unknown[];
-  readonly driftDetection: Readonly<YamlMap> | undefined;
+  /** `driftDetection`: fields left out of the drift comparison. */
+  readonly driftDetection: DriftDetectionConfig;
   /**
    * What the user must be told though the file is valid, in file order: keys ignored as PipeCD
    * ignores them (in pipeline stages) and fields accepted but not implemented yet.
@@ -508,7 +514,7 @@ export function parseApplicationConfig(file: string, text: string): ApplicationC
     attachment: readAttachment(r, S("attachment"), spec.attachment),
     notification: r.looseMap(S("notification"), spec.notification),
     eventWatcher: r.looseList(S("eventWatcher"), spec.eventWatcher),
-    driftDetection: r.looseMap(S("driftDetection"), spec.driftDetection),
+    driftDetection: readDriftDetection(r, S("driftDetection"), spec.driftDetection),
     warnings: [],
   };
   warnNotImplemented(r, spec, cfg);
@@ -521,12 +527,10 @@ export function parseApplicationConfig(file: string, text: string): ApplicationC
  * yet, when the file asks for something with it.
  */
 function warnNotImplemented(r: FieldReader, spec: YamlMap, cfg: ApplicationConfig): void {
-  for (const k of ["postSync", "notification", "eventWatcher", "driftDetection", "resourceRoutes"])
+  for (const k of ["postSync", "notification", "eventWatcher", "resourceRoutes"])
     r.notImplemented(["spec", k], spec[k]);
   r.notImplemented(["spec", "input", "kubectlVersion"], cfg.input.kubectlVersion, "");
-  const { onOutOfSync, onChain } = cfg.trigger;
-  r.notImplemented(["spec", "trigger", "onOutOfSync", "disabled"], onOutOfSync.disabled, true);
-  r.notImplemented(["spec", "trigger", "onChain", "disabled"], onChain.disabled, true);
+  r.notImplemented(["spec", "trigger", "onChain", "disabled"], cfg.trigger.onChain.disabled, true);
 }
 
 /** Reads and parses an application config file (e.g. `app.pipecd.yaml`). */
@@ -565,6 +569,28 @@ function readCommitMatcher(
     return s;
   };
   return { quickSync: regex("quickSync"), pipeline: regex("pipeline") };
+}
+
+/**
+ * PipeCD's `driftDetection.ignoreFields`: `apiVersion:kind:namespace:name#fieldPath` each, with
+ * exactly one `#`, a field path and a resource key of four parts (PipeCD `Validate` asks only for
+ * the one `#`).
+ */
+function readDriftDetection(r: FieldReader, p: FieldPath, v: unknown): DriftDetectionConfig {
+  const m = r.map(p, v) ?? {};
+  r.keys(p, m, ["ignoreFields"]);
+  const fp = [...p, "ignoreFields"];
+  const ignoreFields = r.stringList(fp, m.ignoreFields);
+  ignoreFields.forEach((f, i) => {
+    const parts = f.split("#");
+    // At least four key parts: a cluster-scoped name may hold colons (system:controller).
+    if (parts.length !== 2 || parts[1] === "" || parts[0]!.split(":").length < 4)
+      r.add(
+        [...fp, i],
+        `must be "apiVersion:kind:namespace:name#fieldPath" (e.g. apps/v1:Deployment:default:web#spec.replicas), not ${JSON.stringify(f)}`,
+      );
+  });
+  return { ignoreFields };
 }
 
 function readTrigger(r: FieldReader, p: FieldPath, v: unknown): TriggerConfig {

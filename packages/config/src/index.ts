@@ -38,6 +38,7 @@ export {
   parseApplicationConfig,
   trafficPercentages,
   type ApplicationConfig,
+  type DriftDetectionConfig,
   type K8sBaselineRolloutStageOptions,
   type K8sCanaryRolloutStageOptions,
   type K8sCleanStageOptions,

@@ -279,7 +279,9 @@ describe("application config: other valid configs", () => {
     assert.deepEqual(cfg.attachment?.targets, ["deployment.yaml"]);
     assert.ok(cfg.notification);
     assert.equal(cfg.eventWatcher.length, 1);
-    assert.ok(cfg.driftDetection);
+    assert.deepEqual(cfg.driftDetection.ignoreFields, [
+      "apps/v1:Deployment:default:full#spec.replicas",
+    ]);
     assert.ok(Object.isFrozen(cfg.eventWatcher[0]));
   });
 
@@ -728,11 +730,39 @@ describe("application config: warnings (accepted, and the user is told)", () => 
 `);
     assert.deepEqual(warningsOf(text), [
       "5: spec.input.kubectlVersion: is not supported yet and has no effect",
-      "9: spec.trigger.onOutOfSync.disabled: is not supported yet and has no effect",
       "14: spec.eventWatcher: is not supported yet and has no effect",
       "16: spec.notification: is not supported yet and has no effect",
-      "18: spec.driftDetection: is not supported yet and has no effect",
     ]);
+  });
+
+  it("driftDetection.ignoreFields are read, and a value that is not apiVersion:kind:namespace:name#fieldPath is refused naming it", () => {
+    const cfg = parseApplicationConfig(
+      "app.pipecd.yaml",
+      app(`  driftDetection:
+    ignoreFields: ["apps/v1:Deployment:default:web#spec.replicas"]
+`),
+    );
+    assert.deepEqual(cfg.driftDetection.ignoreFields, [
+      "apps/v1:Deployment:default:web#spec.replicas",
+    ]);
+    const err = configError(() =>
+      parseApplicationConfig(
+        "app.pipecd.yaml",
+        app(`  driftDetection:
+    ignoreFields: ["apps/v1:Deployment:web#spec.replicas", "v1:Service:default:web"]
+    ignorFields: []
+`),
+      ),
+    );
+    assert.deepEqual(
+      err.issues.map((i) => i.path),
+      [
+        "spec.driftDetection.ignoreFields[0]",
+        "spec.driftDetection.ignoreFields[1]",
+        "spec.driftDetection.ignorFields",
+      ],
+    );
+    assert.match(err.message, /apiVersion:kind:namespace:name#fieldPath/);
   });
 
   it("the seed examples have no warnings; the every-field fixture warns once per unimplemented field", () => {
@@ -741,12 +771,10 @@ describe("application config: warnings (accepted, and the user is told)", () => 
     assert.deepEqual(
       parseFixture("app-full.yaml").warnings.map((w) => w.path),
       [
-        "spec.trigger.onOutOfSync.disabled",
         "spec.trigger.onChain.disabled",
         "spec.postSync",
         "spec.notification",
         "spec.eventWatcher",
-        "spec.driftDetection",
         "spec.input.kubectlVersion",
         "spec.resourceRoutes",
       ],

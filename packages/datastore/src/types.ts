@@ -304,6 +304,14 @@ export interface LoginFailureRepository {
 export interface LiveStateRepository {
   put(snapshot: ApplicationLiveStateSnapshot): Promise<void>;
   get(applicationId: string): Promise<ApplicationLiveStateSnapshot>;
+  /**
+   * Reads the stored snapshot (undefined when none), lets `fn` return the next one and stores it
+   * with `version` one higher, in one transaction; `fn` may throw to store nothing.
+   */
+  update(
+    applicationId: string,
+    fn: (cur: ApplicationLiveStateSnapshot | undefined) => ApplicationLiveStateSnapshot,
+  ): Promise<ApplicationLiveStateSnapshot>;
 }
 
 /**

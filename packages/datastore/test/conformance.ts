@@ -1311,6 +1311,39 @@ export function runConformance(driverName: string, open: () => Promise<Conforman
         );
         await rejectsWith(ds().liveStates.get("nope"), "NOT_FOUND");
       });
+
+      it("update numbers every stored change and stores nothing when its function throws", async () => {
+        const appId = uid("app");
+        const first = await ds().liveStates.update(appId, (cur) => {
+          assert.equal(cur, undefined);
+          return create(ApplicationLiveStateSnapshotSchema, { pipedId: "p", projectId: "proj" });
+        });
+        assert.equal(first.version, 1n);
+        assert.equal(first.applicationId, appId);
+        // Concurrent updates are serialised: each sees the one before.
+        const seen = await Promise.all(
+          Array.from({ length: 5 }, (_, i) =>
+            ds().liveStates.update(appId, (cur) => ({
+              ...cur!,
+              kubernetesResources: [
+                ...cur!.kubernetesResources,
+                create(KubernetesResourceStateSchema, { id: `r${i}` }),
+              ],
+            })),
+          ),
+        );
+        assert.deepEqual(seen.map((x) => x.version).sort(), [2n, 3n, 4n, 5n, 6n]);
+        const stored = await ds().liveStates.get(appId);
+        assert.equal(stored.version, 6n);
+        assert.equal(stored.kubernetesResources.length, 5);
+        await rejectsWith(
+          ds().liveStates.update(appId, () => {
+            throw new FailedPreconditionError("stale base");
+          }),
+          "FAILED_PRECONDITION",
+        );
+        assert.equal((await ds().liveStates.get(appId)).version, 6n);
+      });
     });
 
     describe("notifier", () => {

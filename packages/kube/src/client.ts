@@ -11,6 +11,7 @@ import {
 import { Discovery, type ResourceInfo } from "./discovery.js";
 import { classifyError, httpStatusOfError, type ClassifiedError } from "./errors.js";
 import { loadKubeConfig, type KubeConfigOptions } from "./kubeconfig.js";
+import { runInformer, type InformerHandler } from "./informer.js";
 import { ObjectApi, type ObjectHeader } from "./object-api.js";
 import { DEFAULT_NAMESPACE, RESOURCE_KEY_ANNOTATION } from "./resource-key.js";
 import {
@@ -171,12 +172,23 @@ export class KubeClient {
     namespace?: string,
     opts: ListOptions = {},
   ): Promise<KubeObject[]> {
+    return (await this.listWithVersion(apiVersion, kind, namespace, opts)).items;
+  }
+
+  /** {@link list}, with the resourceVersion of the list (where a watch of it starts). */
+  async listWithVersion(
+    apiVersion: string,
+    kind: string,
+    namespace?: string,
+    opts: ListOptions = {},
+  ): Promise<{ items: KubeObject[]; resourceVersion: string }> {
     const what = `list ${kind}${namespace ? ` in ${namespace}` : ""}`;
     await this.call(what, opts.signal, (api) =>
       this.cache.lookup(apiVersion, kind, (gv) => api.fetchResourceList(gv)),
     );
-    const out: KubeObject[] = [];
+    const items: KubeObject[] = [];
     let token: string | undefined;
+    let resourceVersion = "";
     do {
       const cont = token;
       const page = await this.call(what, opts.signal, (api) =>
@@ -191,10 +203,46 @@ export class KubeClient {
         ),
       );
       // Typed lists of built-in kinds omit apiVersion/kind on the items (reference §3.4).
-      for (const item of page.items ?? []) out.push({ ...item, apiVersion, kind });
+      for (const item of page.items ?? []) items.push({ ...item, apiVersion, kind });
+      resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
       token = page.metadata?.continue || undefined;
     } while (token);
-    return out;
+    return { items, resourceVersion };
+  }
+
+  /**
+   * Keeps `handler` up to date with every object of a kind (in `namespace`, or in all
+   * namespaces): list, then watch with resume ({@link runInformer}). Runs until `signal` aborts;
+   * rejects only when the kind is not served.
+   */
+  async inform(
+    apiVersion: string,
+    kind: string,
+    namespace: string | undefined,
+    handler: InformerHandler,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const header: ObjectHeader = {
+      apiVersion,
+      kind,
+      metadata: { name: "", ...(namespace ? { namespace } : {}) },
+    };
+    await runInformer(
+      {
+        list: (s) => this.listWithVersion(apiVersion, kind, namespace, { signal: s }),
+        collectionPath: (s) =>
+          this.call(`watch ${kind}`, s, async (api) => {
+            await this.cache.lookup(apiVersion, kind, (gv) => api.fetchResourceList(gv));
+            return api.pathOf(header, "list");
+          }),
+        watch: (path, query, onEvent, done) => this.watcher.watch(path, query, onEvent, done),
+        logger: this.logger,
+      },
+      apiVersion,
+      kind,
+      handler,
+      signal,
+    );
   }
 
   /**

@@ -20,4 +20,5 @@ export {
 export { deploymentRolloutStatus, type DeploymentRolloutStatus } from "./rollout-status.js";
 export type { RolloutResult, RolloutWaitOptions } from "./rollout-wait.js";
 export type { ResourceInfo } from "./discovery.js";
+export type { InformerHandler } from "./informer.js";
 export type { KubeObject, ObjectMeta, ObjectRef, OwnerReference } from "./types.js";

@@ -5,10 +5,10 @@ import {
   sleep,
   type Logger,
 } from "@pipecd-ts/runtime";
-import { httpStatusOfError } from "./errors.js";
 import { deploymentRolloutStatus } from "./rollout-status.js";
 import { DEFAULT_NAMESPACE } from "./resource-key.js";
 import type { KubeObject, ObjectRef } from "./types.js";
+import { watchOnce, type WatchFn } from "./watch-once.js";
 
 /** Options of `KubeClient.waitForRollout`. */
 export interface RolloutWaitOptions {
@@ -35,26 +35,9 @@ export interface RolloutWaitDeps {
   /** Path of the collection to watch, e.g. `/apis/apps/v1/namespaces/default/deployments`. */
   collectionPath(ref: ObjectRef, signal: AbortSignal): Promise<string>;
   /** client-node `Watch.watch`. */
-  watch(
-    path: string,
-    query: Record<string, string | number | boolean | undefined>,
-    onEvent: (type: string, object: unknown) => void,
-    done: (err: unknown) => void,
-  ): Promise<AbortController>;
+  watch: WatchFn;
   logger: Logger;
 }
-
-/** The server closes each watch after this long; the waiter then re-GETs and watches again. */
-const WATCH_TIMEOUT_SECONDS = 120;
-/** A watch that delivered nothing (not even a bookmark) for this long is presumed dead. */
-const WATCH_IDLE_MS = (WATCH_TIMEOUT_SECONDS + 30) * 1000;
-
-type WatchEnd =
-  | { kind: "result"; result: RolloutResult }
-  | { kind: "expired" }
-  | { kind: "closed"; events: number; ms: number }
-  | { kind: "failed"; error: unknown }
-  | { kind: "aborted" };
 
 /**
  * Waits for a Deployment rollout the way `kubectl rollout status` does (reference §4.2): GET,
@@ -130,12 +113,14 @@ export async function waitForDeploymentRollout(
       if (now) return now;
 
       const end = await watchOnce(
-        deps,
+        deps.watch,
         path,
-        ref.name,
-        live.metadata.resourceVersion,
+        {
+          fieldSelector: `metadata.name=${ref.name}`,
+          resourceVersion: live.metadata.resourceVersion,
+        },
         signal,
-        (type, obj) => {
+        (type, obj): RolloutResult | undefined => {
           if (type === "DELETED")
             return { done: false, reason: "Deleted", message: `deployment ${name} was deleted` };
           if (type === "ADDED" || type === "MODIFIED") return evaluate(obj as KubeObject);
@@ -172,81 +157,4 @@ export async function waitForDeploymentRollout(
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** One watch of the named Deployment from `resourceVersion`, until `onEvent` decides or it ends. */
-function watchOnce(
-  deps: RolloutWaitDeps,
-  path: string,
-  objectName: string,
-  resourceVersion: string | undefined,
-  signal: AbortSignal,
-  onEvent: (type: string, object: unknown) => RolloutResult | undefined,
-): Promise<WatchEnd> {
-  return new Promise<WatchEnd>((resolve) => {
-    const started = Date.now();
-    let events = 0;
-    let controller: AbortController | undefined;
-    let finished = false;
-    let idle: NodeJS.Timeout | undefined;
-    const finish = (end: WatchEnd): void => {
-      if (finished) return;
-      finished = true;
-      clearTimeout(idle);
-      signal.removeEventListener("abort", onAbort);
-      controller?.abort();
-      resolve(end);
-    };
-    const onAbort = (): void => finish({ kind: "aborted" });
-    const armIdle = (): void => {
-      clearTimeout(idle);
-      idle = setTimeout(
-        () => finish({ kind: "failed", error: new Error(`watch idle for ${WATCH_IDLE_MS}ms`) }),
-        WATCH_IDLE_MS,
-      );
-    };
-    if (signal.aborted) return onAbort();
-    signal.addEventListener("abort", onAbort, { once: true });
-    armIdle();
-    deps
-      .watch(
-        path,
-        {
-          fieldSelector: `metadata.name=${objectName}`,
-          resourceVersion,
-          allowWatchBookmarks: true,
-          timeoutSeconds: WATCH_TIMEOUT_SECONDS,
-        },
-        (type, object) => {
-          if (finished) return;
-          events++;
-          armIdle();
-          if (type === "ERROR") {
-            const code = (object as { code?: number } | null)?.code;
-            if (code === 410) finish({ kind: "expired" });
-            else
-              finish({
-                kind: "failed",
-                error: new Error(`watch error event: ${JSON.stringify(object)}`),
-              });
-            return;
-          }
-          const result = onEvent(type, object);
-          if (result) finish({ kind: "result", result });
-        },
-        (err) => {
-          if (err === null || err === undefined)
-            finish({ kind: "closed", events, ms: Date.now() - started });
-          else if (httpStatusOfError(err) === 410) finish({ kind: "expired" });
-          else finish({ kind: "failed", error: err });
-        },
-      )
-      .then(
-        (c) => {
-          controller = c;
-          if (finished) c.abort();
-        },
-        (err: unknown) => finish({ kind: "failed", error: err }),
-      );
-  });
 }

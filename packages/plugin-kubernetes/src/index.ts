@@ -82,3 +82,19 @@ export {
 } from "./variant/variant.js";
 export { applyPatches, parsePatchPath } from "./variant/patch.js";
 export { describeVariantWorkload, rolloutVariantSet } from "./variant/rollout.js";
+export {
+  diffLiveAndGit,
+  diffObjects,
+  hashSecretData,
+  parseIgnoreField,
+  renderDrift,
+  type DiffNode,
+  type DriftResult,
+  type ManifestChange,
+} from "./drift/diff.js";
+export {
+  aggregateHealth,
+  resourceHealth,
+  type Health,
+  type HealthStatus,
+} from "./livestate/health.js";

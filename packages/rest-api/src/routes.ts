@@ -2,6 +2,7 @@ import type { TSchema } from "typebox";
 import type {
   APIKeyJson,
   ApplicationJson,
+  ApplicationLiveStateSnapshotJson,
   AuditLogEntryJson,
   CommandJson,
   DeploymentJson,
@@ -194,6 +195,15 @@ export const Routes = {
     status: 200,
     params: S.IdParams,
   }),
+  getApplicationLiveState: route<{ liveState: ApplicationLiveStateSnapshotJson }>()({
+    method: "GET",
+    path: "/api/v1/applications/:id/live-state",
+    summary:
+      "What runs in the cluster for one application, as its piped last reported it: the resource tree with each resource's health (Secrets by metadata only). 404 until the piped has reported.",
+    access: "viewer",
+    status: 200,
+    params: S.IdParams,
+  }),
   updateApplication: route<{ application: ApplicationJson }>()({
     method: "PATCH",
     path: "/api/v1/applications/:id",
@@ -321,7 +331,8 @@ export type OperationId = keyof typeof Routes;
 export type ResponseOf<K extends OperationId> = NonNullable<(typeof Routes)[K]["_res"]>;
 
 /** Server-sent event names of GET /api/v1/stream. */
-export type StreamEventType = "deployment" | "stage" | "application" | "command" | "piped";
+export type StreamEventType =
+  "deployment" | "stage" | "application" | "command" | "piped" | "live-state";
 
 /**
  * Data of the `ready` event that starts every stream of GET /api/v1/stream, after the stored

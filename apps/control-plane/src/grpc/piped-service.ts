@@ -3,7 +3,9 @@ import { create } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   ApplicationDeploymentReferenceSchema,
+  ApplicationLiveStateSnapshotSchema,
   ApplicationSyncStateSchema,
+  KubernetesResourceState_HealthStatus,
   CommandStatus,
   DeploymentStatus,
   StageStatus,
@@ -22,6 +24,7 @@ import {
   type ConfigWarningLike,
 } from "@pipecd-ts/model";
 import {
+  FailedPreconditionError,
   InvalidArgumentError,
   NotFoundError,
   PermissionDeniedError,
@@ -33,6 +36,7 @@ import {
 import type { Authenticator } from "../auth/authenticator.js";
 import type { PipedPrincipal } from "../auth/principal.js";
 import type { Hub } from "../hub.js";
+import { applyLiveStateDelta, checkedResources } from "../live-state.js";
 import type { Metrics } from "../metrics.js";
 import { checkRequest, inputOf } from "./request-checks.js";
 import { Turns } from "./turns.js";
@@ -414,6 +418,9 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
       });
       await updateApp(d.applicationId, (a) => {
         a.deploying = false;
+        // The reference now carries when it completed (onOutOfSync's minWindow counts from it).
+        if (a.mostRecentlyTriggeredDeployment?.deploymentId === d.id)
+          a.mostRecentlyTriggeredDeployment = deploymentRef(d);
         if (d.status === DeploymentStatus.DEPLOYMENT_SUCCESS) {
           const prev = a.mostRecentlySuccessfulDeployment?.startedAt;
           if (!prev || !d.createdAt || timestampDate(prev) <= timestampDate(d.createdAt))
@@ -556,14 +563,35 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
     ),
 
     reportApplicationLiveState: unary("ReportApplicationLiveState", async (req, piped) => {
-      const snap = req.snapshot;
-      if (!snap) throw new InvalidArgumentError("snapshot is required");
-      await ownedApp(snap.applicationId, piped);
-      snap.pipedId = piped.pipedId;
-      snap.projectId = piped.projectId;
-      snap.updatedAt ??= now();
-      await ds.liveStates.put(snap);
-      return {};
+      const { snapshot: snap, delta } = req;
+      if (!snap === !delta)
+        throw new InvalidArgumentError("exactly one of snapshot and delta is required");
+      const appId = snap?.applicationId ?? delta?.applicationId ?? "";
+      await ownedApp(appId, piped);
+      const stored = await ds.liveStates.update(appId, (cur) => {
+        if (snap)
+          return create(ApplicationLiveStateSnapshotSchema, {
+            ...snap,
+            pipedId: piped.pipedId,
+            projectId: piped.projectId,
+            kubernetesResources: checkedResources(snap.kubernetesResources),
+            updatedAt: now(),
+          });
+        const d = delta!;
+        if (!cur || cur.version !== d.baseVersion || cur.pipedId !== piped.pipedId)
+          throw new FailedPreconditionError(
+            `live state of ${appId} is at version ${cur?.version ?? 0n}, not ${d.baseVersion}: send a snapshot`,
+          );
+        return applyLiveStateDelta(cur, d, now());
+      });
+      hub.emit({
+        type: "live-state",
+        id: appId,
+        applicationId: appId,
+        pipedId: piped.pipedId,
+        status: KubernetesResourceState_HealthStatus[stored.healthStatus],
+      });
+      return { version: stored.version };
     }),
   };
   return impl;

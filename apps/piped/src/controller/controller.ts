@@ -27,6 +27,8 @@ export interface ControllerDeps extends RunDeps {
   resyncIntervalMs?: number;
   /** Deployments of different apps that run at once (the piped's maxConcurrentDeployments). */
   maxConcurrentDeployments?: number;
+  /** Called when a deployment job of an app ends here (completed, or the piped stopping). */
+  onDeploymentEnded?(appId: string): void;
 }
 
 interface Job {
@@ -58,6 +60,11 @@ export class Controller implements Service {
   private terminate: AbortSignal | undefined;
 
   constructor(private readonly deps: ControllerDeps) {}
+
+  /** Whether a deployment of `appId` is being planned or run here. */
+  isDeploying(appId: string): boolean {
+    return this.jobs.has(appId);
+  }
 
   private redact(text: string): string {
     return this.deps.redact ? this.deps.redact(text) : text;
@@ -222,7 +229,10 @@ export class Controller implements Service {
       )
       .finally(() => {
         this.jobs.delete(appId);
-        if (!signal.aborted) this.kick();
+        if (!signal.aborted) {
+          this.deps.onDeploymentEnded?.(appId);
+          this.kick();
+        }
       });
   }
 

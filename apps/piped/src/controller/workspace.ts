@@ -208,3 +208,41 @@ export async function prepareWorkspace(
     throw err;
   }
 }
+
+/**
+ * An application's app config and its checkout at `commit`, with its secrets decrypted and
+ * attachments inlined, for a reader that deploys nothing (the drift detector): `use` runs with
+ * them, and the checkout is released after it.
+ */
+export async function withAppAt<T>(
+  app: { gitPath?: { repo?: { id: string }; path: string; configFilename: string } },
+  commit: string,
+  deps: {
+    repos: ReadonlyMap<string, GitRepo>;
+    workDir: string;
+    decrypt?: SecretDecrypter;
+    redactor: Redactor;
+  },
+  use: (appDir: string, config: ApplicationConfig) => Promise<T>,
+): Promise<T> {
+  const repo = deps.repos.get(app.gitPath?.repo?.id ?? "");
+  if (!repo)
+    throw new InvalidArgumentError(`this piped has no repository "${app.gitPath?.repo?.id ?? ""}"`);
+  const path = app.gitPath?.path ?? "";
+  const cleanups: (() => Promise<void>)[] = [];
+  try {
+    const { dir, loaded } = await checkoutApp(
+      repo,
+      commit,
+      path,
+      app.gitPath?.configFilename ?? "",
+      deps.workDir,
+      cleanups,
+    );
+    const appDir = join(dir, path);
+    await processAppSource({ appDir, repoDir: dir, config: loaded.config, ...deps });
+    return await use(appDir, loaded.config);
+  } finally {
+    for (const c of cleanups) await c().catch(() => undefined);
+  }
+}

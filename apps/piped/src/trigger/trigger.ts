@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { posix } from "node:path";
 import { create } from "@bufbuild/protobuf";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   ApplicationSyncStatus,
   DeploymentSchema,
@@ -27,6 +27,8 @@ import { globToRegExp } from "../glob.js";
 export interface TriggerConfig {
   onCommit: { disabled: boolean; paths: readonly string[]; ignores: readonly string[] };
   onCommand: { disabled: boolean };
+  /** PipeCD's default: disabled, minWindow 5m. */
+  onOutOfSync?: { disabled: boolean; minWindowMs: number };
 }
 
 /**
@@ -54,6 +56,12 @@ export interface TriggerDeps {
   onDeploymentCreated?(): void;
   /** Acks SYNC commands (the piped's command store). */
   commands: CommandAcker;
+  /** Gets this piped's applications after every listing (the drift detector follows them). */
+  onApplications?(apps: readonly Application[]): void;
+  /** Whether an app is OUT_OF_SYNC now, as the drift detector last judged it. */
+  isOutOfSync?(appId: string): boolean;
+  /** An app's config is valid again after INVALID_CONFIG (its sync state was reset to UNKNOWN). */
+  onConfigValid?(appId: string): void;
 }
 
 /**
@@ -112,6 +120,14 @@ export class Trigger implements Service {
   passes = 0;
   /** Config inspections by (file, blob id): a config is parsed once per version. */
   private readonly inspections = new Map<string, ReturnType<ConfigInspector>>();
+  /**
+   * Apps the drift detector found OUT_OF_SYNC, to be considered for `onOutOfSync`, with the time
+   * before which there is nothing to decide (the end of a `minWindow`).
+   */
+  private readonly outOfSyncApps = new Map<string, number>();
+  /** A wake-up at the end of an `onOutOfSync.minWindow`. */
+  private windowTimer: NodeJS.Timeout | undefined;
+  private windowAt = 0;
 
   constructor(private readonly d: TriggerDeps) {}
 
@@ -121,6 +137,18 @@ export class Trigger implements Service {
     this.kick();
   }
 
+  /** Whether `appId`'s config at head is invalid (INVALID_CONFIG is shown until it is fixed). */
+  isConfigInvalid(appId: string): boolean {
+    return this.invalidReported.has(appId);
+  }
+
+  /** The drift detector found `appId` OUT_OF_SYNC: its `trigger.onOutOfSync` decides now. */
+  outOfSync(appId: string): void {
+    const notBefore = this.outOfSyncApps.get(appId) ?? 0;
+    this.outOfSyncApps.set(appId, notBefore);
+    if (notBefore <= this.d.clock.now().getTime()) this.kick();
+  }
+
   /** Fetch now (e.g. after a reconnect); during a pass, another pass follows it at once. */
   kick(): void {
     this.pending = true;
@@ -128,7 +156,14 @@ export class Trigger implements Service {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    signal.addEventListener("abort", () => this.wake?.(), { once: true });
+    signal.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(this.windowTimer);
+        this.wake?.();
+      },
+      { once: true },
+    );
     let failures = 0;
     while (!signal.aborted) {
       this.pending = false;
@@ -186,6 +221,7 @@ export class Trigger implements Service {
       );
       cursor = page.cursor;
     } while (cursor);
+    this.d.onApplications?.(applications);
     const byRepo = new Map<string, Application[]>();
     for (const app of applications) {
       const repoId = app.gitPath?.repo?.id ?? "";
@@ -216,6 +252,7 @@ export class Trigger implements Service {
       const todo = apps.filter(
         (a) =>
           commands.some((c) => c.applicationId === a.id) ||
+          (this.outOfSyncApps.get(a.id) ?? Infinity) <= this.d.clock.now().getTime() ||
           this.considered.get(a.id) !== stateOf(a),
       );
       if (todo.length === 0) continue;
@@ -358,6 +395,7 @@ export class Trigger implements Service {
         },
         { signal },
       );
+      this.d.onConfigValid?.(app.id);
     }
     await this.reportWarnings(app, head, capConfigWarnings(file, inspected.warnings), signal);
     const trig = inspected.trigger;
@@ -377,6 +415,7 @@ export class Trigger implements Service {
       );
       return this.ack(cmd, true, { [METADATA_TRIGGERED_DEPLOYMENT_ID]: id });
     }
+    if (await this.considerOutOfSync(repo, head, app, trig, signal)) return;
     if (trig.onCommit.disabled) return;
     const last = await this.lastTriggeredCommit(app.id, signal);
     if (last === head) return;
@@ -402,6 +441,58 @@ export class Trigger implements Service {
       "",
       signal,
     );
+  }
+
+  /**
+   * PipeCD's `OnOutOfSyncDeterminer` for an app the drift detector found OUT_OF_SYNC: with
+   * `onOutOfSync` enabled, once the last triggered deployment is completed and `minWindow` has
+   * passed since, an ON_OUT_OF_SYNC deployment of head puts the cluster back. True if it made one.
+   */
+  private async considerOutOfSync(
+    repo: GitRepo,
+    head: string,
+    app: Application,
+    trig: TriggerConfig,
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    if (!this.outOfSyncApps.has(app.id)) return false;
+    const cfg = trig.onOutOfSync;
+    if (!cfg || cfg.disabled || !(this.d.isOutOfSync?.(app.id) ?? true)) {
+      this.outOfSyncApps.delete(app.id);
+      return false;
+    }
+    const last = app.mostRecentlyTriggeredDeployment;
+    if (last?.deploymentId) {
+      // Not completed yet: its end is listed again (the app changes), and the flag stays.
+      if (!last.completedAt) return false;
+      const readyAt = timestampDate(last.completedAt).getTime() + cfg.minWindowMs;
+      const wait = readyAt - this.d.clock.now().getTime();
+      if (wait > 0) {
+        this.outOfSyncApps.set(app.id, readyAt);
+        // One timer, for the earliest window to end.
+        if (!this.windowTimer || readyAt < this.windowAt) {
+          clearTimeout(this.windowTimer);
+          this.windowAt = readyAt;
+          this.windowTimer = setTimeout(() => {
+            this.windowTimer = undefined;
+            this.kick();
+          }, wait);
+          this.windowTimer.unref?.();
+        }
+        return false;
+      }
+    }
+    this.outOfSyncApps.delete(app.id);
+    await this.createDeployment(
+      repo,
+      head,
+      app,
+      TriggerKind.ON_OUT_OF_SYNC,
+      SyncStrategy.AUTO,
+      "",
+      signal,
+    );
+    return true;
   }
 
   private async lastTriggeredCommit(

@@ -14,7 +14,7 @@ import {
   type SessionRow,
 } from "../internal/rows.js";
 import type { LiveStateRepository, Session, SessionRepository } from "../types.js";
-import { first, sql, type SqlContext } from "./program.js";
+import { execute, first, sql, type SqlContext, type Statement } from "./program.js";
 
 /** {@link SessionRepository} over either driver. */
 export class SqlSessionRepository implements SessionRepository {
@@ -76,25 +76,39 @@ export class SqlLiveStateRepository implements LiveStateRepository {
   async put(snapshot: ApplicationLiveStateSnapshot): Promise<void> {
     if (!snapshot.applicationId)
       throw new InvalidArgumentError("live state: applicationId is required");
-    const s = {
+    const s = this.#stamped(snapshot);
+    await this.#c.db.writeOne(`put live state of ${s.applicationId}`, upsertLiveState(s));
+  }
+
+  async update(
+    applicationId: string,
+    fn: (cur: ApplicationLiveStateSnapshot | undefined) => ApplicationLiveStateSnapshot,
+  ): Promise<ApplicationLiveStateSnapshot> {
+    if (!applicationId) throw new InvalidArgumentError("live state: applicationId is required");
+    const forUpdate = this.#c.db.dialect.forUpdate;
+    const stamped = (x: ApplicationLiveStateSnapshot) => this.#stamped(x);
+    return this.#c.db.write(`update live state of ${applicationId}`, function* () {
+      const row = yield* first<DataRow>(
+        `SELECT data FROM live_states WHERE application_id = ?${forUpdate}`,
+        [applicationId],
+      );
+      const cur = row ? decode(ApplicationLiveStateSnapshotSchema, row) : undefined;
+      const next = stamped({
+        ...fn(cur),
+        applicationId,
+        version: (cur?.version ?? 0n) + 1n,
+      });
+      const st = upsertLiveState(next);
+      yield* execute(st.sql, st.params);
+      return next;
+    });
+  }
+
+  #stamped(snapshot: ApplicationLiveStateSnapshot): ApplicationLiveStateSnapshot {
+    return {
       ...snapshot,
       updatedAt: snapshot.updatedAt ?? timestampFromDate(this.#c.clock.now()),
     };
-    await this.#c.db.writeOne(
-      `put live state of ${s.applicationId}`,
-      sql(
-        `INSERT INTO live_states (application_id, project_id, piped_id, updated_at, data) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (application_id) DO UPDATE SET project_id = excluded.project_id, piped_id = excluded.piped_id,
-         updated_at = excluded.updated_at, data = excluded.data`,
-        [
-          s.applicationId,
-          s.projectId,
-          s.pipedId,
-          tsMs(s.updatedAt),
-          encode(ApplicationLiveStateSnapshotSchema, s),
-        ],
-      ),
-    );
   }
 
   async get(applicationId: string): Promise<ApplicationLiveStateSnapshot> {
@@ -106,4 +120,20 @@ export class SqlLiveStateRepository implements LiveStateRepository {
       return decode(ApplicationLiveStateSnapshotSchema, row);
     });
   }
+}
+
+/** The statement storing a live state snapshot (one row per application). */
+function upsertLiveState(s: ApplicationLiveStateSnapshot): Statement {
+  return sql(
+    `INSERT INTO live_states (application_id, project_id, piped_id, updated_at, data) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (application_id) DO UPDATE SET project_id = excluded.project_id, piped_id = excluded.piped_id,
+     updated_at = excluded.updated_at, data = excluded.data`,
+    [
+      s.applicationId,
+      s.projectId,
+      s.pipedId,
+      tsMs(s.updatedAt),
+      encode(ApplicationLiveStateSnapshotSchema, s),
+    ],
+  );
 }

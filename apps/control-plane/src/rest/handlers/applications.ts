@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import {
   ApplicationGitPathSchema,
+  ApplicationLiveStateSnapshotSchema,
   ApplicationSchema,
   ApplicationKind,
   Command_Type,
@@ -33,6 +34,7 @@ export function applicationHandlers(
   | "addApplication"
   | "listApplications"
   | "getApplication"
+  | "getApplicationLiveState"
   | "updateApplication"
   | "enableApplication"
   | "disableApplication"
@@ -148,6 +150,19 @@ export function applicationHandlers(
       const a = await getApp(req.params.id);
       if (a.deleted) throw new NotFoundError(`application ${req.params.id} not found`);
       return { application: json(ApplicationSchema, a) };
+    },
+
+    async getApplicationLiveState(req) {
+      const a = await getApp(req.params.id);
+      if (a.deleted) throw new NotFoundError(`application ${req.params.id} not found`);
+      const live = await ds.liveStates.get(a.id).catch((err: unknown) => {
+        if (err instanceof AppError && err.code === "NOT_FOUND")
+          throw new NotFoundError(
+            `application ${a.id} has no live state yet: its piped reports it once it has deployed the application`,
+          );
+        throw err;
+      });
+      return { liveState: json(ApplicationLiveStateSnapshotSchema, live) };
     },
 
     async updateApplication(req, ctx) {

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file pipecd/model/v1/livestate.proto.
  */
 export const file_pipecd_model_v1_livestate: GenFile = /*@__PURE__*/
-  fileDesc("Ch9waXBlY2QvbW9kZWwvdjEvbGl2ZXN0YXRlLnByb3RvEg9waXBlY2QubW9kZWwudjEingMKF0t1YmVybmV0ZXNSZXNvdXJjZVN0YXRlEgoKAmlkGAEgASgJEhEKCW93bmVyX2lkcxgCIAMoCRISCgpwYXJlbnRfaWRzGAMgAygJEgwKBG5hbWUYBCABKAkSEwoLYXBpX3ZlcnNpb24YBSABKAkSDAoEa2luZBgGIAEoCRIRCgluYW1lc3BhY2UYByABKAkSTAoNaGVhbHRoX3N0YXR1cxgIIAEoDjI1LnBpcGVjZC5tb2RlbC52MS5LdWJlcm5ldGVzUmVzb3VyY2VTdGF0ZS5IZWFsdGhTdGF0dXMSGgoSaGVhbHRoX2Rlc2NyaXB0aW9uGAkgASgJEi4KCmNyZWF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkIKDEhlYWx0aFN0YXR1cxILCgdVTktOT1dOEAASCwoHSEVBTFRIWRABEgkKBU9USEVSEAISDQoJVU5IRUFMVEhZEAMiogIKHEFwcGxpY2F0aW9uTGl2ZVN0YXRlU25hcHNob3QSFgoOYXBwbGljYXRpb25faWQYASABKAkSEAoIcGlwZWRfaWQYAiABKAkSEgoKcHJvamVjdF9pZBgDIAEoCRJMCg1oZWFsdGhfc3RhdHVzGAQgASgOMjUucGlwZWNkLm1vZGVsLnYxLkt1YmVybmV0ZXNSZXNvdXJjZVN0YXRlLkhlYWx0aFN0YXR1cxJGChRrdWJlcm5ldGVzX3Jlc291cmNlcxgFIAMoCzIoLnBpcGVjZC5tb2RlbC52MS5LdWJlcm5ldGVzUmVzb3VyY2VTdGF0ZRIuCgp1cGRhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcGIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("Ch9waXBlY2QvbW9kZWwvdjEvbGl2ZXN0YXRlLnByb3RvEg9waXBlY2QubW9kZWwudjEitAMKF0t1YmVybmV0ZXNSZXNvdXJjZVN0YXRlEgoKAmlkGAEgASgJEhEKCW93bmVyX2lkcxgCIAMoCRISCgpwYXJlbnRfaWRzGAMgAygJEgwKBG5hbWUYBCABKAkSEwoLYXBpX3ZlcnNpb24YBSABKAkSDAoEa2luZBgGIAEoCRIRCgluYW1lc3BhY2UYByABKAkSTAoNaGVhbHRoX3N0YXR1cxgIIAEoDjI1LnBpcGVjZC5tb2RlbC52MS5LdWJlcm5ldGVzUmVzb3VyY2VTdGF0ZS5IZWFsdGhTdGF0dXMSGgoSaGVhbHRoX2Rlc2NyaXB0aW9uGAkgASgJEi4KCmNyZWF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHJlc291cmNlX2tleRgMIAEoCSJCCgxIZWFsdGhTdGF0dXMSCwoHVU5LTk9XThAAEgsKB0hFQUxUSFkQARIJCgVPVEhFUhACEg0KCVVOSEVBTFRIWRADIs8CChxBcHBsaWNhdGlvbkxpdmVTdGF0ZVNuYXBzaG90EhYKDmFwcGxpY2F0aW9uX2lkGAEgASgJEhAKCHBpcGVkX2lkGAIgASgJEhIKCnByb2plY3RfaWQYAyABKAkSTAoNaGVhbHRoX3N0YXR1cxgEIAEoDjI1LnBpcGVjZC5tb2RlbC52MS5LdWJlcm5ldGVzUmVzb3VyY2VTdGF0ZS5IZWFsdGhTdGF0dXMSRgoUa3ViZXJuZXRlc19yZXNvdXJjZXMYBSADKAsyKC5waXBlY2QubW9kZWwudjEuS3ViZXJuZXRlc1Jlc291cmNlU3RhdGUSLgoKdXBkYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdmVyc2lvbhgHIAEoAxIaChJoZWFsdGhfZGVzY3JpcHRpb24YCCABKAkihAIKGUFwcGxpY2F0aW9uTGl2ZVN0YXRlRGVsdGESFgoOYXBwbGljYXRpb25faWQYASABKAkSFAoMYmFzZV92ZXJzaW9uGAIgASgDEjoKCHVwc2VydGVkGAMgAygLMigucGlwZWNkLm1vZGVsLnYxLkt1YmVybmV0ZXNSZXNvdXJjZVN0YXRlEhMKC3JlbW92ZWRfaWRzGAQgAygJEkwKDWhlYWx0aF9zdGF0dXMYBSABKA4yNS5waXBlY2QubW9kZWwudjEuS3ViZXJuZXRlc1Jlc291cmNlU3RhdGUuSGVhbHRoU3RhdHVzEhoKEmhlYWx0aF9kZXNjcmlwdGlvbhgGIAEoCWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * One Kubernetes resource as seen by the piped.
@@ -74,6 +74,13 @@ export type KubernetesResourceState = Message<"pipecd.model.v1.KubernetesResourc
    * @generated from field: google.protobuf.Timestamp updated_at = 11;
    */
   updatedAt?: Timestamp | undefined;
+
+  /**
+   * apiVersion:kind:namespace:name, as PipeCD's resource key.
+   *
+   * @generated from field: string resource_key = 12;
+   */
+  resourceKey: string;
 };
 
 /**
@@ -136,6 +143,13 @@ export type KubernetesResourceStateJson = {
    * @generated from field: google.protobuf.Timestamp updated_at = 11;
    */
   updatedAt?: TimestampJson;
+
+  /**
+   * apiVersion:kind:namespace:name, as PipeCD's resource key.
+   *
+   * @generated from field: string resource_key = 12;
+   */
+  resourceKey?: string;
 };
 
 /**
@@ -216,6 +230,21 @@ export type ApplicationLiveStateSnapshot = Message<"pipecd.model.v1.ApplicationL
    * @generated from field: google.protobuf.Timestamp updated_at = 6;
    */
   updatedAt?: Timestamp | undefined;
+
+  /**
+   * Set by the control plane: one higher on every stored change; a delta names the version it
+   * applies to.
+   *
+   * @generated from field: int64 version = 7;
+   */
+  version: bigint;
+
+  /**
+   * Why the application has its health status (the first unhealthy resource, say).
+   *
+   * @generated from field: string health_description = 8;
+   */
+  healthDescription: string;
 };
 
 /**
@@ -253,6 +282,21 @@ export type ApplicationLiveStateSnapshotJson = {
    * @generated from field: google.protobuf.Timestamp updated_at = 6;
    */
   updatedAt?: TimestampJson;
+
+  /**
+   * Set by the control plane: one higher on every stored change; a delta names the version it
+   * applies to.
+   *
+   * @generated from field: int64 version = 7;
+   */
+  version?: string;
+
+  /**
+   * Why the application has its health status (the first unhealthy resource, say).
+   *
+   * @generated from field: string health_description = 8;
+   */
+  healthDescription?: string;
 };
 
 /**
@@ -261,4 +305,93 @@ export type ApplicationLiveStateSnapshotJson = {
  */
 export const ApplicationLiveStateSnapshotSchema: GenMessage<ApplicationLiveStateSnapshot, {jsonType: ApplicationLiveStateSnapshotJson}> = /*@__PURE__*/
   messageDesc(file_pipecd_model_v1_livestate, 1);
+
+/**
+ * The changes to an application's live state since the stored version `base_version`.
+ *
+ * @generated from message pipecd.model.v1.ApplicationLiveStateDelta
+ */
+export type ApplicationLiveStateDelta = Message<"pipecd.model.v1.ApplicationLiveStateDelta"> & {
+  /**
+   * @generated from field: string application_id = 1;
+   */
+  applicationId: string;
+
+  /**
+   * @generated from field: int64 base_version = 2;
+   */
+  baseVersion: bigint;
+
+  /**
+   * Resources added or changed (by id).
+   *
+   * @generated from field: repeated pipecd.model.v1.KubernetesResourceState upserted = 3;
+   */
+  upserted: KubernetesResourceState[];
+
+  /**
+   * Ids of resources gone.
+   *
+   * @generated from field: repeated string removed_ids = 4;
+   */
+  removedIds: string[];
+
+  /**
+   * @generated from field: pipecd.model.v1.KubernetesResourceState.HealthStatus health_status = 5;
+   */
+  healthStatus: KubernetesResourceState_HealthStatus;
+
+  /**
+   * @generated from field: string health_description = 6;
+   */
+  healthDescription: string;
+};
+
+/**
+ * The changes to an application's live state since the stored version `base_version`.
+ *
+ * @generated from message pipecd.model.v1.ApplicationLiveStateDelta
+ */
+export type ApplicationLiveStateDeltaJson = {
+  /**
+   * @generated from field: string application_id = 1;
+   */
+  applicationId?: string;
+
+  /**
+   * @generated from field: int64 base_version = 2;
+   */
+  baseVersion?: string;
+
+  /**
+   * Resources added or changed (by id).
+   *
+   * @generated from field: repeated pipecd.model.v1.KubernetesResourceState upserted = 3;
+   */
+  upserted?: KubernetesResourceStateJson[];
+
+  /**
+   * Ids of resources gone.
+   *
+   * @generated from field: repeated string removed_ids = 4;
+   */
+  removedIds?: string[];
+
+  /**
+   * @generated from field: pipecd.model.v1.KubernetesResourceState.HealthStatus health_status = 5;
+   */
+  healthStatus?: KubernetesResourceState_HealthStatusJson;
+
+  /**
+   * @generated from field: string health_description = 6;
+   */
+  healthDescription?: string;
+};
+
+/**
+ * Describes the message pipecd.model.v1.ApplicationLiveStateDelta.
+ * Use `create(ApplicationLiveStateDeltaSchema)` to create a new message.
+ */
+export const ApplicationLiveStateDeltaSchema: GenMessage<ApplicationLiveStateDelta, {jsonType: ApplicationLiveStateDeltaJson}> = /*@__PURE__*/
+  messageDesc(file_pipecd_model_v1_livestate, 2);
 
