@@ -165,6 +165,18 @@ describe("piped end to end", () => {
     const text = logs.blocks.map((b) => b.log).join("\n");
     assert.match(text, /Applied Deployment default\/web/);
     assert.match(text, /successfully rolled out/);
+    // The application shows its config's pipeline, as Git has it.
+    const shown = await s.eventually(async () => {
+      const a = (await s.admin.call("getApplication", { params: { id: appId } })).application;
+      return a.configStages?.length ? a.configStages : undefined;
+    }, 10_000);
+    assert.deepEqual(
+      shown.map((x) => [x.id, x.name]),
+      [
+        ["stage-0", "WAIT"],
+        ["stage-1", "WAIT_APPROVAL"],
+      ],
+    );
   });
 
   it("WAIT then WAIT_APPROVAL with two named approvers: refusals, one vote each, continues within 1 s of the 2nd approval", async () => {

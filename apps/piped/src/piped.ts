@@ -101,7 +101,16 @@ export interface Piped {
 export const inspectAppConfig: ConfigInspector = (file, text) => {
   try {
     const cfg = parseApplicationConfig(file, text);
-    return { ok: true, trigger: cfg.trigger, warnings: cfg.warnings };
+    return {
+      ok: true,
+      trigger: cfg.trigger,
+      warnings: cfg.warnings,
+      stages: cfg.pipeline.stages.map((s, i) => ({
+        id: s.id || `stage-${i}`,
+        name: s.name,
+        desc: s.desc,
+      })),
+    };
   } catch (err) {
     return { ok: false, message: (err as Error).message };
   }

@@ -26,6 +26,8 @@ export {
   capConfigWarnings,
   configWarningsProblem,
   formatConfigWarning,
+  sameConfigStages,
   sameConfigWarnings,
+  type ConfigStageLike,
   type ConfigWarningLike,
 } from "./warnings.js";

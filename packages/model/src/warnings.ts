@@ -74,3 +74,21 @@ export function sameConfigWarnings(
     a.every((w, i) => formatConfigWarning(w) === formatConfigWarning(b[i] ?? {}))
   );
 }
+
+/** A pipeline stage as an app config writes it (what an application shows). */
+export interface ConfigStageLike {
+  id: string;
+  name: string;
+  desc: string;
+}
+
+/** Whether two lists of config stages are the same, in order. */
+export function sameConfigStages(
+  a: readonly ConfigStageLike[],
+  b: readonly ConfigStageLike[],
+): boolean {
+  return (
+    a.length === b.length &&
+    a.every((x, i) => x.id === b[i]!.id && x.name === b[i]!.name && x.desc === b[i]!.desc)
+  );
+}

@@ -20,6 +20,7 @@ import type { Datastore } from "@pipecd-ts/datastore";
 import {
   configWarningsProblem,
   isDeploymentCompleted,
+  sameConfigStages,
   sameConfigWarnings,
   type ConfigWarningLike,
 } from "@pipecd-ts/model";
@@ -37,6 +38,10 @@ import type { Authenticator } from "../auth/authenticator.js";
 import type { PipedPrincipal } from "../auth/principal.js";
 import type { Hub } from "../hub.js";
 import { applyLiveStateDelta, checkedResources } from "../live-state.js";
+
+/** Pipeline stages one app config may show (PipeCD has no limit; a config this long is a mistake). */
+const MAX_CONFIG_STAGES = 200;
+
 import type { Metrics } from "../metrics.js";
 import { checkRequest, inputOf } from "./request-checks.js";
 import { Turns } from "./turns.js";
@@ -549,14 +554,20 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
       async (req, piped) => {
         const app = await ownedApp(req.applicationId, piped);
         const warnings = checkedWarnings(req.warnings);
+        if (req.stages.length > MAX_CONFIG_STAGES)
+          throw new InvalidArgumentError(
+            `stages: ${req.stages.length} stages, more than the ${MAX_CONFIG_STAGES} allowed`,
+          );
         if (
           app.configCommitHash === req.commitHash &&
-          sameConfigWarnings(app.configWarnings, warnings)
+          sameConfigWarnings(app.configWarnings, warnings) &&
+          sameConfigStages(app.configStages, req.stages)
         )
           return {};
         await updateApp(app.id, (a) => {
           a.configWarnings = warnings;
           a.configCommitHash = req.commitHash;
+          a.configStages = req.stages;
         });
         return {};
       },

@@ -14,7 +14,9 @@ import {
 import {
   METADATA_TRIGGERED_DEPLOYMENT_ID,
   capConfigWarnings,
+  sameConfigStages,
   sameConfigWarnings,
+  type ConfigStageLike,
   type ConfigWarningLike,
 } from "@pipecd-ts/model";
 import { AppError, backoffDelay, type Clock, type Logger, type Service } from "@pipecd-ts/runtime";
@@ -39,7 +41,13 @@ export type ConfigInspector = (
   file: string,
   text: string,
 ) =>
-  | { ok: true; trigger: TriggerConfig; warnings: readonly ConfigWarningLike[] }
+  | {
+      ok: true;
+      trigger: TriggerConfig;
+      warnings: readonly ConfigWarningLike[];
+      /** The pipeline's stages (id, name, desc), shown on the application. */
+      stages?: readonly ConfigStageLike[];
+    }
   | { ok: false; message: string };
 
 /** Dependencies of {@link Trigger}. */
@@ -328,12 +336,17 @@ export class Trigger implements Service {
     app: Application,
     head: string,
     warnings: ReturnType<typeof capConfigWarnings>,
+    stages: readonly ConfigStageLike[],
     signal: AbortSignal,
   ): Promise<void> {
-    if (sameConfigWarnings(app.configWarnings, warnings)) return;
+    if (
+      sameConfigWarnings(app.configWarnings, warnings) &&
+      sameConfigStages(app.configStages, stages)
+    )
+      return;
     await this.d.api.call(
       "reportApplicationConfigWarnings",
-      { applicationId: app.id, commitHash: head, warnings },
+      { applicationId: app.id, commitHash: head, warnings, stages: [...stages] },
       { signal },
     );
   }
@@ -397,7 +410,13 @@ export class Trigger implements Service {
       );
       this.d.onConfigValid?.(app.id);
     }
-    await this.reportWarnings(app, head, capConfigWarnings(file, inspected.warnings), signal);
+    await this.reportWarnings(
+      app,
+      head,
+      capConfigWarnings(file, inspected.warnings),
+      inspected.stages ?? [],
+      signal,
+    );
     const trig = inspected.trigger;
     if (cmd) {
       if (trig.onCommand.disabled)

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file pipecd/model/v1/application.proto.
  */
 export const file_pipecd_model_v1_application: GenFile = /*@__PURE__*/
-  fileDesc("CiFwaXBlY2QvbW9kZWwvdjEvYXBwbGljYXRpb24ucHJvdG8SD3BpcGVjZC5tb2RlbC52MSK/AQoUQXBwbGljYXRpb25TeW5jU3RhdGUSNgoGc3RhdHVzGAEgASgOMiYucGlwZWNkLm1vZGVsLnYxLkFwcGxpY2F0aW9uU3luY1N0YXR1cxIUCgxzaG9ydF9yZWFzb24YAiABKAkSDgoGcmVhc29uGAMgASgJEhoKEmhlYWRfZGVwbG95bWVudF9pZBgEIAEoCRItCgl0aW1lc3RhbXAYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIr0CCh5BcHBsaWNhdGlvbkRlcGxveW1lbnRSZWZlcmVuY2USFQoNZGVwbG95bWVudF9pZBgBIAEoCRIzCgd0cmlnZ2VyGAIgASgLMiIucGlwZWNkLm1vZGVsLnYxLkRlcGxveW1lbnRUcmlnZ2VyEg8KB3N1bW1hcnkYAyABKAkSDwoHdmVyc2lvbhgEIAEoCRIXCg9jb25maWdfZmlsZW5hbWUYBSABKAkSMgoIdmVyc2lvbnMYBiADKAsyIC5waXBlY2QubW9kZWwudjEuQXJ0aWZhY3RWZXJzaW9uEi4KCnN0YXJ0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGNvbXBsZXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi3gYKC0FwcGxpY2F0aW9uEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEAoIcGlwZWRfaWQYAyABKAkSEgoKcHJvamVjdF9pZBgEIAEoCRIuCgRraW5kGAUgASgOMiAucGlwZWNkLm1vZGVsLnYxLkFwcGxpY2F0aW9uS2luZBI1CghnaXRfcGF0aBgGIAEoCzIjLnBpcGVjZC5tb2RlbC52MS5BcHBsaWNhdGlvbkdpdFBhdGgSGQoRcGxhdGZvcm1fcHJvdmlkZXIYByABKAkSEwoLZGVzY3JpcHRpb24YCCABKAkSOAoGbGFiZWxzGAkgAygLMigucGlwZWNkLm1vZGVsLnYxLkFwcGxpY2F0aW9uLkxhYmVsc0VudHJ5ElwKI21vc3RfcmVjZW50bHlfc3VjY2Vzc2Z1bF9kZXBsb3ltZW50GAogASgLMi8ucGlwZWNkLm1vZGVsLnYxLkFwcGxpY2F0aW9uRGVwbG95bWVudFJlZmVyZW5jZRJbCiJtb3N0X3JlY2VudGx5X3RyaWdnZXJlZF9kZXBsb3ltZW50GAsgASgLMi8ucGlwZWNkLm1vZGVsLnYxLkFwcGxpY2F0aW9uRGVwbG95bWVudFJlZmVyZW5jZRI5CgpzeW5jX3N0YXRlGAwgASgLMiUucGlwZWNkLm1vZGVsLnYxLkFwcGxpY2F0aW9uU3luY1N0YXRlEhEKCWRlcGxveWluZxgNIAEoCBIQCghkaXNhYmxlZBgOIAEoCBIPCgdkZWxldGVkGA8gASgIEi4KCmRlbGV0ZWRfYXQYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjcKD2NvbmZpZ193YXJuaW5ncxgRIAMoCzIeLnBpcGVjZC5tb2RlbC52MS5Db25maWdXYXJuaW5nEhoKEmNvbmZpZ19jb21taXRfaGFzaBgSIAEoCRIuCgpjcmVhdGVkX2F0GBQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GBUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBKmQKFUFwcGxpY2F0aW9uU3luY1N0YXR1cxILCgdVTktOT1dOEAASCgoGU1lOQ0VEEAESDQoJREVQTE9ZSU5HEAISDwoLT1VUX09GX1NZTkMQAxISCg5JTlZBTElEX0NPTkZJRxAEYgZwcm90bzM", [file_google_protobuf_timestamp, file_pipecd_model_v1_common, file_pipecd_model_v1_deployment]);
+  fileDesc("CiFwaXBlY2QvbW9kZWwvdjEvYXBwbGljYXRpb24ucHJvdG8SD3BpcGVjZC5tb2RlbC52MSK/AQoUQXBwbGljYXRpb25TeW5jU3RhdGUSNgoGc3RhdHVzGAEgASgOMiYucGlwZWNkLm1vZGVsLnYxLkFwcGxpY2F0aW9uU3luY1N0YXR1cxIUCgxzaG9ydF9yZWFzb24YAiABKAkSDgoGcmVhc29uGAMgASgJEhoKEmhlYWRfZGVwbG95bWVudF9pZBgEIAEoCRItCgl0aW1lc3RhbXAYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjUKC0NvbmZpZ1N0YWdlEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSDAoEZGVzYxgDIAEoCSK9AgoeQXBwbGljYXRpb25EZXBsb3ltZW50UmVmZXJlbmNlEhUKDWRlcGxveW1lbnRfaWQYASABKAkSMwoHdHJpZ2dlchgCIAEoCzIiLnBpcGVjZC5tb2RlbC52MS5EZXBsb3ltZW50VHJpZ2dlchIPCgdzdW1tYXJ5GAMgASgJEg8KB3ZlcnNpb24YBCABKAkSFwoPY29uZmlnX2ZpbGVuYW1lGAUgASgJEjIKCHZlcnNpb25zGAYgAygLMiAucGlwZWNkLm1vZGVsLnYxLkFydGlmYWN0VmVyc2lvbhIuCgpzdGFydGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxjb21wbGV0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIpMHCgtBcHBsaWNhdGlvbhIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhAKCHBpcGVkX2lkGAMgASgJEhIKCnByb2plY3RfaWQYBCABKAkSLgoEa2luZBgFIAEoDjIgLnBpcGVjZC5tb2RlbC52MS5BcHBsaWNhdGlvbktpbmQSNQoIZ2l0X3BhdGgYBiABKAsyIy5waXBlY2QubW9kZWwudjEuQXBwbGljYXRpb25HaXRQYXRoEhkKEXBsYXRmb3JtX3Byb3ZpZGVyGAcgASgJEhMKC2Rlc2NyaXB0aW9uGAggASgJEjgKBmxhYmVscxgJIAMoCzIoLnBpcGVjZC5tb2RlbC52MS5BcHBsaWNhdGlvbi5MYWJlbHNFbnRyeRJcCiNtb3N0X3JlY2VudGx5X3N1Y2Nlc3NmdWxfZGVwbG95bWVudBgKIAEoCzIvLnBpcGVjZC5tb2RlbC52MS5BcHBsaWNhdGlvbkRlcGxveW1lbnRSZWZlcmVuY2USWwoibW9zdF9yZWNlbnRseV90cmlnZ2VyZWRfZGVwbG95bWVudBgLIAEoCzIvLnBpcGVjZC5tb2RlbC52MS5BcHBsaWNhdGlvbkRlcGxveW1lbnRSZWZlcmVuY2USOQoKc3luY19zdGF0ZRgMIAEoCzIlLnBpcGVjZC5tb2RlbC52MS5BcHBsaWNhdGlvblN5bmNTdGF0ZRIRCglkZXBsb3lpbmcYDSABKAgSEAoIZGlzYWJsZWQYDiABKAgSDwoHZGVsZXRlZBgPIAEoCBIuCgpkZWxldGVkX2F0GBAgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI3Cg9jb25maWdfd2FybmluZ3MYESADKAsyHi5waXBlY2QubW9kZWwudjEuQ29uZmlnV2FybmluZxIaChJjb25maWdfY29tbWl0X2hhc2gYEiABKAkSMwoNY29uZmlnX3N0YWdlcxgTIAMoCzIcLnBpcGVjZC5tb2RlbC52MS5Db25maWdTdGFnZRIuCgpjcmVhdGVkX2F0GBQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GBUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBKmQKFUFwcGxpY2F0aW9uU3luY1N0YXR1cxILCgdVTktOT1dOEAASCgoGU1lOQ0VEEAESDQoJREVQTE9ZSU5HEAISDwoLT1VUX09GX1NZTkMQAxISCg5JTlZBTElEX0NPTkZJRxAEYgZwcm90bzM", [file_google_protobuf_timestamp, file_pipecd_model_v1_common, file_pipecd_model_v1_deployment]);
 
 /**
  * Sync state of an application as last reported by its piped.
@@ -88,6 +88,57 @@ export type ApplicationSyncStateJson = {
  */
 export const ApplicationSyncStateSchema: GenMessage<ApplicationSyncState, {jsonType: ApplicationSyncStateJson}> = /*@__PURE__*/
   messageDesc(file_pipecd_model_v1_application, 0);
+
+/**
+ * One stage of an app config's pipeline, as written in Git.
+ *
+ * @generated from message pipecd.model.v1.ConfigStage
+ */
+export type ConfigStage = Message<"pipecd.model.v1.ConfigStage"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string desc = 3;
+   */
+  desc: string;
+};
+
+/**
+ * One stage of an app config's pipeline, as written in Git.
+ *
+ * @generated from message pipecd.model.v1.ConfigStage
+ */
+export type ConfigStageJson = {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id?: string;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name?: string;
+
+  /**
+   * @generated from field: string desc = 3;
+   */
+  desc?: string;
+};
+
+/**
+ * Describes the message pipecd.model.v1.ConfigStage.
+ * Use `create(ConfigStageSchema)` to create a new message.
+ */
+export const ConfigStageSchema: GenMessage<ConfigStage, {jsonType: ConfigStageJson}> = /*@__PURE__*/
+  messageDesc(file_pipecd_model_v1_application, 1);
 
 /**
  * A short reference to a deployment, kept on the application.
@@ -188,7 +239,7 @@ export type ApplicationDeploymentReferenceJson = {
  * Use `create(ApplicationDeploymentReferenceSchema)` to create a new message.
  */
 export const ApplicationDeploymentReferenceSchema: GenMessage<ApplicationDeploymentReference, {jsonType: ApplicationDeploymentReferenceJson}> = /*@__PURE__*/
-  messageDesc(file_pipecd_model_v1_application, 1);
+  messageDesc(file_pipecd_model_v1_application, 2);
 
 /**
  * An application: a directory in Git deployed by one piped.
@@ -289,6 +340,14 @@ export type Application = Message<"pipecd.model.v1.Application"> & {
    * @generated from field: string config_commit_hash = 18;
    */
   configCommitHash: string;
+
+  /**
+   * The pipeline stages of the app config at config_commit_hash (empty: every deployment is a
+   * quick sync).
+   *
+   * @generated from field: repeated pipecd.model.v1.ConfigStage config_stages = 19;
+   */
+  configStages: ConfigStage[];
 
   /**
    * @generated from field: google.protobuf.Timestamp created_at = 20;
@@ -402,6 +461,14 @@ export type ApplicationJson = {
   configCommitHash?: string;
 
   /**
+   * The pipeline stages of the app config at config_commit_hash (empty: every deployment is a
+   * quick sync).
+   *
+   * @generated from field: repeated pipecd.model.v1.ConfigStage config_stages = 19;
+   */
+  configStages?: ConfigStageJson[];
+
+  /**
    * @generated from field: google.protobuf.Timestamp created_at = 20;
    */
   createdAt?: TimestampJson;
@@ -417,7 +484,7 @@ export type ApplicationJson = {
  * Use `create(ApplicationSchema)` to create a new message.
  */
 export const ApplicationSchema: GenMessage<Application, {jsonType: ApplicationJson}> = /*@__PURE__*/
-  messageDesc(file_pipecd_model_v1_application, 2);
+  messageDesc(file_pipecd_model_v1_application, 3);
 
 /**
  * Whether the live state matches Git.
