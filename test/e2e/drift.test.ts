@@ -137,6 +137,11 @@ describe("drift detection and live state", () => {
     for (const p of byKind("Pod")) assert.deepEqual(p.ownerIds, [replicaSet.id]);
     assert.equal(dep.resourceKey, "apps/v1:Deployment:default:plain");
     assert.equal(live.healthStatus, "HEALTHY");
+    assert.equal(
+      (await s.admin.call("getApplication", { params: { id: plainId } })).application.healthStatus,
+      "HEALTHY",
+      "the application carries its health",
+    );
     assert.doesNotMatch(
       JSON.stringify(live),
       /s3cr3t|czNjcjN0/,

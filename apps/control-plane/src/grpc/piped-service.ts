@@ -578,7 +578,7 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
       if (!snap === !delta)
         throw new InvalidArgumentError("exactly one of snapshot and delta is required");
       const appId = snap?.applicationId ?? delta?.applicationId ?? "";
-      await ownedApp(appId, piped);
+      const app = await ownedApp(appId, piped);
       const stored = await ds.liveStates.update(appId, (cur) => {
         if (snap)
           return create(ApplicationLiveStateSnapshotSchema, {
@@ -595,6 +595,14 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
           );
         return applyLiveStateDelta(cur, d, now());
       });
+      if (
+        app.healthStatus !== stored.healthStatus ||
+        app.healthDescription !== stored.healthDescription
+      )
+        await updateApp(appId, (a) => {
+          a.healthStatus = stored.healthStatus;
+          a.healthDescription = stored.healthDescription;
+        });
       hub.emit({
         type: "live-state",
         id: appId,
