@@ -47,7 +47,16 @@ spec:
   name: ${name}
 ${extra}`;
 
+const CANARY_PIPELINE = `  pipeline:
+    stages:
+      - name: K8S_CANARY_ROLLOUT
+        with: { replicas: 50% }
+      - name: K8S_PRIMARY_ROLLOUT
+      - name: K8S_CANARY_CLEAN
+`;
+
 interface AppJson {
+  healthStatus?: string;
   syncState?: { status?: string; shortReason?: string; reason?: string };
 }
 
@@ -56,6 +65,7 @@ describe("drift detection and live state", () => {
   let kubectlBin = "";
   let plainId = "";
   let syncedId = "";
+  let canaryId = "";
   const kc = async (...args: string[]): Promise<string> => {
     const r = await runCommand(kubectlBin, ["--kubeconfig", s.sim.kubeconfigPath, ...args], {
       timeoutMs: 30_000,
@@ -85,19 +95,23 @@ describe("drift detection and live state", () => {
         "apps/plain/secret.yaml": secret("plain", "s3cr3t-value"),
         "apps/plain/app.pipecd.yaml": appConfig(
           "plain",
-          "  driftDetection:\n    ignoreFields:\n      - apps/v1:Deployment:default:plain#spec.template.spec.containers.0.ports\n",
+          "  driftDetection:\n    ignoreFields:\n      - apps/v1:Deployment:default:plain#spec.template.spec.containers.0.ports\n" +
+            '  trigger:\n    onCommit:\n      ignores: ["apps/plain/*.md"]\n',
         ),
         "apps/synced/deployment.yaml": deployment("synced", "v0.1.0"),
         "apps/synced/app.pipecd.yaml": appConfig(
           "synced",
           "  trigger:\n    onOutOfSync:\n      disabled: false\n      minWindow: 1s\n",
         ),
+        "apps/canary/deployment.yaml": deployment("canary", "v0.1.0"),
+        "apps/canary/app.pipecd.yaml": appConfig("canary", CANARY_PIPELINE),
       },
-      "add two apps",
+      "add three apps",
     );
-    [plainId, syncedId] = await Promise.all([
+    [plainId, syncedId, canaryId] = await Promise.all([
       s.addApp("plain", "apps/plain"),
       s.addApp("synced", "apps/synced"),
+      s.addApp("canary", "apps/canary"),
     ]);
   });
   after(async () => s?.close());
@@ -137,10 +151,10 @@ describe("drift detection and live state", () => {
     for (const p of byKind("Pod")) assert.deepEqual(p.ownerIds, [replicaSet.id]);
     assert.equal(dep.resourceKey, "apps/v1:Deployment:default:plain");
     assert.equal(live.healthStatus, "HEALTHY");
-    assert.equal(
-      (await s.admin.call("getApplication", { params: { id: plainId } })).application.healthStatus,
-      "HEALTHY",
-      "the application carries its health",
+    await s.eventually(
+      async () => (await app(plainId)).healthStatus === "HEALTHY",
+      5_000,
+      "the application to carry its health",
     );
     assert.doesNotMatch(
       JSON.stringify(live),
@@ -231,6 +245,82 @@ describe("drift detection and live state", () => {
       (await s.deployments(syncedId)).filter((x) => x.trigger?.kind === "ON_OUT_OF_SYNC").length,
       1,
       "one deployment undid it",
+    );
+  });
+
+  it("plan preview: a branch that bumps one app's image and touches another app's ignored file names exactly the first app, with its pipeline and diff", async () => {
+    await s.waitDeployment(
+      canaryId,
+      (d) => d.status === "DEPLOYMENT_SUCCESS",
+      60_000,
+      "canary's first deployment",
+    );
+    const before = (await s.deployments(canaryId)).length;
+    await s.repo.branch(
+      "feature",
+      {
+        "apps/canary/deployment.yaml": deployment("canary", "v0.2.0"),
+        "apps/plain/README.md": "# plain\nnothing to deploy\n",
+      },
+      "bump canary, document plain",
+    );
+    const t0 = Date.now();
+    const r = await s.pipectl(["plan-preview", "--repo", "repo", "--head", "feature"], {
+      timeoutMs: 60_000,
+    });
+    const ms = Date.now() - t0;
+    console.log(`# plan preview answered in ${ms} ms`);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      /^\nHere are plan-preview for 1 application:\n\n1\. app: canary, kind: KUBERNETES\n {2}sync strategy: PIPELINE\n {2}summary: 0 added manifests, 1 changed manifests, 0 deleted manifests\n {2}details:\n\n {2}---DETAILS_BEGIN---\n--- Last Deploy\n\+\+\+ Head Commit\n/,
+    );
+    assert.match(
+      r.stdout,
+      /-\s+image: ghcr\.io\/pipe-cd\/helloworld:v0\.1\.0\n\+\s+image: ghcr\.io\/pipe-cd\/helloworld:v0\.2\.0/,
+    );
+    assert.doesNotMatch(r.stdout, /app: plain|app: synced/);
+    const json = await s.pipectl(
+      ["plan-preview", "--repo", "repo", "--head", "feature", "-o", "json"],
+      {
+        timeoutMs: 60_000,
+      },
+    );
+    assert.equal(json.code, 0, json.stderr);
+    const out = JSON.parse(json.stdout) as {
+      Applications: {
+        ApplicationName: string;
+        SyncStrategy: string;
+        StrategyReason: string;
+        Stages: string[];
+        NoChange: boolean;
+      }[];
+      FailureApplications: unknown[];
+      FailurePipeds: unknown[];
+    };
+    assert.deepEqual(
+      out.Applications.map((a) => a.ApplicationName),
+      ["canary"],
+    );
+    const [app] = out.Applications;
+    assert.equal(app?.SyncStrategy, "PIPELINE");
+    assert.match(app?.StrategyReason ?? "", /updating image helloworld from v0\.1\.0 to v0\.2\.0/);
+    assert.deepEqual(app?.Stages, [
+      "K8S_CANARY_ROLLOUT",
+      "K8S_PRIMARY_ROLLOUT",
+      "K8S_CANARY_CLEAN",
+    ]);
+    assert.deepEqual([out.FailureApplications, out.FailurePipeds], [[], []]);
+    // Nothing was deployed, and main did not move.
+    assert.equal((await s.deployments(canaryId)).length, before);
+    // An unknown head fails the piped's preview with the reason.
+    const bad = await s.pipectl(["plan-preview", "--repo", "repo", "--head", "no-such-branch"], {
+      timeoutMs: 60_000,
+    });
+    assert.equal(bad.code, 0, bad.stderr);
+    assert.match(
+      bad.stdout,
+      /NOTE: An error occurred while building plan-preview for applications of the following Piped:\n\n1\. piped: .+\n {2}reason: "no-such-branch" is neither a branch nor a commit of repository repo\n/,
     );
   });
 });

@@ -7,6 +7,7 @@ import { apikeyGroup } from "./commands/apikey.js";
 import { applicationGroup } from "./commands/application.js";
 import { deploymentGroup } from "./commands/deployment.js";
 import { pipedGroup } from "./commands/piped.js";
+import { planPreviewGroup } from "./commands/plan-preview.js";
 import { stageGroup } from "./commands/stage.js";
 import { ExitCode, UsageError, describeFailure, type ExitCodeValue } from "./errors.js";
 
@@ -23,6 +24,7 @@ export const GROUPS: readonly GroupSpec[] = [
   applicationGroup,
   deploymentGroup,
   stageGroup,
+  planPreviewGroup,
 ];
 
 function flagLines(flags: Record<string, FlagSpec>): string {
@@ -207,6 +209,14 @@ function encryptAlias(argv: string[]): string[] {
   return out;
 }
 
+/** PipeCD's spelling `pipectl plan-preview --repo …` as `pipectl plan-preview run --repo …`. */
+function planPreviewAlias(argv: string[]): string[] {
+  const [group, verb] = commandWords(argv);
+  if (group !== "plan-preview" || verb === "run") return argv;
+  const at = argv.indexOf("plan-preview");
+  return [...argv.slice(0, at + 1), "run", ...argv.slice(at + 1)];
+}
+
 /**
  * Runs pipectl with `argv` (without the node and script paths) and returns its exit code. Every
  * error is printed on stderr as `pipectl: <message>`; nothing is thrown.
@@ -220,7 +230,7 @@ export async function runCli(argv: string[], io: Io): Promise<ExitCodeValue> {
       io.stdout(`pipectl ${PIPECTL_VERSION}\n`);
       return ExitCode.OK;
     }
-    argv = encryptAlias(argv);
+    argv = planPreviewAlias(encryptAlias(argv));
     let [groupName, verb] = commandWords(argv);
     if (groupName === "help") {
       // `pipectl help [command [subcommand]]`

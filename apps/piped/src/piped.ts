@@ -1,9 +1,13 @@
 import { accessSync, constants } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import { delimiter, join } from "node:path";
+import { create } from "@bufbuild/protobuf";
 import {
   Command_Type,
+  DeploymentSchema,
   DeploymentStatus,
+  SyncStrategy,
+  type Application,
   StageStatus,
   TriggerKind,
   type Command,
@@ -11,6 +15,7 @@ import {
 import {
   parseApplicationConfig,
   redactRemote,
+  type ApplicationConfig,
   type PipedConfig,
   type SecretManagement,
 } from "@pipecd-ts/config";
@@ -62,6 +67,7 @@ import { CommandStream } from "./apiclient/watch.js";
 import { Controller } from "./controller/controller.js";
 import { prepareWorkspace, withAppAt } from "./controller/workspace.js";
 import { DriftDetector } from "./drift/detector.js";
+import { PlanPreviewBuilder, type AppAt } from "./planpreview/builder.js";
 import { LiveStateReporter } from "./livestate/reporter.js";
 import { LiveStateStore } from "./livestate/store.js";
 import { StageLogPersister } from "./stagelog/stage-log.js";
@@ -332,6 +338,23 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
     redact: redactor.redact,
   });
   const planner = new KubernetesPlanner(manifests);
+  // An app checked out at a commit, and its manifests there (drift and plan preview).
+  const appAt: AppAt = (app, commit, use) =>
+    withAppAt(app, commit, { repos, workDir: join(o.workDir, "work"), decrypt, redactor }, use);
+  const renderIn = async (
+    app: Application,
+    dir: string,
+    config: ApplicationConfig,
+    commit: string,
+    signal: AbortSignal,
+  ) =>
+    (
+      await manifests.render(
+        { id: app.id, name: app.name, dir, input: config.input },
+        commit,
+        signal,
+      )
+    ).map((m) => m.obj);
   // Live state and drift (DESIGN §7): what runs for each app, and whether it matches Git.
   const informer = provider?.config.appStateInformer;
   const liveStore = new LiveStateStore({
@@ -354,26 +377,46 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
     store: liveStore,
     api,
     render: (app, commit, signal) =>
-      withAppAt(
-        app,
-        commit,
-        { repos, workDir: join(o.workDir, "work"), decrypt, redactor },
-        async (dir, config) => ({
-          manifests: (
-            await manifests.render(
-              { id: app.id, name: app.name, dir, input: config.input },
-              commit,
-              signal,
-            )
-          ).map((m) => m.obj),
-          ignoreFields: config.driftDetection.ignoreFields,
-        }),
-      ),
+      appAt(app, commit, async (dir, config) => ({
+        manifests: await renderIn(app, dir, config, commit, signal),
+        ignoreFields: config.driftDetection.ignoreFields,
+      })),
     isDeploying: (appId) => controller.isDeploying(appId),
     isConfigInvalid: (appId) => trigger.isConfigInvalid(appId),
     onOutOfSync: (appId) => trigger.outOfSync(appId),
     clock,
     logger: logger.child({ component: "drift" }),
+  });
+  const planPreview = new PlanPreviewBuilder({
+    api,
+    repos,
+    commands: { ack: (...a) => commands.ack(...a) },
+    appSelector: cfg.appSelector,
+    appAt,
+    render: renderIn,
+    plan: async (app, target, running, signal) => {
+      const r = await planner.plan({
+        deployment: create(DeploymentSchema, {
+          applicationId: app.id,
+          applicationName: app.name,
+          trigger: { commit: { hash: target.commit } },
+        }),
+        appConfig: target.config,
+        targetDir: target.dir,
+        runningDir: running?.dir,
+        runningCommit: running?.commit,
+        commitMessage: "",
+        signal,
+        requestedStrategy: SyncStrategy.AUTO,
+        fromCommand: true,
+      });
+      return {
+        strategy: r.strategy,
+        summary: r.summary,
+        stages: r.stages.filter((st) => !st.rollback).map((st) => st.name),
+      };
+    },
+    logger: logger.child({ component: "plan-preview" }),
   });
   // Every command goes through one store: routed once, acked (with retries) in one place.
   const commands = new CommandStore({
@@ -382,6 +425,7 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
     clock,
     route: (cmd) => {
       if (cmd.type === Command_Type.SYNC_APPLICATION) trigger.syncNow(cmd);
+      else if (cmd.type === Command_Type.BUILD_PLAN_PREVIEW) planPreview.handle(cmd);
       else controller.onCommand(cmd);
     },
   });
@@ -500,6 +544,7 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
       meta,
       trigger,
       controller,
+      planPreview,
       ...(provider ? [liveStore, liveReporter, drift] : []),
     ],
     api,

@@ -173,13 +173,15 @@ export interface CommandRepository {
   list(filter: CommandFilter): Promise<Command[]>;
   /**
    * Records a command's result. Idempotent: reporting the same status again is a no-op; changing
-   * an already handled command to a different status throws FailedPreconditionError.
+   * an already handled command to a different status throws FailedPreconditionError. `output`
+   * (a plan preview's results) is stored with the result.
    */
   markHandled(
     id: string,
     status: CommandStatus,
     metadata: Record<string, string>,
     handledAt: Date,
+    output?: Uint8Array,
   ): Promise<Command>;
 }
 

@@ -84,6 +84,8 @@ export { applyPatches, parsePatchPath } from "./variant/patch.js";
 export { describeVariantWorkload, rolloutVariantSet } from "./variant/rollout.js";
 export {
   diffLiveAndGit,
+  diffManifestLists,
+  renderDiffList,
   diffObjects,
   hashSecretData,
   parseIgnoreField,

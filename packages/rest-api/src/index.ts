@@ -4,6 +4,8 @@ export {
   type Access,
   type CommandAccepted,
   type OperationId,
+  type PlanPreviewCommand,
+  type PlanPreviewResult,
   type ResponseOf,
   type RouteDef,
   type StreamEvent,
@@ -23,3 +25,4 @@ export { buildOpenApiDocument } from "./openapi.js";
 // The one-line form of a config warning, for the clients (web UI, pipectl). The subpath keeps
 // the browser bundle free of what the model's index imports (the gRPC runtime among it).
 export { formatConfigWarning, type ConfigWarningLike } from "@pipecd-ts/model/warnings";
+export type { PlanPreviewApplication, PlanPreviewOutput } from "@pipecd-ts/model/plan-preview";

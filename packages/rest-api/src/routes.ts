@@ -9,6 +9,7 @@ import type {
   LogBlockJson,
   PipedJson,
 } from "@pipecd-ts/proto";
+import type { PlanPreviewApplication } from "@pipecd-ts/model/plan-preview";
 import * as S from "./schemas.js";
 
 /** Who may call a route: anyone (no auth) or at least this role. */
@@ -44,6 +45,23 @@ export interface UserInfo {
 /** Response of commands-creating routes. */
 export interface CommandAccepted {
   commandId: string;
+}
+
+/** One piped's plan-preview command. */
+export interface PlanPreviewCommand {
+  commandId: string;
+  pipedId: string;
+  pipedName: string;
+}
+
+/** One piped's answer to a plan preview. */
+export interface PlanPreviewResult extends PlanPreviewCommand {
+  /** WAITING until the piped answers; TIMED_OUT when it did not within the command's timeout. */
+  status: "WAITING" | "SUCCEEDED" | "FAILED" | "TIMED_OUT";
+  /** Why the whole preview failed on this piped (a merge conflict, an unknown head). */
+  error: string;
+  headCommit: string;
+  applications: PlanPreviewApplication[];
 }
 
 /** Every REST route of the control plane, keyed by operation id. */
@@ -313,6 +331,24 @@ export const Routes = {
     access: "viewer",
     status: 200,
     params: S.IdParams,
+  }),
+  requestPlanPreview: route<{ commands: PlanPreviewCommand[] }>()({
+    method: "POST",
+    path: "/api/v1/plan-previews",
+    summary:
+      "Ask every piped that deploys from the repository what merging `head` into its branch would deploy (PipeCD's plan preview). Nothing is deployed. Empty when no piped has the repository.",
+    access: "editor",
+    status: 201,
+    body: S.RequestPlanPreviewBody,
+  }),
+  getPlanPreviewResults: route<{ results: PlanPreviewResult[] }>()({
+    method: "GET",
+    path: "/api/v1/plan-previews",
+    summary:
+      "The answers to plan-preview commands so far (WAITING until each piped answered; a `command` event on the stream tells when).",
+    access: "viewer",
+    status: 200,
+    query: S.PlanPreviewResultsQuery,
   }),
   listAuditLog: route<{ entries: AuditLogEntryJson[]; cursor: string }>()({
     method: "GET",

@@ -185,3 +185,24 @@ export const EmptyBody = Type.Object({}, strict);
 
 /** Static type of a schema. */
 export type StaticOf<T extends TSchema> = Static<T>;
+
+/** POST /plan-previews */
+export const RequestPlanPreviewBody = Type.Object(
+  {
+    repoId: Id,
+    /** A branch or a commit of the repository. */
+    head: Type.String({ minLength: 1, maxLength: 255, pattern: "^[A-Za-z0-9._/@+-]+$" }),
+    /** The branch deployed from; default each piped's branch of the repository. */
+    baseBranch: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 255, pattern: "^[A-Za-z0-9._/+-]+$" }),
+    ),
+    /** How long each piped may take (default 300). */
+    timeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600 })),
+  },
+  strict,
+);
+/** GET /plan-previews */
+export const PlanPreviewResultsQuery = Type.Object(
+  { commandId: Type.Array(Id, { minItems: 1, maxItems: 100 }) },
+  strict,
+);

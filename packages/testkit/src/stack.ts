@@ -165,6 +165,11 @@ export interface TestRepo {
   bare: string;
   /** Writes (or, for null, deletes) files and commits them; returns the commit hash. */
   commit(files: Record<string, string | null>, message: string): Promise<string>;
+  /**
+   * Commits `files` on a new branch `name` from main and pushes it (main is left as it was);
+   * returns the branch's commit.
+   */
+  branch(name: string, files: Record<string, string | null>, message: string): Promise<string>;
 }
 
 /**
@@ -192,21 +197,34 @@ export async function createTestRepo(dir: string): Promise<TestRepo> {
   await git(work, ["config", "user.email", "dev@example.com"]);
   await git(work, ["config", "user.name", "Dev"]);
   await git(work, ["remote", "add", "origin", bare]);
+  const write = async (files: Record<string, string | null>, message: string): Promise<void> => {
+    for (const [path, content] of Object.entries(files)) {
+      const full = join(work, path);
+      if (content === null) await rm(full, { force: true });
+      else {
+        await mkdir(dirname(full), { recursive: true });
+        await writeFile(full, content);
+      }
+    }
+    await git(work, ["add", "-A"]);
+    await git(work, ["commit", "--quiet", "--allow-empty", "-m", message]);
+  };
   return {
     bare,
     async commit(files, message) {
-      for (const [path, content] of Object.entries(files)) {
-        const full = join(work, path);
-        if (content === null) await rm(full, { force: true });
-        else {
-          await mkdir(dirname(full), { recursive: true });
-          await writeFile(full, content);
-        }
-      }
-      await git(work, ["add", "-A"]);
-      await git(work, ["commit", "--quiet", "--allow-empty", "-m", message]);
+      await write(files, message);
       await git(work, ["push", "--quiet", "origin", "HEAD:main"]);
       return git(work, ["rev-parse", "HEAD"]);
+    },
+    async branch(name, files, message) {
+      await git(work, ["checkout", "--quiet", "-b", name]);
+      try {
+        await write(files, message);
+        await git(work, ["push", "--quiet", "origin", `HEAD:refs/heads/${name}`]);
+        return await git(work, ["rev-parse", "HEAD"]);
+      } finally {
+        await git(work, ["checkout", "--quiet", "main"]);
+      }
     },
   };
 }

@@ -39,6 +39,9 @@ import type { PipedPrincipal } from "../auth/principal.js";
 import type { Hub } from "../hub.js";
 import { applyLiveStateDelta, checkedResources } from "../live-state.js";
 
+/** A command's output (a plan preview's results) at most. */
+export const MAX_COMMAND_OUTPUT_BYTES = 4 * 1024 * 1024;
+
 /** Pipeline stages one app config may show (PipeCD has no limit; a config this long is a mistake). */
 const MAX_CONFIG_STAGES = 200;
 
@@ -519,11 +522,16 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
         throw new PermissionDeniedError(
           `command ${cmd.id} does not belong to piped ${piped.pipedId}`,
         );
+      if (req.output.length > MAX_COMMAND_OUTPUT_BYTES)
+        throw new InvalidArgumentError(
+          `output: ${req.output.length} bytes, more than the ${MAX_COMMAND_OUTPUT_BYTES} allowed`,
+        );
       const handled = await ds.commands.markHandled(
         cmd.id,
         req.status,
         req.metadata,
         req.handledAt ? timestampDate(req.handledAt) : clock.now(),
+        req.output,
       );
       hub.emit({
         type: "command",

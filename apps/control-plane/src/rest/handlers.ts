@@ -4,6 +4,7 @@ import { auditLogHandlers } from "./handlers/audit-log.js";
 import { commandHandlers } from "./handlers/commands.js";
 import { deploymentHandlers } from "./handlers/deployments.js";
 import { pipedHandlers } from "./handlers/pipeds.js";
+import { planPreviewHandlers } from "./handlers/plan-previews.js";
 import { sessionHandlers } from "./handlers/session.js";
 import { stageHandlers } from "./handlers/stages.js";
 import { handlerKit, type HandlerDeps, type Handlers } from "./handlers/shared.js";
@@ -21,6 +22,7 @@ export function createHandlers(deps: HandlerDeps): Handlers {
     ...deploymentHandlers(deps, kit),
     ...stageHandlers(deps, kit),
     ...commandHandlers(deps, kit),
+    ...planPreviewHandlers(deps, kit),
     ...auditLogHandlers(deps),
   };
 }

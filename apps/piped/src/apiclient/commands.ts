@@ -18,6 +18,7 @@ export interface CommandAcker {
     cmd: Pick<Command, "id" | "deploymentId">,
     ok: boolean,
     metadata?: Record<string, string>,
+    output?: Uint8Array,
   ): Promise<void>;
 }
 
@@ -53,6 +54,7 @@ export class CommandStore implements CommandAcker {
     cmd: Pick<Command, "id" | "deploymentId">,
     ok: boolean,
     metadata: Record<string, string> = {},
+    output?: Uint8Array,
   ): Promise<void> {
     if (this.acked.has(cmd.id)) return;
     this.acked.add(cmd.id);
@@ -72,6 +74,7 @@ export class CommandStore implements CommandAcker {
             status: ok ? CommandStatus.COMMAND_SUCCEEDED : CommandStatus.COMMAND_FAILED,
             metadata,
             handledAt: timestampFromDate(this.deps.clock.now()),
+            ...(output ? { output } : {}),
           },
           { signal },
         ),

@@ -119,6 +119,7 @@ export class Controller implements Service {
         return;
       case Command_Type.SYNC_APPLICATION:
       case Command_Type.RESTART_PIPED:
+      case Command_Type.BUILD_PLAN_PREVIEW:
         return;
     }
   }

@@ -38,6 +38,8 @@ interface GitOptions {
   signal?: AbortSignal;
   /** Written to git's stdin (`cat-file --batch`). */
   input?: string;
+  /** Added to the environment. */
+  env?: Record<string, string>;
 }
 
 /** Runs git with a timeout; rejects with a typed error carrying git's stderr. */
@@ -57,7 +59,7 @@ export function gitBytes(args: string[], opts: GitOptions = {}): Promise<Buffer>
         maxBuffer: 64 << 20,
         signal: opts.signal,
         encoding: "buffer",
-        env: { ...process.env, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" },
+        env: { ...process.env, ...opts.env, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" },
       },
       (err, stdout, stderrBytes) => {
         const stderr = stderrBytes.toString("utf8");
@@ -117,6 +119,66 @@ export class GitRepo {
   /** The commit the branch points to. */
   async head(): Promise<string> {
     return (await git(["rev-parse", `refs/heads/${this.branch}`], { cwd: this.mirror })).trim();
+  }
+
+  /**
+   * The commit a branch of the remote or a commit id names (after {@link sync}); NotFound-like
+   * InvalidArgument when it names neither.
+   */
+  async resolve(ref: string): Promise<string> {
+    if (!/^[A-Za-z0-9._/@+-]+$/.test(ref) || ref.startsWith("-"))
+      throw new InvalidArgumentError(`"${ref}" is not a branch or commit name`);
+    for (const name of [`refs/heads/${ref}`, ref]) {
+      const out = await git(["rev-parse", "--verify", "--quiet", `${name}^{commit}`], {
+        cwd: this.mirror,
+      }).catch(() => "");
+      if (out.trim()) return out.trim();
+    }
+    throw new InvalidArgumentError(
+      `"${ref}" is neither a branch nor a commit of repository ${this.repoId}`,
+    );
+  }
+
+  /**
+   * A commit of `head` merged into `base`, made without a worktree (`git merge-tree
+   * --write-tree`): `head` itself when it already contains `base`, `base` when it contains
+   * `head`. A conflict is a FailedPrecondition naming the conflicting files.
+   */
+  async merge(base: string, head: string, message: string): Promise<string> {
+    const isAncestor = (a: string, b: string) =>
+      git(["merge-base", "--is-ancestor", a, b], { cwd: this.mirror }).then(
+        () => true,
+        () => false,
+      );
+    if (await isAncestor(base, head)) return head;
+    if (await isAncestor(head, base)) return base;
+    let tree: string;
+    try {
+      tree = (
+        await git(["merge-tree", "--write-tree", "--name-only", "--no-messages", base, head], {
+          cwd: this.mirror,
+        })
+      )
+        .split("\n")[0]!
+        .trim();
+    } catch (err) {
+      throw new AppError(
+        "FAILED_PRECONDITION",
+        `cannot merge ${head.slice(0, 8)} into ${base.slice(0, 8)}: ${(err as Error).message.replace(/^git merge-tree failed: /, "")}`,
+      );
+    }
+    const ident = { name: "piped", email: "piped@pipecd.local" };
+    return (
+      await git(["commit-tree", tree, "-p", base, "-p", head, "-m", message], {
+        cwd: this.mirror,
+        env: {
+          GIT_AUTHOR_NAME: ident.name,
+          GIT_AUTHOR_EMAIL: ident.email,
+          GIT_COMMITTER_NAME: ident.name,
+          GIT_COMMITTER_EMAIL: ident.email,
+        },
+      })
+    ).trim();
   }
 
   /** Author, message and time of a commit. */

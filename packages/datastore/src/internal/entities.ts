@@ -213,6 +213,7 @@ export function applyMarkHandled(
   metadata: Record<string, string>,
   handledAt: Date,
   clock: Clock,
+  output?: Uint8Array,
 ): Command | undefined {
   if (status === CommandStatus.COMMAND_NOT_HANDLED_YET) {
     throw new InvalidArgumentError(`command ${cmd.id}: a handled status is required`);
@@ -227,6 +228,7 @@ export function applyMarkHandled(
   cmd.metadata = { ...cmd.metadata, ...metadata };
   cmd.handledAt = timestampFromDate(handledAt);
   cmd.updatedAt = timestampFromDate(clock.now());
+  if (output?.length) cmd.output = output;
   return cmd;
 }
 

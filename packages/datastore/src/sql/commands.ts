@@ -99,6 +99,7 @@ export class SqlCommandRepository implements CommandRepository {
     status: CommandStatus,
     metadata: Record<string, string>,
     handledAt: Date,
+    output?: Uint8Array,
   ): Promise<Command> {
     const clock = this.#c.clock;
     const forUpdate = this.#c.db.dialect.forUpdate;
@@ -106,7 +107,7 @@ export class SqlCommandRepository implements CommandRepository {
       const row = yield* first<DataRow>(`SELECT data FROM commands WHERE id = ?${forUpdate}`, [id]);
       if (!row) throw new NotFoundError(`command ${id} not found`);
       const cmd = decode(CommandSchema, row);
-      const next = applyMarkHandled(cmd, status, metadata, handledAt, clock);
+      const next = applyMarkHandled(cmd, status, metadata, handledAt, clock, output);
       if (!next) return cmd;
       yield* execute("UPDATE commands SET status = ?, updated_at = ?, data = ? WHERE id = ?", [
         next.status,

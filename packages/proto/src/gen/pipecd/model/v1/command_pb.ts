@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file pipecd/model/v1/command.proto.
  */
 export const file_pipecd_model_v1_command: GenFile = /*@__PURE__*/
-  fileDesc("Ch1waXBlY2QvbW9kZWwvdjEvY29tbWFuZC5wcm90bxIPcGlwZWNkLm1vZGVsLnYxIssLCgdDb21tYW5kEgoKAmlkGAogASgJEhAKCHBpcGVkX2lkGAsgASgJEhYKDmFwcGxpY2F0aW9uX2lkGAwgASgJEhUKDWRlcGxveW1lbnRfaWQYDSABKAkSEAoIc3RhZ2VfaWQYDiABKAkSEQoJY29tbWFuZGVyGA8gASgJEhgKEGNvbW1hbmRlcl9rZXlfaWQYECABKAkSEgoKcHJvamVjdF9pZBgRIAEoCRIuCgZzdGF0dXMYEiABKA4yHi5waXBlY2QubW9kZWwudjEuQ29tbWFuZFN0YXR1cxI4CghtZXRhZGF0YRgTIAMoCzImLnBpcGVjZC5tb2RlbC52MS5Db21tYW5kLk1ldGFkYXRhRW50cnkSLgoKaGFuZGxlZF9hdBgUIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoEdHlwZRgVIAEoDjIdLnBpcGVjZC5tb2RlbC52MS5Db21tYW5kLlR5cGUSEAoIc2VxdWVuY2UYFiABKAQSLgoKY3JlYXRlZF9hdBgXIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgYIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASRAoQc3luY19hcHBsaWNhdGlvbhgeIAEoCzIoLnBpcGVjZC5tb2RlbC52MS5Db21tYW5kLlN5bmNBcHBsaWNhdGlvbkgAEkYKEWNhbmNlbF9kZXBsb3ltZW50GB8gASgLMikucGlwZWNkLm1vZGVsLnYxLkNvbW1hbmQuQ2FuY2VsRGVwbG95bWVudEgAEj4KDWFwcHJvdmVfc3RhZ2UYICABKAsyJS5waXBlY2QubW9kZWwudjEuQ29tbWFuZC5BcHByb3ZlU3RhZ2VIABI8CgxyZWplY3Rfc3RhZ2UYISABKAsyJC5waXBlY2QubW9kZWwudjEuQ29tbWFuZC5SZWplY3RTdGFnZUgAEjgKCnNraXBfc3RhZ2UYIiABKAsyIi5waXBlY2QubW9kZWwudjEuQ29tbWFuZC5Ta2lwU3RhZ2VIABI+Cg1yZXN0YXJ0X3BpcGVkGCMgASgLMiUucGlwZWNkLm1vZGVsLnYxLkNvbW1hbmQuUmVzdGFydFBpcGVkSAAaXwoPU3luY0FwcGxpY2F0aW9uEhYKDmFwcGxpY2F0aW9uX2lkGAEgASgJEjQKDXN5bmNfc3RyYXRlZ3kYAiABKA4yHS5waXBlY2QubW9kZWwudjEuU3luY1N0cmF0ZWd5GlwKEENhbmNlbERlcGxveW1lbnQSFQoNZGVwbG95bWVudF9pZBgBIAEoCRIWCg5mb3JjZV9yb2xsYmFjaxgCIAEoCBIZChFmb3JjZV9ub19yb2xsYmFjaxgDIAEoCBo3CgxBcHByb3ZlU3RhZ2USFQoNZGVwbG95bWVudF9pZBgBIAEoCRIQCghzdGFnZV9pZBgCIAEoCRpGCgtSZWplY3RTdGFnZRIVCg1kZXBsb3ltZW50X2lkGAEgASgJEhAKCHN0YWdlX2lkGAIgASgJEg4KBnJlYXNvbhgDIAEoCRo0CglTa2lwU3RhZ2USFQoNZGVwbG95bWVudF9pZBgBIAEoCRIQCghzdGFnZV9pZBgCIAEoCRogCgxSZXN0YXJ0UGlwZWQSEAoIcGlwZWRfaWQYASABKAkaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBInsKBFR5cGUSFAoQU1lOQ19BUFBMSUNBVElPThAAEhUKEUNBTkNFTF9ERVBMT1lNRU5UEAISEQoNQVBQUk9WRV9TVEFHRRADEg4KClNLSVBfU1RBR0UQBhIRCg1SRVNUQVJUX1BJUEVEEAcSEAoMUkVKRUNUX1NUQUdFEAhCCQoHcGF5bG9hZEoECAEQAkoECAQQBUoECAUQBipsCg1Db21tYW5kU3RhdHVzEhsKF0NPTU1BTkRfTk9UX0hBTkRMRURfWUVUEAASFQoRQ09NTUFORF9TVUNDRUVERUQQARISCg5DT01NQU5EX0ZBSUxFRBACEhMKD0NPTU1BTkRfVElNRU9VVBADYgZwcm90bzM", [file_google_protobuf_timestamp, file_pipecd_model_v1_deployment]);
+  fileDesc("Ch1waXBlY2QvbW9kZWwvdjEvY29tbWFuZC5wcm90bxIPcGlwZWNkLm1vZGVsLnYxIp4NCgdDb21tYW5kEgoKAmlkGAogASgJEhAKCHBpcGVkX2lkGAsgASgJEhYKDmFwcGxpY2F0aW9uX2lkGAwgASgJEhUKDWRlcGxveW1lbnRfaWQYDSABKAkSEAoIc3RhZ2VfaWQYDiABKAkSEQoJY29tbWFuZGVyGA8gASgJEhgKEGNvbW1hbmRlcl9rZXlfaWQYECABKAkSEgoKcHJvamVjdF9pZBgRIAEoCRIuCgZzdGF0dXMYEiABKA4yHi5waXBlY2QubW9kZWwudjEuQ29tbWFuZFN0YXR1cxI4CghtZXRhZGF0YRgTIAMoCzImLnBpcGVjZC5tb2RlbC52MS5Db21tYW5kLk1ldGFkYXRhRW50cnkSLgoKaGFuZGxlZF9hdBgUIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoEdHlwZRgVIAEoDjIdLnBpcGVjZC5tb2RlbC52MS5Db21tYW5kLlR5cGUSEAoIc2VxdWVuY2UYFiABKAQSLgoKY3JlYXRlZF9hdBgXIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgYIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASRAoQc3luY19hcHBsaWNhdGlvbhgeIAEoCzIoLnBpcGVjZC5tb2RlbC52MS5Db21tYW5kLlN5bmNBcHBsaWNhdGlvbkgAEkYKEWNhbmNlbF9kZXBsb3ltZW50GB8gASgLMikucGlwZWNkLm1vZGVsLnYxLkNvbW1hbmQuQ2FuY2VsRGVwbG95bWVudEgAEj4KDWFwcHJvdmVfc3RhZ2UYICABKAsyJS5waXBlY2QubW9kZWwudjEuQ29tbWFuZC5BcHByb3ZlU3RhZ2VIABI8CgxyZWplY3Rfc3RhZ2UYISABKAsyJC5waXBlY2QubW9kZWwudjEuQ29tbWFuZC5SZWplY3RTdGFnZUgAEjgKCnNraXBfc3RhZ2UYIiABKAsyIi5waXBlY2QubW9kZWwudjEuQ29tbWFuZC5Ta2lwU3RhZ2VIABI+Cg1yZXN0YXJ0X3BpcGVkGCMgASgLMiUucGlwZWNkLm1vZGVsLnYxLkNvbW1hbmQuUmVzdGFydFBpcGVkSAASRwoSYnVpbGRfcGxhbl9wcmV2aWV3GCQgASgLMikucGlwZWNkLm1vZGVsLnYxLkNvbW1hbmQuQnVpbGRQbGFuUHJldmlld0gAEg4KBm91dHB1dBgZIAEoDBpfCg9TeW5jQXBwbGljYXRpb24SFgoOYXBwbGljYXRpb25faWQYASABKAkSNAoNc3luY19zdHJhdGVneRgCIAEoDjIdLnBpcGVjZC5tb2RlbC52MS5TeW5jU3RyYXRlZ3kaXAoQQ2FuY2VsRGVwbG95bWVudBIVCg1kZXBsb3ltZW50X2lkGAEgASgJEhYKDmZvcmNlX3JvbGxiYWNrGAIgASgIEhkKEWZvcmNlX25vX3JvbGxiYWNrGAMgASgIGjcKDEFwcHJvdmVTdGFnZRIVCg1kZXBsb3ltZW50X2lkGAEgASgJEhAKCHN0YWdlX2lkGAIgASgJGkYKC1JlamVjdFN0YWdlEhUKDWRlcGxveW1lbnRfaWQYASABKAkSEAoIc3RhZ2VfaWQYAiABKAkSDgoGcmVhc29uGAMgASgJGjQKCVNraXBTdGFnZRIVCg1kZXBsb3ltZW50X2lkGAEgASgJEhAKCHN0YWdlX2lkGAIgASgJGiAKDFJlc3RhcnRQaXBlZBIQCghwaXBlZF9pZBgBIAEoCRplChBCdWlsZFBsYW5QcmV2aWV3EhUKDXJlcG9zaXRvcnlfaWQYASABKAkSDAoEaGVhZBgCIAEoCRITCgtiYXNlX2JyYW5jaBgDIAEoCRIXCg90aW1lb3V0X3NlY29uZHMYBCABKAMaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIpMBCgRUeXBlEhQKEFNZTkNfQVBQTElDQVRJT04QABIVChFDQU5DRUxfREVQTE9ZTUVOVBACEhEKDUFQUFJPVkVfU1RBR0UQAxIWChJCVUlMRF9QTEFOX1BSRVZJRVcQBBIOCgpTS0lQX1NUQUdFEAYSEQoNUkVTVEFSVF9QSVBFRBAHEhAKDFJFSkVDVF9TVEFHRRAIQgkKB3BheWxvYWRKBAgBEAJKBAgFEAYqbAoNQ29tbWFuZFN0YXR1cxIbChdDT01NQU5EX05PVF9IQU5ETEVEX1lFVBAAEhUKEUNPTU1BTkRfU1VDQ0VFREVEEAESEgoOQ09NTUFORF9GQUlMRUQQAhITCg9DT01NQU5EX1RJTUVPVVQQA2IGcHJvdG8z", [file_google_protobuf_timestamp, file_pipecd_model_v1_deployment]);
 
 /**
  * A user intent addressed to one piped, pushed down its Watch stream.
@@ -142,7 +142,20 @@ export type Command = Message<"pipecd.model.v1.Command"> & {
      */
     value: Command_RestartPiped;
     case: "restartPiped";
+  } | {
+    /**
+     * @generated from field: pipecd.model.v1.Command.BuildPlanPreview build_plan_preview = 36;
+     */
+    value: Command_BuildPlanPreview;
+    case: "buildPlanPreview";
   } | { case: undefined; value?: undefined };
+
+  /**
+   * What the piped answered beyond its status (a plan preview's results as JSON), at most 4 MiB.
+   *
+   * @generated from field: bytes output = 25;
+   */
+  output: Uint8Array;
 };
 
 /**
@@ -261,6 +274,18 @@ export type CommandJson = {
    * @generated from field: pipecd.model.v1.Command.RestartPiped restart_piped = 35;
    */
   restartPiped?: Command_RestartPipedJson;
+
+  /**
+   * @generated from field: pipecd.model.v1.Command.BuildPlanPreview build_plan_preview = 36;
+   */
+  buildPlanPreview?: Command_BuildPlanPreviewJson;
+
+  /**
+   * What the piped answered beyond its status (a plan preview's results as JSON), at most 4 MiB.
+   *
+   * @generated from field: bytes output = 25;
+   */
+  output?: string;
 };
 
 /**
@@ -503,6 +528,79 @@ export const Command_RestartPipedSchema: GenMessage<Command_RestartPiped, {jsonT
   messageDesc(file_pipecd_model_v1_command, 0, 5);
 
 /**
+ * What a change of a repository would deploy (PipeCD's plan preview): head merged into base.
+ *
+ * @generated from message pipecd.model.v1.Command.BuildPlanPreview
+ */
+export type Command_BuildPlanPreview = Message<"pipecd.model.v1.Command.BuildPlanPreview"> & {
+  /**
+   * @generated from field: string repository_id = 1;
+   */
+  repositoryId: string;
+
+  /**
+   * A branch or a commit of the repository.
+   *
+   * @generated from field: string head = 2;
+   */
+  head: string;
+
+  /**
+   * The branch the piped deploys from (the repository's branch when empty).
+   *
+   * @generated from field: string base_branch = 3;
+   */
+  baseBranch: string;
+
+  /**
+   * How long the piped may take.
+   *
+   * @generated from field: int64 timeout_seconds = 4;
+   */
+  timeoutSeconds: bigint;
+};
+
+/**
+ * What a change of a repository would deploy (PipeCD's plan preview): head merged into base.
+ *
+ * @generated from message pipecd.model.v1.Command.BuildPlanPreview
+ */
+export type Command_BuildPlanPreviewJson = {
+  /**
+   * @generated from field: string repository_id = 1;
+   */
+  repositoryId?: string;
+
+  /**
+   * A branch or a commit of the repository.
+   *
+   * @generated from field: string head = 2;
+   */
+  head?: string;
+
+  /**
+   * The branch the piped deploys from (the repository's branch when empty).
+   *
+   * @generated from field: string base_branch = 3;
+   */
+  baseBranch?: string;
+
+  /**
+   * How long the piped may take.
+   *
+   * @generated from field: int64 timeout_seconds = 4;
+   */
+  timeoutSeconds?: string;
+};
+
+/**
+ * Describes the message pipecd.model.v1.Command.BuildPlanPreview.
+ * Use `create(Command_BuildPlanPreviewSchema)` to create a new message.
+ */
+export const Command_BuildPlanPreviewSchema: GenMessage<Command_BuildPlanPreview, {jsonType: Command_BuildPlanPreviewJson}> = /*@__PURE__*/
+  messageDesc(file_pipecd_model_v1_command, 0, 6);
+
+/**
  * Numbers follow PipeCD's Command.Type where the type exists there.
  *
  * @generated from enum pipecd.model.v1.Command.Type
@@ -522,6 +620,11 @@ export enum Command_Type {
    * @generated from enum value: APPROVE_STAGE = 3;
    */
   APPROVE_STAGE = 3,
+
+  /**
+   * @generated from enum value: BUILD_PLAN_PREVIEW = 4;
+   */
+  BUILD_PLAN_PREVIEW = 4,
 
   /**
    * @generated from enum value: SKIP_STAGE = 6;
@@ -544,7 +647,7 @@ export enum Command_Type {
  *
  * @generated from enum pipecd.model.v1.Command.Type
  */
-export type Command_TypeJson = "SYNC_APPLICATION" | "CANCEL_DEPLOYMENT" | "APPROVE_STAGE" | "SKIP_STAGE" | "RESTART_PIPED" | "REJECT_STAGE";
+export type Command_TypeJson = "SYNC_APPLICATION" | "CANCEL_DEPLOYMENT" | "APPROVE_STAGE" | "BUILD_PLAN_PREVIEW" | "SKIP_STAGE" | "RESTART_PIPED" | "REJECT_STAGE";
 
 /**
  * Describes the enum pipecd.model.v1.Command.Type.
