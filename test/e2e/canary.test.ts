@@ -94,6 +94,19 @@ describe("seed-shaped Istio canary end to end", () => {
     );
     assert.equal(await image("canary-app"), "ghcr.io/pipe-cd/helloworld:v0.2.0");
     assert.equal(await exists("canary-app-canary"), false, "the canary is gone");
+    // The cluster is Git's again (our rollout leaves no weight-0 routes or variant leftovers),
+    // so drift detection says SYNCED where PipeCD would show OUT_OF_SYNC.
+    const synced = await s.eventually(
+      async () => {
+        const a = (await s.admin.call("getApplication", { params: { id: appId } })).application;
+        return a.syncState?.status === "SYNCED" || a.syncState?.status === "OUT_OF_SYNC"
+          ? a
+          : undefined;
+      },
+      15_000,
+      "a sync state after the pipeline",
+    );
+    assert.equal(synced.syncState?.status, "SYNCED", synced.syncState?.reason);
   });
 
   it("a never-ready canary fails at its deadline and rolls back: 100% primary, canary and the new resource deleted", async () => {

@@ -209,12 +209,17 @@ function encryptAlias(argv: string[]): string[] {
   return out;
 }
 
-/** PipeCD's spelling `pipectl plan-preview --repo …` as `pipectl plan-preview run --repo …`. */
-function planPreviewAlias(argv: string[]): string[] {
+/**
+ * A group of one command runs it without its verb: PipeCD's `pipectl plan-preview --repo …` is
+ * `pipectl plan-preview run --repo …`.
+ */
+function singleCommandAlias(argv: string[]): string[] {
   const [group, verb] = commandWords(argv);
-  if (group !== "plan-preview" || verb === "run") return argv;
-  const at = argv.indexOf("plan-preview");
-  return [...argv.slice(0, at + 1), "run", ...argv.slice(at + 1)];
+  const g = GROUPS.find((x) => x.single && x.name === group);
+  const only = g?.commands[0]?.verb;
+  if (!g || !only || verb === only) return argv;
+  const at = argv.indexOf(g.name);
+  return [...argv.slice(0, at + 1), only, ...argv.slice(at + 1)];
 }
 
 /**
@@ -230,7 +235,7 @@ export async function runCli(argv: string[], io: Io): Promise<ExitCodeValue> {
       io.stdout(`pipectl ${PIPECTL_VERSION}\n`);
       return ExitCode.OK;
     }
-    argv = planPreviewAlias(encryptAlias(argv));
+    argv = singleCommandAlias(encryptAlias(argv));
     let [groupName, verb] = commandWords(argv);
     if (groupName === "help") {
       // `pipectl help [command [subcommand]]`

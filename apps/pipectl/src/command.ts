@@ -56,4 +56,6 @@ export interface GroupSpec {
   name: string;
   summary: string;
   commands: CommandSpec[];
+  /** `pipectl <name> [flags]` runs its only command (PipeCD's `pipectl plan-preview`). */
+  single?: boolean;
 }

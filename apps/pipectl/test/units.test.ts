@@ -4,6 +4,7 @@ import { labels, parseDuration } from "../src/args.js";
 import { describeProgress, type DeploymentJson } from "../src/deployments.js";
 import { UsageError } from "../src/errors.js";
 import { age, elapsed, table } from "../src/output.js";
+import { resourceTree } from "../src/resource-tree.js";
 
 // The pure helpers behind the command line: durations, labels, tables and progress lines.
 
@@ -93,4 +94,28 @@ describe("describeProgress", () => {
     ));
   it("before planning: just the status", () =>
     assert.equal(describeProgress({ status: "DEPLOYMENT_PENDING", stages: [] }), "PENDING"));
+});
+
+describe("resourceTree", () => {
+  const lines = (rs: { id: string; kind: string; name: string; ownerIds?: string[] }[]) =>
+    resourceTree(rs).map(({ depth, resource: r }) => `${"  ".repeat(depth)}${r.kind}/${r.name}`);
+
+  it("a resource whose owner was not reported is a root; one with two owners appears once", () =>
+    assert.deepEqual(
+      lines([
+        { id: "p1", kind: "Pod", name: "orphan", ownerIds: ["gone"] },
+        { id: "j", kind: "Job", name: "migrate" },
+        { id: "p2", kind: "Pod", name: "shared", ownerIds: ["j", "p1"] },
+      ]),
+      ["Job/migrate", "  Pod/shared", "Pod/orphan"],
+    ));
+  it("resources that own each other are still shown, from the top", () =>
+    assert.deepEqual(
+      lines([
+        { id: "a", kind: "ConfigMap", name: "a", ownerIds: ["b"] },
+        { id: "b", kind: "ConfigMap", name: "b", ownerIds: ["a"] },
+        { id: "c", kind: "Secret", name: "self", ownerIds: ["c"] },
+      ]),
+      ["Secret/self", "ConfigMap/a", "  ConfigMap/b"],
+    ));
 });

@@ -35,3 +35,4 @@ export {
   type MetricsExporter,
   type PrometheusServer,
 } from "./prometheus.js";
+export { registerTestPiped, type TestPiped } from "./piped-client.js";

@@ -1,11 +1,13 @@
-import type { ResponseOf } from "@pipecd-ts/rest-api";
+import { RestError, type ResponseOf, type RestClient } from "@pipecd-ts/rest-api";
 import { PAGE_FLAGS, int, labels, oneOf, required, str } from "../args.js";
 import { UsageError } from "../errors.js";
 import type { CommandSpec, GroupSpec } from "../command.js";
 import { idCommand } from "./by-id.js";
 import { age, clip, fields, table, warningLines } from "../output.js";
+import { resourceTree } from "../resource-tree.js";
 
 type ApplicationJson = ResponseOf<"getApplication">["application"];
+type LiveStateJson = ResponseOf<"getApplicationLiveState">["liveState"];
 
 const ID = { name: "APP_ID", help: "id of the application (see `pipectl application list`)" };
 const STRATEGIES = ["AUTO", "QUICK_SYNC", "PIPELINE"] as const;
@@ -40,6 +42,11 @@ function appTable(apps: ApplicationJson[]): string {
   );
 }
 
+/** A status with its explanation in parentheses: `OUT_OF_SYNC (There are 2 manifests …)`. */
+function withReason(status: string | undefined, reason: string | undefined): string {
+  return `${status || "-"}${reason ? ` (${reason})` : ""}`;
+}
+
 function appDetails(a: ApplicationJson): string {
   const lbl = Object.entries(a.labels ?? {})
     .map(([k, v]) => `${k}=${v}`)
@@ -55,10 +62,9 @@ function appDetails(a: ApplicationJson): string {
       ["Platform", a.platformProvider || "-"],
       ["Labels", lbl || "-"],
       ["Disabled", a.disabled ? "yes" : "no"],
-      [
-        "Sync state",
-        `${a.syncState?.status ?? "-"}${a.syncState?.shortReason ? ` (${a.syncState.shortReason})` : ""}`,
-      ],
+      ["Sync state", withReason(a.syncState?.status, a.syncState?.shortReason)],
+      ["Health", withReason(a.healthStatus, a.healthDescription)],
+      ["Deploying", a.deploying ? "yes" : "no"],
       ["Last triggered", a.mostRecentlyTriggeredDeployment?.deploymentId || "-"],
       ["Last successful", a.mostRecentlySuccessfulDeployment?.deploymentId || "-"],
       ["Description", a.description || "-"],
@@ -69,6 +75,64 @@ function appDetails(a: ApplicationJson): string {
       a.configWarnings,
     )
   );
+}
+
+/** The pipeline stages of the app's config in Git, or that it deploys by quick sync only. */
+function pipelineLines(a: ApplicationJson): string {
+  const stages = a.configStages ?? [];
+  if (stages.length === 0) return "Pipeline: quick sync only\n";
+  const rows = stages.map((st, i) => [`${i + 1}.`, st.name ?? "", st.desc ?? ""]);
+  const n = `${stages.length} stage${stages.length === 1 ? "" : "s"}`;
+  return `Pipeline (${n}):\n${indent(table(["#", "STAGE", "DESCRIPTION"], rows))}`;
+}
+
+/** What runs in the cluster: the resource tree indented by owner depth, with each one's health. */
+function resourceLines(live: LiveStateJson | null): string {
+  if (!live) return "Resources: no live state reported yet\n";
+  const resources = live.kubernetesResources ?? [];
+  const reported = live.updatedAt ? `reported ${age(live.updatedAt)} ago` : "";
+  if (resources.length === 0) return `Resources: none${reported ? ` (${reported})` : ""}\n`;
+  const rows = resourceTree(resources).map(({ depth, resource: r }) => [
+    `${"  ".repeat(depth)}${r.kind ?? ""}`,
+    r.namespace ? `${r.namespace}/${r.name ?? ""}` : (r.name ?? ""),
+    r.healthStatus ?? "-",
+    r.healthDescription ?? "",
+  ]);
+  const head = `Resources (${resources.length}${reported ? `, ${reported}` : ""}):`;
+  return `${head}\n${indent(table(["KIND", "NAMESPACE/NAME", "HEALTH", "DESCRIPTION"], rows))}`;
+}
+
+/**
+ * The sync state's full reason, verbatim: PipeCD's drift diff when OUT_OF_SYNC, the config
+ * errors when INVALID_CONFIG ("Show details" on the application page).
+ */
+function reasonLines(a: ApplicationJson): string {
+  const status = a.syncState?.status;
+  const reason = a.syncState?.reason ?? "";
+  if ((status !== "OUT_OF_SYNC" && status !== "INVALID_CONFIG") || !reason) return "";
+  // The headings of the web UI's application page.
+  const title = status === "OUT_OF_SYNC" ? "Drift" : "Invalid config";
+  return `\n${title}:\n${reason}${reason.endsWith("\n") ? "" : "\n"}`;
+}
+
+/** Indents every line of a block by two spaces. */
+function indent(block: string): string {
+  return block.replace(/^(?=.)/gm, "  ");
+}
+
+/** `application get`: what PipeCD's application page shows (issue 19). */
+function appPage(a: ApplicationJson, live: LiveStateJson | null): string {
+  return [appDetails(a), pipelineLines(a), resourceLines(live)].join("\n") + reasonLines(a);
+}
+
+/** The application's live state, or null while its piped has not reported one (404). */
+async function liveStateOf(client: RestClient, id: string): Promise<LiveStateJson | null> {
+  try {
+    return (await client.call("getApplicationLiveState", { params: { id } })).liveState;
+  } catch (err) {
+    if (err instanceof RestError && err.status === 404) return null;
+    throw err;
+  }
 }
 
 /** "true"/"false" for --disabled. */
@@ -160,15 +224,22 @@ const commands: CommandSpec[] = [
       ctx.print(res, () => appTable(res.applications));
     },
   },
-  idCommand({
+  {
     group: "application",
     verb: "get",
-    summary: "Show one application.",
-    arg: ID,
-    json: `{"application": Application}`,
-    op: "getApplication",
-    render: (res) => appDetails(res.application),
-  }),
+    summary:
+      "Show one application: sync state with the drift diff, health, pipeline, live resources.",
+    args: [ID],
+    details: `JSON: {"application": Application, "liveState": ApplicationLiveState} ("liveState" is null until the piped has reported one)`,
+    async run(ctx, _v, [id = ""]) {
+      const client = await ctx.client();
+      const [{ application }, liveState] = await Promise.all([
+        client.call("getApplication", { params: { id } }),
+        liveStateOf(client, id),
+      ]);
+      ctx.print({ application, liveState }, () => appPage(application, liveState));
+    },
+  },
   {
     group: "application",
     verb: "sync",

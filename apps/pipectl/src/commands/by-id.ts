@@ -8,7 +8,6 @@ type IdOperation =
   | "disablePiped"
   | "enablePiped"
   | "disableAPIKey"
-  | "getApplication"
   | "disableApplication"
   | "enableApplication";
 

@@ -15,6 +15,7 @@ const POLL_MS = 2_000;
 export const planPreviewGroup: GroupSpec = {
   name: "plan-preview",
   summary: "what merging a branch or commit would deploy (PipeCD's plan preview)",
+  single: true,
   commands: [
     {
       group: "plan-preview",
