@@ -8,7 +8,7 @@ export npm_config_nodedir ?= /usr
 help:
 	@echo "make demo   - start the control plane on SQLite (embedded defaults) and print how to reach it"
 	@echo "make test   - install what is needed, lint, typecheck, proto drift check, all tests (starts PostgreSQL itself)"
-	@echo "make bench  - run the benchmarks in test/bench (SQLite and PostgreSQL, no-stall, kube-sim, launcher start-up)"
+	@echo "make bench  - run the benchmarks in test/bench (SQLite and PostgreSQL, no-stall, kube-sim, launcher start-up, live state and drift at 200 apps)"
 	@echo "make fuzz   - the fuzz suite at 2,100 cases per REST route and RPC (over 100,000 per datastore; PIPECD_FUZZ_RUNS, PIPECD_FUZZ_SEED)"
 	@echo "make gen    - regenerate packages/proto from proto/"
 
@@ -36,6 +36,7 @@ bench: bootstrap
 	@bash scripts/with-postgres.sh node --import tsx test/bench/control-plane.bench.ts
 	@node --import tsx test/bench/kube-sim.bench.ts
 	@node --import tsx test/bench/cli-start.bench.ts
+	@node --import tsx test/bench/livestate.bench.ts
 	@bash scripts/with-postgres.sh node --import tsx test/bench/no-stall.bench.ts
 
 fuzz: bootstrap

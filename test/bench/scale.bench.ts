@@ -4,31 +4,13 @@
 //   - the piped's CPU (with its git children) while idle for 15 s, its RSS then and at its peak.
 // Usage: node --import tsx test/bench/scale.bench.ts [N ...]   (default: 100 300 1000)
 // Real processes: control plane (SQLite), kube-sim, piped with syncInterval 10s.
-import { readFile } from "node:fs/promises";
 import { startStack, type Stack } from "@pipecd-ts/testkit";
+import { countSuccess, cpuOver, pct, rssMiB } from "./proc.js";
 
 const app = (i: number): Record<string, string> => ({
   [`apps/a${i}/app.pipecd.yaml`]: `apiVersion: pipecd.dev/v1beta1\nkind: KubernetesApp\nspec:\n  name: a${i}\n`,
   [`apps/a${i}/configmap.yaml`]: `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: a${i} }\ndata: { v: "1" }\n`,
 });
-
-/** CPU seconds (user + system, with reaped children) of a process, from /proc. */
-async function cpuSeconds(pid: number): Promise<number> {
-  const f = (await readFile(`/proc/${pid}/stat`, "utf8")).split(") ")[1]?.split(" ") ?? [];
-  // Fields after "(comm) ": state is [0]; utime [11], stime [12], cutime [13], cstime [14].
-  const ticks = [11, 12, 13, 14].reduce((s, i) => s + Number(f[i] ?? 0), 0);
-  return ticks / 100;
-}
-
-/** Resident memory of a process now and at its peak (VmHWM), in MiB. */
-async function rssMiB(pid: number): Promise<{ now: number; peak: number }> {
-  const status = await readFile(`/proc/${pid}/status`, "utf8");
-  const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
-  return { now: kib("VmRSS") / 1024, peak: kib("VmHWM") / 1024 };
-}
-
-const pct = (xs: number[], p: number): number =>
-  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
 
 async function run(n: number): Promise<void> {
   const s: Stack = await startStack({ readyDelayMs: 0, syncInterval: "10s" });
@@ -74,10 +56,7 @@ async function run(n: number): Promise<void> {
     // Idle: let the last deployment finish, then sample 15 s.
     await new Promise((r) => setTimeout(r, 5_000));
     const pid = s.piped?.proc.pid ?? 0;
-    const c0 = await cpuSeconds(pid);
-    const w0 = Date.now();
-    await new Promise((r) => setTimeout(r, 15_000));
-    const idleCpu = ((await cpuSeconds(pid)) - c0) / ((Date.now() - w0) / 1000);
+    const idleCpu = await cpuOver(pid, 15_000);
     const rss = await rssMiB(pid);
     console.log(
       `${String(n).padStart(5)} apps | first deployments of all: ${firstAll.toFixed(1)} s | ` +
@@ -87,19 +66,6 @@ async function run(n: number): Promise<void> {
   } finally {
     await s.close();
   }
-}
-
-/**
- * Successful deployments, from the control plane's `pipecd_deployments` gauge: one COUNT per
- * call, where listing every deployment on every change made the bench itself a load.
- */
-async function countSuccess(s: Stack): Promise<number> {
-  const res = await fetch(`${s.httpUrl}/metrics`, {
-    headers: { authorization: `Bearer ${s.adminKey}` },
-    signal: AbortSignal.timeout(10_000),
-  });
-  const m = /^pipecd_deployments\{status="DEPLOYMENT_SUCCESS"\} (\d+)/m.exec(await res.text());
-  return Number(m?.[1] ?? 0);
 }
 
 const sizes = process.argv
