@@ -105,6 +105,16 @@ describe("drift detection and live state", () => {
         ),
         "apps/canary/deployment.yaml": deployment("canary", "v0.1.0"),
         "apps/canary/app.pipecd.yaml": appConfig("canary", CANARY_PIPELINE),
+        // Not registered: offered for adding, with its labels, or with the loader's message.
+        "apps/new/deployment.yaml": deployment("new", "v0.1.0"),
+        "apps/new/new.pipecd.yaml": appConfig(
+          "new-app",
+          "  labels: { team: payments }\n  description: a new one\n",
+        ),
+        "apps/broken/app.pipecd.yaml": appConfig(
+          "broken",
+          "  pipeline: { stages: [{ name: NOPE }] }\n",
+        ),
       },
       "add three apps",
     );
@@ -321,6 +331,50 @@ describe("drift detection and live state", () => {
     assert.match(
       bad.stdout,
       /NOTE: An error occurred while building plan-preview for applications of the following Piped:\n\n1\. piped: .+\n {2}reason: "no-such-branch" is neither a branch nor a commit of repository repo\n/,
+    );
+  });
+
+  it("app configs no application uses are offered for adding, validated: name, labels and description, or the loader's message", async () => {
+    const found = await s.eventually(
+      async () => {
+        const p = (await s.admin.call("getPiped", { params: { id: s.pipedId } })).piped;
+        const u = p.unregisteredApplications ?? [];
+        return u.length >= 2 ? u : undefined;
+      },
+      10_000,
+      "the unregistered app configs",
+    );
+    assert.deepEqual(
+      found.map((u) => [
+        u.path,
+        u.configFilename,
+        u.name ?? "",
+        u.labels ?? {},
+        u.description ?? "",
+      ]),
+      [
+        ["apps/broken", "app.pipecd.yaml", "", {}, ""],
+        ["apps/new", "new.pipecd.yaml", "new-app", { team: "payments" }, "a new one"],
+      ],
+      "the registered apps are not offered",
+    );
+    assert.match(found[0]?.error ?? "", /spec\.pipeline\.stages\[0\]\.name/);
+    assert.equal(found[1]?.error ?? "", "");
+    // Once added, it is no longer offered.
+    await s.admin.call("addApplication", {
+      body: {
+        name: "new-app",
+        pipedId: s.pipedId,
+        gitPath: { repoId: "repo", path: "apps/new", configFilename: "new.pipecd.yaml" },
+      },
+    });
+    await s.eventually(
+      async () => {
+        const p = (await s.admin.call("getPiped", { params: { id: s.pipedId } })).piped;
+        return (p.unregisteredApplications ?? []).length === 1;
+      },
+      10_000,
+      "the added app to leave the list",
     );
   });
 });

@@ -1,19 +1,14 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import { eventually, repoRoot, runCommand, type Stack } from "@pipecd-ts/testkit";
+import type { Page } from "playwright-core";
+import { eventually, type Stack } from "@pipecd-ts/testkit";
 import { files, startSeedStack, waitingForApproval } from "../e2e/fixtures.js";
+import { ARTIFACTS, browserSession, buildWebUi, type BrowserSession } from "./browser.js";
 
 // The web UI in real Chromium against the real product (control plane + kube-sim + piped over
 // processes) and the seed-shaped Istio canary that waits for approval with a 90/10 split.
 // Screenshots of the details page go to test-artifacts/web/ (git-ignored).
-
-const ARTIFACTS = join(repoRoot(), "test-artifacts", "web");
-const CHROMIUM = ["/usr/lib/chromium/chromium", "/usr/bin/chromium"].find((p) => existsSync(p));
-const DESKTOP = { width: 1280, height: 800 };
 
 type Waiting = { id: string; stageId: string };
 
@@ -47,9 +42,7 @@ spec:
 describe("web UI in Chromium", () => {
   let s: Stack;
   let appId = "";
-  let browser: Browser;
-  const contexts: BrowserContext[] = [];
-  const consoleErrors: string[] = [];
+  let chrome: BrowserSession;
   /**
    * Set while the test stops the control plane or ends a session on purpose: then Chromium's
    * network lines for API calls failing meanwhile (connection refused, 401 on the stream) and
@@ -57,46 +50,10 @@ describe("web UI in Chromium", () => {
    */
   let outage = false;
 
-  /**
-   * A fresh browser profile at 1280×800 whose console errors and page errors are collected.
-   * Chromium itself logs every non-2xx fetch as "Failed to load resource"; of those only the two
-   * answers the design requires are expected: 401 from /me before signing in (that is how the
-   * UI learns it must show the login page; the session cookie is HttpOnly) and 401 from /login
-   * for a wrong password. Any other failed request, console.error or uncaught error fails.
-   */
-  const noConsoleErrors = (): void =>
-    assert.deepEqual(consoleErrors, [], "the browser console shows no errors");
-
-  const newPage = async (): Promise<Page> => {
-    const ctx = await browser.newContext({ viewport: DESKTOP });
-    contexts.push(ctx);
-    const page = await ctx.newPage();
-    page.on("console", (m) => {
-      if (m.type() !== "error") return;
-      const url = m.location().url;
-      const expected401 =
-        /status of 401/.test(m.text()) &&
-        (url === `${s.httpUrl}/api/v1/me` || url === `${s.httpUrl}/api/v1/login`);
-      const duringOutage =
-        outage &&
-        ((url.startsWith(`${s.httpUrl}/api/v1/`) &&
-          /Failed to load resource|net::ERR_/.test(m.text())) ||
-          /EventSource's response has a MIME type/.test(m.text()));
-      if (!expected401 && !duringOutage) consoleErrors.push(`${m.text()} @ ${url}`);
-    });
-    page.on("pageerror", (e) => consoleErrors.push(`page error: ${e.message}`));
-    return page;
-  };
-
-  /** Signs in through the login form; waits for the signed-in header unless `wrong`. */
-  const signIn = async (page: Page, username: string, password: string, wrong = false) => {
-    await page.goto(`${s.httpUrl}/`);
-    await page.getByLabel("Username").fill(username);
-    await page.getByLabel("Password").fill(password);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    if (!wrong) await page.getByTestId("who").filter({ hasText: username }).waitFor();
-    noConsoleErrors();
-  };
+  const newPage = (): Promise<Page> => chrome.newPage();
+  const signIn = (page: Page, username: string, password: string, wrong = false) =>
+    chrome.signIn(page, username, password, wrong);
+  const noConsoleErrors = (): void => chrome.noConsoleErrors();
 
   /** Bumps the seed app's image and waits (over the API) until its approval stage runs. */
   const bumpUntilWaiting = async (image: string): Promise<Waiting> => {
@@ -114,23 +71,16 @@ describe("web UI in Chromium", () => {
   };
 
   before(async () => {
-    assert.ok(
-      CHROMIUM,
-      "chromium is installed (scripts/ensure-debian-package.sh, run by make test)",
-    );
-    // The bundle under test is the current sources: the same step as bootstrap, a no-op when
-    // dist/ is up to date (so control planes of tests running beside this one never see a
-    // half-written dist/), a vite build (~1 s) when the sources changed.
-    // Chromium starts while the UI is built and the stack comes up.
-    const launched = chromium.launch({ executablePath: CHROMIUM, headless: true });
-    launched.catch(() => undefined); // awaited below; a failure is reported there
-    const built = await runCommand(
-      "bash",
-      [join(repoRoot(), "apps", "web", "scripts", "build-if-changed.sh")],
-      { timeoutMs: 120_000 },
-    );
-    assert.equal(built.code, 0, `building the web UI failed:\n${built.stdout}\n${built.stderr}`);
-    await mkdir(ARTIFACTS, { recursive: true });
+    // Chromium starts while the UI is built (the current sources) and the stack comes up.
+    chrome = browserSession({
+      httpUrl: () => s.httpUrl,
+      expected: (text, url) =>
+        outage &&
+        ((url.startsWith(`${s.httpUrl}/api/v1/`) &&
+          /Failed to load resource|net::ERR_/.test(text)) ||
+          /EventSource's response has a MIME type/.test(text)),
+    });
+    await buildWebUi();
     ({ s, appId } = await startSeedStack(
       {
         users: [
@@ -142,11 +92,10 @@ describe("web UI in Chromium", () => {
       },
       "v0.1.0",
     ));
-    browser = await launched;
+    await chrome.ready();
   });
   after(async () => {
-    for (const c of contexts) await c.close().catch(() => undefined);
-    await browser?.close().catch(() => undefined);
+    await chrome?.close();
     await s?.close();
   });
 

@@ -4,7 +4,7 @@ import { labels, parseDuration } from "../src/args.js";
 import { describeProgress, type DeploymentJson } from "../src/deployments.js";
 import { UsageError } from "../src/errors.js";
 import { age, elapsed, table } from "../src/output.js";
-import { resourceTree } from "../src/resource-tree.js";
+import { resourceTree } from "@pipecd-ts/rest-api";
 
 // The pure helpers behind the command line: durations, labels, tables and progress lines.
 

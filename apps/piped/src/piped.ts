@@ -111,6 +111,7 @@ export const inspectAppConfig: ConfigInspector = (file, text) => {
       ok: true,
       trigger: cfg.trigger,
       warnings: cfg.warnings,
+      app: { name: cfg.name, labels: cfg.labels, description: cfg.description },
       stages: cfg.pipeline.stages.map((s, i) => ({
         id: s.id || `stage-${i}`,
         name: s.name,

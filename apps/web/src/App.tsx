@@ -6,6 +6,7 @@ import { SessionContext } from "./session.js";
 import { ErrorBox, Loading } from "./components/common.js";
 import { LoginPage } from "./pages/Login.js";
 import { ApplicationsPage } from "./pages/Applications.js";
+import { ApplicationDetailsPage } from "./pages/ApplicationDetails.js";
 import { DeploymentsPage } from "./pages/Deployments.js";
 import { DeploymentDetailsPage } from "./pages/DeploymentDetails.js";
 import { PipedsPage } from "./pages/Pipeds.js";
@@ -109,9 +110,10 @@ function NavLink(props: { to: string; path: string; children: ReactNode }): Reac
 function route(path: string, query: URLSearchParams, user: UserInfo): ReactNode {
   if (path === "/" || path === "/login" || path === "/applications")
     return <ApplicationsPage query={query} />;
+  const appId = pathId(/^\/applications\/([^/]+)$/, path);
+  if (appId) return <ApplicationDetailsPage id={appId} />;
   if (path === "/deployments") return <DeploymentsPage query={query} />;
-  const m = /^\/deployments\/([^/]+)$/.exec(path);
-  const id = m?.[1] === undefined ? undefined : safeDecode(m[1]);
+  const id = pathId(/^\/deployments\/([^/]+)$/, path);
   if (id) return <DeploymentDetailsPage id={id} />;
   if (path === "/pipeds") return <PipedsPage />;
   if (path === "/api-keys") return <ApiKeysPage />;
@@ -126,6 +128,12 @@ function route(path: string, query: URLSearchParams, user: UserInfo): ReactNode 
       </p>
     </section>
   );
+}
+
+/** The decoded id that `re`'s first group captures in `path`; undefined if none or malformed. */
+function pathId(re: RegExp, path: string): string | undefined {
+  const m = re.exec(path)?.[1];
+  return m === undefined ? undefined : safeDecode(m);
 }
 
 /** decodeURIComponent, or undefined for a malformed escape (e.g. a truncated "%E0%A4%A"). */

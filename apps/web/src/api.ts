@@ -56,6 +56,8 @@ export function errorMessage(err: unknown): string {
 export interface Loaded<T> {
   data: T | undefined;
   error: string | undefined;
+  /** The HTTP status of the failed load (404: nothing there yet); undefined after success. */
+  errorStatus: number | undefined;
   loading: boolean;
   /** Loads again in the background (the old data stays visible meanwhile). */
   reload: () => void;
@@ -73,6 +75,7 @@ export function useApi<K extends OperationId>(
 ): Loaded<ResponseOf<K>> {
   const [data, setData] = useState<ResponseOf<K>>();
   const [error, setError] = useState<string>();
+  const [errorStatus, setErrorStatus] = useState<number>();
   const [loading, setLoading] = useState(true);
   const [tick, setTick] = useState(0);
   const reqRef = useRef(req);
@@ -91,18 +94,20 @@ export function useApi<K extends OperationId>(
         if (ctl.signal.aborted) return;
         setData(res);
         setError(undefined);
+        setErrorStatus(undefined);
         setLoading(false);
       },
       (err: unknown) => {
         if (ctl.signal.aborted) return;
         setError(errorMessage(err));
+        setErrorStatus(err instanceof RestError ? err.status : undefined);
         setLoading(false);
       },
     );
     return () => ctl.abort();
   }, [op, key, tick]);
   const reload = useCallback(() => setTick((t) => t + 1), []);
-  return { data, error, loading, reload };
+  return { data, error, errorStatus, loading, reload };
 }
 
 type Listener = (ev: StreamEvent | "reconnected") => void;
@@ -191,7 +196,7 @@ export function openStream(): () => void {
         : "/api/v1/stream",
     );
     es = s;
-    for (const type of ["deployment", "stage", "application", "command", "piped"])
+    for (const type of ["deployment", "stage", "application", "command", "piped", "live-state"])
       s.addEventListener(type, dispatch);
     s.addEventListener("ready", (msg: MessageEvent<string>) => {
       if (msg.lastEventId) lastEventId = msg.lastEventId;

@@ -30,21 +30,23 @@ export function duration(msValue: number | undefined): string {
 
 /** "DEPLOYMENT_ROLLING_BACK" → "ROLLING BACK" (the prefix dropped, underscores as spaces). */
 export function statusLabel(status: string | undefined): string {
-  return (status ?? "UNKNOWN").replace(/^(DEPLOYMENT|STAGE)_/, "").replace(/_/g, " ");
+  return (status ?? "UNKNOWN").replace(/^(DEPLOYMENT|STAGE|COMMAND)_/, "").replace(/_/g, " ");
 }
 
-/** Colour class of a deployment, stage, sync or piped status. */
+/** Colour class of a deployment, stage, sync, health or piped status. */
 export function statusTone(status: string | undefined): "ok" | "bad" | "run" | "wait" | "idle" {
   const s = (status ?? "").replace(/^(DEPLOYMENT|STAGE)_/, "");
   switch (s) {
     case "SUCCESS":
     case "SYNCED":
     case "ONLINE":
+    case "HEALTHY":
       return "ok";
     case "FAILURE":
     case "INVALID_CONFIG":
     case "OUT_OF_SYNC":
     case "OFFLINE":
+    case "UNHEALTHY":
       return "bad";
     case "RUNNING":
     case "ROLLING_BACK":
@@ -53,6 +55,7 @@ export function statusTone(status: string | undefined): "ok" | "bad" | "run" | "
       return "run";
     case "PENDING":
     case "NOT_STARTED_YET":
+    case "OTHER": // a resource on its way (starting, rolling out), not yet a fault
       return "wait";
     default:
       return "idle";
@@ -67,4 +70,24 @@ export function shortHash(hash: string | undefined): string {
 /** The first line of a commit message. */
 export function firstLine(text: string | undefined): string {
   return (text ?? "").split("\n")[0] ?? "";
+}
+
+/** Sync statuses of an application, in the order the filters list them. */
+export const SYNC_STATUSES = [
+  "SYNCED",
+  "OUT_OF_SYNC",
+  "DEPLOYING",
+  "INVALID_CONFIG",
+  "UNKNOWN",
+] as const;
+
+/** Health statuses of an application or a live resource, in the order the filters list them. */
+export const HEALTH_STATUSES = ["HEALTHY", "OTHER", "UNHEALTHY", "UNKNOWN"] as const;
+
+/**
+ * The sync status an application shows: DEPLOYING while a deployment of it runs (the control
+ * plane's `deploying` flag), else what its piped last reported.
+ */
+export function appSyncStatus(a: { deploying?: boolean; syncState?: { status?: string } }): string {
+  return a.deploying ? "DEPLOYING" : (a.syncState?.status ?? "UNKNOWN");
 }

@@ -26,3 +26,4 @@ export { buildOpenApiDocument } from "./openapi.js";
 // the browser bundle free of what the model's index imports (the gRPC runtime among it).
 export { formatConfigWarning, type ConfigWarningLike } from "@pipecd-ts/model/warnings";
 export type { PlanPreviewApplication, PlanPreviewOutput } from "@pipecd-ts/model/plan-preview";
+export { resourceTree, type TreeResource, type TreeRow } from "./resource-tree.js";

@@ -39,6 +39,9 @@ import type { PipedPrincipal } from "../auth/principal.js";
 import type { Hub } from "../hub.js";
 import { applyLiveStateDelta, checkedResources } from "../live-state.js";
 
+/** App configs one piped may offer for adding (one report holds them all). */
+const MAX_UNREGISTERED_APPS = 2_000;
+
 /** A command's output (a plan preview's results) at most. */
 export const MAX_COMMAND_OUTPUT_BYTES = 4 * 1024 * 1024;
 
@@ -257,6 +260,18 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
       });
       hub.emit({ type: "piped", id: p.id, pipedId: p.id });
       return { name: p.name, projectId: p.projectId, webBaseUrl: o.webBaseUrl };
+    }),
+
+    reportUnregisteredApplications: unary("ReportUnregisteredApplications", async (req, piped) => {
+      if (req.applications.length > MAX_UNREGISTERED_APPS)
+        throw new InvalidArgumentError(
+          `applications: ${req.applications.length}, more than the ${MAX_UNREGISTERED_APPS} allowed`,
+        );
+      const p = await ds.pipeds.update(piped.pipedId, (p) => {
+        p.unregisteredApplications = req.applications;
+      });
+      hub.emit({ type: "piped", id: p.id, pipedId: p.id });
+      return {};
     }),
 
     watch: createWatchHandler({

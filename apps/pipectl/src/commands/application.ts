@@ -1,10 +1,9 @@
-import { RestError, type ResponseOf, type RestClient } from "@pipecd-ts/rest-api";
+import { RestError, resourceTree, type ResponseOf, type RestClient } from "@pipecd-ts/rest-api";
 import { PAGE_FLAGS, int, labels, oneOf, required, str } from "../args.js";
 import { UsageError } from "../errors.js";
 import type { CommandSpec, GroupSpec } from "../command.js";
 import { idCommand } from "./by-id.js";
 import { age, clip, fields, table, warningLines } from "../output.js";
-import { resourceTree } from "../resource-tree.js";
 
 type ApplicationJson = ResponseOf<"getApplication">["application"];
 type LiveStateJson = ResponseOf<"getApplicationLiveState">["liveState"];

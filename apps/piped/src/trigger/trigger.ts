@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { posix } from "node:path";
-import { create } from "@bufbuild/protobuf";
+import { create, fromJson } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   ApplicationSyncStatus,
@@ -8,7 +8,9 @@ import {
   DeploymentStatus,
   SyncStrategy,
   TriggerKind,
+  UnregisteredApplicationSchema,
   type Application,
+  type UnregisteredApplicationJson,
   type Command,
 } from "@pipecd-ts/proto";
 import {
@@ -24,6 +26,13 @@ import type { ApiClient } from "../apiclient/client.js";
 import type { CommandAcker } from "../apiclient/commands.js";
 import type { GitRepo } from "./git.js";
 import { globToRegExp } from "../glob.js";
+import {
+  MAX_FOUND_PER_REPO,
+  configFiles,
+  fingerprint,
+  isRegistered,
+  type ConfigFile,
+} from "./unregistered.js";
 
 /** The part of an application config the trigger needs. */
 export interface TriggerConfig {
@@ -47,6 +56,8 @@ export type ConfigInspector = (
       warnings: readonly ConfigWarningLike[];
       /** The pipeline's stages (id, name, desc), shown on the application. */
       stages?: readonly ConfigStageLike[];
+      /** spec.name, spec.labels and spec.description (offered when the app is added). */
+      app?: { name: string; labels: Readonly<Record<string, string>>; description: string };
     }
   | { ok: false; message: string };
 
@@ -133,6 +144,13 @@ export class Trigger implements Service {
    * before which there is nothing to decide (the end of a `minWindow`).
    */
   private readonly outOfSyncApps = new Map<string, number>();
+  /** Per repository, the app config files at the head last scanned and their inspections. */
+  private readonly scans = new Map<
+    string,
+    { head: string; files: { f: ConfigFile; inspected: ReturnType<ConfigInspector> }[] }
+  >();
+  /** What was last reported of the unregistered app configs. */
+  private unregisteredReported: string | undefined;
   /** A wake-up at the end of an `onOutOfSync.minWindow`. */
   private windowTimer: NodeJS.Timeout | undefined;
   private windowAt = 0;
@@ -242,6 +260,8 @@ export class Trigger implements Service {
         });
         this.done(cmd);
       }
+    const synced = new Set<string>();
+    const trees = new Map<string, { head: string; tree: Map<string, string> }>();
     for (const [repoId, apps] of byRepo) {
       const repo = this.d.repos.get(repoId);
       if (!repo) {
@@ -252,6 +272,7 @@ export class Trigger implements Service {
         continue;
       }
       await repo.sync();
+      synced.add(repoId);
       const head = await repo.head();
       // Only apps with a command, new apps and apps last seen at another head need any git
       // work: an idle pass over unchanged apps runs no git process per app.
@@ -271,6 +292,7 @@ export class Trigger implements Service {
         diffs: new Map(),
         texts: new Map(),
       };
+      trees.set(repoId, { head, tree: pass.tree });
       await this.readConfigs(pass, todo);
       for (const app of todo) {
         if (signal.aborted) return;
@@ -288,6 +310,68 @@ export class Trigger implements Service {
         if (cmd) this.done(cmd);
       }
     }
+    await this.reportUnregistered(applications, synced, trees, signal);
+  }
+
+  /**
+   * Tells the control plane which app configs of this piped's repositories no application uses
+   * (PipeCD's unregistered applications), with the config's name, labels and description or
+   * the loader's message, when that list changed. A repository is read again only when its head
+   * moved; a config is parsed once per version.
+   */
+  private async reportUnregistered(
+    apps: readonly Application[],
+    synced: ReadonlySet<string>,
+    trees: ReadonlyMap<string, { head: string; tree: Map<string, string> }>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const found: UnregisteredApplicationJson[] = [];
+    for (const repo of this.d.repos.values()) {
+      if (!synced.has(repo.repoId)) await repo.sync();
+      const head = await repo.head();
+      let scan = this.scans.get(repo.repoId);
+      if (scan?.head !== head) {
+        const pass = trees.get(repo.repoId);
+        const tree = pass?.head === head ? pass.tree : await repo.tree(head);
+        const files = configFiles(tree).slice(0, MAX_FOUND_PER_REPO);
+        const texts = await repo.readBlobs(
+          files.filter((f) => !this.inspections.has(`${f.file}@${f.blob}`)).map((f) => f.blob),
+        );
+        scan = {
+          head,
+          files: files.map((f) => ({
+            f,
+            inspected: this.inspect(f.file, f.blob, texts.get(f.blob) ?? ""),
+          })),
+        };
+        this.scans.set(repo.repoId, scan);
+      }
+      for (const { f, inspected } of scan.files) {
+        if (isRegistered(apps, repo.repoId, f)) continue;
+        found.push({
+          repoId: repo.repoId,
+          path: f.path,
+          configFilename: f.configFilename,
+          commitHash: head,
+          kind: "KUBERNETES",
+          ...(inspected.ok
+            ? {
+                name: inspected.app?.name ?? "",
+                labels: { ...inspected.app?.labels },
+                description: inspected.app?.description ?? "",
+              }
+            : { error: inspected.message }),
+        });
+      }
+    }
+    const fp = fingerprint(found);
+    if (fp === this.unregisteredReported) return;
+    await this.d.api.call(
+      "reportUnregisteredApplications",
+      { applications: found.map((a) => fromJson(UnregisteredApplicationSchema, a)) },
+      { signal },
+    );
+    this.unregisteredReported = fp;
   }
 
   /** The config file of an app at the pass's head: its path and blob id, if it exists. */

@@ -54,6 +54,16 @@ export function ErrorBox(props: { error: string | undefined }): ReactNode {
   );
 }
 
+/** What the user's last action did ("Sync requested …"); nothing without a text. */
+export function Notice(props: { text: string | undefined; testId?: string }): ReactNode {
+  if (!props.text) return null;
+  return (
+    <p className="notice" role="status" data-testid={props.testId}>
+      {props.text}
+    </p>
+  );
+}
+
 /** The spinner-free loading line. */
 export function Loading(props: { what: string }): ReactNode {
   return (

@@ -4,19 +4,35 @@ import {
   ConfigWarnings,
   ConfirmButton,
   Listing,
+  Notice,
   Status,
   useCursorPages,
 } from "../components/common.js";
-import { firstLine, shortHash, when } from "../format.js";
+import {
+  HEALTH_STATUSES,
+  SYNC_STATUSES,
+  appSyncStatus,
+  firstLine,
+  shortHash,
+  statusLabel,
+  when,
+} from "../format.js";
 import { Link, setQueryParam } from "../router.js";
 import { useCan } from "../session.js";
 
 const PAGE = 50;
 
-/** Applications with their sync state, piped and last deployment; filters; Sync (editor+). */
+/**
+ * Applications with their sync status, health, piped and last deployment; filters (piped and
+ * name by the server, sync status and health over the loaded page); Sync (editor+).
+ */
 export function ApplicationsPage(props: { query: URLSearchParams }): ReactNode {
   const pipedId = props.query.get("pipedId") ?? "";
   const name = props.query.get("name") ?? "";
+  const syncParam = props.query.get("sync") ?? "";
+  const sync = SYNC_STATUSES.find((x) => x === syncParam);
+  const healthParam = props.query.get("health") ?? "";
+  const health = HEALTH_STATUSES.find((x) => x === healthParam);
   const [notice, setNotice] = useState<string>();
   const canSync = useCan("editor");
   const filterKey = `${pipedId}|${name}`;
@@ -37,7 +53,10 @@ export function ApplicationsPage(props: { query: URLSearchParams }): ReactNode {
   useLive((ev) => ev.type === "application" || ev.type === "deployment", apps.reload);
   const pipedName = (id: string | undefined): string =>
     pipeds.data?.pipeds.find((p) => p.id === id)?.name ?? id ?? "—";
-  const list = apps.data?.applications ?? [];
+  const list = (apps.data?.applications ?? []).filter(
+    (a) =>
+      (!sync || appSyncStatus(a) === sync) && (!health || (a.healthStatus ?? "UNKNOWN") === health),
+  );
   return (
     <section>
       <h1>Applications</h1>
@@ -65,18 +84,16 @@ export function ApplicationsPage(props: { query: URLSearchParams }): ReactNode {
             onBlur={(e) => setQueryParam("name", e.currentTarget.value.trim())}
           />
         </label>
+        <StatusFilter label="Sync status" param="sync" value={sync} options={SYNC_STATUSES} />
+        <StatusFilter label="Health" param="health" value={health} options={HEALTH_STATUSES} />
       </div>
-      {notice && (
-        <p className="notice" role="status">
-          {notice}
-        </p>
-      )}
+      <Notice text={notice} />
       <Listing
         state={apps}
         count={list.length}
         what="applications"
         empty={
-          pipedId || name
+          pipedId || name || sync || health
             ? "No application matches these filters."
             : "No applications yet. Add one with pipectl or POST /api/v1/applications."
         }
@@ -84,6 +101,7 @@ export function ApplicationsPage(props: { query: URLSearchParams }): ReactNode {
           <>
             <th>Name</th>
             <th>Sync status</th>
+            <th>Health</th>
             <th>Piped</th>
             <th>Last deployment</th>
             {canSync && <th aria-label="actions" />}
@@ -92,13 +110,10 @@ export function ApplicationsPage(props: { query: URLSearchParams }): ReactNode {
       >
         {list.map((a) => {
           const last = a.mostRecentlyTriggeredDeployment;
-          const sync = a.deploying ? "DEPLOYING" : (a.syncState?.status ?? "UNKNOWN");
           return (
             <tr key={a.id} data-app={a.name}>
               <td>
-                <Link to={`/deployments?applicationId=${encodeURIComponent(a.id ?? "")}`}>
-                  {a.name}
-                </Link>
+                <Link to={`/applications/${encodeURIComponent(a.id ?? "")}`}>{a.name}</Link>
                 {a.disabled && <span className="tag">disabled</span>}
                 <div className="muted small">
                   {a.gitPath?.repo?.id ?? ""}:{a.gitPath?.path}
@@ -109,9 +124,15 @@ export function ApplicationsPage(props: { query: URLSearchParams }): ReactNode {
                 />
               </td>
               <td>
-                <Status status={sync} title={a.syncState?.reason} />
+                <Status status={appSyncStatus(a)} title={a.syncState?.reason} />
                 {a.syncState?.shortReason && (
                   <div className="small reason">{a.syncState.shortReason}</div>
+                )}
+              </td>
+              <td>
+                <Status status={a.healthStatus ?? "UNKNOWN"} title={a.healthDescription} />
+                {a.healthStatus !== "HEALTHY" && a.healthDescription && (
+                  <div className="small muted">{a.healthDescription}</div>
                 )}
               </td>
               <td>{pipedName(a.pipedId)}</td>
@@ -150,5 +171,30 @@ export function ApplicationsPage(props: { query: URLSearchParams }): ReactNode {
       </Listing>
       {pager(apps.data?.cursor)}
     </section>
+  );
+}
+
+/** A select of statuses kept in the query parameter `param` ("" = any). */
+function StatusFilter(props: {
+  label: string;
+  param: string;
+  value: string | undefined;
+  options: readonly string[];
+}): ReactNode {
+  return (
+    <label>
+      {props.label}
+      <select
+        value={props.value ?? ""}
+        onChange={(e) => setQueryParam(props.param, e.target.value)}
+      >
+        <option value="">Any</option>
+        {props.options.map((x) => (
+          <option key={x} value={x}>
+            {statusLabel(x)}
+          </option>
+        ))}
+      </select>
+    </label>
   );
 }

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file pipecd/model/v1/piped.proto.
  */
 export const file_pipecd_model_v1_piped: GenFile = /*@__PURE__*/
-  fileDesc("ChtwaXBlY2QvbW9kZWwvdjEvcGlwZWQucHJvdG8SD3BpcGVjZC5tb2RlbC52MSJXCghQaXBlZEtleRIKCgJpZBgBIAEoCRIPCgdjcmVhdG9yGAIgASgJEi4KCmNyZWF0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIt8GCgVQaXBlZBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEgwKBGRlc2MYAyABKAkSEgoKcHJvamVjdF9pZBgEIAEoCRIPCgd2ZXJzaW9uGAUgASgJEi4KCnN0YXJ0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjcKBnN0YXR1cxgHIAEoDjInLnBpcGVjZC5tb2RlbC52MS5QaXBlZC5Db25uZWN0aW9uU3RhdHVzEkMKEnBsYXRmb3JtX3Byb3ZpZGVycxgIIAMoCzInLnBpcGVjZC5tb2RlbC52MS5QaXBlZC5QbGF0Zm9ybVByb3ZpZGVyEjcKDHJlcG9zaXRvcmllcxgJIAMoCzIhLnBpcGVjZC5tb2RlbC52MS5QaXBlZC5SZXBvc2l0b3J5EicKBGtleXMYCiADKAsyGS5waXBlY2QubW9kZWwudjEuUGlwZWRLZXkSEAoIZGlzYWJsZWQYCyABKAgSLgoKY3JlYXRlZF9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbGFzdF9zZWVuX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBJCChFzZWNyZXRfZW5jcnlwdGlvbhgPIAEoCzInLnBpcGVjZC5tb2RlbC52MS5QaXBlZC5TZWNyZXRFbmNyeXB0aW9uEjcKD2NvbmZpZ193YXJuaW5ncxgQIAMoCzIeLnBpcGVjZC5tb2RlbC52MS5Db25maWdXYXJuaW5nGi4KEFBsYXRmb3JtUHJvdmlkZXISDAoEbmFtZRgBIAEoCRIMCgR0eXBlGAIgASgJGjgKClJlcG9zaXRvcnkSCgoCaWQYASABKAkSDgoGcmVtb3RlGAIgASgJEg4KBmJyYW5jaBgDIAEoCRo0ChBTZWNyZXRFbmNyeXB0aW9uEgwKBHR5cGUYASABKAkSEgoKcHVibGljX2tleRgCIAEoCSI4ChBDb25uZWN0aW9uU3RhdHVzEgsKB1VOS05PV04QABIKCgZPTkxJTkUQARILCgdPRkZMSU5FEAJiBnByb3RvMw", [file_google_protobuf_timestamp, file_pipecd_model_v1_common]);
+  fileDesc("ChtwaXBlY2QvbW9kZWwvdjEvcGlwZWQucHJvdG8SD3BpcGVjZC5tb2RlbC52MSJXCghQaXBlZEtleRIKCgJpZBgBIAEoCRIPCgdjcmVhdG9yGAIgASgJEi4KCmNyZWF0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIpsCChdVbnJlZ2lzdGVyZWRBcHBsaWNhdGlvbhIPCgdyZXBvX2lkGAEgASgJEgwKBHBhdGgYAiABKAkSFwoPY29uZmlnX2ZpbGVuYW1lGAMgASgJEgwKBG5hbWUYBCABKAkSRAoGbGFiZWxzGAUgAygLMjQucGlwZWNkLm1vZGVsLnYxLlVucmVnaXN0ZXJlZEFwcGxpY2F0aW9uLkxhYmVsc0VudHJ5EhMKC2Rlc2NyaXB0aW9uGAYgASgJEgwKBGtpbmQYByABKAkSDQoFZXJyb3IYCCABKAkSEwoLY29tbWl0X2hhc2gYCSABKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKsBwoFUGlwZWQSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIMCgRkZXNjGAMgASgJEhIKCnByb2plY3RfaWQYBCABKAkSDwoHdmVyc2lvbhgFIAEoCRIuCgpzdGFydGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI3CgZzdGF0dXMYByABKA4yJy5waXBlY2QubW9kZWwudjEuUGlwZWQuQ29ubmVjdGlvblN0YXR1cxJDChJwbGF0Zm9ybV9wcm92aWRlcnMYCCADKAsyJy5waXBlY2QubW9kZWwudjEuUGlwZWQuUGxhdGZvcm1Qcm92aWRlchI3CgxyZXBvc2l0b3JpZXMYCSADKAsyIS5waXBlY2QubW9kZWwudjEuUGlwZWQuUmVwb3NpdG9yeRInCgRrZXlzGAogAygLMhkucGlwZWNkLm1vZGVsLnYxLlBpcGVkS2V5EhAKCGRpc2FibGVkGAsgASgIEi4KCmNyZWF0ZWRfYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3Rfc2Vlbl9hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASQgoRc2VjcmV0X2VuY3J5cHRpb24YDyABKAsyJy5waXBlY2QubW9kZWwudjEuUGlwZWQuU2VjcmV0RW5jcnlwdGlvbhI3Cg9jb25maWdfd2FybmluZ3MYECADKAsyHi5waXBlY2QubW9kZWwudjEuQ29uZmlnV2FybmluZxJLChl1bnJlZ2lzdGVyZWRfYXBwbGljYXRpb25zGBEgAygLMigucGlwZWNkLm1vZGVsLnYxLlVucmVnaXN0ZXJlZEFwcGxpY2F0aW9uGi4KEFBsYXRmb3JtUHJvdmlkZXISDAoEbmFtZRgBIAEoCRIMCgR0eXBlGAIgASgJGjgKClJlcG9zaXRvcnkSCgoCaWQYASABKAkSDgoGcmVtb3RlGAIgASgJEg4KBmJyYW5jaBgDIAEoCRo0ChBTZWNyZXRFbmNyeXB0aW9uEgwKBHR5cGUYASABKAkSEgoKcHVibGljX2tleRgCIAEoCSI4ChBDb25uZWN0aW9uU3RhdHVzEgsKB1VOS05PV04QABIKCgZPTkxJTkUQARILCgdPRkZMSU5FEAJiBnByb3RvMw", [file_google_protobuf_timestamp, file_pipecd_model_v1_common]);
 
 /**
  * Metadata of one piped key. The key itself is shown once; only its hash is stored, and never
@@ -68,6 +68,135 @@ export type PipedKeyJson = {
  */
 export const PipedKeySchema: GenMessage<PipedKey, {jsonType: PipedKeyJson}> = /*@__PURE__*/
   messageDesc(file_pipecd_model_v1_piped, 0);
+
+/**
+ * An app config found in one of a piped's repositories that none of its applications uses yet
+ * (PipeCD's unregistered application): what the web UI offers to add.
+ *
+ * @generated from message pipecd.model.v1.UnregisteredApplication
+ */
+export type UnregisteredApplication = Message<"pipecd.model.v1.UnregisteredApplication"> & {
+  /**
+   * @generated from field: string repo_id = 1;
+   */
+  repoId: string;
+
+  /**
+   * The app directory in the repository.
+   *
+   * @generated from field: string path = 2;
+   */
+  path: string;
+
+  /**
+   * @generated from field: string config_filename = 3;
+   */
+  configFilename: string;
+
+  /**
+   * spec.name, spec.labels and spec.description of the config.
+   *
+   * @generated from field: string name = 4;
+   */
+  name: string;
+
+  /**
+   * @generated from field: map<string, string> labels = 5;
+   */
+  labels: { [key: string]: string };
+
+  /**
+   * @generated from field: string description = 6;
+   */
+  description: string;
+
+  /**
+   * @generated from field: string kind = 7;
+   */
+  kind: string;
+
+  /**
+   * Why the config cannot be used as it is (the loader's message); empty when it is valid.
+   *
+   * @generated from field: string error = 8;
+   */
+  error: string;
+
+  /**
+   * The commit the config was read at.
+   *
+   * @generated from field: string commit_hash = 9;
+   */
+  commitHash: string;
+};
+
+/**
+ * An app config found in one of a piped's repositories that none of its applications uses yet
+ * (PipeCD's unregistered application): what the web UI offers to add.
+ *
+ * @generated from message pipecd.model.v1.UnregisteredApplication
+ */
+export type UnregisteredApplicationJson = {
+  /**
+   * @generated from field: string repo_id = 1;
+   */
+  repoId?: string;
+
+  /**
+   * The app directory in the repository.
+   *
+   * @generated from field: string path = 2;
+   */
+  path?: string;
+
+  /**
+   * @generated from field: string config_filename = 3;
+   */
+  configFilename?: string;
+
+  /**
+   * spec.name, spec.labels and spec.description of the config.
+   *
+   * @generated from field: string name = 4;
+   */
+  name?: string;
+
+  /**
+   * @generated from field: map<string, string> labels = 5;
+   */
+  labels?: { [key: string]: string };
+
+  /**
+   * @generated from field: string description = 6;
+   */
+  description?: string;
+
+  /**
+   * @generated from field: string kind = 7;
+   */
+  kind?: string;
+
+  /**
+   * Why the config cannot be used as it is (the loader's message); empty when it is valid.
+   *
+   * @generated from field: string error = 8;
+   */
+  error?: string;
+
+  /**
+   * The commit the config was read at.
+   *
+   * @generated from field: string commit_hash = 9;
+   */
+  commitHash?: string;
+};
+
+/**
+ * Describes the message pipecd.model.v1.UnregisteredApplication.
+ * Use `create(UnregisteredApplicationSchema)` to create a new message.
+ */
+export const UnregisteredApplicationSchema: GenMessage<UnregisteredApplication, {jsonType: UnregisteredApplicationJson}> = /*@__PURE__*/
+  messageDesc(file_pipecd_model_v1_piped, 1);
 
 /**
  * An agent registered with the control plane, one per cluster.
@@ -160,6 +289,13 @@ export type Piped = Message<"pipecd.model.v1.Piped"> & {
    * @generated from field: repeated pipecd.model.v1.ConfigWarning config_warnings = 16;
    */
   configWarnings: ConfigWarning[];
+
+  /**
+   * App configs in the piped's repositories that no application uses yet.
+   *
+   * @generated from field: repeated pipecd.model.v1.UnregisteredApplication unregistered_applications = 17;
+   */
+  unregisteredApplications: UnregisteredApplication[];
 };
 
 /**
@@ -253,6 +389,13 @@ export type PipedJson = {
    * @generated from field: repeated pipecd.model.v1.ConfigWarning config_warnings = 16;
    */
   configWarnings?: ConfigWarningJson[];
+
+  /**
+   * App configs in the piped's repositories that no application uses yet.
+   *
+   * @generated from field: repeated pipecd.model.v1.UnregisteredApplication unregistered_applications = 17;
+   */
+  unregisteredApplications?: UnregisteredApplicationJson[];
 };
 
 /**
@@ -260,7 +403,7 @@ export type PipedJson = {
  * Use `create(PipedSchema)` to create a new message.
  */
 export const PipedSchema: GenMessage<Piped, {jsonType: PipedJson}> = /*@__PURE__*/
-  messageDesc(file_pipecd_model_v1_piped, 1);
+  messageDesc(file_pipecd_model_v1_piped, 2);
 
 /**
  * @generated from message pipecd.model.v1.Piped.PlatformProvider
@@ -297,7 +440,7 @@ export type Piped_PlatformProviderJson = {
  * Use `create(Piped_PlatformProviderSchema)` to create a new message.
  */
 export const Piped_PlatformProviderSchema: GenMessage<Piped_PlatformProvider, {jsonType: Piped_PlatformProviderJson}> = /*@__PURE__*/
-  messageDesc(file_pipecd_model_v1_piped, 1, 0);
+  messageDesc(file_pipecd_model_v1_piped, 2, 0);
 
 /**
  * @generated from message pipecd.model.v1.Piped.Repository
@@ -344,7 +487,7 @@ export type Piped_RepositoryJson = {
  * Use `create(Piped_RepositorySchema)` to create a new message.
  */
 export const Piped_RepositorySchema: GenMessage<Piped_Repository, {jsonType: Piped_RepositoryJson}> = /*@__PURE__*/
-  messageDesc(file_pipecd_model_v1_piped, 1, 1);
+  messageDesc(file_pipecd_model_v1_piped, 2, 1);
 
 /**
  * How secrets for this piped are encrypted (PipeCD's SecretEncryption).
@@ -393,7 +536,7 @@ export type Piped_SecretEncryptionJson = {
  * Use `create(Piped_SecretEncryptionSchema)` to create a new message.
  */
 export const Piped_SecretEncryptionSchema: GenMessage<Piped_SecretEncryption, {jsonType: Piped_SecretEncryptionJson}> = /*@__PURE__*/
-  messageDesc(file_pipecd_model_v1_piped, 1, 2);
+  messageDesc(file_pipecd_model_v1_piped, 2, 2);
 
 /**
  * @generated from enum pipecd.model.v1.Piped.ConnectionStatus
@@ -424,5 +567,5 @@ export type Piped_ConnectionStatusJson = "UNKNOWN" | "ONLINE" | "OFFLINE";
  * Describes the enum pipecd.model.v1.Piped.ConnectionStatus.
  */
 export const Piped_ConnectionStatusSchema: GenEnum<Piped_ConnectionStatus, Piped_ConnectionStatusJson> = /*@__PURE__*/
-  enumDesc(file_pipecd_model_v1_piped, 1, 0);
+  enumDesc(file_pipecd_model_v1_piped, 2, 0);
 

@@ -13,8 +13,8 @@ export interface TreeRow<R extends TreeResource> {
   resource: R;
 }
 
-// Kinds in the order a reader expects them among siblings, workloads first then what they own;
-// the same order as the web UI's resource tree (apps/web ResourceTree), so both read alike.
+// Kinds in the order a reader expects them among siblings, workloads first then what they own.
+// The web UI and pipectl both draw the tree with this, so they read alike.
 const KIND_ORDER = ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "Pod"];
 const kindRank = (k: string | undefined): number => {
   const i = KIND_ORDER.indexOf(k ?? "");
