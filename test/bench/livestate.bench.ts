@@ -10,7 +10,7 @@
 // Real processes: control plane (SQLite), kube-sim, piped (syncInterval 1m: drift is evented).
 import * as k8s from "@kubernetes/client-node";
 import { startStack, type Stack } from "@pipecd-ts/testkit";
-import { countSuccess, cpuOver, cpuSeconds, pct, rssMiB } from "./proc.js";
+import { addApps, cpuOver, cpuSeconds, pct, rssMiB, waitForSuccesses } from "./common.js";
 
 const DRIFTS = 20;
 
@@ -82,19 +82,8 @@ async function run(n: number): Promise<void> {
     await s.startPiped();
     const pid = s.piped?.proc.pid ?? 0;
     const started = Date.now();
-    const ids: string[] = [];
-    for (let i = 0; i < n; i += 50)
-      ids.push(
-        ...(await Promise.all(
-          Array.from({ length: Math.min(50, n - i) }, (_, j) =>
-            s.addApp(`a${i + j}`, `apps/a${i + j}`),
-          ),
-        )),
-      );
-    for (const deadline = Date.now() + 30 * 60_000; (await countSuccess(s)) < n;) {
-      if (Date.now() > deadline) throw new Error("not every first deployment within 30 min");
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    const ids = await addApps(s, n);
+    await waitForSuccesses(s, n);
     const deployed = (Date.now() - started) / 1000;
     for (const deadline = Date.now() + 10 * 60_000; ;) {
       const synced = (await listApps(s)).filter((a) => a.syncState?.status === "SYNCED").length;

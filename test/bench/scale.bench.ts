@@ -5,7 +5,7 @@
 // Usage: node --import tsx test/bench/scale.bench.ts [N ...]   (default: 100 300 1000)
 // Real processes: control plane (SQLite), kube-sim, piped with syncInterval 10s.
 import { startStack, type Stack } from "@pipecd-ts/testkit";
-import { countSuccess, cpuOver, pct, rssMiB } from "./proc.js";
+import { addApps, cpuOver, pct, rssMiB, waitForSuccesses } from "./common.js";
 
 const app = (i: number): Record<string, string> => ({
   [`apps/a${i}/app.pipecd.yaml`]: `apiVersion: pipecd.dev/v1beta1\nkind: KubernetesApp\nspec:\n  name: a${i}\n`,
@@ -20,19 +20,8 @@ async function run(n: number): Promise<void> {
     await s.repo.commit(files, `${n} apps`);
     await s.startPiped();
     const started = Date.now();
-    const ids: string[] = [];
-    for (let i = 0; i < n; i += 50)
-      ids.push(
-        ...(await Promise.all(
-          Array.from({ length: Math.min(50, n - i) }, (_, j) =>
-            s.addApp(`a${i + j}`, `apps/a${i + j}`),
-          ),
-        )),
-      );
-    for (const deadline = Date.now() + 30 * 60_000; (await countSuccess(s)) < n;) {
-      if (Date.now() > deadline) throw new Error("not every first deployment within 30 min");
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    const ids = await addApps(s, n);
+    await waitForSuccesses(s, n);
     const firstAll = (Date.now() - started) / 1000;
 
     const latencies: number[] = [];

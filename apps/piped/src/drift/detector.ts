@@ -5,14 +5,13 @@ import { diffLiveAndGit, hashSecretData, renderDrift } from "@pipecd-ts/plugin-k
 import {
   AppError,
   LruMap,
-  backoffDelay,
-  sleep,
   type Clock,
   type Logger,
   type Service,
 } from "@pipecd-ts/runtime";
 import type { ApiClient } from "../apiclient/client.js";
 import type { KindRef, LiveStateStore } from "../livestate/store.js";
+import { WorkSet } from "../livestate/work-set.js";
 
 /** An application's manifests at a commit, as the drift detector compares them. */
 export interface GitState {
@@ -60,9 +59,8 @@ interface Tracked {
 export class DriftDetector implements Service {
   readonly name = "drift-detector";
   private readonly apps = new Map<string, Tracked>();
-  private readonly dirty = new Set<string>();
+  private readonly work = new WorkSet();
   private readonly git = new LruMap<string, GitState>(500);
-  private wake: (() => void) | undefined;
   /** Checks run so far (for tests and the bench). */
   checks = 0;
 
@@ -90,7 +88,7 @@ export class DriftDetector implements Service {
         if (commit && commit !== cur.commit) cur.commit = commit;
         else continue;
       }
-      this.mark(app.id);
+      this.work.add(app.id);
     }
     for (const id of this.apps.keys()) if (!seen.has(id)) this.apps.delete(id);
   }
@@ -104,60 +102,32 @@ export class DriftDetector implements Service {
   deploymentEnded(appId: string): void {
     const t = this.apps.get(appId);
     if (t) t.commit = undefined; // re-read below
-    this.mark(appId);
+    this.work.add(appId);
   }
 
   /** The app's shown sync state was reset (config valid again): judge and report it afresh. */
   recheck(appId: string): void {
     const t = this.apps.get(appId);
     if (t) t.reported = undefined;
-    this.mark(appId);
-  }
-
-  private mark(appId: string): void {
-    this.dirty.add(appId);
-    this.wake?.();
+    this.work.add(appId);
   }
 
   async run(signal: AbortSignal): Promise<void> {
     const off = this.o.store.onChange((apps, managing) => {
-      if (managing) for (const a of apps) this.mark(a);
+      if (managing) for (const a of apps) this.work.add(a);
     });
-    let failures = 0;
     try {
-      while (!signal.aborted) {
-        if (this.dirty.size === 0)
-          await new Promise<void>((resolve) => {
-            this.wake = resolve;
-            signal.addEventListener("abort", () => resolve(), { once: true });
-          });
-        this.wake = undefined;
-        if (signal.aborted) return;
-        await sleep(this.o.debounceMs ?? 200, signal).catch(() => undefined);
-        const ids = [...this.dirty];
-        this.dirty.clear();
-        let failed = false;
-        for (const id of ids) {
-          if (signal.aborted) return;
-          try {
-            await this.check(id, signal);
-          } catch (err) {
-            if (signal.aborted) return;
-            failed = true;
-            this.dirty.add(id);
-            this.o.logger.warn(
-              { applicationId: id, err: (err as Error).message },
-              "drift check failed; retrying",
-            );
-          }
-        }
-        failures = failed ? failures + 1 : 0;
-        if (failed)
-          await sleep(
-            backoffDelay(failures, { initialDelayMs: 1_000, maxDelayMs: 60_000 }),
-            signal,
-          ).catch(() => undefined);
-      }
+      await this.work.run(signal, {
+        coalesceMs: this.o.debounceMs ?? 200,
+        work: (appId, s) => this.check(appId, s),
+        failed: (appId, err) =>
+          this.o.logger.warn(
+            { applicationId: appId, err: (err as Error).message },
+            "drift check failed; retrying",
+          ),
+        initialDelayMs: 1_000,
+        maxDelayMs: 60_000,
+      });
     } finally {
       off();
     }

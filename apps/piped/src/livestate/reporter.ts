@@ -6,16 +6,10 @@ import {
   type KubernetesResourceState,
 } from "@pipecd-ts/proto";
 import { aggregateHealth, type Health } from "@pipecd-ts/plugin-kubernetes";
-import {
-  AppError,
-  backoffDelay,
-  sleep,
-  type Clock,
-  type Logger,
-  type Service,
-} from "@pipecd-ts/runtime";
+import { AppError, type Clock, type Logger, type Service } from "@pipecd-ts/runtime";
 import type { ApiClient } from "../apiclient/client.js";
 import type { LiveNode, LiveStateStore } from "./store.js";
+import { WorkSet } from "./work-set.js";
 
 /** Options of {@link LiveStateReporter}. */
 export interface LiveStateReporterOptions {
@@ -60,9 +54,8 @@ function fingerprint(r: KubernetesResourceState): string {
  */
 export class LiveStateReporter implements Service {
   readonly name = "live-state-reporter";
-  private readonly dirty = new Set<string>();
+  private readonly work = new WorkSet();
   private readonly sent = new Map<string, Sent>();
-  private wake: (() => void) | undefined;
   /** Reports sent so far (snapshots and deltas), for the operator and tests. */
   readonly counts = { snapshots: 0, deltas: 0, failures: 0 };
 
@@ -70,52 +63,27 @@ export class LiveStateReporter implements Service {
 
   /** Reports `appId` again (e.g. it became one of this piped's applications). */
   touch(appId: string): void {
-    this.dirty.add(appId);
-    this.wake?.();
+    this.work.add(appId);
   }
 
   async run(signal: AbortSignal): Promise<void> {
     const off = this.o.store.onChange((apps) => {
-      for (const a of apps) this.dirty.add(a);
-      this.wake?.();
+      for (const a of apps) this.work.add(a);
     });
-    let failures = 0;
     try {
-      while (!signal.aborted) {
-        if (this.dirty.size === 0)
-          await new Promise<void>((resolve) => {
-            this.wake = resolve;
-            signal.addEventListener("abort", () => resolve(), { once: true });
-          });
-        this.wake = undefined;
-        if (signal.aborted) return;
-        await sleep(this.o.coalesceMs ?? 300, signal).catch(() => undefined);
-        const apps = [...this.dirty];
-        this.dirty.clear();
-        let failed = false;
-        for (const appId of apps) {
-          if (signal.aborted) return;
-          if (!this.o.isOwnApp(appId)) continue;
-          try {
-            await this.report(appId, signal);
-          } catch (err) {
-            if (signal.aborted) return;
-            failed = true;
-            this.counts.failures++;
-            this.dirty.add(appId);
-            this.o.logger.warn(
-              { applicationId: appId, err: (err as Error).message },
-              "could not report live state; retrying",
-            );
-          }
-        }
-        failures = failed ? failures + 1 : 0;
-        if (failed)
-          await sleep(
-            backoffDelay(failures, { initialDelayMs: 500, maxDelayMs: 30_000 }),
-            signal,
-          ).catch(() => undefined);
-      }
+      await this.work.run(signal, {
+        coalesceMs: this.o.coalesceMs ?? 300,
+        work: (appId, s) => (this.o.isOwnApp(appId) ? this.report(appId, s) : Promise.resolve()),
+        failed: (appId, err) => {
+          this.counts.failures++;
+          this.o.logger.warn(
+            { applicationId: appId, err: (err as Error).message },
+            "could not report live state; retrying",
+          );
+        },
+        initialDelayMs: 500,
+        maxDelayMs: 30_000,
+      });
     } finally {
       off();
     }

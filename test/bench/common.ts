@@ -1,4 +1,5 @@
-// What the benches measure of a process, from /proc, and how they summarise samples.
+// What the benches share: a process's CPU and memory from /proc, percentiles, and setting up
+// and deploying many applications on one stack.
 import { readFile } from "node:fs/promises";
 import type { Stack } from "@pipecd-ts/testkit";
 
@@ -40,4 +41,26 @@ export async function countSuccess(s: Stack): Promise<number> {
   });
   const m = /^pipecd_deployments\{status="DEPLOYMENT_SUCCESS"\} (\d+)/m.exec(await res.text());
   return Number(m?.[1] ?? 0);
+}
+
+/** Registers apps a0…a(n-1) at apps/a<i>, 50 at a time; returns their ids in order. */
+export async function addApps(s: Stack, n: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i += 50)
+    ids.push(
+      ...(await Promise.all(
+        Array.from({ length: Math.min(50, n - i) }, (_, j) =>
+          s.addApp(`a${i + j}`, `apps/a${i + j}`),
+        ),
+      )),
+    );
+  return ids;
+}
+
+/** Waits (at most 30 min) until `n` deployments have succeeded. */
+export async function waitForSuccesses(s: Stack, n: number): Promise<void> {
+  for (const deadline = Date.now() + 30 * 60_000; (await countSuccess(s)) < n;) {
+    if (Date.now() > deadline) throw new Error("not every first deployment within 30 min");
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }

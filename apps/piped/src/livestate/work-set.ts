@@ -1,0 +1,66 @@
+import { backoffDelay, sleep } from "@pipecd-ts/runtime";
+
+/** How a {@link WorkSet} works its keys. */
+export interface WorkSetOptions {
+  /** Keys added within this window are worked together. */
+  coalesceMs: number;
+  /** Works one key; a throw puts it back for a later round. */
+  work(key: string, signal: AbortSignal): Promise<void>;
+  /** Told of each failure (for the log). */
+  failed(key: string, err: unknown): void;
+  /** The delay after a round with failures: first and cap (jittered, doubling). */
+  initialDelayMs: number;
+  maxDelayMs: number;
+}
+
+/**
+ * Keys that need work (applications whose live state or drift must be looked at again): added
+ * any time, worked in rounds after a short coalescing window, each key once per round however
+ * often it was added. A key whose work failed comes back in the next round, after a growing,
+ * jittered delay; the delay resets after a round without failures.
+ */
+export class WorkSet {
+  private readonly keys = new Set<string>();
+  private wake: (() => void) | undefined;
+
+  /** Marks `key` for the next round. */
+  add(key: string): void {
+    this.keys.add(key);
+    this.wake?.();
+  }
+
+  /** Works rounds until `signal` aborts. */
+  async run(signal: AbortSignal, o: WorkSetOptions): Promise<void> {
+    let failures = 0;
+    while (!signal.aborted) {
+      if (this.keys.size === 0)
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          signal.addEventListener("abort", () => resolve(), { once: true });
+        });
+      this.wake = undefined;
+      if (signal.aborted) return;
+      await sleep(o.coalesceMs, signal).catch(() => undefined);
+      const round = [...this.keys];
+      this.keys.clear();
+      let failed = false;
+      for (const key of round) {
+        if (signal.aborted) return;
+        try {
+          await o.work(key, signal);
+        } catch (err) {
+          if (signal.aborted) return;
+          failed = true;
+          this.keys.add(key);
+          o.failed(key, err);
+        }
+      }
+      failures = failed ? failures + 1 : 0;
+      if (failed)
+        await sleep(
+          backoffDelay(failures, { initialDelayMs: o.initialDelayMs, maxDelayMs: o.maxDelayMs }),
+          signal,
+        ).catch(() => undefined);
+    }
+  }
+}
