@@ -7,6 +7,7 @@ const CH_COMMANDS = "pipecd_commands";
 const CH_APPS = "pipecd_apps";
 const CH_EVENTS = "pipecd_events";
 const CH_PIPED_ACCESS = "pipecd_piped_access";
+const CH_PUSHES = "pipecd_pushes";
 
 /** Stored events read per query when a stream resumes, and at most this many pages. */
 const REPLAY_PAGE = 5_000;
@@ -31,11 +32,20 @@ export function eventBatch(events: readonly [number, StreamEvent][]): EventBatch
   return { items, text: items.map((i) => i.text).join("") };
 }
 
+/** A push to a piped's repository, as a Git webhook told it. */
+export interface RepositoryPush {
+  repositoryId: string;
+  branch: string;
+  commit: string;
+}
+
 /** Receives notices for one connected Watch stream. */
 export interface WatchSink {
   /** New commands may be stored for this piped: fetch and send them. */
   commandsAvailable(): void;
   applicationsChanged(applicationIds: string[]): void;
+  /** A push to one of the piped's repositories (a Git webhook). */
+  repositoryPushed(push: RepositoryPush): void;
   /** The piped was disabled or lost keys: authenticate the stream again, or end it. */
   accessChanged(): void;
 }
@@ -72,6 +82,10 @@ export class Hub {
           applicationIds: string[];
         };
         for (const s of this.sinks.get(pipedId) ?? []) s.applicationsChanged(applicationIds);
+      }),
+      notifier.subscribe(CH_PUSHES, (payload) => {
+        const { pipedId, push } = JSON.parse(payload) as { pipedId: string; push: RepositoryPush };
+        for (const s of this.sinks.get(pipedId) ?? []) s.repositoryPushed(push);
       }),
       notifier.subscribe(CH_PIPED_ACCESS, (pipedId) => {
         // Caches first (every replica's authenticator), then the streams re-check against them.
@@ -115,6 +129,11 @@ export class Hub {
   /** Announces application changes to the owning piped's streams. */
   applicationsChanged(pipedId: string, applicationIds: string[]): Promise<void> {
     return this.notifier.publish(CH_APPS, JSON.stringify({ pipedId, applicationIds }));
+  }
+
+  /** Tells the piped's streams, on whichever replica, to fetch a pushed repository now. */
+  repositoryPushed(pipedId: string, push: RepositoryPush): Promise<void> {
+    return this.notifier.publish(CH_PUSHES, JSON.stringify({ pipedId, push }));
   }
 
   /**

@@ -5,7 +5,11 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { APIKeySchema, PipedService, Role, grpcServiceDefinition } from "@pipecd-ts/proto";
 import { openDatastore, type Datastore } from "@pipecd-ts/datastore";
-import { DEFAULT_CONTROL_PLANE_CONFIG, type ControlPlaneConfig } from "@pipecd-ts/config";
+import {
+  DEFAULT_CONTROL_PLANE_CONFIG,
+  type ControlPlaneConfig,
+  type SecretSource,
+} from "@pipecd-ts/config";
 import {
   FailedPreconditionError,
   InvalidArgumentError,
@@ -25,6 +29,7 @@ import { createRestServer } from "./rest/server.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { loadWebFiles, registerWebUi } from "./rest/web.js";
+import { registerWebhooks } from "./rest/webhooks.js";
 import { elementCountPrecheck } from "./wire.js";
 
 /** Version reported by the control plane. */
@@ -160,6 +165,9 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     const closeUnused = (): void => {
       for (const [socket, n] of inFlight) if (n === 0) socket.destroy();
     };
+    const gitSecret = config.gitWebhook
+      ? await readSecret(config.gitWebhook.secret, "spec.webhooks.git")
+      : undefined;
     const rest = createRestServer({
       handlers: createHandlers({
         ds,
@@ -180,6 +188,14 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
       secureCookies: !!o.tls || !!o.secureCookies,
       https: o.tls,
       sseKeepAliveMs: o.sseKeepAliveMs ?? 15_000,
+      extraRoutes: (app) =>
+        registerWebhooks(app, {
+          ds,
+          hub,
+          projectId: config.projectId,
+          logger: logger.child({ component: "webhooks" }),
+          gitSecret,
+        }),
     });
     const web = o.webDir ? await loadWebFiles(o.webDir) : undefined;
     if (o.webDir && !web)
@@ -301,4 +317,23 @@ async function bootstrapAdminKey(
     "created the first admin API key; it is stored in this file (mode 0600)",
   );
   return file;
+}
+
+/**
+ * A secret of the config: its inline value, or its file's content (one trailing newline
+ * dropped). An unreadable or empty file stops the start-up naming the field, never the value.
+ */
+export async function readSecret(src: SecretSource, field: string): Promise<string> {
+  if (!src.file) return src.value;
+  let text: string;
+  try {
+    text = await readFile(src.file, "utf8");
+  } catch (err) {
+    throw new InvalidArgumentError(
+      `${field}: cannot read ${src.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
+  }
+  const v = text.replace(/\r?\n$/, "");
+  if (!v) throw new InvalidArgumentError(`${field}: ${src.file} is empty`);
+  return v;
 }

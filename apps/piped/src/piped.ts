@@ -495,6 +495,10 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
     {
       onCommand: (cmd: Command) => commands.receive(cmd),
       onApplicationsChanged: () => trigger.kick(),
+      onRepositoryPushed: (repoId, branch, commit) => {
+        logger.info({ repoId, branch, commit }, "repository pushed (webhook): fetching now");
+        trigger.kick();
+      },
       onConnected: () => {
         controller.kick();
         trigger.kick();

@@ -41,6 +41,26 @@ export interface ControlPlaneLimits {
   readonly rpcsInFlightPerPiped: number;
 }
 
+/** A secret given inline or, better, as a file read at start-up. */
+export interface SecretSource {
+  readonly value: string;
+  /** Absolute or relative to the working directory; read when the control plane starts. */
+  readonly file: string;
+}
+
+/** `spec.webhooks.git`: pushes from GitHub (HMAC-SHA256) or GitLab (token header). */
+export interface GitWebhookConfig {
+  readonly secret: SecretSource;
+}
+
+/** `spec.slack`: approvals from Slack's interactive messages. */
+export interface SlackConfig {
+  /** The Slack app's signing secret (requests are verified with it). */
+  readonly signingSecret: SecretSource;
+  /** Slack user id → a user of this control plane (who the approval counts as). */
+  readonly users: Readonly<Record<string, string>>;
+}
+
 /** The control-plane config (kind ControlPlane), defaulted, validated and frozen. */
 export interface ControlPlaneConfig {
   readonly projectId: string;
@@ -49,6 +69,10 @@ export interface ControlPlaneConfig {
   readonly sessionTtlMs: number;
   readonly users: readonly ControlPlaneUser[];
   readonly limits: ControlPlaneLimits;
+  /** Undefined: POST /api/v1/webhooks/git answers 404. */
+  readonly gitWebhook?: GitWebhookConfig;
+  /** Undefined: POST /api/v1/webhooks/slack answers 404. */
+  readonly slack?: SlackConfig;
 }
 
 /** The default {@link ControlPlaneLimits}. */
@@ -101,7 +125,15 @@ export function parseControlPlaneConfig(file: string, text: string): ControlPlan
     issues.throwIfAny(file);
   }
   const s = spec as Record<string, unknown>;
-  checkKeys(issues, ["spec"], s, ["projectId", "webBaseUrl", "sessionTtl", "users", "limits"]);
+  checkKeys(issues, ["spec"], s, [
+    "projectId",
+    "webBaseUrl",
+    "sessionTtl",
+    "users",
+    "limits",
+    "webhooks",
+    "slack",
+  ]);
 
   let projectId = DEFAULT_CONTROL_PLANE_CONFIG.projectId;
   if (s.projectId !== undefined) {
@@ -166,6 +198,8 @@ export function parseControlPlaneConfig(file: string, text: string): ControlPlan
     }
   }
   const limits = parseLimits(issues, s.limits);
+  const gitWebhook = parseGitWebhook(issues, s.webhooks);
+  const slack = parseSlack(issues, s.slack, new Set(users.map((u) => u.username)));
   issues.throwIfAny(file);
   return Object.freeze({
     projectId,
@@ -173,6 +207,83 @@ export function parseControlPlaneConfig(file: string, text: string): ControlPlan
     sessionTtlMs,
     users: Object.freeze(users),
     limits,
+    ...(gitWebhook ? { gitWebhook } : {}),
+    ...(slack ? { slack } : {}),
+  });
+}
+
+/** A `<name>` / `<name>File` pair: exactly one of them, non-empty. */
+function parseSecret(
+  issues: IssueCollector,
+  p: (string | number)[],
+  m: Record<string, unknown>,
+  name: string,
+): SecretSource {
+  const value = m[name];
+  const file = m[`${name}File`];
+  if ((value === undefined) === (file === undefined)) {
+    issues.add(p, `needs exactly one of ${name} and ${name}File`);
+    return { value: "", file: "" };
+  }
+  const v = value ?? file;
+  if (typeof v !== "string" || v === "") {
+    issues.add([...p, value !== undefined ? name : `${name}File`], "must be a non-empty string");
+    return { value: "", file: "" };
+  }
+  return Object.freeze(value !== undefined ? { value: v, file: "" } : { value: "", file: v });
+}
+
+/** `spec.webhooks`: `git: {secret | secretFile}`. */
+function parseGitWebhook(issues: IssueCollector, raw: unknown): GitWebhookConfig | undefined {
+  if (raw === undefined) return undefined;
+  const p = ["spec", "webhooks"];
+  if (!isObject(raw)) {
+    issues.add(p, "must be a mapping");
+    return undefined;
+  }
+  checkKeys(issues, p, raw, ["git"]);
+  if (raw.git === undefined) return undefined;
+  if (!isObject(raw.git)) {
+    issues.add([...p, "git"], "must be a mapping with secret or secretFile");
+    return undefined;
+  }
+  checkKeys(issues, [...p, "git"], raw.git, ["secret", "secretFile"]);
+  return Object.freeze({ secret: parseSecret(issues, [...p, "git"], raw.git, "secret") });
+}
+
+/** `spec.slack`: the signing secret and the Slack users who are users here. */
+function parseSlack(
+  issues: IssueCollector,
+  raw: unknown,
+  usernames: ReadonlySet<string>,
+): SlackConfig | undefined {
+  if (raw === undefined) return undefined;
+  const p = ["spec", "slack"];
+  if (!isObject(raw)) {
+    issues.add(p, "must be a mapping");
+    return undefined;
+  }
+  checkKeys(issues, p, raw, ["signingSecret", "signingSecretFile", "users"]);
+  const users: Record<string, string> = {};
+  if (raw.users !== undefined && !Array.isArray(raw.users))
+    issues.add([...p, "users"], "must be a list of {slackUserId, username}");
+  else
+    ((raw.users as unknown[] | undefined) ?? []).forEach((u, i) => {
+      const up = [...p, "users", i];
+      if (!isObject(u)) return issues.add(up, "must be a mapping with slackUserId and username");
+      checkKeys(issues, up, u, ["slackUserId", "username"]);
+      const { slackUserId: id, username } = u;
+      if (typeof id !== "string" || !/^[UW][A-Z0-9]{2,30}$/.test(id))
+        return issues.add([...up, "slackUserId"], "must be a Slack user id such as U012AB3CD");
+      if (typeof username !== "string" || !usernames.has(username))
+        return issues.add([...up, "username"], "must be one of spec.users");
+      if (users[id] !== undefined)
+        return issues.add([...up, "slackUserId"], `duplicate Slack user ${id}`);
+      users[id] = username;
+    });
+  return Object.freeze({
+    signingSecret: parseSecret(issues, p, raw, "signingSecret"),
+    users: Object.freeze(users),
   });
 }
 

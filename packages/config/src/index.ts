@@ -24,6 +24,9 @@ export {
   loadControlPlaneConfig,
   parseControlPlaneConfig,
   type ControlPlaneConfig,
+  type GitWebhookConfig,
+  type SecretSource,
+  type SlackConfig,
   type ControlPlaneLimits,
   type ControlPlaneUser,
 } from "./control-plane.js";

@@ -58,6 +58,47 @@ spec:
     assert.match(err.message, /cp\.yaml:7: spec\.limits\.stageLogBlockBytes: .*got 1\.5/);
   });
 
+  it("spec.webhooks.git and spec.slack: a secret inline or as a file, Slack users mapped to users; mistakes named", () => {
+    const base = `apiVersion: pipecd-ts.dev/v1beta1
+kind: ControlPlane
+spec:
+  users:
+    - { username: alice, passwordHash: "${HASH}", role: editor }
+`;
+    const cfg = parseControlPlaneConfig(
+      "cp.yaml",
+      base +
+        "  webhooks:\n    git: { secretFile: /etc/pipecd/git-secret }\n" +
+        "  slack:\n    signingSecret: s3cr3t\n    users: [{ slackUserId: U012AB3CD, username: alice }]\n",
+    );
+    assert.deepEqual(cfg.gitWebhook, { secret: { value: "", file: "/etc/pipecd/git-secret" } });
+    assert.deepEqual(cfg.slack, {
+      signingSecret: { value: "s3cr3t", file: "" },
+      users: { U012AB3CD: "alice" },
+    });
+    assert.equal(parseControlPlaneConfig("cp.yaml", base).gitWebhook, undefined);
+    let err: unknown;
+    try {
+      parseControlPlaneConfig(
+        "cp.yaml",
+        base +
+          "  webhooks:\n    git: { secret: a, secretFile: b }\n" +
+          "  slack:\n    users: [{ slackUserId: bob, username: mallory }]\n",
+      );
+    } catch (e) {
+      err = e;
+    }
+    assert.ok(err instanceof ConfigError, "expected a ConfigError");
+    assert.deepEqual(
+      err.issues.map((i) => [i.path, i.message]),
+      [
+        ["spec.webhooks.git", "needs exactly one of secret and secretFile"],
+        ["spec.slack", "needs exactly one of signingSecret and signingSecretFile"],
+        ["spec.slack.users[0].slackUserId", "must be a Slack user id such as U012AB3CD"],
+      ],
+    );
+  });
+
   it("lists every problem with its field path and line", () => {
     const text = `apiVersion: pipecd-ts.dev/v1beta1
 kind: ControlPlane

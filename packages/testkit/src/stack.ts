@@ -242,6 +242,8 @@ export interface StackOptions {
   dir?: string;
   /** YAML appended to every piped config's `spec` (two-space indented keys, e.g. "  safety: {…}\n"). */
   pipedSpec?: string;
+  /** YAML appended to the control-plane config's `spec` (two-space indented keys). */
+  controlPlaneSpec?: string;
   /** The pipeds' `--tools-dir` (helm, kubectl). */
   toolsDir?: string;
   /** Fixed control-plane ports (default: free loopback ports). */
@@ -434,7 +436,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
   );
   await writeFile(
     cpConfig,
-    `apiVersion: pipecd-ts.dev/v1beta1\nkind: ControlPlane\nspec:\n  users:${userLines.length ? `\n${userLines.join("\n")}` : " []"}\n`,
+    `apiVersion: pipecd-ts.dev/v1beta1\nkind: ControlPlane\nspec:\n  users:${userLines.length ? `\n${userLines.join("\n")}` : " []"}\n${o.controlPlaneSpec ?? ""}`,
   );
   const httpUrl = `http://127.0.0.1:${httpPort}`;
   const cpArgs = [

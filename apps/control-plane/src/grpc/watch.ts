@@ -3,6 +3,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   WatchResponseSchema,
   WatchResponse_ApplicationsChangedSchema,
+  WatchResponse_RepositoryPushedSchema,
   WatchResponse_HeartbeatSchema,
   type Command,
   type GrpcServiceImpl,
@@ -188,6 +189,16 @@ export function createWatchHandler(o: WatchOptions): WatchHandler {
             log.info({ err: (err as Error).message }, "ending the Watch stream: access changed");
             fail(err);
           });
+        },
+        repositoryPushed: (push) => {
+          write(
+            create(WatchResponseSchema, {
+              event: {
+                case: "repositoryPushed",
+                value: create(WatchResponse_RepositoryPushedSchema, push),
+              },
+            }),
+          ).catch(() => undefined);
         },
         applicationsChanged: (ids) => {
           write(

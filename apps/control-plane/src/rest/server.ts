@@ -41,6 +41,8 @@ export interface RestServerOptions {
   sseKeepAliveMs: number;
   /** Event streams per caller and the unsent bytes one may queue (spec.limits). */
   limits: Pick<ControlPlaneLimits, "eventStreamsPerCaller" | "eventStreamBufferBytes">;
+  /** Routes outside the route table (webhooks over raw bodies). */
+  extraRoutes?: (app: FastifyInstance) => void;
 }
 
 const ROLE_OF: Record<Exclude<Access, "public">, Role> = {
@@ -161,6 +163,8 @@ export function createRestServer(o: RestServerOptions): FastifyInstance {
       },
     });
   }
+
+  o.extraRoutes?.(app);
 
   app.get("/healthz", async () => ({ status: "ok" }));
 

@@ -8,6 +8,8 @@ export interface WatchHandlers {
   onCommand(cmd: Command): void;
   /** Applications of this piped changed (added, updated, disabled). */
   onApplicationsChanged(ids: string[]): void;
+  /** One of this piped's repositories was pushed to (a Git webhook): fetch it now. */
+  onRepositoryPushed?(repositoryId: string, branch: string, commit: string): void;
   /** The stream (re)connected: caches must re-list everything. */
   onConnected(): void;
 }
@@ -83,6 +85,11 @@ export class CommandStream implements Service {
           case "applicationsChanged":
             this.handlers.onApplicationsChanged(msg.event.value.applicationIds);
             break;
+          case "repositoryPushed": {
+            const p = msg.event.value;
+            this.handlers.onRepositoryPushed?.(p.repositoryId, p.branch, p.commit);
+            break;
+          }
           case "heartbeat":
           case undefined:
             break;

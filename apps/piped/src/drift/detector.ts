@@ -2,13 +2,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { ApplicationSyncStatus, DeploymentStatus, type Application } from "@pipecd-ts/proto";
 import type { KubeObject } from "@pipecd-ts/kube";
 import { diffLiveAndGit, hashSecretData, renderDrift } from "@pipecd-ts/plugin-kubernetes";
-import {
-  AppError,
-  LruMap,
-  type Clock,
-  type Logger,
-  type Service,
-} from "@pipecd-ts/runtime";
+import { AppError, LruMap, type Clock, type Logger, type Service } from "@pipecd-ts/runtime";
 import type { ApiClient } from "../apiclient/client.js";
 import type { KindRef, LiveStateStore } from "../livestate/store.js";
 import { WorkSet } from "../livestate/work-set.js";
