@@ -5,7 +5,7 @@ import type { Page } from "playwright-core";
 import { eventually, kubectl, runCommand, startStack, type Stack } from "@pipecd-ts/testkit";
 import { ARTIFACTS, browserSession, buildWebUi, type BrowserSession } from "./browser.js";
 
-// The application page (issue 19 part 3) in real Chromium against the real product: bin/kube-sim,
+// The application page and adding an application (issue 19 part 3) in real Chromium against the real product: bin/kube-sim,
 // bin/pipecd-server, bin/piped and a Git repository, with the real kubectl changing the cluster
 // behind the system's back. The page must follow the piped's live-state and sync-state reports
 // over the event stream, without a reload. Given / when / then.
@@ -43,6 +43,23 @@ const appConfig = `apiVersion: pipecd.dev/v1beta1
 kind: KubernetesApp
 spec:
   name: ${APP}
+`;
+
+/** A second app, committed while the "Add application" form is open: offered, valid. */
+const extraDeployment = deployment.replaceAll(APP, "extra");
+const extraConfig = `apiVersion: pipecd.dev/v1beta1
+kind: KubernetesApp
+spec:
+  name: extra-app
+  labels: { tier: web, team: growth }
+  description: the extra one
+`;
+/** Offered with the loader's message, never selectable: a stage no executor has. */
+const brokenConfig = `apiVersion: pipecd.dev/v1beta1
+kind: KubernetesApp
+spec:
+  name: broken
+  pipeline: { stages: [{ name: NOPE }] }
 `;
 
 /** One row of the page's resource tree as the user sees it. */
@@ -121,10 +138,14 @@ describe("the application page in Chromium", () => {
     chrome = browserSession({
       httpUrl: () => s.httpUrl,
       // The one failed request the page makes by design: the live state of an app its piped
-      // has not reported yet answers 404 (the page then shows its empty state).
-      expected: (text, url) =>
-        /status of 404/.test(text) &&
-        url === `${s.httpUrl}/api/v1/applications/${ghostAppId}/live-state`,
+      // has not reported yet answers 404 (the page then shows its empty state): the ghost app,
+      // and the app added from the UI until its first deployment.
+      expected: (text, url) => {
+        const m = /^\/api\/v1\/applications\/([^/]+)\/live-state$/.exec(
+          url.startsWith(s.httpUrl) ? url.slice(s.httpUrl.length) : "",
+        );
+        return /status of 404/.test(text) && m !== null && m[1] !== appId;
+      },
     });
     await buildWebUi();
     [s, kubectlBin] = await Promise.all([
@@ -132,6 +153,7 @@ describe("the application page in Chromium", () => {
         syncInterval: "1s",
         users: [
           { username: "admin", role: "admin" },
+          { username: "dev", role: "editor" },
           { username: "watcher", role: "viewer" },
         ],
       }),
@@ -444,6 +466,142 @@ describe("the application page in Chromium", () => {
       .getByText("Not deployed yet")
       .waitFor();
     await admin.locator('[data-testid="app-sync"] [data-status="UNKNOWN"]').waitFor();
+    chrome.noConsoleErrors();
+  });
+  it("an editor adds an application from the configs its piped found: invalid ones show the loader's message and cannot be chosen, a typed path without a config is refused, and the saved app deploys", async () => {
+    const editor = await chrome.newPage();
+    await chrome.signIn(editor, "dev", "dev-secret");
+    await editor.evaluate('window.uiMark = "same-document"');
+    await editor.getByRole("button", { name: "Add application" }).click();
+    const dialog = editor.getByRole("dialog", { name: "add an application" });
+    const save = dialog.getByRole("button", { name: "Save" });
+    await dialog.getByRole("combobox", { name: /^Piped/ }).selectOption(s.pipedId);
+    // The only config of the repository is used by an application: nothing is offered yet.
+    await dialog.getByText("test-piped reports no app config that no application uses").waitFor();
+    assert.equal(await save.isDisabled(), true, "nothing to save before a config is chosen");
+
+    // Given two new configs in Git, the open form lists them live, read by the piped.
+    await s.repo.commit(
+      {
+        "extra/deployment.yaml": extraDeployment,
+        "extra/app.pipecd.yaml": extraConfig,
+        "broken/app.pipecd.yaml": brokenConfig,
+      },
+      "add extra and broken",
+    );
+    const found = dialog.getByRole("group", { name: "App configs test-piped found" });
+    const extraRow = found.locator('tr[data-config="extra/app.pipecd.yaml"]');
+    const brokenRow = found.locator('tr[data-config="broken/app.pipecd.yaml"]');
+    await extraRow.waitFor({ timeout: 15_000 });
+    await brokenRow.waitFor();
+    await samePage(editor);
+    const extraRadio = found.getByRole("radio", { name: "repo:extra/app.pipecd.yaml" });
+    const brokenRadio = found.getByRole("radio", { name: "repo:broken/app.pipecd.yaml" });
+    assert.equal(await extraRadio.isEnabled(), true, "the valid config is selectable");
+    await extraRow.getByText("extra-app", { exact: true }).waitFor();
+    for (const tag of ["team=growth", "tier=web"])
+      await extraRow.locator(".tag", { hasText: tag }).waitFor();
+    assert.equal(await brokenRadio.isDisabled(), true, "the invalid config cannot be chosen");
+    assert.match(
+      (await brokenRow.locator(".config-error").textContent()) ?? "",
+      /^Invalid: [^]*broken\/app\.pipecd\.yaml:5: spec\.pipeline\.stages\[0\]\.name: unsupported stage name "NOPE"/,
+      "the loader's message names the field",
+    );
+    await brokenRadio.click({ force: true });
+    assert.equal(await brokenRadio.isChecked(), false);
+    assert.equal(await save.isDisabled(), true);
+
+    // When a location is typed by hand, only a found valid config is accepted.
+    const byHand = dialog.getByRole("form", { name: "location by hand" });
+    const alert = dialog.getByRole("alert");
+    await byHand.getByLabel("Repository").fill("repo");
+    await byHand.getByLabel("Path").fill("nowhere");
+    await byHand.getByRole("button", { name: "Use this location" }).click();
+    await alert
+      .filter({
+        hasText:
+          /^no app config at nowhere in repo: the piped reports the configs it finds in its repositories$/,
+      })
+      .waitFor();
+    assert.equal(await save.isDisabled(), true, "a path without a config is not saved");
+    await byHand.getByLabel("Path").fill("broken");
+    await byHand.getByRole("button", { name: "Use this location" }).click();
+    await alert
+      .filter({
+        hasText:
+          /broken\/app\.pipecd\.yaml in repo is invalid: [^]*spec\.pipeline\.stages\[0\]\.name/,
+      })
+      .waitFor();
+    assert.equal(await save.isDisabled(), true, "an invalid config is not saved");
+    await byHand.getByLabel("Path").fill("./extra/");
+    await byHand.getByRole("button", { name: "Use this location" }).click();
+    await alert.waitFor({ state: "detached" });
+    assert.equal(await extraRadio.isChecked(), true, "the typed path chose the found config");
+
+    // Then name, labels and description come from the config's spec, editable.
+    const details = dialog.getByRole("form", { name: "new application" });
+    assert.equal(await details.getByLabel("Name").inputValue(), "extra-app");
+    assert.equal(await details.getByLabel("Labels").inputValue(), "team=growth\ntier=web");
+    assert.equal(await details.getByLabel("Description").inputValue(), "the extra one");
+    await details.getByLabel("Description").fill("added from the UI");
+    await editor.screenshot({ path: join(ARTIFACTS, "add-application.png"), fullPage: true });
+    await save.click();
+
+    // Saved: the new application's page, which its first deployment reaches.
+    await editor.getByRole("heading", { name: "extra-app", exact: true }).waitFor();
+    const id = decodeURIComponent(new URL(editor.url()).pathname.split("/")[2] ?? "");
+    assert.equal(new URL(editor.url()).pathname, `/applications/${id}`);
+    await samePage(editor);
+    const { application } = await s.admin.call("getApplication", { params: { id } });
+    assert.deepEqual(
+      [
+        application.name,
+        application.pipedId,
+        application.gitPath?.repo?.id,
+        application.gitPath?.path,
+        application.gitPath?.configFilename,
+        application.labels,
+        application.description,
+      ],
+      [
+        "extra-app",
+        s.pipedId,
+        "repo",
+        "extra",
+        "app.pipecd.yaml",
+        { team: "growth", tier: "web" },
+        "added from the UI",
+      ],
+    );
+    await editor
+      .getByRole("region", { name: "deployment history" })
+      .locator('tr[data-status="DEPLOYMENT_SUCCESS"]')
+      .waitFor({ timeout: 30_000 });
+    await editor.locator('[data-testid="app-sync"] [data-status="SYNCED"]').waitFor({
+      timeout: 15_000,
+    });
+
+    // The list shows it, and the form no longer offers its config.
+    await editor
+      .getByRole("navigation", { name: "main" })
+      .getByRole("link", { name: "Applications" })
+      .click();
+    await editor.locator('tr[data-app="extra-app"]').waitFor();
+    await editor.getByRole("button", { name: "Add application" }).click();
+    await dialog.getByRole("combobox", { name: /^Piped/ }).selectOption(s.pipedId);
+    await brokenRow.waitFor();
+    await extraRow.waitFor({ state: "detached", timeout: 15_000 });
+    await samePage(editor);
+    chrome.noConsoleErrors();
+
+    const viewer = await chrome.newPage();
+    await chrome.signIn(viewer, "watcher", "watcher-secret");
+    await viewer.locator('tr[data-app="extra-app"]').waitFor();
+    assert.equal(
+      await viewer.getByRole("button", { name: "Add application" }).count(),
+      0,
+      "a viewer sees no Add application",
+    );
     chrome.noConsoleErrors();
   });
 });

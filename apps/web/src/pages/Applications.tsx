@@ -19,12 +19,14 @@ import {
 } from "../format.js";
 import { Link, setQueryParam } from "../router.js";
 import { useCan } from "../session.js";
+import { AddApplication } from "./AddApplication.js";
 
 const PAGE = 50;
 
 /**
  * Applications with their sync status, health, piped and last deployment; filters (piped and
- * name by the server, sync status and health over the loaded page); Sync (editor+).
+ * name by the server, sync status and health over the loaded page); Sync and Add application
+ * (editor+).
  */
 export function ApplicationsPage(props: { query: URLSearchParams }): ReactNode {
   const pipedId = props.query.get("pipedId") ?? "";
@@ -34,7 +36,8 @@ export function ApplicationsPage(props: { query: URLSearchParams }): ReactNode {
   const healthParam = props.query.get("health") ?? "";
   const health = HEALTH_STATUSES.find((x) => x === healthParam);
   const [notice, setNotice] = useState<string>();
-  const canSync = useCan("editor");
+  const [adding, setAdding] = useState(false);
+  const canEdit = useCan("editor");
   const filterKey = `${pipedId}|${name}`;
   const { cursor, pager } = useCursorPages(filterKey);
   const apps = useApi(
@@ -60,6 +63,16 @@ export function ApplicationsPage(props: { query: URLSearchParams }): ReactNode {
   return (
     <section>
       <h1>Applications</h1>
+      {canEdit && !adding && (
+        <div className="actions toolbar">
+          <button type="button" className="primary" onClick={() => setAdding(true)}>
+            Add application
+          </button>
+        </div>
+      )}
+      {adding && (
+        <AddApplication pipeds={pipeds.data?.pipeds ?? []} onClose={() => setAdding(false)} />
+      )}
       <div className="filters" role="search">
         <label>
           Piped
@@ -95,7 +108,9 @@ export function ApplicationsPage(props: { query: URLSearchParams }): ReactNode {
         empty={
           pipedId || name || sync || health
             ? "No application matches these filters."
-            : "No applications yet. Add one with pipectl or POST /api/v1/applications."
+            : canEdit
+              ? "No applications yet. Add one with Add application, pipectl or POST /api/v1/applications."
+              : "No applications yet. An editor adds them."
         }
         head={
           <>
@@ -104,7 +119,7 @@ export function ApplicationsPage(props: { query: URLSearchParams }): ReactNode {
             <th>Health</th>
             <th>Piped</th>
             <th>Last deployment</th>
-            {canSync && <th aria-label="actions" />}
+            {canEdit && <th aria-label="actions" />}
           </>
         }
       >
@@ -149,7 +164,7 @@ export function ApplicationsPage(props: { query: URLSearchParams }): ReactNode {
                   <span className="muted">never deployed</span>
                 )}
               </td>
-              {canSync && (
+              {canEdit && (
                 <td>
                   <ConfirmButton
                     label="Sync"
