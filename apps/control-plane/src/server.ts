@@ -168,16 +168,21 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     const gitSecret = config.gitWebhook
       ? await readSecret(config.gitWebhook.secret, "spec.webhooks.git")
       : undefined;
+    const slack = config.slack && {
+      signingSecret: await readSecret(config.slack.signingSecret, "spec.slack.signingSecret"),
+      users: config.slack.users,
+    };
+    const handlers = createHandlers({
+      ds,
+      auth,
+      actions,
+      hub,
+      clock,
+      projectId: config.projectId,
+      offlineAfterMs: o.offlineAfterMs ?? 120_000,
+    });
     const rest = createRestServer({
-      handlers: createHandlers({
-        ds,
-        auth,
-        actions,
-        hub,
-        clock,
-        projectId: config.projectId,
-        offlineAfterMs: o.offlineAfterMs ?? 120_000,
-      }),
+      handlers,
       auth,
       hub,
       metrics,
@@ -195,6 +200,19 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
           projectId: config.projectId,
           logger: logger.child({ component: "webhooks" }),
           gitSecret,
+          slack,
+          users: config.users,
+          clock,
+          stageAction: async (action, who, deploymentId, stageId, ip) => {
+            const ctx = { principal: who, ip, setSession: () => undefined };
+            const params = { id: deploymentId, stageId };
+            if (action === "approve") await handlers.approveStage({ params }, ctx);
+            else
+              await handlers.rejectStage(
+                { params, body: { reason: `Rejected from Slack by ${who.username}` } },
+                ctx,
+              );
+          },
         }),
     });
     const web = o.webDir ? await loadWebFiles(o.webDir) : undefined;

@@ -21,6 +21,8 @@ in-cluster service account: KUBERNETES_SERVICE_HOST/PORT and the mounted token a
   --service-account-dir DIR
                      in-cluster: where the token, ca.crt and namespace are mounted
                      (default /var/run/secrets/kubernetes.io/serviceaccount)
+  --slack-api-url URL
+                     Slack's Web API for oauthToken receivers (default https://slack.com/api)
   --log-level LEVEL  trace|debug|info|warn|error (default info)
   -h, --help         show this help
 `;
@@ -34,6 +36,7 @@ async function main(): Promise<void> {
       "tools-dir": { type: "string" },
       "grace-period": { type: "string", default: "10000" },
       "service-account-dir": { type: "string" },
+      "slack-api-url": { type: "string" },
       "log-level": { type: "string", default: "info" },
       help: { type: "boolean", short: "h" },
     },
@@ -53,6 +56,7 @@ async function main(): Promise<void> {
     workDir: values["work-dir"] ?? join(tmpdir(), `piped-${config.pipedID}`),
     serviceAccountDir: values["service-account-dir"],
     toolsDir: values["tools-dir"],
+    slackApiURL: values["slack-api-url"],
     logger,
   });
   const signal = signalOnTermination(logger);

@@ -67,6 +67,8 @@ import { CommandStream } from "./apiclient/watch.js";
 import { Controller } from "./controller/controller.js";
 import { prepareWorkspace, withAppAt } from "./controller/workspace.js";
 import { DriftDetector } from "./drift/detector.js";
+import type { NotificationEvent } from "./notifier/event.js";
+import { Notifier } from "./notifier/notifier.js";
 import { PlanPreviewBuilder, type AppAt } from "./planpreview/builder.js";
 import { LiveStateReporter } from "./livestate/reporter.js";
 import { LiveStateStore } from "./livestate/store.js";
@@ -88,6 +90,8 @@ export interface PipedOptions {
   clock?: Clock;
   /** In-cluster only: where the service-account token and CA are mounted (default the standard path). */
   serviceAccountDir?: string;
+  /** Slack's Web API base for `oauthToken` receivers (default https://slack.com/api). */
+  slackApiURL?: string;
   /**
    * Where `helm`, `kubectl`, `kustomize` and pinned `helm-<V>`/`kustomize-<V>` binaries are
    * (PipeCD's `--tools-dir`); a tool not found there is looked up on PATH.
@@ -112,6 +116,7 @@ export const inspectAppConfig: ConfigInspector = (file, text) => {
       trigger: cfg.trigger,
       warnings: cfg.warnings,
       app: { name: cfg.name, labels: cfg.labels, description: cfg.description },
+      mentions: cfg.notification.mentions,
       stages: cfg.pipeline.stages.map((s, i) => ({
         id: s.id || `stage-${i}`,
         name: s.name,
@@ -331,6 +336,16 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
     .register(StageName.SCRIPT_RUN, new ScriptRunExecutor())
     .register(StageName.SCRIPT_RUN_ROLLBACK, new ScriptRunRollbackExecutor());
   const reporter = new Reporter(logger.child({ component: "reporter" }));
+  const notifier = new Notifier({
+    config: cfg.notifications,
+    webURL: cfg.webAddress.replace(/\/+$/, ""),
+    piped: { id: cfg.pipedID, name: cfg.name, version: PIPED_VERSION, projectId: cfg.projectID },
+    slackApiURL: o.slackApiURL,
+    clock,
+    logger: logger.child({ component: "notifier" }),
+  });
+  await notifier.init();
+  const notify = (e: NotificationEvent): void => notifier.notify(e);
   const stageLogs = new StageLogPersister({
     api,
     reporter,
@@ -441,6 +456,7 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
     logger: logger.child({ component: "controller" }),
     pipedId: cfg.pipedID,
     maxConcurrentDeployments: cfg.maxConcurrentDeployments,
+    notify,
     onDeploymentEnded: (appId) => drift.deploymentEnded(appId),
     hooks: {
       prepare: (d, signal) =>
@@ -480,6 +496,7 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
     logger: logger.child({ component: "trigger" }),
     onDeploymentCreated: () => controller.kick(),
     commands,
+    notify,
     onApplications: (apps) => {
       const before = new Set(ownApps);
       ownApps.clear();
@@ -543,6 +560,7 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
   };
   return {
     services: [
+      notifier,
       reporter,
       stageLogs,
       stream,

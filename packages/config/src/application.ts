@@ -4,6 +4,7 @@ import {
   refuseAnalysisLogs,
   type AnalysisStageOptions,
 } from "./analysis.js";
+import { readMentions, type NotificationMention } from "./notifications.js";
 import { PredefinedStageId, StageName } from "@pipecd-ts/model";
 import { readSafety, type SafetySettings } from "./safety.js";
 import { readConfigFile, type ConfigIssue } from "./source.js";
@@ -342,7 +343,8 @@ export interface ApplicationConfig {
   readonly encryption: SecretEncryption | undefined;
   /** Files inlined into `targets` before planning (PipeCD §3.4). */
   readonly attachment: Attachment | undefined;
-  readonly notification: Readonly<YamlMap> | undefined;
+  /** `notification.mentions`: who is mentioned in Slack for which events. */
+  readonly notification: { readonly mentions: readonly NotificationMention[] };
   readonly eventWatcher: readonly unknown[];
   /** `driftDetection`: fields left out of the drift comparison. */
   readonly driftDetection: DriftDetectionConfig;
@@ -512,7 +514,7 @@ export function parseApplicationConfig(file: string, text: string): ApplicationC
     postSync: r.looseMap(S("postSync"), spec.postSync),
     encryption: readEncryption(r, S("encryption"), spec.encryption),
     attachment: readAttachment(r, S("attachment"), spec.attachment),
-    notification: r.looseMap(S("notification"), spec.notification),
+    notification: { mentions: readMentions(r, S("notification"), spec.notification) },
     eventWatcher: r.looseList(S("eventWatcher"), spec.eventWatcher),
     driftDetection: readDriftDetection(r, S("driftDetection"), spec.driftDetection),
     warnings: [],
@@ -527,7 +529,7 @@ export function parseApplicationConfig(file: string, text: string): ApplicationC
  * yet, when the file asks for something with it.
  */
 function warnNotImplemented(r: FieldReader, spec: YamlMap, cfg: ApplicationConfig): void {
-  for (const k of ["postSync", "notification", "eventWatcher", "resourceRoutes"])
+  for (const k of ["postSync", "eventWatcher", "resourceRoutes"])
     r.notImplemented(["spec", k], spec[k]);
   r.notImplemented(["spec", "input", "kubectlVersion"], cfg.input.kubectlVersion, "");
   r.notImplemented(["spec", "trigger", "onChain", "disabled"], cfg.trigger.onChain.disabled, true);

@@ -86,3 +86,16 @@ export {
   type PipedRepository,
 } from "./piped.js";
 export { DEFAULT_SAFETY, resolveSafety, type SafetySettings } from "./safety.js";
+export {
+  NOTIFICATION_EVENTS,
+  NOTIFICATION_GROUPS,
+  groupOf,
+  type NotificationEventName,
+  type NotificationGroup,
+  type NotificationMention,
+  type NotificationReceiver,
+  type NotificationRoute,
+  type NotificationsConfig,
+  type SlackReceiver,
+  type WebhookReceiver,
+} from "./notifications.js";

@@ -1,4 +1,5 @@
 import { readAnalysisProviders, type AnalysisProviderConfig } from "./analysis.js";
+import { readNotifications, type NotificationsConfig } from "./notifications.js";
 import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { ConfigError, readConfigFile, type ConfigIssue } from "./source.js";
@@ -108,7 +109,8 @@ export interface PipedConfig {
   readonly chartRegistries: readonly ChartRegistry[];
   /** Metrics backends of ANALYSIS stages (PipeCD §2.6). Never log the secrets they name. */
   readonly analysisProviders: readonly AnalysisProviderConfig[];
-  readonly notifications: Readonly<YamlMap> | undefined;
+  /** Routes and receivers of notifications (PipeCD §5.1); undefined when unset. */
+  readonly notifications: NotificationsConfig | undefined;
   /** The key pair that decrypts `spec.encryption` of apps (PipeCD §3.1); undefined when unset. */
   readonly secretManagement: SecretManagement | undefined;
   readonly eventWatcher: Readonly<YamlMap> | undefined;
@@ -262,7 +264,7 @@ export function parsePipedConfig(file: string, text: string): PipedConfig {
     chartRepositories: readChartRepositories(r, S("chartRepositories"), spec.chartRepositories),
     chartRegistries: readChartRegistries(r, S("chartRegistries"), spec.chartRegistries),
     analysisProviders: readAnalysisProviders(r, S("analysisProviders"), spec.analysisProviders),
-    notifications: r.looseMap(S("notifications"), spec.notifications),
+    notifications: readNotifications(r, S("notifications"), spec.notifications, baseDir),
     secretManagement: readSecretManagement(
       r,
       S("secretManagement"),
@@ -281,8 +283,7 @@ export function parsePipedConfig(file: string, text: string): PipedConfig {
     ),
     warnings: [],
   };
-  for (const k of ["git", "notifications", "eventWatcher", "planPreview"])
-    r.notImplemented(S(k), spec[k]);
+  for (const k of ["git", "eventWatcher", "planPreview"]) r.notImplemented(S(k), spec[k]);
   issues.throwIfAny(file);
   return deepFreeze({ ...cfg, warnings: issues.warnings() });
 }
@@ -371,6 +372,24 @@ export function redactPipedConfig(cfg: PipedConfig): PipedConfig {
       password: c.password && "******",
     })),
     chartRegistries: cfg.chartRegistries.map((c) => ({ ...c, password: c.password && "******" })),
+    // A Slack incoming-webhook URL is itself the secret: only its host is shown.
+    notifications: cfg.notifications && {
+      ...cfg.notifications,
+      receivers: cfg.notifications.receivers.map((r) => ({
+        ...r,
+        ...(r.slack && {
+          slack: {
+            ...r.slack,
+            hookURL:
+              r.slack.hookURL && r.slack.hookURL.replace(/^(https?:\/\/[^/]+).*$/, "$1/******"),
+            oauthToken: r.slack.oauthToken && "******",
+          },
+        }),
+        ...(r.webhook && {
+          webhook: { ...r.webhook, signatureValue: r.webhook.signatureValue && "******" },
+        }),
+      })),
+    },
   });
 }
 

@@ -731,7 +731,6 @@ describe("application config: warnings (accepted, and the user is told)", () => 
     assert.deepEqual(warningsOf(text), [
       "5: spec.input.kubectlVersion: is not supported yet and has no effect",
       "14: spec.eventWatcher: is not supported yet and has no effect",
-      "16: spec.notification: is not supported yet and has no effect",
     ]);
   });
 
@@ -773,7 +772,6 @@ describe("application config: warnings (accepted, and the user is told)", () => 
       [
         "spec.trigger.onChain.disabled",
         "spec.postSync",
-        "spec.notification",
         "spec.eventWatcher",
         "spec.input.kubectlVersion",
         "spec.resourceRoutes",

@@ -126,7 +126,11 @@ describe("piped config with pipedKeyFile (PipeCD's own example)", () => {
     const cfg = await loadPipedConfig(file);
     assert.equal(cfg.git?.username, "username");
     assert.equal(cfg.analysisProviders.length, 1);
-    assert.ok(cfg.notifications);
+    assert.deepEqual(
+      cfg.notifications?.routes.map((r) => [r.name, r.receiver, r.labels]),
+      [["dev-slack", "dev-slack-channel", { env: "dev" }]],
+    );
+    assert.equal(cfg.notifications?.receivers[0]?.slack?.hookURL, "https://slack.com/dev");
     assert.deepEqual(cfg.secretManagement, {
       type: "KEY_PAIR",
       privateKeyFile: "/etc/piped-secret/pair-private-key",
@@ -141,7 +145,6 @@ describe("piped config with pipedKeyFile (PipeCD's own example)", () => {
       cfg.warnings.map((w) => `${w.path}: ${w.message}`),
       [
         "spec.git: is not supported yet and has no effect",
-        "spec.notifications: is not supported yet and has no effect",
         "spec.eventWatcher: is not supported yet and has no effect",
       ],
     );
@@ -489,5 +492,84 @@ describe("piped config errors", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("piped config: notifications (PipeCD §5.1)", () => {
+  const parse = (notifications: string) =>
+    parsePipedConfig(
+      "piped.yaml",
+      fixture("piped-keydata.yaml").replace("spec:\n", `spec:\n  notifications:\n${notifications}`),
+    );
+
+  it("reads routes and receivers: event names with or without EVENT_, mentions normalised, webhook defaults", () => {
+    const cfg = parse(`    routes:
+      - name: prod
+        receiver: chat
+        events: [DEPLOYMENT_TRIGGERED, EVENT_DEPLOYMENT_FAILED]
+        ignoreGroups: [STAGE]
+        apps: [web]
+        labels: { env: prod }
+      - { name: ci, receiver: hook }
+    receivers:
+      - name: chat
+        slack:
+          channelID: C123
+          oauthTokenData: ${Buffer.from("xoxb-1").toString("base64")}
+          mentionedAccounts: ["@u1", u2]
+          mentionedGroups: [g1, "<!subteam^g2>"]
+      - name: hook
+        webhook: { url: "http://ci.example/hook" }
+`);
+    const n = cfg.notifications!;
+    assert.deepEqual(n.routes[0]?.events, ["DEPLOYMENT_TRIGGERED", "DEPLOYMENT_FAILED"]);
+    assert.deepEqual(n.routes[0]?.ignoreGroups, ["STAGE"]);
+    assert.deepEqual(n.receivers[0]?.slack?.mentionedAccounts, ["u1", "u2"]);
+    assert.deepEqual(n.receivers[0]?.slack?.mentionedGroups, ["<!subteam^g1>", "<!subteam^g2>"]);
+    assert.equal(n.receivers[0]?.slack?.oauthToken, "xoxb-1");
+    assert.deepEqual(n.receivers[1]?.webhook, {
+      url: "http://ci.example/hook",
+      signatureKey: "PipeCD-Signature",
+      signatureValue: "",
+      signatureValueFile: "",
+    });
+    assert.deepEqual(cfg.warnings, []);
+    const shown = JSON.stringify(redactPipedConfig(cfg));
+    assert.doesNotMatch(shown, /xoxb-1/, "the Slack token is not shown");
+    const hook = parse(`    receivers:
+      - { name: h, slack: { hookURL: "https://hooks.slack.com/services/T0/B0/s3cr3t" } }
+      - { name: w, webhook: { url: "http://ci.example", signatureValue: sig-v4lue } }
+`);
+    const shownHook = JSON.stringify(redactPipedConfig(hook));
+    assert.doesNotMatch(
+      shownHook,
+      /s3cr3t|sig-v4lue/,
+      "hook URLs and signature values are not shown",
+    );
+    assert.match(shownHook, /https:\/\/hooks\.slack\.com\/\*\*\*\*\*\*/);
+  });
+
+  it("refuses an unknown receiver, an unknown event, a Slack receiver without a way to post and a hookURL with a token, naming each", () => {
+    let err: unknown;
+    try {
+      parse(`    routes:
+      - { name: a, receiver: nope, events: [DEPLOYMENT_EXPLODED] }
+    receivers:
+      - { name: s1, slack: { channelID: C1 } }
+      - { name: s2, slack: { hookURL: "https://hooks.slack.com/x", oauthToken: t } }
+      - { name: w, webhook: { url: ftp://x, signatureValue: a, signatureValueFile: b } }
+`);
+    } catch (e) {
+      err = e;
+    }
+    assert.ok(err instanceof ConfigError);
+    assert.deepEqual(err.issues.map((i) => i.path).sort(), [
+      "spec.notifications.receivers[0].slack",
+      "spec.notifications.receivers[1].slack",
+      "spec.notifications.receivers[2].webhook",
+      "spec.notifications.receivers[2].webhook.url",
+      "spec.notifications.routes[0].events[0]",
+      "spec.notifications.routes[0].receiver",
+    ]);
   });
 });

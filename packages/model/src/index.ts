@@ -31,3 +31,4 @@ export {
   type ConfigStageLike,
   type ConfigWarningLike,
 } from "./warnings.js";
+export { SLACK_APPROVE_ACTION, SLACK_REJECT_ACTION } from "./slack.js";

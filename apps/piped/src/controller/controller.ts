@@ -4,6 +4,7 @@ import { capConfigWarnings, formatConfigWarning, isDeploymentCompleted } from "@
 import type { PlanResult } from "@pipecd-ts/plugin-sdk";
 import { AppError, backoffDelay, sleep, type Service } from "@pipecd-ts/runtime";
 import { DeploymentRun, type RunContext, type RunDeps } from "./scheduler.js";
+import { mentionsFor, type NotificationEvent } from "../notifier/event.js";
 
 /** A prepared deployment workspace: checked-out commits and loaded configs. */
 export interface Workspace extends RunContext {
@@ -241,9 +242,26 @@ export class Controller implements Service {
     const log = this.deps.logger.child({ deploymentId: d.id, applicationId: d.applicationId });
     const report = (what: string, fn: (s: AbortSignal) => Promise<unknown>): Promise<void> =>
       this.deps.reporter.report(d.id, what, fn);
+    /** The notifier's event of this deployment, with the app config's mentions when known. */
+    const notify = (e: Omit<NotificationEvent, "deployment">): void =>
+      this.deps.notify?.({
+        ...e,
+        ...(ws ? mentionsFor(ws.appConfig.notification.mentions, e.type) : {}),
+        deployment: { ...d },
+      });
     /** Ends the deployment before its stages run (prepare or plan failed, or cancelled). */
-    const complete = (what: string, status: DeploymentStatus, statusReason: string) =>
-      report(`deployment ${what}`, (s) =>
+    const complete = (
+      what: string,
+      status: DeploymentStatus,
+      statusReason: string,
+      commander = "",
+    ) => {
+      notify(
+        status === DeploymentStatus.DEPLOYMENT_CANCELLED
+          ? { type: "DEPLOYMENT_CANCELLED", commander }
+          : { type: "DEPLOYMENT_FAILED", reason: statusReason },
+      );
+      return report(`deployment ${what}`, (s) =>
         this.deps.api.call(
           "reportDeploymentCompleted",
           {
@@ -255,6 +273,7 @@ export class Controller implements Service {
           { signal: s },
         ),
       );
+    };
     let ws: Workspace | undefined;
     try {
       try {
@@ -292,6 +311,7 @@ export class Controller implements Service {
             "CANCELLED",
             DeploymentStatus.DEPLOYMENT_CANCELLED,
             `Cancelled by ${cancel.commander} before planning`,
+            cancel.commander,
           );
           await this.ackCommand(d.id, cancel.id, true);
           return;
@@ -345,6 +365,7 @@ export class Controller implements Service {
         d.status = DeploymentStatus.DEPLOYMENT_PLANNED;
         d.stages = plan.stages;
         d.summary = plan.summary;
+        notify({ type: "DEPLOYMENT_PLANNED", summary: plan.summary });
       }
       if (isDeploymentCompleted(d.status) || signal.aborted) return;
       const run = new DeploymentRun(this.deps, d, ws);

@@ -6,6 +6,7 @@ import {
   type PipelineStage,
 } from "@pipecd-ts/proto";
 import {
+  METADATA_APPROVED_BY,
   StageName,
   isDeploymentCompleted,
   isStageCompleted,
@@ -27,6 +28,7 @@ import type { StageLogPersister } from "../stagelog/stage-log.js";
 import { globToRegExp } from "../glob.js";
 import { createMetadataStore } from "./metadata.js";
 import type { CommandAcker } from "../apiclient/commands.js";
+import { mentionsFor, type NotificationEvent } from "../notifier/event.js";
 
 /** Shared-metadata key holding when the deployment started running (ms): its timeout survives restarts. */
 export const DEPLOYMENT_START_KEY = "pipecd-ts.dev/started-at";
@@ -111,6 +113,8 @@ export interface RunDeps {
   pipedId: string;
   /** Removes decrypted secrets from reasons sent to the control plane. */
   redact?: (text: string) => string;
+  /** Tells the notifier what happened (never blocks). */
+  notify?: (e: NotificationEvent) => void;
 }
 
 /** A queue of approve/reject commands for one stage, fed by the Watch stream. */
@@ -193,6 +197,16 @@ export class DeploymentRun {
     return this.d.id;
   }
 
+  /** A deployment event for the notifier, with the app config's mentions of it. */
+  private notify(e: Omit<NotificationEvent, "deployment">): void {
+    if (!this.deps.notify) return;
+    const deployment = { ...this.d, stages: [...this.d.stages] };
+    const mentions = e.type.startsWith("DEPLOYMENT_")
+      ? mentionsFor(this.ctx.appConfig.notification.mentions, e.type)
+      : {};
+    this.deps.notify({ ...e, ...mentions, deployment });
+  }
+
   private report(what: string, fn: (signal: AbortSignal) => Promise<unknown>): Promise<void> {
     return this.deps.reporter.report(this.d.id, what, fn);
   }
@@ -270,6 +284,7 @@ export class DeploymentRun {
       );
       this.metadata.stored(undefined, metadata);
       this.d.status = DeploymentStatus.DEPLOYMENT_RUNNING;
+      this.notify({ type: "DEPLOYMENT_STARTED" });
     } else if (!startKnown) {
       await this.metadata.shared.put({ [DEPLOYMENT_START_KEY]: String(started) });
     }
@@ -355,6 +370,8 @@ export class DeploymentRun {
           ),
         );
         this.d.status = DeploymentStatus.DEPLOYMENT_ROLLING_BACK;
+        // PipeCD defines the event and never sends it (#4547); we do.
+        this.notify({ type: "DEPLOYMENT_ROLLING_BACK", reason });
       }
       for (const stage of rollbackStages) {
         if (isStageCompleted(stage.status)) continue;
@@ -384,6 +401,13 @@ export class DeploymentRun {
         { signal },
       ),
     );
+    this.d.status = final;
+    this.d.statusReason = reason;
+    if (final === DeploymentStatus.DEPLOYMENT_SUCCESS)
+      this.notify({ type: "DEPLOYMENT_SUCCEEDED" });
+    else if (final === DeploymentStatus.DEPLOYMENT_CANCELLED)
+      this.notify({ type: "DEPLOYMENT_CANCELLED", commander: this.cancelled?.by ?? "" });
+    else this.notify({ type: "DEPLOYMENT_FAILED", reason });
     if (this.cancelled) await this.ackCommand(this.cancelled.commandId, true);
     for (const q of this.stageQueues.values())
       for (const cmd of q.drain())
@@ -428,6 +452,10 @@ export class DeploymentRun {
           { signal },
         ),
       );
+      this.notify({
+        type: "STAGE_SKIPPED",
+        stage: { ...stage, status: StageStatus.STAGE_SKIPPED, statusReason: skip },
+      });
       return { status: StageStatus.STAGE_SKIPPED, reason: skip };
     }
     const stageTimeout =
@@ -455,6 +483,9 @@ export class DeploymentRun {
       ),
     );
     this.metadata.stored(stage.id, startMetadata);
+    this.notify({ type: "STAGE_STARTED", stage: { ...stage, status: StageStatus.STAGE_RUNNING } });
+    if (stage.name === StageName.WAIT_APPROVAL && !isRollback)
+      this.notify({ type: "DEPLOYMENT_WAIT_APPROVAL", stage });
     const ac = new AbortController();
     const onTerminate = (): void => ac.abort(new StopSignal("terminate"));
     if (terminate.aborted) onTerminate();
@@ -559,6 +590,19 @@ export class DeploymentRun {
       ),
     );
     log.info({ status: stageStatusName(status) }, "stage finished");
+    const done = { ...stage, status, statusReason: reason };
+    if (status === StageStatus.STAGE_SUCCESS || status === StageStatus.STAGE_EXITED)
+      this.notify({ type: "STAGE_SUCCEEDED", stage: done });
+    else if (status === StageStatus.STAGE_SKIPPED)
+      this.notify({ type: "STAGE_SKIPPED", stage: done });
+    else if (status === StageStatus.STAGE_CANCELLED)
+      this.notify({ type: "STAGE_CANCELLED", stage: done });
+    else this.notify({ type: "STAGE_FAILED", stage: done });
+    if (stage.name === StageName.WAIT_APPROVAL && status === StageStatus.STAGE_SUCCESS)
+      this.notify({
+        type: "DEPLOYMENT_APPROVED",
+        approver: this.metadata.stage(stage.id).get(METADATA_APPROVED_BY) ?? "",
+      });
     return { status, reason };
   }
 }

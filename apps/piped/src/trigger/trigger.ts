@@ -33,6 +33,8 @@ import {
   isRegistered,
   type ConfigFile,
 } from "./unregistered.js";
+import type { NotificationMention } from "@pipecd-ts/config";
+import { mentionsFor, type NotificationEvent } from "../notifier/event.js";
 
 /** The part of an application config the trigger needs. */
 export interface TriggerConfig {
@@ -56,6 +58,8 @@ export type ConfigInspector = (
       warnings: readonly ConfigWarningLike[];
       /** The pipeline's stages (id, name, desc), shown on the application. */
       stages?: readonly ConfigStageLike[];
+      /** `notification.mentions` (who Slack mentions for which event). */
+      mentions?: readonly NotificationMention[];
       /** spec.name, spec.labels and spec.description (offered when the app is added). */
       app?: { name: string; labels: Readonly<Record<string, string>>; description: string };
     }
@@ -79,6 +83,8 @@ export interface TriggerDeps {
   onApplications?(apps: readonly Application[]): void;
   /** Whether an app is OUT_OF_SYNC now, as the drift detector last judged it. */
   isOutOfSync?(appId: string): boolean;
+  /** Tells the notifier what happened (never blocks). */
+  notify?(e: NotificationEvent): void;
   /** An app's config is valid again after INVALID_CONFIG (its sync state was reset to UNKNOWN). */
   onConfigValid?(appId: string): void;
 }
@@ -334,9 +340,10 @@ export class Trigger implements Service {
         const pass = trees.get(repo.repoId);
         const tree = pass?.head === head ? pass.tree : await repo.tree(head);
         const files = configFiles(tree).slice(0, MAX_FOUND_PER_REPO);
-        const texts = await repo.readBlobs(
-          files.filter((f) => !this.inspections.has(`${f.file}@${f.blob}`)).map((f) => f.blob),
-        );
+        const unread = files
+          .filter((f) => !this.inspections.has(`${f.file}@${f.blob}`))
+          .map((f) => f.blob);
+        const texts = unread.length ? await repo.readBlobs(unread) : new Map<string, string>();
         scan = {
           head,
           files: files.map((f) => ({
@@ -471,6 +478,13 @@ export class Trigger implements Service {
           { signal },
         );
         this.invalidReported.set(app.id, head);
+        const commit = await repo.commit(head).catch(() => undefined);
+        this.d.notify?.({
+          type: "DEPLOYMENT_TRIGGER_FAILED",
+          application: app,
+          commit: { hash: head, message: commit?.message ?? "" },
+          reason: inspected.message,
+        });
       }
       if (cmd) await this.ack(cmd, false, { reason: inspected.message });
       return;
@@ -515,10 +529,11 @@ export class Trigger implements Service {
         strategy,
         cmd.commander,
         signal,
+        inspected.mentions,
       );
       return this.ack(cmd, true, { [METADATA_TRIGGERED_DEPLOYMENT_ID]: id });
     }
-    if (await this.considerOutOfSync(repo, head, app, trig, signal)) return;
+    if (await this.considerOutOfSync(repo, head, app, trig, signal, inspected.mentions)) return;
     if (trig.onCommit.disabled) return;
     const last = await this.lastTriggeredCommit(app.id, signal);
     if (last === head) return;
@@ -543,6 +558,7 @@ export class Trigger implements Service {
       SyncStrategy.AUTO,
       "",
       signal,
+      inspected.mentions,
     );
   }
 
@@ -557,6 +573,7 @@ export class Trigger implements Service {
     app: Application,
     trig: TriggerConfig,
     signal: AbortSignal,
+    mentions: readonly NotificationMention[] | undefined,
   ): Promise<boolean> {
     if (!this.outOfSyncApps.has(app.id)) return false;
     const cfg = trig.onOutOfSync;
@@ -594,6 +611,7 @@ export class Trigger implements Service {
       SyncStrategy.AUTO,
       "",
       signal,
+      mentions,
     );
     return true;
   }
@@ -627,44 +645,45 @@ export class Trigger implements Service {
     strategy: SyncStrategy,
     commander: string,
     signal: AbortSignal,
+    mentions: readonly NotificationMention[] = [],
   ): Promise<string> {
     const commit = await repo.commit(head);
     const now = timestampFromDate(this.d.clock.now());
     const id = randomUUID();
-    await this.d.api.call(
-      "createDeployment",
-      {
-        deployment: create(DeploymentSchema, {
-          id,
-          applicationId: app.id,
-          applicationName: app.name,
-          pipedId: this.d.api.pipedId,
-          projectId: this.d.api.projectId,
-          kind: app.kind,
-          gitPath: app.gitPath,
-          platformProvider: app.platformProvider,
-          labels: app.labels,
-          status: DeploymentStatus.DEPLOYMENT_PENDING,
-          statusReason: "The deployment is waiting to be planned",
-          trigger: {
-            commit: {
-              hash: commit.hash,
-              message: commit.message,
-              author: commit.author,
-              branch: repo.branch,
-              createdAt: timestampFromDate(commit.createdAt),
-            },
-            commander,
-            timestamp: now,
-            syncStrategy: strategy,
-            kind,
-          },
-          createdAt: now,
-        }),
+    const deployment = create(DeploymentSchema, {
+      id,
+      applicationId: app.id,
+      applicationName: app.name,
+      pipedId: this.d.api.pipedId,
+      projectId: this.d.api.projectId,
+      kind: app.kind,
+      gitPath: app.gitPath,
+      platformProvider: app.platformProvider,
+      labels: app.labels,
+      status: DeploymentStatus.DEPLOYMENT_PENDING,
+      statusReason: "The deployment is waiting to be planned",
+      trigger: {
+        commit: {
+          hash: commit.hash,
+          message: commit.message,
+          author: commit.author,
+          branch: repo.branch,
+          createdAt: timestampFromDate(commit.createdAt),
+        },
+        commander,
+        timestamp: now,
+        syncStrategy: strategy,
+        kind,
       },
-      { signal },
-    );
+      createdAt: now,
+    });
+    await this.d.api.call("createDeployment", { deployment }, { signal });
     this.lastTriggered.set(app.id, head);
+    this.d.notify?.({
+      type: "DEPLOYMENT_TRIGGERED",
+      deployment,
+      ...mentionsFor(mentions, "DEPLOYMENT_TRIGGERED"),
+    });
     this.d.logger.info(
       { applicationId: app.id, deploymentId: id, commit: head, kind: TriggerKind[kind] },
       "triggered a deployment",
