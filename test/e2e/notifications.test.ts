@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { startStack, type Stack } from "@pipecd-ts/testkit";
+import { freePort, startStack, type Stack } from "@pipecd-ts/testkit";
 
 // Notifications and approvals from Slack end to end, over real processes: the piped posts to
 // Slack and to a webhook receiver played by a loopback server that records every request; Slack's
@@ -84,6 +84,7 @@ describe("notifications and approvals from Slack", () => {
   let s: Stack;
   let rx: Awaited<ReturnType<typeof receiver>>;
   let appId = "";
+  let adminPort = 0;
   const slackTitles = (since: number) =>
     rx.got
       .filter((r) => r.path === "/slack-hook" && r.at >= since)
@@ -126,7 +127,9 @@ describe("notifications and approvals from Slack", () => {
 
   before(async () => {
     rx = await receiver();
+    adminPort = await freePort();
     s = await startStack({
+      pipedArgs: ["--admin-port", String(adminPort)],
       syncInterval: "1s",
       readyDelayMs: 0,
       users: [
@@ -203,6 +206,20 @@ describe("notifications and approvals from Slack", () => {
       "the deployment finished while the notification was still being retried",
     );
     assert.equal(d.trigger?.syncStrategy, "QUICK_SYNC");
+    // The piped's metrics count the retries.
+    const metrics = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+    assert.match(
+      metrics,
+      /^pipecd_piped_notifications_total\{receiver="flaky",result="retried"\} 3$/m,
+    );
+    assert.match(
+      metrics,
+      /^pipecd_piped_notifications_total\{receiver="flaky",result="sent"\} [1-9]/m,
+    );
+    assert.match(
+      metrics,
+      /^pipecd_piped_notifications_total\{receiver="flaky",result="failed"\} 0$/m,
+    );
   });
 
   it("a pipelined deployment sends PipeCD's sequence to Slack and to the webhook, with mentions; a signed Slack click approves as the mapped user", async () => {

@@ -145,20 +145,11 @@ data: { a: "1" }
 /** Fields PipeCD has that still do nothing here: each must show a warning (issue 16). */
 const UNSUPPORTED_APP_FIELDS = [
   "spec.postSync",
-  "spec.notification",
-  "spec.eventWatcher",
-  "spec.driftDetection",
   "spec.resourceRoutes",
   "spec.input.kubectlVersion",
-  "spec.trigger.onOutOfSync.disabled",
   "spec.trigger.onChain.disabled",
 ];
-const UNSUPPORTED_PIPED_FIELDS = [
-  "spec.git",
-  "spec.notifications",
-  "spec.eventWatcher",
-  "spec.planPreview",
-];
+const UNSUPPORTED_PIPED_FIELDS = ["spec.git.sshKeyFile", "spec.planPreview"];
 
 const warnApp = {
   "warn-app/app.pipecd.yaml": `apiVersion: pipecd.dev/v1beta1
@@ -220,10 +211,7 @@ describe("secrets, attachments, SCRIPT_RUN and warnings end to end (real process
     config:
       privateKeyFile: ${join(dirKeys, "private.pem")}
       publicKeyFile: ${join(dirKeys, "public.pem")}
-  git: { username: pipecd-bot }
-  notifications:
-    routes: [{ name: all, receiver: slack }]
-    receivers: [{ name: slack, slack: { hookURL: https://hooks.example.com/x } }]
+  git: { username: pipecd-bot, sshKeyFile: /etc/piped/ssh-key }
   eventWatcher: { checkInterval: 5m }
   planPreview: { gitHubToken: none }
 `,
@@ -402,7 +390,7 @@ describe("secrets, attachments, SCRIPT_RUN and warnings end to end (real process
       await row.locator("details.config-warnings summary").click();
       assert.match(
         await row.locator("details.config-warnings").innerText(),
-        /4 config warnings[\s\S]*spec\.planPreview: is not supported yet and has no effect/,
+        /2 config warnings[\s\S]*spec\.planPreview: is not supported yet and has no effect/,
       );
       await row.getByRole("button", { name: "Encrypt a secret" }).click();
       const dialog = page.getByRole("dialog");
@@ -451,7 +439,7 @@ describe("secrets, attachments, SCRIPT_RUN and warnings end to end (real process
           pipedWarnings.includes(`${field}: is not supported yet and has no effect`),
           pipedWarnings.join("\n"),
         ));
-    it("and nothing else: implemented fields (encryption, attachment, secretManagement, autoCreateNamespace) give none", () => {
+    it("and nothing else: implemented fields (encryption, attachment, secretManagement, autoCreateNamespace, notifications, eventWatcher, driftDetection, onOutOfSync, git's identity) give none", () => {
       assert.equal(appWarnings.length, UNSUPPORTED_APP_FIELDS.length, appWarnings.join("\n"));
       assert.equal(pipedWarnings.length, UNSUPPORTED_PIPED_FIELDS.length, pipedWarnings.join("\n"));
     });

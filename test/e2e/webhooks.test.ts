@@ -1,9 +1,9 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import { startStack, type Stack } from "@pipecd-ts/testkit";
+import { git, startStack, type Stack } from "@pipecd-ts/testkit";
 
-// Git webhooks end to end, over real processes: a GitHub- or GitLab-shaped push sent to the
+// Git webhooks and the event watcher end to end, over real processes: a GitHub- or GitLab-shaped push sent to the
 // control plane makes the piped (syncInterval 10m, so only the webhook can explain it) fetch
 // and trigger at once. Given / when / then.
 
@@ -19,6 +19,7 @@ const pct = (xs: number[], p: number): number =>
 describe("Git webhooks", () => {
   let s: Stack;
   let appId = "";
+  let imagedId = "";
   const post = (headers: Record<string, string>, body: string) =>
     fetch(`${s.httpUrl}/api/v1/webhooks/git`, {
       method: "POST",
@@ -68,6 +69,41 @@ describe("Git webhooks", () => {
       30_000,
       "first deployment",
     );
+    await s.repo.commit(
+      {
+        "apps/imaged/app.pipecd.yaml": `apiVersion: pipecd.dev/v1beta1
+kind: KubernetesApp
+spec:
+  name: imaged
+  eventWatcher:
+    - matcher: { name: image-update, labels: { env: dev } }
+      handler:
+        type: GIT_UPDATE
+        config:
+          commitMessage: "Update to {{ .Value }} ({{ .EventName }})"
+          replacements:
+            - file: deployment.yaml
+              yamlField: $.spec.template.spec.containers[0].image
+`,
+        "apps/imaged/deployment.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: imaged }
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: imaged } }
+  template:
+    metadata: { labels: { app: imaged } }
+    spec:
+      containers:
+        - name: web
+          # the image the event watcher updates
+          image: example/web:v1
+`,
+      },
+      "add imaged",
+    );
+    imagedId = await s.addApp("imaged", "apps/imaged");
+    await s.waitDeployment(imagedId, (d) => d.status === "DEPLOYMENT_SUCCESS", 30_000, "imaged");
   });
   after(async () => s?.close());
 
@@ -142,5 +178,76 @@ describe("Git webhooks", () => {
       assert.deepEqual(answer.notified, []);
       if (ignored) assert.match(answer.ignored ?? "", new RegExp(ignored));
     }
+  });
+
+  it("pipectl event register with a new image tag produces a commit that bumps the image (comments kept, contexts as trailers) and deploys it", async () => {
+    const other = await s.pipectl([
+      "event",
+      "register",
+      "--name",
+      "image-update",
+      "--data",
+      "example/web:v9",
+      "--labels",
+      "env=prod",
+    ]);
+    assert.equal(other.code, 0, other.stderr);
+    const r = await s.pipectl([
+      "event",
+      "register",
+      "--name",
+      "image-update",
+      "--data",
+      "example/web:v2",
+      "--labels",
+      "env=dev",
+      "--contexts",
+      "Source-Url=https://ci.example/build/7",
+      "-o",
+      "json",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const id = (JSON.parse(r.stdout) as { event: { id: string } }).event.id;
+    const d = await s.waitDeployment(
+      imagedId,
+      (x) =>
+        x.trigger?.commit?.message?.startsWith("Update to example/web:v2 (image-update)") ===
+          true && x.status === "DEPLOYMENT_SUCCESS",
+      30_000,
+      "the event's commit deployed",
+    );
+    const file = await git(s.repo.bare, [
+      "show",
+      `${d.trigger?.commit?.hash}:apps/imaged/deployment.yaml`,
+    ]);
+    assert.match(file, /# the image the event watcher updates\n\s+image: example\/web:v2/);
+    const message = await git(s.repo.bare, [
+      "log",
+      "-1",
+      "--format=%B",
+      d.trigger?.commit?.hash ?? "",
+    ]);
+    assert.match(message, /Source-Url: https:\/\/ci\.example\/build\/7/);
+    assert.equal(
+      await git(s.repo.bare, ["log", "-1", "--format=%an <%ae>", d.trigger?.commit?.hash ?? ""]),
+      "piped <pipecd.dev@gmail.com>",
+    );
+    const events = await s.eventually(
+      async () => {
+        const list = (await s.admin.call("listEvents", { query: {} })).events;
+        return list.find((e) => e.id === id)?.status === "EVENT_SUCCESS" ? list : undefined;
+      },
+      10_000,
+      "the event marked SUCCESS",
+    );
+    assert.match(
+      events.find((e) => e.id === id)?.statusDescription ?? "",
+      /Successfully updated 1 files in the "repo" repository/,
+    );
+    assert.equal(
+      events.find((e) => e.data === "example/web:v9")?.status,
+      "EVENT_NOT_HANDLED",
+      "an event no watcher matches (other labels) is left alone",
+    );
   });
 });

@@ -61,7 +61,8 @@ describe("production bundles", () => {
   after(async () => {
     for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
     await sim?.close();
-    await rm(dir, { recursive: true, force: true });
+    // A git child of the killed piped may still be writing its mirror: retry the removal.
+    await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   });
 
   it("build-bundles writes one ESM bundle per service, with better-sqlite3 left external", async () => {

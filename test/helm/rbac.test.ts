@@ -24,8 +24,9 @@ import {
 // ServiceAccount; a piped running in-cluster with that ServiceAccount's token,
 // the chart's own config Secret and the chart's container args runs the seed-shaped Istio canary
 // (plus a ConfigMap and a Secret the canary copies) to SUCCESS, with the ClusterRole and with
-// rbac.scope=namespace; with any one rule of the ClusterRole removed, the same run ends in
-// FAILURE. And no verb is granted for nothing: every verb of every rule was called by the full
+// rbac.scope=namespace; with any one deploying rule of the ClusterRole removed, the same run ends
+// in FAILURE, and the rules that only serve the live state (list and watch of what Deployments
+// create) put those objects in the application's live state. And no verb is granted for nothing: every verb of every rule was called by the full
 // variants (kube-sim records each ServiceAccount's requests) or is in UNEXERCISED below, with
 // the code path that needs it. All variants run at once, one piped each.
 
@@ -42,8 +43,6 @@ const PIPED_NS = "pipecd";
  * fails the test: a superfluous verb must be removed from the chart, not added here.
  */
 const UNEXERCISED: Record<string, string> = {
-  "list apps/deployments":
-    "traffic router fallback when a variant's Deployments are not named <workload>-<suffix> (plugin-kubernetes traffic/router.ts)",
   "get /services":
     "owner check (pipecd.dev/resource-key) before deleting a pruned or rolled-back Service",
   "delete /services":
@@ -288,12 +287,15 @@ describe("piped chart RBAC: sufficient and minimal for the seed canary", () => {
       pipedId: "x",
       pipedKey: { value: "x" },
     });
-    const rules = (find(full, "ClusterRole") as Manifest & { rules: Rule[] }).rules;
-    // v0: the chart as is; v1: rbac.scope=namespace; v2…: one ClusterRole rule removed each.
+    const all = (find(full, "ClusterRole") as Manifest & { rules: Rule[] }).rules;
+    // Rules that only read (list, watch) serve the live state, not the deployment.
+    const liveOnly = all.filter((r) => r.verbs.every((v) => v === "list" || v === "watch"));
+    const rules = all.filter((r) => !liveOnly.includes(r));
+    // v0: the chart as is; v1: rbac.scope=namespace; v2…: one deploying rule removed each.
     const variants: Variant[] = [
       {},
       { namespaceScope: true },
-      ...rules.map((_, j) => ({ drop: j })),
+      ...rules.map((r) => ({ drop: all.indexOf(r) })),
     ];
     const pipeds = await Promise.all(variants.map((v, i) => startVariant(i, v)));
     await s.repo.commit(
@@ -384,7 +386,7 @@ describe("piped chart RBAC: sufficient and minimal for the seed canary", () => {
         (v) => seen.requests[`system:serviceaccount:${PIPED_NS}:${v}-piped`] ?? [],
       ),
     );
-    const granted = rules.flatMap((r) =>
+    const granted = all.flatMap((r) =>
       r.apiGroups.flatMap((g) =>
         r.resources.flatMap((res) => r.verbs.map((v) => `${v} ${g}/${res}`)),
       ),
@@ -403,6 +405,26 @@ describe("piped chart RBAC: sufficient and minimal for the seed canary", () => {
         "DEPLOYMENT_SUCCESS",
         `${scope}: pipeline\n${pipeds[i]?.output().slice(-3000)}`,
       );
+    }
+    // The read-only rules are what puts a Deployment's ReplicaSets and Pods in the live state.
+    for (const [i, scope] of ["ClusterRole", "namespace-scoped Role"].entries()) {
+      const kinds = await s.eventually(
+        async () => {
+          const live = await s.admin
+            .call("getApplicationLiveState", { params: { id: appIds[i] ?? "" } })
+            .catch(() => undefined);
+          const k = new Set((live?.liveState.kubernetesResources ?? []).map((r) => r.kind));
+          return k.has("ReplicaSet") && k.has("Pod") ? k : undefined;
+        },
+        15_000,
+        `${scope}: ReplicaSets and Pods in the live state`,
+      );
+      for (const r of liveOnly)
+        for (const res of r.resources)
+          assert.ok(
+            kinds.has(res === "pods" ? "Pod" : "ReplicaSet"),
+            `${scope}: ${res} (${r.verbs.join(", ")}) shows in the live state`,
+          );
     }
     for (const [j, rule] of rules.entries()) {
       assert.match(

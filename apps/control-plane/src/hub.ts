@@ -8,6 +8,7 @@ const CH_APPS = "pipecd_apps";
 const CH_EVENTS = "pipecd_events";
 const CH_PIPED_ACCESS = "pipecd_piped_access";
 const CH_PUSHES = "pipecd_pushes";
+const CH_EVENTS_REGISTERED = "pipecd_events_registered";
 
 /** Stored events read per query when a stream resumes, and at most this many pages. */
 const REPLAY_PAGE = 5_000;
@@ -46,6 +47,8 @@ export interface WatchSink {
   applicationsChanged(applicationIds: string[]): void;
   /** A push to one of the piped's repositories (a Git webhook). */
   repositoryPushed(push: RepositoryPush): void;
+  /** Events were registered (the event watcher looks now). */
+  eventsRegistered(): void;
   /** The piped was disabled or lost keys: authenticate the stream again, or end it. */
   accessChanged(): void;
 }
@@ -86,6 +89,9 @@ export class Hub {
       notifier.subscribe(CH_PUSHES, (payload) => {
         const { pipedId, push } = JSON.parse(payload) as { pipedId: string; push: RepositoryPush };
         for (const s of this.sinks.get(pipedId) ?? []) s.repositoryPushed(push);
+      }),
+      notifier.subscribe(CH_EVENTS_REGISTERED, () => {
+        for (const set of this.sinks.values()) for (const s of set) s.eventsRegistered();
       }),
       notifier.subscribe(CH_PIPED_ACCESS, (pipedId) => {
         // Caches first (every replica's authenticator), then the streams re-check against them.
@@ -129,6 +135,11 @@ export class Hub {
   /** Announces application changes to the owning piped's streams. */
   applicationsChanged(pipedId: string, applicationIds: string[]): Promise<void> {
     return this.notifier.publish(CH_APPS, JSON.stringify({ pipedId, applicationIds }));
+  }
+
+  /** Tells every piped's stream, on whichever replica, that events were registered. */
+  eventsRegistered(): Promise<void> {
+    return this.notifier.publish(CH_EVENTS_REGISTERED, "");
   }
 
   /** Tells the piped's streams, on whichever replica, to fetch a pushed repository now. */

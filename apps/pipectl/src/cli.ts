@@ -6,6 +6,7 @@ import type { CommandSpec, Context, GroupSpec, Io, OutputFormat } from "./comman
 import { apikeyGroup } from "./commands/apikey.js";
 import { applicationGroup } from "./commands/application.js";
 import { deploymentGroup } from "./commands/deployment.js";
+import { eventGroup } from "./commands/event.js";
 import { pipedGroup } from "./commands/piped.js";
 import { planPreviewGroup } from "./commands/plan-preview.js";
 import { stageGroup } from "./commands/stage.js";
@@ -25,6 +26,7 @@ export const GROUPS: readonly GroupSpec[] = [
   deploymentGroup,
   stageGroup,
   planPreviewGroup,
+  eventGroup,
 ];
 
 function flagLines(flags: Record<string, FlagSpec>): string {

@@ -63,7 +63,7 @@ describe("pipectl command line (no control plane needed)", () => {
       [[], /Usage:/],
       [
         ["deploy"],
-        /unknown command "deploy" \(commands: piped, apikey, application, deployment, stage, plan-preview\)/,
+        /unknown command "deploy" \(commands: piped, apikey, application, deployment, stage, plan-preview, event\)/,
       ],
       [["piped"], /a subcommand is required/],
       [["piped", "lst"], /unknown subcommand "piped lst" \(subcommands: register, list/],

@@ -21,11 +21,23 @@ in-cluster service account: KUBERNETES_SERVICE_HOST/PORT and the mounted token a
   --service-account-dir DIR
                      in-cluster: where the token, ca.crt and namespace are mounted
                      (default /var/run/secrets/kubernetes.io/serviceaccount)
+  --admin-port PORT  serve /healthz and /metrics (Prometheus) on PORT (PipeCD's default is 9085;
+                     here none unless given)
+  --admin-host HOST  the admin server's address (default 127.0.0.1; 0.0.0.0 in a pod)
   --slack-api-url URL
                      Slack's Web API for oauthToken receivers (default https://slack.com/api)
   --log-level LEVEL  trace|debug|info|warn|error (default info)
   -h, --help         show this help
 `;
+
+/** `--admin-port`: a port number (0 picks a free one), or undefined for no admin server. */
+function adminPort(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65_535)
+    throw new AppError("INVALID_ARGUMENT", `--admin-port must be a port number, got "${v}"`);
+  return n;
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -37,6 +49,8 @@ async function main(): Promise<void> {
       "grace-period": { type: "string", default: "10000" },
       "service-account-dir": { type: "string" },
       "slack-api-url": { type: "string" },
+      "admin-port": { type: "string" },
+      "admin-host": { type: "string" },
       "log-level": { type: "string", default: "info" },
       help: { type: "boolean", short: "h" },
     },
@@ -57,6 +71,8 @@ async function main(): Promise<void> {
     serviceAccountDir: values["service-account-dir"],
     toolsDir: values["tools-dir"],
     slackApiURL: values["slack-api-url"],
+    adminPort: adminPort(values["admin-port"]),
+    adminHost: values["admin-host"],
     logger,
   });
   const signal = signalOnTermination(logger);

@@ -66,7 +66,9 @@ import { CommandStore } from "./apiclient/commands.js";
 import { CommandStream } from "./apiclient/watch.js";
 import { Controller } from "./controller/controller.js";
 import { prepareWorkspace, withAppAt } from "./controller/workspace.js";
+import { AdminServer } from "./admin.js";
 import { DriftDetector } from "./drift/detector.js";
+import { EventWatcher } from "./eventwatcher/watcher.js";
 import type { NotificationEvent } from "./notifier/event.js";
 import { Notifier } from "./notifier/notifier.js";
 import { PlanPreviewBuilder, type AppAt } from "./planpreview/builder.js";
@@ -92,6 +94,9 @@ export interface PipedOptions {
   serviceAccountDir?: string;
   /** Slack's Web API base for `oauthToken` receivers (default https://slack.com/api). */
   slackApiURL?: string;
+  /** The admin server's port (/healthz, /metrics); undefined: none. 0 picks a free port. */
+  adminPort?: number;
+  adminHost?: string;
   /**
    * Where `helm`, `kubectl`, `kustomize` and pinned `helm-<V>`/`kustomize-<V>` binaries are
    * (PipeCD's `--tools-dir`); a tool not found there is looked up on PATH.
@@ -381,6 +386,16 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
     exclude: informer?.excludeResources ?? [],
     logger: logger.child({ component: "live-state" }),
   });
+  const events = new EventWatcher({
+    api,
+    repos,
+    checkIntervalMs: cfg.eventWatcher.checkIntervalMs,
+    identity: cfg.git,
+    workDir: join(o.workDir, "events"),
+    clock,
+    logger: logger.child({ component: "event-watcher" }),
+    onPushed: () => trigger.kick(),
+  });
   const ownApps = new Set<string>();
   const liveReporter = new LiveStateReporter({
     store: liveStore,
@@ -503,6 +518,7 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
       for (const a of apps) ownApps.add(a.id);
       for (const id of ownApps) if (!before.has(id)) liveReporter.touch(id);
       drift.setApplications(apps);
+      events.setApplications(apps);
     },
     isOutOfSync: (appId) => drift.isOutOfSync(appId),
     onConfigValid: (appId) => drift.recheck(appId),
@@ -512,6 +528,7 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
     {
       onCommand: (cmd: Command) => commands.receive(cmd),
       onApplicationsChanged: () => trigger.kick(),
+      onEventsRegistered: () => events.kick(),
       onRepositoryPushed: (repoId, branch, commit) => {
         logger.info({ repoId, branch, commit }, "repository pushed (webhook): fetching now");
         trigger.kick();
@@ -558,8 +575,46 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
       );
     },
   };
+  const admin =
+    o.adminPort === undefined
+      ? []
+      : [
+          new AdminServer({
+            port: o.adminPort,
+            host: o.adminHost ?? "127.0.0.1",
+            logger,
+            metrics: () => [
+              {
+                name: "pipecd_piped_notifications_total",
+                help: "Notification deliveries per receiver: sent, retried, failed (given up), dropped (queue full).",
+                samples: () =>
+                  [...notifier.stats].flatMap(([receiver, st]) =>
+                    (["sent", "retried", "failed", "dropped"] as const).map((result) => ({
+                      labels: { receiver, result },
+                      value: st[result],
+                    })),
+                  ),
+              },
+              {
+                name: "pipecd_piped_live_state_reports_total",
+                help: "Live-state reports sent to the control plane: snapshots, deltas, failures.",
+                samples: () =>
+                  (["snapshots", "deltas", "failures"] as const).map((kind) => ({
+                    labels: { kind },
+                    value: liveReporter.counts[kind],
+                  })),
+              },
+              {
+                name: "pipecd_piped_drift_checks_total",
+                help: "Drift checks run (live objects compared with Git).",
+                samples: () => [{ labels: {}, value: drift.checks }],
+              },
+            ],
+          }),
+        ];
   return {
     services: [
+      ...admin,
       notifier,
       reporter,
       stageLogs,
@@ -568,6 +623,7 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
       trigger,
       controller,
       planPreview,
+      events,
       ...(provider ? [liveStore, liveReporter, drift] : []),
     ],
     api,

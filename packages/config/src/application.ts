@@ -4,6 +4,7 @@ import {
   refuseAnalysisLogs,
   type AnalysisStageOptions,
 } from "./analysis.js";
+import { readEventWatchers, type EventWatcherConfig } from "./event-watcher.js";
 import { readMentions, type NotificationMention } from "./notifications.js";
 import { PredefinedStageId, StageName } from "@pipecd-ts/model";
 import { readSafety, type SafetySettings } from "./safety.js";
@@ -345,7 +346,8 @@ export interface ApplicationConfig {
   readonly attachment: Attachment | undefined;
   /** `notification.mentions`: who is mentioned in Slack for which events. */
   readonly notification: { readonly mentions: readonly NotificationMention[] };
-  readonly eventWatcher: readonly unknown[];
+  /** `eventWatcher`: events that update files of the app in Git (PipeCD §6). */
+  readonly eventWatcher: readonly EventWatcherConfig[];
   /** `driftDetection`: fields left out of the drift comparison. */
   readonly driftDetection: DriftDetectionConfig;
   /**
@@ -515,7 +517,7 @@ export function parseApplicationConfig(file: string, text: string): ApplicationC
     encryption: readEncryption(r, S("encryption"), spec.encryption),
     attachment: readAttachment(r, S("attachment"), spec.attachment),
     notification: { mentions: readMentions(r, S("notification"), spec.notification) },
-    eventWatcher: r.looseList(S("eventWatcher"), spec.eventWatcher),
+    eventWatcher: readEventWatchers(r, S("eventWatcher"), spec.eventWatcher),
     driftDetection: readDriftDetection(r, S("driftDetection"), spec.driftDetection),
     warnings: [],
   };
@@ -529,8 +531,7 @@ export function parseApplicationConfig(file: string, text: string): ApplicationC
  * yet, when the file asks for something with it.
  */
 function warnNotImplemented(r: FieldReader, spec: YamlMap, cfg: ApplicationConfig): void {
-  for (const k of ["postSync", "eventWatcher", "resourceRoutes"])
-    r.notImplemented(["spec", k], spec[k]);
+  for (const k of ["postSync", "resourceRoutes"]) r.notImplemented(["spec", k], spec[k]);
   r.notImplemented(["spec", "input", "kubectlVersion"], cfg.input.kubectlVersion, "");
   r.notImplemented(["spec", "trigger", "onChain", "disabled"], cfg.trigger.onChain.disabled, true);
 }

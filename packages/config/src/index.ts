@@ -99,3 +99,4 @@ export {
   type SlackReceiver,
   type WebhookReceiver,
 } from "./notifications.js";
+export type { EventReplacement, EventWatcherConfig } from "./event-watcher.js";

@@ -101,8 +101,8 @@ export interface PipedConfig {
   readonly platformProviders: readonly PipedPlatformProvider[];
   /** Only applications with all these labels are handled; empty means all. */
   readonly appSelector: Readonly<Record<string, string>>;
-  /** Accepted as written, not interpreted. */
-  readonly git: Readonly<YamlMap> | undefined;
+  /** `git`: who the piped commits as (event watcher); PipeCD's defaults `piped` / `pipecd.dev@gmail.com`. */
+  readonly git: { readonly username: string; readonly email: string };
   /** Helm chart repositories (`helm repo add` at start-up; PipeCD §1.5). Never log passwords. */
   readonly chartRepositories: readonly ChartRepository[];
   /** OCI registries (`helm registry login` at start-up). Never log passwords. */
@@ -113,7 +113,8 @@ export interface PipedConfig {
   readonly notifications: NotificationsConfig | undefined;
   /** The key pair that decrypts `spec.encryption` of apps (PipeCD §3.1); undefined when unset. */
   readonly secretManagement: SecretManagement | undefined;
-  readonly eventWatcher: Readonly<YamlMap> | undefined;
+  /** `eventWatcher`: how often events are looked for (default 1m, as PipeCD). */
+  readonly eventWatcher: { readonly checkIntervalMs: number };
   readonly planPreview: Readonly<YamlMap> | undefined;
   /** pipecd-ts only: our improvements' switches for every app, defaults filled (safety.ts). */
   readonly safety: SafetySettings;
@@ -260,7 +261,7 @@ export function parsePipedConfig(file: string, text: string): PipedConfig {
     repositories: readRepositories(r, S("repositories"), spec.repositories),
     platformProviders: readProviders(r, spec, baseDir),
     appSelector: r.stringMap(S("appSelector"), spec.appSelector),
-    git: r.looseMap(S("git"), spec.git),
+    git: readGit(r, S("git"), spec.git),
     chartRepositories: readChartRepositories(r, S("chartRepositories"), spec.chartRepositories),
     chartRegistries: readChartRegistries(r, S("chartRegistries"), spec.chartRegistries),
     analysisProviders: readAnalysisProviders(r, S("analysisProviders"), spec.analysisProviders),
@@ -271,7 +272,7 @@ export function parsePipedConfig(file: string, text: string): PipedConfig {
       spec.secretManagement,
       baseDir,
     ),
-    eventWatcher: r.looseMap(S("eventWatcher"), spec.eventWatcher),
+    eventWatcher: readPipedEventWatcher(r, S("eventWatcher"), spec.eventWatcher),
     planPreview: r.looseMap(S("planPreview"), spec.planPreview),
     safety: resolveSafety(readSafety(r, S("safety"), spec.safety), undefined),
     maxConcurrentDeployments: r.int(
@@ -283,9 +284,37 @@ export function parsePipedConfig(file: string, text: string): PipedConfig {
     ),
     warnings: [],
   };
-  for (const k of ["git", "eventWatcher", "planPreview"]) r.notImplemented(S(k), spec[k]);
+  r.notImplemented(S("planPreview"), spec.planPreview);
   issues.throwIfAny(file);
   return deepFreeze({ ...cfg, warnings: issues.warnings() });
+}
+
+/**
+ * `git`: the commit identity of the event watcher. PipeCD's SSH settings (`sshKeyFile`,
+ * `sshKeyData`, `sshConfigFilePath`, `host`, `hostName`) are accepted with a warning: this piped
+ * uses the remotes' own credentials (a token in the URL, or the pod's SSH setup).
+ */
+function readGit(r: FieldReader, p: FieldPath, v: unknown): PipedConfig["git"] {
+  const m = r.map(p, v) ?? {};
+  const ssh = ["sshConfigFilePath", "host", "hostName", "sshKeyFile", "sshKeyData"];
+  r.keys(p, m, ["username", "email", ...ssh]);
+  for (const k of ssh) r.notImplemented([...p, k], m[k]);
+  return {
+    username: r.string([...p, "username"], m.username) || "piped",
+    email: r.string([...p, "email"], m.email) || "pipecd.dev@gmail.com",
+  };
+}
+
+/** `eventWatcher`: `checkInterval`; PipeCD's `gitRepos` (the deprecated `.pipe/` flow) warns. */
+function readPipedEventWatcher(
+  r: FieldReader,
+  p: FieldPath,
+  v: unknown,
+): PipedConfig["eventWatcher"] {
+  const m = r.map(p, v) ?? {};
+  r.keys(p, m, ["checkInterval", "gitRepos"]);
+  r.notImplemented([...p, "gitRepos"], m.gitRepos);
+  return { checkIntervalMs: r.durationMs([...p, "checkInterval"], m.checkInterval, MINUTE) };
 }
 
 function readSecretManagement(

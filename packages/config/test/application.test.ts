@@ -724,14 +724,45 @@ describe("application config: warnings (accepted, and the user is told)", () => 
     autoRollback: false
   eventWatcher:
     - matcher: { name: image }
+      handler: { type: GIT_UPDATE, config: { replacements: [{ file: a.yaml, regex: "tag: (.*)" }] } }
   notification:
     mentions: [{ event: DEPLOYMENT_FAILED, slack: [U1] }]
   driftDetection: {}
 `);
     assert.deepEqual(warningsOf(text), [
       "5: spec.input.kubectlVersion: is not supported yet and has no effect",
-      "14: spec.eventWatcher: is not supported yet and has no effect",
     ]);
+  });
+
+  it("eventWatcher: GIT_UPDATE replacements need a file inside the app and exactly one of yamlField and regex (with a group)", () => {
+    const err = configError(() =>
+      parseApplicationConfig(
+        "app.pipecd.yaml",
+        app(`  eventWatcher:
+    - matcher: { name: image, labels: { env: dev } }
+      handler:
+        type: GIT_UPDATE
+        config:
+          replacements:
+            - { file: ../x.yaml, yamlField: $.a }
+            - { file: a.yaml, yamlField: $.a, regex: "(a)" }
+            - { file: a.yaml, regex: "no-group" }
+            - { file: a.yaml, jsonField: $.a }
+            - { file: a.yaml, yamlField: "spec.image" }
+`),
+      ),
+    );
+    assert.deepEqual(
+      err.issues.map((i) => i.path),
+      [
+        "spec.eventWatcher[0].handler.config.replacements[0].file",
+        "spec.eventWatcher[0].handler.config.replacements[1]",
+        "spec.eventWatcher[0].handler.config.replacements[2].regex",
+        "spec.eventWatcher[0].handler.config.replacements[3].jsonField",
+        "spec.eventWatcher[0].handler.config.replacements[3]",
+        "spec.eventWatcher[0].handler.config.replacements[4].yamlField",
+      ],
+    );
   });
 
   it("driftDetection.ignoreFields are read, and a value that is not apiVersion:kind:namespace:name#fieldPath is refused naming it", () => {
@@ -772,7 +803,6 @@ describe("application config: warnings (accepted, and the user is told)", () => 
       [
         "spec.trigger.onChain.disabled",
         "spec.postSync",
-        "spec.eventWatcher",
         "spec.input.kubectlVersion",
         "spec.resourceRoutes",
       ],

@@ -138,14 +138,15 @@ describe("piped config with pipedKeyFile (PipeCD's own example)", () => {
       publicKeyFile: "/etc/piped-secret/pair-public-key",
       publicKeyPem: "",
     });
-    assert.equal(cfg.eventWatcher?.checkInterval, "10m");
+    assert.equal(cfg.eventWatcher.checkIntervalMs, 600_000);
+    assert.deepEqual(cfg.git, { username: "username", email: "username@email.com" });
     assert.equal(cfg.planPreview, undefined);
     assert.ok(Object.isFrozen(cfg.chartRepositories[0]));
     assert.deepEqual(
       cfg.warnings.map((w) => `${w.path}: ${w.message}`),
       [
-        "spec.git: is not supported yet and has no effect",
-        "spec.eventWatcher: is not supported yet and has no effect",
+        "spec.git.sshKeyFile: is not supported yet and has no effect",
+        "spec.eventWatcher.gitRepos: is not supported yet and has no effect",
       ],
     );
   });

@@ -202,6 +202,22 @@ CREATE TABLE stream_events (
 CREATE INDEX stream_events_by_time ON stream_events (created_at);
 `,
   },
+  {
+    version: 5,
+    name: "events of the event watcher",
+    sql: `
+CREATE TABLE events (
+  id TEXT PRIMARY KEY,
+  project_id TEXT NOT NULL,
+  event_key TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  data BLOB NOT NULL
+) STRICT;
+CREATE INDEX events_by_project ON events (project_id, status, created_at DESC);
+`,
+  },
 ];
 
 /** PostgreSQL migrations, ascending by version. */
@@ -400,6 +416,22 @@ ALTER TABLE applications ADD COLUMN rev BIGINT NOT NULL DEFAULT 0;
 -- The same rule as deployments (migration 5): every update moves rev on.
 CREATE TRIGGER applications_rev BEFORE UPDATE ON applications
   FOR EACH ROW EXECUTE FUNCTION deployments_next_rev();
+`,
+  },
+  {
+    version: 7,
+    name: "events of the event watcher",
+    sql: `
+CREATE TABLE events (
+  id TEXT PRIMARY KEY,
+  project_id TEXT NOT NULL,
+  event_key TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  data BYTEA NOT NULL
+);
+CREATE INDEX events_by_project ON events (project_id, status, created_at DESC);
 `,
   },
 ];

@@ -1,6 +1,8 @@
 import type {
   APIKey,
   Application,
+  EventStatus,
+  Event,
   ApplicationLiveStateSnapshot,
   AuditLogEntry,
   Command,
@@ -40,6 +42,7 @@ export interface Datastore {
   readonly sessions: SessionRepository;
   readonly loginFailures: LoginFailureRepository;
   readonly liveStates: LiveStateRepository;
+  readonly events: EventRepository;
   readonly streamEvents: StreamEventRepository;
   /** Cross-replica notifications (in-process for SQLite, LISTEN/NOTIFY for PostgreSQL). */
   readonly notifier: Notifier;
@@ -300,6 +303,28 @@ export interface LoginFailureRepository {
   count(by: { username: string } | { address: string }, since: Date): Promise<number>;
   /** Removes records last touched before `before`; returns how many. */
   deleteOlder(before: Date): Promise<number>;
+}
+
+/** Filter of {@link EventRepository.list}. */
+export interface EventFilter {
+  projectId: string;
+  status?: EventStatus;
+  /** Created at or after. */
+  since?: Date;
+  eventKey?: string;
+  /** At most (default and maximum 1,000). */
+  limit?: number;
+}
+
+/** Events registered with `pipectl event register` (PipeCD's event watcher). */
+export interface EventRepository {
+  /** AlreadyExists when the id is taken. */
+  create(e: Event): Promise<void>;
+  get(id: string): Promise<Event>;
+  /** Newest first. */
+  list(filter: EventFilter): Promise<Event[]>;
+  /** Atomic read-modify-write; updatedAt is set. */
+  update(id: string, fn: (e: Event) => void): Promise<Event>;
 }
 
 /** Latest live state snapshot per application. */

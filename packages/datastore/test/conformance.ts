@@ -33,6 +33,8 @@ import {
   type LogBlock,
   type Piped,
   type PipelineStage,
+  EventSchema,
+  EventStatus,
 } from "@pipecd-ts/proto";
 import { AppError, FailedPreconditionError, type ErrorCode } from "@pipecd-ts/runtime";
 import type {
@@ -1343,6 +1345,55 @@ export function runConformance(driverName: string, open: () => Promise<Conforman
           "FAILED_PRECONDITION",
         );
         assert.equal((await ds().liveStates.get(appId)).version, 6n);
+      });
+    });
+
+    describe("events", () => {
+      it("are listed newest first, by status, key and time; update records what became of them", async () => {
+        const project = uid("proj");
+        const ev = (n: number, key: string) =>
+          create(EventSchema, {
+            id: uid(`ev${n}`),
+            name: "image-update",
+            data: `v${n}`,
+            projectId: project,
+            eventKey: key,
+            createdAt: timestampFromMs(BASE + n * 1000),
+          });
+        const [a, b, c] = [ev(1, "k1"), ev(2, "k1"), ev(3, "k2")];
+        for (const e of [a, b, c]) await ds().events.create(e);
+        await rejectsWith(ds().events.create(a), "ALREADY_EXISTS");
+        assert.deepEqual(
+          (await ds().events.list({ projectId: project })).map((e) => e.data),
+          ["v3", "v2", "v1"],
+        );
+        assert.deepEqual(
+          (await ds().events.list({ projectId: project, eventKey: "k1" })).map((e) => e.data),
+          ["v2", "v1"],
+        );
+        assert.deepEqual(
+          (await ds().events.list({ projectId: project, since: new Date(BASE + 2000) })).map(
+            (e) => e.data,
+          ),
+          ["v3", "v2"],
+        );
+        const done = await ds().events.update(a.id, (e) => {
+          e.status = EventStatus.EVENT_OUTDATED;
+          e.statusDescription = "newer";
+        });
+        assert.equal(done.status, EventStatus.EVENT_OUTDATED);
+        assert.deepEqual(
+          (
+            await ds().events.list({ projectId: project, status: EventStatus.EVENT_NOT_HANDLED })
+          ).map((e) => e.data),
+          ["v3", "v2"],
+        );
+        assert.equal((await ds().events.get(a.id)).statusDescription, "newer");
+        await rejectsWith(ds().events.get("nope"), "NOT_FOUND");
+        await rejectsWith(
+          ds().events.update("nope", () => undefined),
+          "NOT_FOUND",
+        );
       });
     });
 

@@ -1,6 +1,9 @@
-import { backoffDelay, sleep, type Logger } from "@pipecd-ts/runtime";
+import { AppError, backoffDelay, sleep, type Logger } from "@pipecd-ts/runtime";
 import type { KubeObject } from "./types.js";
 import { watchOnce, type WatchFn } from "./watch-once.js";
+
+/** List errors that end an informer instead of being retried. */
+const FINAL: ReadonlySet<string> = new Set(["PERMISSION_DENIED", "NOT_FOUND", "UNAUTHENTICATED"]);
 
 /** What an informer tells its owner. Objects carry apiVersion and kind. */
 export interface InformerHandler {
@@ -27,7 +30,8 @@ export interface InformerDeps {
  * resourceVersion, following every event's and bookmark's resourceVersion, so that a watch the
  * server closed (its timeout) or the network broke resumes where it stood without listing again.
  * Only a 410 Expired (the version is too old) or repeated failures list again. Failures back off
- * with jitter (200 ms up to 30 s). Runs until `signal` aborts.
+ * with jitter (200 ms up to 30 s). Runs until `signal` aborts; rejects when the list is
+ * forbidden or the kind is not served.
  */
 export async function runInformer(
   deps: InformerDeps,
@@ -57,6 +61,8 @@ export async function runInformer(
         rv = listed.resourceVersion;
       } catch (err) {
         if (signal.aborted) return;
+        // Not allowed (RBAC) or not served (no CRD): waiting does not help; the owner decides.
+        if (err instanceof AppError && FINAL.has(err.code)) throw err;
         await backoff(err);
         continue;
       }

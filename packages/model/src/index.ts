@@ -32,3 +32,4 @@ export {
   type ConfigWarningLike,
 } from "./warnings.js";
 export { SLACK_APPROVE_ACTION, SLACK_REJECT_ACTION } from "./slack.js";
+export { makeEventKey } from "./events.js";

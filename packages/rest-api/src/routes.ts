@@ -4,6 +4,7 @@ import type {
   ApplicationJson,
   ApplicationLiveStateSnapshotJson,
   AuditLogEntryJson,
+  EventJson,
   CommandJson,
   DeploymentJson,
   LogBlockJson,
@@ -350,6 +351,23 @@ export const Routes = {
     status: 200,
     query: S.PlanPreviewResultsQuery,
   }),
+  registerEvent: route<{ event: EventJson }>()({
+    method: "POST",
+    path: "/api/v1/events",
+    summary:
+      "Register an event (PipeCD's `pipectl event register`): the event watchers of applications matching its name and labels commit `data` into Git.",
+    access: "editor",
+    status: 201,
+    body: S.RegisterEventBody,
+  }),
+  listEvents: route<{ events: EventJson[] }>()({
+    method: "GET",
+    path: "/api/v1/events",
+    summary: "Events, newest first, with what became of each.",
+    access: "viewer",
+    status: 200,
+    query: S.ListEventsQuery,
+  }),
   listAuditLog: route<{ entries: AuditLogEntryJson[]; cursor: string }>()({
     method: "GET",
     path: "/api/v1/audit-log",
@@ -368,7 +386,7 @@ export type ResponseOf<K extends OperationId> = NonNullable<(typeof Routes)[K]["
 
 /** Server-sent event names of GET /api/v1/stream. */
 export type StreamEventType =
-  "deployment" | "stage" | "application" | "command" | "piped" | "live-state";
+  "deployment" | "stage" | "application" | "command" | "piped" | "live-state" | "event";
 
 /**
  * Data of the `ready` event that starts every stream of GET /api/v1/stream, after the stored

@@ -206,3 +206,29 @@ export const PlanPreviewResultsQuery = Type.Object(
   { commandId: Type.Array(Id, { minItems: 1, maxItems: 100 }) },
   strict,
 );
+
+/** POST /events (PipeCD's RegisterEvent) */
+export const RegisterEventBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 256 }),
+    data: Type.String({ minLength: 1, maxLength: 4096 }),
+    labels: Type.Optional(Labels),
+    /** Commit trailers of the commit the event makes (keys `a-b-c`). */
+    contexts: Type.Optional(
+      Type.Record(
+        Type.String({ pattern: "^[a-zA-Z0-9]+(-[a-zA-Z0-9]+)*$", maxLength: 63 }),
+        Type.String({ maxLength: 1024 }),
+        { maxProperties: 32 },
+      ),
+    ),
+  },
+  strict,
+);
+/** GET /events */
+export const ListEventsQuery = Type.Object(
+  {
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  },
+  strict,
+);

@@ -244,6 +244,8 @@ export interface StackOptions {
   pipedSpec?: string;
   /** YAML appended to the control-plane config's `spec` (two-space indented keys). */
   controlPlaneSpec?: string;
+  /** More flags for every piped (e.g. `--admin-port`). */
+  pipedArgs?: string[];
   /** The pipeds' `--tools-dir` (helm, kubectl). */
   toolsDir?: string;
   /** Fixed control-plane ports (default: free loopback ports). */
@@ -512,6 +514,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
         "--grace-period",
         "2000",
         ...(o.toolsDir ? ["--tools-dir", o.toolsDir] : []),
+        ...(o.pipedArgs ?? []),
       ],
       /piped ready/,
     );

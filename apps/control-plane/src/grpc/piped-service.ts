@@ -8,6 +8,7 @@ import {
   KubernetesResourceState_HealthStatus,
   CommandStatus,
   DeploymentStatus,
+  EventStatus,
   StageStatus,
   PipelineStageSchema,
   type Application,
@@ -260,6 +261,38 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
       });
       hub.emit({ type: "piped", id: p.id, pipedId: p.id });
       return { name: p.name, projectId: p.projectId, webBaseUrl: o.webBaseUrl };
+    }),
+
+    listEvents: unary("ListEvents", async (req, piped) => {
+      if (req.limit < 0 || req.limit > 1000)
+        throw new InvalidArgumentError(`limit ${req.limit} is outside 0..1000`);
+      const since = req.since
+        ? timestampDate(req.since)
+        : new Date(clock.now().getTime() - 24 * 3_600_000);
+      const events = await ds.events.list({
+        projectId: piped.projectId,
+        status: EventStatus.EVENT_NOT_HANDLED,
+        since,
+        limit: req.limit || 1000,
+      });
+      return { events };
+    }),
+
+    reportEventStatuses: unary("ReportEventStatuses", async (req, piped) => {
+      for (const st of req.statuses) {
+        if (st.status === EventStatus.EVENT_NOT_HANDLED)
+          throw new InvalidArgumentError(`event ${st.id}: a handled status is required`);
+        const ev = await ds.events.get(need(st.id, "id"));
+        if (ev.projectId !== piped.projectId) throw new NotFoundError(`event ${st.id} not found`);
+        // The first piped to handle an event decides; a late report changes nothing.
+        if (ev.status !== EventStatus.EVENT_NOT_HANDLED) continue;
+        await ds.events.update(ev.id, (e) => {
+          e.status = st.status;
+          e.statusDescription = st.description;
+          e.handledAt = now();
+        });
+      }
+      return {};
     }),
 
     reportUnregisteredApplications: unary("ReportUnregisteredApplications", async (req, piped) => {

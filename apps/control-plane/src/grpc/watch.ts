@@ -3,6 +3,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   WatchResponseSchema,
   WatchResponse_ApplicationsChangedSchema,
+  WatchResponse_EventsRegisteredSchema,
   WatchResponse_RepositoryPushedSchema,
   WatchResponse_HeartbeatSchema,
   type Command,
@@ -189,6 +190,16 @@ export function createWatchHandler(o: WatchOptions): WatchHandler {
             log.info({ err: (err as Error).message }, "ending the Watch stream: access changed");
             fail(err);
           });
+        },
+        eventsRegistered: () => {
+          write(
+            create(WatchResponseSchema, {
+              event: {
+                case: "eventsRegistered",
+                value: create(WatchResponse_EventsRegisteredSchema, {}),
+              },
+            }),
+          ).catch(() => undefined);
         },
         repositoryPushed: (push) => {
           write(

@@ -3,6 +3,7 @@ import { applicationHandlers } from "./handlers/applications.js";
 import { auditLogHandlers } from "./handlers/audit-log.js";
 import { commandHandlers } from "./handlers/commands.js";
 import { deploymentHandlers } from "./handlers/deployments.js";
+import { eventHandlers } from "./handlers/events.js";
 import { pipedHandlers } from "./handlers/pipeds.js";
 import { planPreviewHandlers } from "./handlers/plan-previews.js";
 import { sessionHandlers } from "./handlers/session.js";
@@ -23,6 +24,7 @@ export function createHandlers(deps: HandlerDeps): Handlers {
     ...stageHandlers(deps, kit),
     ...commandHandlers(deps, kit),
     ...planPreviewHandlers(deps, kit),
+    ...eventHandlers(deps, kit),
     ...auditLogHandlers(deps),
   };
 }

@@ -10,6 +10,8 @@ export interface WatchHandlers {
   onApplicationsChanged(ids: string[]): void;
   /** One of this piped's repositories was pushed to (a Git webhook): fetch it now. */
   onRepositoryPushed?(repositoryId: string, branch: string, commit: string): void;
+  /** Events were registered: the event watcher looks now. */
+  onEventsRegistered?(): void;
   /** The stream (re)connected: caches must re-list everything. */
   onConnected(): void;
 }
@@ -84,6 +86,9 @@ export class CommandStream implements Service {
             break;
           case "applicationsChanged":
             this.handlers.onApplicationsChanged(msg.event.value.applicationIds);
+            break;
+          case "eventsRegistered":
+            this.handlers.onEventsRegistered?.();
             break;
           case "repositoryPushed": {
             const p = msg.event.value;

@@ -1,7 +1,12 @@
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { ApplicationSyncStatus, DeploymentStatus, type Application } from "@pipecd-ts/proto";
 import type { KubeObject } from "@pipecd-ts/kube";
-import { diffLiveAndGit, hashSecretData, renderDrift } from "@pipecd-ts/plugin-kubernetes";
+import {
+  diffLiveAndGit,
+  hashSecretData,
+  isNamespaced,
+  renderDrift,
+} from "@pipecd-ts/plugin-kubernetes";
 import { AppError, LruMap, type Clock, type Logger, type Service } from "@pipecd-ts/runtime";
 import type { ApiClient } from "../apiclient/client.js";
 import type { KindRef, LiveStateStore } from "../livestate/store.js";
@@ -133,7 +138,16 @@ export class DriftDetector implements Service {
     t.commit ??= await this.runningCommit(appId, signal);
     if (!t.commit) return; // never deployed: nothing runs that could drift
     const git = await this.gitState(t, signal);
-    await this.o.store.watch(kindsOf(git.manifests));
+    const unreadable = await this.o.store.watch(kindsOf(git.manifests));
+    if (unreadable.length) {
+      // Objects that cannot be read are not drift: say why nothing is judged.
+      const state = {
+        status: "UNKNOWN" as const,
+        shortReason: "The live state cannot be read",
+        reason: `The piped cannot list and watch what the application's manifests name:\n${unreadable.join("\n")}`,
+      };
+      return this.report(appId, t, state, signal);
+    }
     if (this.o.isDeploying(appId) || this.o.isConfigInvalid?.(appId)) return;
     this.checks++;
     const live = this.o.store
@@ -142,6 +156,16 @@ export class DriftDetector implements Service {
       .filter((x): x is KubeObject => x !== undefined);
     const result = diffLiveAndGit(live, git.manifests, { ignoreFields: git.ignoreFields });
     const state = renderDrift(result, t.commit);
+    await this.report(appId, t, state, signal);
+  }
+
+  /** Reports a sync state when it changed; an OUT_OF_SYNC one goes to `onOutOfSync`. */
+  private async report(
+    appId: string,
+    t: Tracked,
+    state: { status: "SYNCED" | "OUT_OF_SYNC" | "UNKNOWN"; shortReason: string; reason: string },
+    signal: AbortSignal,
+  ): Promise<void> {
     const key = `${state.status}\0${state.shortReason}\0${state.reason}`;
     t.outOfSync = state.status === "OUT_OF_SYNC";
     if (key === t.reported) {
@@ -198,8 +222,14 @@ export class DriftDetector implements Service {
 /** The kinds of a set of manifests. */
 function kindsOf(ms: readonly KubeObject[]): KindRef[] {
   const out = new Map<string, KindRef>();
-  for (const m of ms)
-    out.set(`${m.apiVersion}:${m.kind}`, { apiVersion: m.apiVersion, kind: m.kind });
+  for (const m of ms) {
+    const namespace = isNamespaced(m.kind) ? m.metadata.namespace || "default" : undefined;
+    out.set(`${m.apiVersion}:${m.kind}@${namespace ?? ""}`, {
+      apiVersion: m.apiVersion,
+      kind: m.kind,
+      ...(namespace ? { namespace } : {}),
+    });
+  }
   return [...out.values()];
 }
 

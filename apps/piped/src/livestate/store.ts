@@ -9,10 +9,11 @@ import {
 } from "@pipecd-ts/plugin-kubernetes";
 import type { Logger, Service } from "@pipecd-ts/runtime";
 
-/** A kind the store can watch. */
+/** A kind the store can watch, in a namespace (undefined: every namespace, or cluster-scoped). */
 export interface KindRef {
   apiVersion: string;
   kind: string;
+  namespace?: string;
 }
 
 /** One live object as the store keeps it. */
@@ -31,6 +32,8 @@ export interface LiveNode {
   object?: KubeObject;
   /** The app it belongs to by its annotations (a managing node), if any. */
   appId?: string;
+  /** The informer that delivered it. */
+  source: string;
 }
 
 /** Options of {@link LiveStateStore}. */
@@ -58,7 +61,9 @@ const DEPENDENTS: Readonly<Record<string, readonly KindRef[]>> = {
   "batch/v1:CronJob": [{ apiVersion: "batch/v1", kind: "Job" }],
 };
 
-const kindKey = (k: KindRef): string => `${k.apiVersion}:${k.kind}`;
+const kindKey = (k: Pick<KindRef, "apiVersion" | "kind">): string => `${k.apiVersion}:${k.kind}`;
+/** One informer: a kind in a namespace ("*": all). */
+const informerKey = (k: KindRef): string => `${kindKey(k)}@${k.namespace ?? "*"}`;
 
 /** Whether a `{apiVersion, kind}` matcher (kind empty: every kind of the version) matches. */
 function matches(ms: readonly KubernetesResourceMatcher[], k: KindRef): boolean {
@@ -84,6 +89,8 @@ export class LiveStateStore implements Service {
   private readonly watched = new Map<string, Promise<void>>();
   /** Kinds whose first list has arrived. */
   private readonly synced = new Set<string>();
+  /** Informers that ended for good (forbidden, not served), with why. */
+  private readonly failed = new Map<string, string>();
   private readonly syncWaiters = new Map<string, (() => void)[]>();
   private readonly listeners = new Set<LiveChange>();
   private signal: AbortSignal | undefined;
@@ -111,37 +118,39 @@ export class LiveStateStore implements Service {
   /**
    * Watches `kinds` (and what their workloads create) from now on; resolves once each has been
    * listed, so that a caller comparing with Git does not see an object as missing that is only
-   * not listed yet. Kinds in `excludeResources` are never watched.
+   * not listed yet. Kinds in `excludeResources` are never watched. Returns, for each kind that
+   * cannot be watched (forbidden, not served), `<kind> in <namespace>: <why>`.
    */
-  async watch(kinds: readonly KindRef[]): Promise<void> {
+  async watch(kinds: readonly KindRef[]): Promise<string[]> {
     const all = new Map<string, KindRef>();
     const add = (k: KindRef): void => {
-      if (all.has(kindKey(k)) || matches(this.o.exclude, k)) return;
-      all.set(kindKey(k), k);
-      for (const d of DEPENDENTS[kindKey(k)] ?? []) add(d);
+      // appStateInformer.namespace wins; else the namespace the manifest names.
+      const ref = { ...k, namespace: this.o.namespace || k.namespace || undefined };
+      if (all.has(informerKey(ref)) || matches(this.o.exclude, ref)) return;
+      all.set(informerKey(ref), ref);
+      for (const d of DEPENDENTS[kindKey(ref)] ?? []) add({ ...d, namespace: ref.namespace });
     };
     for (const k of kinds) add(k);
     const waits: Promise<void>[] = [];
-    for (const k of all.values()) {
-      if (!this.watched.has(kindKey(k))) {
+    for (const [key, k] of all) {
+      if (!this.watched.has(key)) {
         if (this.signal) this.startKind(k);
         else this.pendingKinds.push(k);
       }
-      if (!this.synced.has(kindKey(k)))
+      if (!this.synced.has(key))
         waits.push(
           new Promise<void>((resolve) => {
-            const list = this.syncWaiters.get(kindKey(k)) ?? [];
+            const list = this.syncWaiters.get(key) ?? [];
             list.push(resolve);
-            this.syncWaiters.set(kindKey(k), list);
+            this.syncWaiters.set(key, list);
           }),
         );
     }
     await Promise.all(waits);
-  }
-
-  /** Whether every kind in `kinds` is watched and listed. */
-  isWatched(kinds: readonly KindRef[]): boolean {
-    return kinds.every((k) => this.synced.has(kindKey(k)) || matches(this.o.exclude, k));
+    return [...all.keys()].flatMap((key) => {
+      const why = this.failed.get(key);
+      return why === undefined ? [] : [`${key.replace("@", " in ")}: ${why}`];
+    });
   }
 
   /** An application's own objects (managing nodes). */
@@ -173,21 +182,25 @@ export class LiveStateStore implements Service {
   }
 
   private startKind(k: KindRef): void {
-    const key = kindKey(k);
+    const key = informerKey(k);
     if (this.watched.has(key) || !this.signal) return;
     const signal = this.signal;
     const handler: InformerHandler = {
       replace: (objects) => this.replace(key, objects),
-      upsert: (obj) => this.apply(obj),
+      upsert: (obj) => this.apply(key, obj),
       remove: (obj) => this.remove(obj.metadata.uid ?? ""),
     };
-    this.o.logger.info({ kind: key, namespace: this.o.namespace || "*" }, "watching kind");
+    this.o.logger.info({ kind: kindKey(k), namespace: k.namespace ?? "*" }, "watching kind");
     const run = this.o.kube
-      .inform(k.apiVersion, k.kind, this.o.namespace || undefined, handler, signal)
+      .inform(k.apiVersion, k.kind, k.namespace, handler, signal)
       .catch((err: unknown) => {
         if (signal.aborted) return;
-        // Not served (no CRD): nothing of the kind can exist; its waiters go on.
-        this.o.logger.warn({ kind: key, err: (err as Error).message }, "cannot watch kind");
+        // Not served (no CRD) or not allowed (RBAC): what waits for it goes on without it.
+        this.o.logger.warn(
+          { kind: kindKey(k), namespace: k.namespace ?? "*", err: (err as Error).message },
+          "cannot watch kind: its objects are not in the live state",
+        );
+        this.failed.set(key, (err as Error).message);
         this.markSynced(key);
       });
     this.watched.set(key, run);
@@ -205,14 +218,14 @@ export class LiveStateStore implements Service {
     const keep = new Set(objects.map((o) => o.metadata.uid ?? ""));
     for (const uid of this.byKind.get(key) ?? [])
       if (!keep.has(uid)) managing = this.drop(uid, touched) || managing;
-    for (const o of objects) managing = this.put(o, touched) || managing;
+    for (const o of objects) managing = this.put(key, o, touched) || managing;
     this.markSynced(key);
     this.emit(touched, managing);
   }
 
-  private apply(obj: KubeObject): void {
+  private apply(key: string, obj: KubeObject): void {
     const touched = new Set<string>();
-    const managing = this.put(obj, touched);
+    const managing = this.put(key, obj, touched);
     this.emit(touched, managing);
   }
 
@@ -240,7 +253,7 @@ export class LiveStateStore implements Service {
   }
 
   /** Stores an object; adds the apps it touched; true when it is an app's own object. */
-  private put(obj: KubeObject, touched: Set<string>): boolean {
+  private put(source: string, obj: KubeObject, touched: Set<string>): boolean {
     const uid = obj.metadata.uid;
     if (!uid) return false;
     const ann = obj.metadata.annotations ?? {};
@@ -266,12 +279,12 @@ export class LiveStateStore implements Service {
       ownerUids: owners,
       createdAt: obj.metadata.creationTimestamp ?? "",
       health: resourceHealth(obj),
+      source,
       ...(appId ? { appId, object: trimmed(obj) } : {}),
     };
     this.nodes.set(uid, node);
-    const kk = kindKey(obj);
-    let kindSet = this.byKind.get(kk);
-    if (!kindSet) this.byKind.set(kk, (kindSet = new Set()));
+    let kindSet = this.byKind.get(source);
+    if (!kindSet) this.byKind.set(source, (kindSet = new Set()));
     kindSet.add(uid);
     for (const o of owners) {
       let c = this.children.get(o);
@@ -296,7 +309,7 @@ export class LiveStateStore implements Service {
     if (app) touched.add(app);
     this.unlink(n);
     this.nodes.delete(uid);
-    this.byKind.get(kindKey(n))?.delete(uid);
+    this.byKind.get(n.source)?.delete(uid);
     return n.appId !== undefined;
   }
 

@@ -333,8 +333,18 @@ export class Trigger implements Service {
   ): Promise<void> {
     const found: UnregisteredApplicationJson[] = [];
     for (const repo of this.d.repos.values()) {
-      if (!synced.has(repo.repoId)) await repo.sync();
-      const head = await repo.head();
+      let head: string;
+      try {
+        if (!synced.has(repo.repoId)) await repo.sync();
+        head = await repo.head();
+      } catch (err) {
+        // A repository no application uses yet must not hold up the others.
+        this.d.logger.warn(
+          { repoId: repo.repoId, err: (err as Error).message },
+          "cannot read a repository for app configs to add",
+        );
+        continue;
+      }
       let scan = this.scans.get(repo.repoId);
       if (scan?.head !== head) {
         const pass = trees.get(repo.repoId);

@@ -108,19 +108,19 @@ spec:
 
 {{/*
 The Kubernetes permissions the piped uses, and no more (PipeCD's chart grants * on *). One rule
-per resource, each needed by the seed-shaped Istio canary: test/helm/rbac.test.ts runs it with
-these rules under kube-sim's RBAC, shows that removing any one rule makes it fail, and that every
-granted verb was called by that run or is in its short allowlist of verbs for other paths.
+per resource. test/helm/rbac.test.ts runs the seed-shaped Istio canary with these rules under
+kube-sim's RBAC and shows that removing any one deploying rule makes it fail, that the read-only
+rules put ReplicaSets and Pods in the live state, and that every granted verb was called by that
+run or is in its short allowlist of verbs for other paths.
 - get: owner check before delete (only objects whose pipecd.dev/resource-key matches), reading
   the VirtualService back after a traffic split, rollout status.
-- watch (Deployments): waiting for rollouts.
-- list (Deployments only): the traffic router's fallback when a variant's Deployments are not
-  named <workload>-<suffix> (packages/plugin-kubernetes/src/traffic/router.ts); it lists the
-  namespace's Deployments and keeps those annotated with the application's id.
+- list + watch: the live state and drift detection (docs/live-state.md) watch the kinds the apps'
+  manifests name, and what Deployments create (ReplicaSets, Pods), in the manifests' namespaces;
+  Secrets are kept as hashes of their values, never in clear. Watching Deployments also serves
+  rollout waits.
 - create + patch: server-side apply (an apply that creates needs both).
 - delete: canary clean, prune, and rollback removing what the failed commit added.
-Not granted because the piped never calls them: list of anything but Deployments, update,
-deletecollection, ReplicaSets, Pods, Events, Namespaces.
+Not granted because the piped never calls them: update, deletecollection, Events, Namespaces.
 */}}
 {{- define "piped.rules" -}}
 - apiGroups: [apps]
@@ -128,20 +128,27 @@ deletecollection, ReplicaSets, Pods, Events, Namespaces.
   verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [""]
   resources: [services]
-  verbs: [get, create, patch, delete]
+  verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [""]
   resources: [configmaps]
-  verbs: [get, create, patch, delete]
+  verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [""]
   resources: [secrets]
-  verbs: [get, create, patch, delete]
+  verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [networking.istio.io]
   resources: [virtualservices]
-  verbs: [get, create, patch, delete]
+  verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [networking.istio.io]
   resources: [destinationrules]
-  verbs: [get, create, patch, delete]
+  verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [networking.istio.io]
   resources: [gateways]
-  verbs: [get, create, patch, delete]
+  verbs: [get, list, watch, create, patch, delete]
+# Live state only (docs/live-state.md): what the apps' Deployments create.
+- apiGroups: [apps]
+  resources: [replicasets]
+  verbs: [list, watch]
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [list, watch]
 {{- end -}}

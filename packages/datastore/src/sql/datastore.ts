@@ -4,6 +4,7 @@ import { SqlApplicationRepository } from "./applications.js";
 import { SqlAuditLogRepository } from "./audit-log.js";
 import { SqlCommandRepository } from "./commands.js";
 import { SqlDeploymentRepository } from "./deployments.js";
+import { SqlEventRepository } from "./events.js";
 import { SqlLoginFailureRepository } from "./login-failures.js";
 import { SqlAPIKeyRepository, SqlPipedRepository } from "./pipeds.js";
 import type { DocumentUpdater, SqlContext } from "./program.js";
@@ -32,6 +33,7 @@ export abstract class SqlDatastore implements Datastore {
   readonly sessions: SqlSessionRepository;
   readonly loginFailures: SqlLoginFailureRepository;
   readonly liveStates: SqlLiveStateRepository;
+  readonly events: SqlEventRepository;
   readonly streamEvents: SqlStreamEventRepository;
   readonly notifier: Notifier;
 
@@ -46,6 +48,7 @@ export abstract class SqlDatastore implements Datastore {
     this.sessions = new SqlSessionRepository(c);
     this.loginFailures = new SqlLoginFailureRepository(c);
     this.liveStates = new SqlLiveStateRepository(c);
+    this.events = new SqlEventRepository(c);
     this.streamEvents = new SqlStreamEventRepository(c, parts.appendStreamEvents);
     this.notifier = parts.notifier;
   }
