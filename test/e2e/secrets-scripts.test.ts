@@ -143,12 +143,7 @@ data: { a: "1" }
 });
 
 /** Fields PipeCD has that still do nothing here: each must show a warning (issue 16). */
-const UNSUPPORTED_APP_FIELDS = [
-  "spec.postSync",
-  "spec.resourceRoutes",
-  "spec.input.kubectlVersion",
-  "spec.trigger.onChain.disabled",
-];
+const UNSUPPORTED_APP_FIELDS = ["spec.resourceRoutes", "spec.input.kubectlVersion"];
 const UNSUPPORTED_PIPED_FIELDS = ["spec.git.sshKeyFile", "spec.planPreview"];
 
 const warnApp = {
@@ -439,7 +434,7 @@ describe("secrets, attachments, SCRIPT_RUN and warnings end to end (real process
           pipedWarnings.includes(`${field}: is not supported yet and has no effect`),
           pipedWarnings.join("\n"),
         ));
-    it("and nothing else: implemented fields (encryption, attachment, secretManagement, autoCreateNamespace, notifications, eventWatcher, driftDetection, onOutOfSync, git's identity) give none", () => {
+    it("and nothing else: implemented fields (encryption, attachment, secretManagement, autoCreateNamespace, notifications, eventWatcher, driftDetection, onOutOfSync, postSync.chain, onChain, git's identity) give none", () => {
       assert.equal(appWarnings.length, UNSUPPORTED_APP_FIELDS.length, appWarnings.join("\n"));
       assert.equal(pipedWarnings.length, UNSUPPORTED_PIPED_FIELDS.length, pipedWarnings.join("\n"));
     });

@@ -19,6 +19,7 @@ import {
 } from "@pipecd-ts/runtime";
 import { Actions } from "./actions.js";
 import { Authenticator, BOOTSTRAP_ADMIN } from "./auth/authenticator.js";
+import { ChainController } from "./chains.js";
 import { parseApiKey } from "./auth/principal.js";
 import { generateSecret, hashSecret } from "./auth/secrets.js";
 import { createPipedServiceImpl } from "./grpc/piped-service.js";
@@ -144,6 +145,12 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
         heartbeatIntervalMs: o.heartbeatIntervalMs ?? 30_000,
         stopping: stopping.signal,
         limits: config.limits,
+        chains: new ChainController({
+          ds,
+          hub,
+          clock,
+          logger: logger.child({ component: "chains" }),
+        }),
       }),
     );
     const creds = o.tls

@@ -122,6 +122,7 @@ export const inspectAppConfig: ConfigInspector = (file, text) => {
       warnings: cfg.warnings,
       app: { name: cfg.name, labels: cfg.labels, description: cfg.description },
       mentions: cfg.notification.mentions,
+      chain: cfg.postSync.chain,
       stages: cfg.pipeline.stages.map((s, i) => ({
         id: s.id || `stage-${i}`,
         name: s.name,
@@ -455,7 +456,11 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
     reporter,
     clock,
     route: (cmd) => {
-      if (cmd.type === Command_Type.SYNC_APPLICATION) trigger.syncNow(cmd);
+      if (
+        cmd.type === Command_Type.SYNC_APPLICATION ||
+        cmd.type === Command_Type.CHAIN_SYNC_APPLICATION
+      )
+        trigger.syncNow(cmd);
       else if (cmd.type === Command_Type.BUILD_PLAN_PREVIEW) planPreview.handle(cmd);
       else controller.onCommand(cmd);
     },

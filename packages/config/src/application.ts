@@ -304,6 +304,13 @@ export interface KubernetesResourceRoute {
   readonly match: { readonly kind: string; readonly name: string } | undefined;
 }
 
+/** One block of a deployment chain: the applications with this name, kind and labels. */
+export interface ChainMatcher {
+  readonly name: string;
+  readonly kind: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
 /** `driftDetection` of an application config. */
 export interface DriftDetectionConfig {
   readonly ignoreFields: readonly string[];
@@ -339,7 +346,8 @@ export interface ApplicationConfig {
   /** pipecd-ts only: per-app switches for our improvements, overriding the piped's (safety.ts). */
   readonly safety: Partial<SafetySettings>;
   /** Accepted as written, not interpreted. */
-  readonly postSync: Readonly<YamlMap> | undefined;
+  /** `postSync.chain`: the applications deployed after this one succeeded (PipeCD §7). */
+  readonly postSync: { readonly chain: readonly ChainMatcher[] };
   /** Secrets decrypted by the piped into `decryptionTargets` before planning (PipeCD §3.4). */
   readonly encryption: SecretEncryption | undefined;
   /** Files inlined into `targets` before planning (PipeCD §3.4). */
@@ -513,7 +521,7 @@ export function parseApplicationConfig(file: string, text: string): ApplicationC
     variantLabel,
     resourceRoutes: readResourceRoutes(r, S("resourceRoutes"), spec.resourceRoutes),
     safety: readSafety(r, S("safety"), spec.safety),
-    postSync: r.looseMap(S("postSync"), spec.postSync),
+    postSync: readPostSync(r, S("postSync"), spec.postSync),
     encryption: readEncryption(r, S("encryption"), spec.encryption),
     attachment: readAttachment(r, S("attachment"), spec.attachment),
     notification: { mentions: readMentions(r, S("notification"), spec.notification) },
@@ -531,9 +539,8 @@ export function parseApplicationConfig(file: string, text: string): ApplicationC
  * yet, when the file asks for something with it.
  */
 function warnNotImplemented(r: FieldReader, spec: YamlMap, cfg: ApplicationConfig): void {
-  for (const k of ["postSync", "resourceRoutes"]) r.notImplemented(["spec", k], spec[k]);
+  r.notImplemented(["spec", "resourceRoutes"], spec.resourceRoutes);
   r.notImplemented(["spec", "input", "kubectlVersion"], cfg.input.kubectlVersion, "");
-  r.notImplemented(["spec", "trigger", "onChain", "disabled"], cfg.trigger.onChain.disabled, true);
 }
 
 /** Reads and parses an application config file (e.g. `app.pipecd.yaml`). */
@@ -572,6 +579,39 @@ function readCommitMatcher(
     return s;
   };
   return { quickSync: regex("quickSync"), pipeline: regex("pipeline") };
+}
+
+const APP_KINDS = ["KUBERNETES", "TERRAFORM", "LAMBDA", "CLOUDRUN", "ECS"];
+
+/**
+ * PipeCD's `postSync.chain.applications`: each entry one block, with at least one of name, kind
+ * (one of PipeCD's application kinds) and labels.
+ */
+function readPostSync(r: FieldReader, p: FieldPath, v: unknown): ApplicationConfig["postSync"] {
+  const m = r.map(p, v) ?? {};
+  r.keys(p, m, ["chain"]);
+  const cp = [...p, "chain"];
+  const cm = r.map(cp, m.chain);
+  if (!cm) return { chain: [] };
+  r.keys(cp, cm, ["applications"]);
+  const ap = [...cp, "applications"];
+  const apps = r.list(ap, cm.applications).map((item, i) => {
+    const ip = [...ap, i];
+    const im = r.map(ip, item) ?? {};
+    r.keys(ip, im, ["name", "kind", "labels"]);
+    const matcher = {
+      name: r.string([...ip, "name"], im.name),
+      kind: r.string([...ip, "kind"], im.kind),
+      labels: r.stringMap([...ip, "labels"], im.labels),
+    };
+    if (!matcher.name && !matcher.kind && Object.keys(matcher.labels).length === 0)
+      r.add(ip, "needs at least one of name, kind and labels");
+    if (matcher.kind && !APP_KINDS.includes(matcher.kind))
+      r.add([...ip, "kind"], `must be one of ${APP_KINDS.join(", ")}`);
+    return matcher;
+  });
+  if (apps.length === 0) r.add(ap, "needs at least one application");
+  return { chain: apps };
 }
 
 /**

@@ -41,6 +41,7 @@ export {
   parseApplicationConfig,
   trafficPercentages,
   type ApplicationConfig,
+  type ChainMatcher,
   type DriftDetectionConfig,
   type K8sBaselineRolloutStageOptions,
   type K8sCanaryRolloutStageOptions,

@@ -274,7 +274,7 @@ describe("application config: other valid configs", () => {
       { provider: { name: "config-cluster", labels: {} }, match: { kind: "Ingress", name: "" } },
       { provider: { name: "", labels: { group: "workload" } }, match: undefined },
     ]);
-    assert.deepEqual(cfg.postSync, { chain: { applications: [{ name: "downstream" }] } });
+    assert.deepEqual(cfg.postSync, { chain: [{ name: "downstream", kind: "", labels: {} }] });
     assert.deepEqual(cfg.encryption?.decryptionTargets, ["secret.yaml"]);
     assert.deepEqual(cfg.attachment?.targets, ["deployment.yaml"]);
     assert.ok(cfg.notification);
@@ -800,12 +800,7 @@ describe("application config: warnings (accepted, and the user is told)", () => 
       assert.deepEqual(parseFixture(f).warnings, [], f);
     assert.deepEqual(
       parseFixture("app-full.yaml").warnings.map((w) => w.path),
-      [
-        "spec.trigger.onChain.disabled",
-        "spec.postSync",
-        "spec.input.kubectlVersion",
-        "spec.resourceRoutes",
-      ],
+      ["spec.input.kubectlVersion", "spec.resourceRoutes"],
     );
   });
 });

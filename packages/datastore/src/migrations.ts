@@ -218,6 +218,21 @@ CREATE TABLE events (
 CREATE INDEX events_by_project ON events (project_id, status, created_at DESC);
 `,
   },
+  {
+    version: 6,
+    name: "deployment chains",
+    sql: `
+CREATE TABLE deployment_chains (
+  id TEXT PRIMARY KEY,
+  project_id TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  data BLOB NOT NULL
+) STRICT;
+CREATE INDEX deployment_chains_by_project ON deployment_chains (project_id, created_at DESC);
+`,
+  },
 ];
 
 /** PostgreSQL migrations, ascending by version. */
@@ -432,6 +447,21 @@ CREATE TABLE events (
   data BYTEA NOT NULL
 );
 CREATE INDEX events_by_project ON events (project_id, status, created_at DESC);
+`,
+  },
+  {
+    version: 8,
+    name: "deployment chains",
+    sql: `
+CREATE TABLE deployment_chains (
+  id TEXT PRIMARY KEY,
+  project_id TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  data BYTEA NOT NULL
+);
+CREATE INDEX deployment_chains_by_project ON deployment_chains (project_id, created_at DESC);
 `,
   },
 ];

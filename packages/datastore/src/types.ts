@@ -1,6 +1,7 @@
 import type {
   APIKey,
   Application,
+  DeploymentChain,
   EventStatus,
   Event,
   ApplicationLiveStateSnapshot,
@@ -43,6 +44,7 @@ export interface Datastore {
   readonly loginFailures: LoginFailureRepository;
   readonly liveStates: LiveStateRepository;
   readonly events: EventRepository;
+  readonly chains: DeploymentChainRepository;
   readonly streamEvents: StreamEventRepository;
   /** Cross-replica notifications (in-process for SQLite, LISTEN/NOTIFY for PostgreSQL). */
   readonly notifier: Notifier;
@@ -325,6 +327,16 @@ export interface EventRepository {
   list(filter: EventFilter): Promise<Event[]>;
   /** Atomic read-modify-write; updatedAt is set. */
   update(id: string, fn: (e: Event) => void): Promise<Event>;
+}
+
+/** Deployment chains (postSync.chain), kept by the control plane. */
+export interface DeploymentChainRepository {
+  create(c: DeploymentChain): Promise<void>;
+  get(id: string): Promise<DeploymentChain>;
+  /** Newest first. */
+  list(projectId: string, limit?: number): Promise<DeploymentChain[]>;
+  /** Atomic read-modify-write; updatedAt is set. */
+  update(id: string, fn: (c: DeploymentChain) => void): Promise<DeploymentChain>;
 }
 
 /** Latest live state snapshot per application. */

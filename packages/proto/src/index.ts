@@ -10,6 +10,7 @@ export * from "./gen/pipecd/model/v1/logblock_pb.js";
 export * from "./gen/pipecd/model/v1/audit_pb.js";
 export * from "./gen/pipecd/model/v1/livestate_pb.js";
 export * from "./gen/pipecd/model/v1/event_pb.js";
+export * from "./gen/pipecd/model/v1/deployment_chain_pb.js";
 export * from "./gen/pipecd/piped/v1/service_pb.js";
 export {
   createGrpcClient,

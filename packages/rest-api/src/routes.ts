@@ -4,6 +4,7 @@ import type {
   ApplicationJson,
   ApplicationLiveStateSnapshotJson,
   AuditLogEntryJson,
+  DeploymentChainJson,
   EventJson,
   CommandJson,
   DeploymentJson,
@@ -351,6 +352,15 @@ export const Routes = {
     status: 200,
     query: S.PlanPreviewResultsQuery,
   }),
+  getDeploymentChain: route<{ chain: DeploymentChainJson }>()({
+    method: "GET",
+    path: "/api/v1/deployment-chains/:id",
+    summary:
+      "A deployment chain (postSync.chain): its blocks in order, each application's deployment and status, and why it ended.",
+    access: "viewer",
+    status: 200,
+    params: S.IdParams,
+  }),
   registerEvent: route<{ event: EventJson }>()({
     method: "POST",
     path: "/api/v1/events",
@@ -386,7 +396,7 @@ export type ResponseOf<K extends OperationId> = NonNullable<(typeof Routes)[K]["
 
 /** Server-sent event names of GET /api/v1/stream. */
 export type StreamEventType =
-  "deployment" | "stage" | "application" | "command" | "piped" | "live-state" | "event";
+  "deployment" | "stage" | "application" | "command" | "piped" | "live-state" | "event" | "chain";
 
 /**
  * Data of the `ready` event that starts every stream of GET /api/v1/stream, after the stored

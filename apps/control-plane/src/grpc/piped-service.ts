@@ -37,6 +37,7 @@ import {
 } from "@pipecd-ts/runtime";
 import type { Authenticator } from "../auth/authenticator.js";
 import type { PipedPrincipal } from "../auth/principal.js";
+import type { ChainController } from "../chains.js";
 import type { Hub } from "../hub.js";
 import { applyLiveStateDelta, checkedResources } from "../live-state.js";
 
@@ -69,6 +70,8 @@ export interface PipedServiceOptions extends Pick<
   webBaseUrl: string;
   /** What one piped may store (spec.limits of the control-plane config). */
   limits: ControlPlaneLimits;
+  /** Deployment chains: told of chained deployments and of CHAIN_SYNC answers. */
+  chains: ChainController;
 }
 
 type Impl = GrpcServiceImpl<typeof PipedService.method>;
@@ -205,6 +208,34 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
       startedAt: d.createdAt,
       completedAt: d.completedAt,
     });
+  }
+
+  /** Stores a PENDING deployment of the piped (idempotent on its id) and tells who follows. */
+  async function createDeploymentRecord(d: Deployment, piped: PipedPrincipal) {
+    need(d.id, "deployment.id");
+    const app = await ownedApp(d.applicationId, piped);
+    d.pipedId = piped.pipedId;
+    d.projectId = piped.projectId;
+    d.applicationName ||= app.name;
+    d.status = DeploymentStatus.DEPLOYMENT_PENDING;
+    d.stages = [];
+    d.createdAt ??= now();
+    d.updatedAt = now();
+    const res = await ds.deployments.create(d);
+    if (res.created) {
+      await updateApp(app.id, (a) => {
+        a.mostRecentlyTriggeredDeployment = deploymentRef(res.deployment);
+      });
+      hub.emit({
+        type: "deployment",
+        id: d.id,
+        deploymentId: d.id,
+        applicationId: d.applicationId,
+        pipedId: d.pipedId,
+        status: DeploymentStatus[d.status],
+      });
+    }
+    return res;
   }
 
   async function updateApp(id: string, fn: (a: Application) => void): Promise<void> {
@@ -372,30 +403,41 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
     createDeployment: unary("CreateDeployment", async (req, piped) => {
       const d = req.deployment;
       if (!d) throw new InvalidArgumentError("deployment is required");
-      need(d.id, "deployment.id");
-      const app = await ownedApp(d.applicationId, piped);
-      d.pipedId = piped.pipedId;
-      d.projectId = piped.projectId;
-      d.applicationName ||= app.name;
-      d.status = DeploymentStatus.DEPLOYMENT_PENDING;
-      d.stages = [];
-      d.createdAt ??= now();
-      d.updatedAt = now();
-      const res = await ds.deployments.create(d);
-      if (res.created) {
-        await updateApp(app.id, (a) => {
-          a.mostRecentlyTriggeredDeployment = deploymentRef(res.deployment);
-        });
-        hub.emit({
-          type: "deployment",
-          id: d.id,
-          deploymentId: d.id,
-          applicationId: d.applicationId,
-          pipedId: d.pipedId,
-          status: DeploymentStatus[d.status],
-        });
+      if (d.deploymentChainId) {
+        // A block of a chain: the chain must be this project's and list the application there.
+        const chain = await ds.chains.get(d.deploymentChainId).catch(() => undefined);
+        const listed = chain?.blocks[d.deploymentChainBlockIndex]?.nodes.some(
+          (n) => n.applicationId === d.applicationId,
+        );
+        if (!chain || chain.projectId !== piped.projectId || !listed)
+          throw new InvalidArgumentError(
+            `deployment chain ${d.deploymentChainId} has no block ${d.deploymentChainBlockIndex} with application ${d.applicationId}`,
+          );
       }
+      const res = await createDeploymentRecord(d, piped);
+      if (res.created) await o.chains.deploymentCreated(res.deployment);
       return {};
+    }),
+
+    createDeploymentChain: unary("CreateDeploymentChain", async (req, piped) => {
+      const d = req.deployment;
+      if (!d) throw new InvalidArgumentError("deployment is required");
+      if (req.matchers.length === 0 || req.matchers.length > 50)
+        throw new InvalidArgumentError("matchers: 1 to 50 blocks");
+      for (const m of req.matchers)
+        if (!m.name && !m.kind && Object.keys(m.labels).length === 0)
+          throw new InvalidArgumentError("a matcher needs a name, a kind or labels");
+      d.deploymentChainId = "";
+      const res = await createDeploymentRecord(d, piped);
+      // Idempotent: a retried call finds the chain the first one made.
+      if (res.deployment.deploymentChainId)
+        return { deploymentChainId: res.deployment.deploymentChainId };
+      const chain = await o.chains.create(res.deployment, req.matchers);
+      await ds.deployments.update(res.deployment.id, (x) => {
+        x.deploymentChainId = chain.id;
+        x.deploymentChainBlockIndex = 0;
+      });
+      return { deploymentChainId: chain.id };
     }),
 
     reportDeploymentPlanned: unary("ReportDeploymentPlanned", async (req, piped) => {
@@ -483,6 +525,7 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
             a.mostRecentlySuccessfulDeployment = deploymentRef(d);
         }
       });
+      await o.chains.deploymentCompleted(d);
       return {};
     }),
 
@@ -581,6 +624,7 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
         req.handledAt ? timestampDate(req.handledAt) : clock.now(),
         req.output,
       );
+      await o.chains.commandHandled(handled);
       hub.emit({
         type: "command",
         id: handled.id,

@@ -121,6 +121,7 @@ export class Controller implements Service {
       case Command_Type.SYNC_APPLICATION:
       case Command_Type.RESTART_PIPED:
       case Command_Type.BUILD_PLAN_PREVIEW:
+      case Command_Type.CHAIN_SYNC_APPLICATION:
         return;
     }
   }

@@ -33,7 +33,7 @@ import {
   isRegistered,
   type ConfigFile,
 } from "./unregistered.js";
-import type { NotificationMention } from "@pipecd-ts/config";
+import type { ChainMatcher, NotificationMention } from "@pipecd-ts/config";
 import { mentionsFor, type NotificationEvent } from "../notifier/event.js";
 
 /** The part of an application config the trigger needs. */
@@ -42,6 +42,8 @@ export interface TriggerConfig {
   onCommand: { disabled: boolean };
   /** PipeCD's default: disabled, minWindow 5m. */
   onOutOfSync?: { disabled: boolean; minWindowMs: number };
+  /** PipeCD's default: disabled (a chain does not deploy the app). */
+  onChain?: { disabled: boolean };
 }
 
 /**
@@ -60,6 +62,8 @@ export type ConfigInspector = (
       stages?: readonly ConfigStageLike[];
       /** `notification.mentions` (who Slack mentions for which event). */
       mentions?: readonly NotificationMention[];
+      /** `postSync.chain.applications`: a deployment of this app starts a chain. */
+      chain?: readonly ChainMatcher[];
       /** spec.name, spec.labels and spec.description (offered when the app is added). */
       app?: { name: string; labels: Readonly<Record<string, string>>; description: string };
     }
@@ -526,6 +530,28 @@ export class Trigger implements Service {
       signal,
     );
     const trig = inspected.trigger;
+    if (cmd?.payload.case === "chainSyncApplication") {
+      const p = cmd.payload.value;
+      // Better than PipeCD (which never answers, so the chain stalls for a day): say why.
+      if (trig.onChain?.disabled !== false)
+        return this.ack(cmd, false, {
+          reason: `trigger.onChain is disabled in ${app.name}'s app config: it is not deployed as part of a chain`,
+        });
+      const id = await this.createDeployment(
+        repo,
+        head,
+        app,
+        {
+          kind: TriggerKind.ON_CHAIN,
+          strategy: SyncStrategy.AUTO,
+          commander: cmd.commander,
+          mentions: inspected.mentions,
+          inChain: { id: p.deploymentChainId, blockIndex: p.blockIndex },
+        },
+        signal,
+      );
+      return this.ack(cmd, true, { [METADATA_TRIGGERED_DEPLOYMENT_ID]: id });
+    }
     if (cmd) {
       if (trig.onCommand.disabled)
         return this.ack(cmd, false, { reason: "trigger.onCommand is disabled" });
@@ -535,11 +561,14 @@ export class Trigger implements Service {
         repo,
         head,
         app,
-        TriggerKind.ON_COMMAND,
-        strategy,
-        cmd.commander,
+        {
+          kind: TriggerKind.ON_COMMAND,
+          strategy,
+          commander: cmd.commander,
+          mentions: inspected.mentions,
+          chain: inspected.chain,
+        },
         signal,
-        inspected.mentions,
       );
       return this.ack(cmd, true, { [METADATA_TRIGGERED_DEPLOYMENT_ID]: id });
     }
@@ -564,11 +593,14 @@ export class Trigger implements Service {
       repo,
       head,
       app,
-      TriggerKind.ON_COMMIT,
-      SyncStrategy.AUTO,
-      "",
+      {
+        kind: TriggerKind.ON_COMMIT,
+        strategy: SyncStrategy.AUTO,
+        commander: "",
+        mentions: inspected.mentions,
+        chain: inspected.chain,
+      },
       signal,
-      inspected.mentions,
     );
   }
 
@@ -617,11 +649,8 @@ export class Trigger implements Service {
       repo,
       head,
       app,
-      TriggerKind.ON_OUT_OF_SYNC,
-      SyncStrategy.AUTO,
-      "",
+      { kind: TriggerKind.ON_OUT_OF_SYNC, strategy: SyncStrategy.AUTO, commander: "", mentions },
       signal,
-      mentions,
     );
     return true;
   }
@@ -651,12 +680,19 @@ export class Trigger implements Service {
     repo: GitRepo,
     head: string,
     app: Application,
-    kind: TriggerKind,
-    strategy: SyncStrategy,
-    commander: string,
+    o: {
+      kind: TriggerKind;
+      strategy: SyncStrategy;
+      commander: string;
+      mentions?: readonly NotificationMention[];
+      /** The app config's postSync.chain: this deployment starts a chain. */
+      chain?: readonly ChainMatcher[];
+      /** A block of a chain: which. */
+      inChain?: { id: string; blockIndex: number };
+    },
     signal: AbortSignal,
-    mentions: readonly NotificationMention[] = [],
   ): Promise<string> {
+    const { kind, strategy, commander, mentions = [] } = o;
     const commit = await repo.commit(head);
     const now = timestampFromDate(this.d.clock.now());
     const id = randomUUID();
@@ -686,8 +722,22 @@ export class Trigger implements Service {
         kind,
       },
       createdAt: now,
+      ...(o.inChain
+        ? { deploymentChainId: o.inChain.id, deploymentChainBlockIndex: o.inChain.blockIndex }
+        : {}),
     });
-    await this.d.api.call("createDeployment", { deployment }, { signal });
+    // A chain's own blocks do not start chains of their own (no loops).
+    if (o.chain?.length && !o.inChain) {
+      const res = await this.d.api.call(
+        "createDeploymentChain",
+        {
+          deployment,
+          matchers: o.chain.map((m) => ({ name: m.name, kind: m.kind, labels: { ...m.labels } })),
+        },
+        { signal },
+      );
+      deployment.deploymentChainId = res.deploymentChainId;
+    } else await this.d.api.call("createDeployment", { deployment }, { signal });
     this.lastTriggered.set(app.id, head);
     this.d.notify?.({
       type: "DEPLOYMENT_TRIGGERED",

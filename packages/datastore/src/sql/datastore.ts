@@ -3,6 +3,7 @@ import type { Datastore, Notifier } from "../types.js";
 import { SqlApplicationRepository } from "./applications.js";
 import { SqlAuditLogRepository } from "./audit-log.js";
 import { SqlCommandRepository } from "./commands.js";
+import { SqlDeploymentChainRepository } from "./chains.js";
 import { SqlDeploymentRepository } from "./deployments.js";
 import { SqlEventRepository } from "./events.js";
 import { SqlLoginFailureRepository } from "./login-failures.js";
@@ -34,6 +35,7 @@ export abstract class SqlDatastore implements Datastore {
   readonly loginFailures: SqlLoginFailureRepository;
   readonly liveStates: SqlLiveStateRepository;
   readonly events: SqlEventRepository;
+  readonly chains: SqlDeploymentChainRepository;
   readonly streamEvents: SqlStreamEventRepository;
   readonly notifier: Notifier;
 
@@ -49,6 +51,7 @@ export abstract class SqlDatastore implements Datastore {
     this.loginFailures = new SqlLoginFailureRepository(c);
     this.liveStates = new SqlLiveStateRepository(c);
     this.events = new SqlEventRepository(c);
+    this.chains = new SqlDeploymentChainRepository(c);
     this.streamEvents = new SqlStreamEventRepository(c, parts.appendStreamEvents);
     this.notifier = parts.notifier;
   }

@@ -1,14 +1,17 @@
 import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
-import { EventSchema, EventStatus } from "@pipecd-ts/proto";
+import { DeploymentChainSchema, EventSchema, EventStatus } from "@pipecd-ts/proto";
 import { makeEventKey } from "@pipecd-ts/model";
 import { json, type HandlerDeps, type HandlerKit, type Handlers } from "./shared.js";
 
-/** Registering events for the event watchers (PipeCD's RegisterEvent), and listing them. */
+/**
+ * Registering events for the event watchers (PipeCD's RegisterEvent) and listing them; reading
+ * the deployment chains the control plane keeps.
+ */
 export function eventHandlers(
   deps: HandlerDeps,
   kit: HandlerKit,
-): Pick<Handlers, "registerEvent" | "listEvents"> {
+): Pick<Handlers, "registerEvent" | "listEvents" | "getDeploymentChain"> {
   const { ds, actions, hub, projectId } = deps;
   return {
     async registerEvent(req, ctx) {
@@ -40,6 +43,15 @@ export function eventHandlers(
       hub.emit({ type: "event", id: ev.id });
       await hub.eventsRegistered();
       return { event: json(EventSchema, ev) };
+    },
+
+    async getDeploymentChain(req) {
+      const c = await kit.inProject(
+        ds.chains.get(req.params.id),
+        "deployment chain",
+        req.params.id,
+      );
+      return { chain: json(DeploymentChainSchema, c) };
     },
 
     async listEvents(req) {

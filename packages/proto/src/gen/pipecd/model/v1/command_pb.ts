@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file pipecd/model/v1/command.proto.
  */
 export const file_pipecd_model_v1_command: GenFile = /*@__PURE__*/
-  fileDesc("Ch1waXBlY2QvbW9kZWwvdjEvY29tbWFuZC5wcm90bxIPcGlwZWNkLm1vZGVsLnYxIp4NCgdDb21tYW5kEgoKAmlkGAogASgJEhAKCHBpcGVkX2lkGAsgASgJEhYKDmFwcGxpY2F0aW9uX2lkGAwgASgJEhUKDWRlcGxveW1lbnRfaWQYDSABKAkSEAoIc3RhZ2VfaWQYDiABKAkSEQoJY29tbWFuZGVyGA8gASgJEhgKEGNvbW1hbmRlcl9rZXlfaWQYECABKAkSEgoKcHJvamVjdF9pZBgRIAEoCRIuCgZzdGF0dXMYEiABKA4yHi5waXBlY2QubW9kZWwudjEuQ29tbWFuZFN0YXR1cxI4CghtZXRhZGF0YRgTIAMoCzImLnBpcGVjZC5tb2RlbC52MS5Db21tYW5kLk1ldGFkYXRhRW50cnkSLgoKaGFuZGxlZF9hdBgUIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoEdHlwZRgVIAEoDjIdLnBpcGVjZC5tb2RlbC52MS5Db21tYW5kLlR5cGUSEAoIc2VxdWVuY2UYFiABKAQSLgoKY3JlYXRlZF9hdBgXIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgYIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASRAoQc3luY19hcHBsaWNhdGlvbhgeIAEoCzIoLnBpcGVjZC5tb2RlbC52MS5Db21tYW5kLlN5bmNBcHBsaWNhdGlvbkgAEkYKEWNhbmNlbF9kZXBsb3ltZW50GB8gASgLMikucGlwZWNkLm1vZGVsLnYxLkNvbW1hbmQuQ2FuY2VsRGVwbG95bWVudEgAEj4KDWFwcHJvdmVfc3RhZ2UYICABKAsyJS5waXBlY2QubW9kZWwudjEuQ29tbWFuZC5BcHByb3ZlU3RhZ2VIABI8CgxyZWplY3Rfc3RhZ2UYISABKAsyJC5waXBlY2QubW9kZWwudjEuQ29tbWFuZC5SZWplY3RTdGFnZUgAEjgKCnNraXBfc3RhZ2UYIiABKAsyIi5waXBlY2QubW9kZWwudjEuQ29tbWFuZC5Ta2lwU3RhZ2VIABI+Cg1yZXN0YXJ0X3BpcGVkGCMgASgLMiUucGlwZWNkLm1vZGVsLnYxLkNvbW1hbmQuUmVzdGFydFBpcGVkSAASRwoSYnVpbGRfcGxhbl9wcmV2aWV3GCQgASgLMikucGlwZWNkLm1vZGVsLnYxLkNvbW1hbmQuQnVpbGRQbGFuUHJldmlld0gAEg4KBm91dHB1dBgZIAEoDBpfCg9TeW5jQXBwbGljYXRpb24SFgoOYXBwbGljYXRpb25faWQYASABKAkSNAoNc3luY19zdHJhdGVneRgCIAEoDjIdLnBpcGVjZC5tb2RlbC52MS5TeW5jU3RyYXRlZ3kaXAoQQ2FuY2VsRGVwbG95bWVudBIVCg1kZXBsb3ltZW50X2lkGAEgASgJEhYKDmZvcmNlX3JvbGxiYWNrGAIgASgIEhkKEWZvcmNlX25vX3JvbGxiYWNrGAMgASgIGjcKDEFwcHJvdmVTdGFnZRIVCg1kZXBsb3ltZW50X2lkGAEgASgJEhAKCHN0YWdlX2lkGAIgASgJGkYKC1JlamVjdFN0YWdlEhUKDWRlcGxveW1lbnRfaWQYASABKAkSEAoIc3RhZ2VfaWQYAiABKAkSDgoGcmVhc29uGAMgASgJGjQKCVNraXBTdGFnZRIVCg1kZXBsb3ltZW50X2lkGAEgASgJEhAKCHN0YWdlX2lkGAIgASgJGiAKDFJlc3RhcnRQaXBlZBIQCghwaXBlZF9pZBgBIAEoCRplChBCdWlsZFBsYW5QcmV2aWV3EhUKDXJlcG9zaXRvcnlfaWQYASABKAkSDAoEaGVhZBgCIAEoCRITCgtiYXNlX2JyYW5jaBgDIAEoCRIXCg90aW1lb3V0X3NlY29uZHMYBCABKAMaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIpMBCgRUeXBlEhQKEFNZTkNfQVBQTElDQVRJT04QABIVChFDQU5DRUxfREVQTE9ZTUVOVBACEhEKDUFQUFJPVkVfU1RBR0UQAxIWChJCVUlMRF9QTEFOX1BSRVZJRVcQBBIOCgpTS0lQX1NUQUdFEAYSEQoNUkVTVEFSVF9QSVBFRBAHEhAKDFJFSkVDVF9TVEFHRRAIQgkKB3BheWxvYWRKBAgBEAJKBAgFEAYqbAoNQ29tbWFuZFN0YXR1cxIbChdDT01NQU5EX05PVF9IQU5ETEVEX1lFVBAAEhUKEUNPTU1BTkRfU1VDQ0VFREVEEAESEgoOQ09NTUFORF9GQUlMRUQQAhITCg9DT01NQU5EX1RJTUVPVVQQA2IGcHJvdG8z", [file_google_protobuf_timestamp, file_pipecd_model_v1_deployment]);
+  fileDesc("Ch1waXBlY2QvbW9kZWwvdjEvY29tbWFuZC5wcm90bxIPcGlwZWNkLm1vZGVsLnYxIucOCgdDb21tYW5kEgoKAmlkGAogASgJEhAKCHBpcGVkX2lkGAsgASgJEhYKDmFwcGxpY2F0aW9uX2lkGAwgASgJEhUKDWRlcGxveW1lbnRfaWQYDSABKAkSEAoIc3RhZ2VfaWQYDiABKAkSEQoJY29tbWFuZGVyGA8gASgJEhgKEGNvbW1hbmRlcl9rZXlfaWQYECABKAkSEgoKcHJvamVjdF9pZBgRIAEoCRIuCgZzdGF0dXMYEiABKA4yHi5waXBlY2QubW9kZWwudjEuQ29tbWFuZFN0YXR1cxI4CghtZXRhZGF0YRgTIAMoCzImLnBpcGVjZC5tb2RlbC52MS5Db21tYW5kLk1ldGFkYXRhRW50cnkSLgoKaGFuZGxlZF9hdBgUIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoEdHlwZRgVIAEoDjIdLnBpcGVjZC5tb2RlbC52MS5Db21tYW5kLlR5cGUSEAoIc2VxdWVuY2UYFiABKAQSLgoKY3JlYXRlZF9hdBgXIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgYIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASRAoQc3luY19hcHBsaWNhdGlvbhgeIAEoCzIoLnBpcGVjZC5tb2RlbC52MS5Db21tYW5kLlN5bmNBcHBsaWNhdGlvbkgAEkYKEWNhbmNlbF9kZXBsb3ltZW50GB8gASgLMikucGlwZWNkLm1vZGVsLnYxLkNvbW1hbmQuQ2FuY2VsRGVwbG95bWVudEgAEj4KDWFwcHJvdmVfc3RhZ2UYICABKAsyJS5waXBlY2QubW9kZWwudjEuQ29tbWFuZC5BcHByb3ZlU3RhZ2VIABI8CgxyZWplY3Rfc3RhZ2UYISABKAsyJC5waXBlY2QubW9kZWwudjEuQ29tbWFuZC5SZWplY3RTdGFnZUgAEjgKCnNraXBfc3RhZ2UYIiABKAsyIi5waXBlY2QubW9kZWwudjEuQ29tbWFuZC5Ta2lwU3RhZ2VIABI+Cg1yZXN0YXJ0X3BpcGVkGCMgASgLMiUucGlwZWNkLm1vZGVsLnYxLkNvbW1hbmQuUmVzdGFydFBpcGVkSAASRwoSYnVpbGRfcGxhbl9wcmV2aWV3GCQgASgLMikucGlwZWNkLm1vZGVsLnYxLkNvbW1hbmQuQnVpbGRQbGFuUHJldmlld0gAEk8KFmNoYWluX3N5bmNfYXBwbGljYXRpb24YJSABKAsyLS5waXBlY2QubW9kZWwudjEuQ29tbWFuZC5DaGFpblN5bmNBcHBsaWNhdGlvbkgAEg4KBm91dHB1dBgZIAEoDBpfCg9TeW5jQXBwbGljYXRpb24SFgoOYXBwbGljYXRpb25faWQYASABKAkSNAoNc3luY19zdHJhdGVneRgCIAEoDjIdLnBpcGVjZC5tb2RlbC52MS5TeW5jU3RyYXRlZ3kaXAoQQ2FuY2VsRGVwbG95bWVudBIVCg1kZXBsb3ltZW50X2lkGAEgASgJEhYKDmZvcmNlX3JvbGxiYWNrGAIgASgIEhkKEWZvcmNlX25vX3JvbGxiYWNrGAMgASgIGjcKDEFwcHJvdmVTdGFnZRIVCg1kZXBsb3ltZW50X2lkGAEgASgJEhAKCHN0YWdlX2lkGAIgASgJGkYKC1JlamVjdFN0YWdlEhUKDWRlcGxveW1lbnRfaWQYASABKAkSEAoIc3RhZ2VfaWQYAiABKAkSDgoGcmVhc29uGAMgASgJGjQKCVNraXBTdGFnZRIVCg1kZXBsb3ltZW50X2lkGAEgASgJEhAKCHN0YWdlX2lkGAIgASgJGiAKDFJlc3RhcnRQaXBlZBIQCghwaXBlZF9pZBgBIAEoCRpgChRDaGFpblN5bmNBcHBsaWNhdGlvbhIbChNkZXBsb3ltZW50X2NoYWluX2lkGAEgASgJEhMKC2Jsb2NrX2luZGV4GAIgASgNEhYKDmFwcGxpY2F0aW9uX2lkGAMgASgJGmUKEEJ1aWxkUGxhblByZXZpZXcSFQoNcmVwb3NpdG9yeV9pZBgBIAEoCRIMCgRoZWFkGAIgASgJEhMKC2Jhc2VfYnJhbmNoGAMgASgJEhcKD3RpbWVvdXRfc2Vjb25kcxgEIAEoAxovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEirwEKBFR5cGUSFAoQU1lOQ19BUFBMSUNBVElPThAAEhUKEUNBTkNFTF9ERVBMT1lNRU5UEAISEQoNQVBQUk9WRV9TVEFHRRADEhYKEkJVSUxEX1BMQU5fUFJFVklFVxAEEhoKFkNIQUlOX1NZTkNfQVBQTElDQVRJT04QBRIOCgpTS0lQX1NUQUdFEAYSEQoNUkVTVEFSVF9QSVBFRBAHEhAKDFJFSkVDVF9TVEFHRRAIQgkKB3BheWxvYWRKBAgBEAIqbAoNQ29tbWFuZFN0YXR1cxIbChdDT01NQU5EX05PVF9IQU5ETEVEX1lFVBAAEhUKEUNPTU1BTkRfU1VDQ0VFREVEEAESEgoOQ09NTUFORF9GQUlMRUQQAhITCg9DT01NQU5EX1RJTUVPVVQQA2IGcHJvdG8z", [file_google_protobuf_timestamp, file_pipecd_model_v1_deployment]);
 
 /**
  * A user intent addressed to one piped, pushed down its Watch stream.
@@ -148,6 +148,12 @@ export type Command = Message<"pipecd.model.v1.Command"> & {
      */
     value: Command_BuildPlanPreview;
     case: "buildPlanPreview";
+  } | {
+    /**
+     * @generated from field: pipecd.model.v1.Command.ChainSyncApplication chain_sync_application = 37;
+     */
+    value: Command_ChainSyncApplication;
+    case: "chainSyncApplication";
   } | { case: undefined; value?: undefined };
 
   /**
@@ -279,6 +285,11 @@ export type CommandJson = {
    * @generated from field: pipecd.model.v1.Command.BuildPlanPreview build_plan_preview = 36;
    */
   buildPlanPreview?: Command_BuildPlanPreviewJson;
+
+  /**
+   * @generated from field: pipecd.model.v1.Command.ChainSyncApplication chain_sync_application = 37;
+   */
+  chainSyncApplication?: Command_ChainSyncApplicationJson;
 
   /**
    * What the piped answered beyond its status (a plan preview's results as JSON), at most 4 MiB.
@@ -528,6 +539,57 @@ export const Command_RestartPipedSchema: GenMessage<Command_RestartPiped, {jsonT
   messageDesc(file_pipecd_model_v1_command, 0, 5);
 
 /**
+ * Deploy an application as a block of a deployment chain (its piped's head, trigger ON_CHAIN).
+ *
+ * @generated from message pipecd.model.v1.Command.ChainSyncApplication
+ */
+export type Command_ChainSyncApplication = Message<"pipecd.model.v1.Command.ChainSyncApplication"> & {
+  /**
+   * @generated from field: string deployment_chain_id = 1;
+   */
+  deploymentChainId: string;
+
+  /**
+   * @generated from field: uint32 block_index = 2;
+   */
+  blockIndex: number;
+
+  /**
+   * @generated from field: string application_id = 3;
+   */
+  applicationId: string;
+};
+
+/**
+ * Deploy an application as a block of a deployment chain (its piped's head, trigger ON_CHAIN).
+ *
+ * @generated from message pipecd.model.v1.Command.ChainSyncApplication
+ */
+export type Command_ChainSyncApplicationJson = {
+  /**
+   * @generated from field: string deployment_chain_id = 1;
+   */
+  deploymentChainId?: string;
+
+  /**
+   * @generated from field: uint32 block_index = 2;
+   */
+  blockIndex?: number;
+
+  /**
+   * @generated from field: string application_id = 3;
+   */
+  applicationId?: string;
+};
+
+/**
+ * Describes the message pipecd.model.v1.Command.ChainSyncApplication.
+ * Use `create(Command_ChainSyncApplicationSchema)` to create a new message.
+ */
+export const Command_ChainSyncApplicationSchema: GenMessage<Command_ChainSyncApplication, {jsonType: Command_ChainSyncApplicationJson}> = /*@__PURE__*/
+  messageDesc(file_pipecd_model_v1_command, 0, 6);
+
+/**
  * What a change of a repository would deploy (PipeCD's plan preview): head merged into base.
  *
  * @generated from message pipecd.model.v1.Command.BuildPlanPreview
@@ -598,7 +660,7 @@ export type Command_BuildPlanPreviewJson = {
  * Use `create(Command_BuildPlanPreviewSchema)` to create a new message.
  */
 export const Command_BuildPlanPreviewSchema: GenMessage<Command_BuildPlanPreview, {jsonType: Command_BuildPlanPreviewJson}> = /*@__PURE__*/
-  messageDesc(file_pipecd_model_v1_command, 0, 6);
+  messageDesc(file_pipecd_model_v1_command, 0, 7);
 
 /**
  * Numbers follow PipeCD's Command.Type where the type exists there.
@@ -627,6 +689,11 @@ export enum Command_Type {
   BUILD_PLAN_PREVIEW = 4,
 
   /**
+   * @generated from enum value: CHAIN_SYNC_APPLICATION = 5;
+   */
+  CHAIN_SYNC_APPLICATION = 5,
+
+  /**
    * @generated from enum value: SKIP_STAGE = 6;
    */
   SKIP_STAGE = 6,
@@ -647,7 +714,7 @@ export enum Command_Type {
  *
  * @generated from enum pipecd.model.v1.Command.Type
  */
-export type Command_TypeJson = "SYNC_APPLICATION" | "CANCEL_DEPLOYMENT" | "APPROVE_STAGE" | "BUILD_PLAN_PREVIEW" | "SKIP_STAGE" | "RESTART_PIPED" | "REJECT_STAGE";
+export type Command_TypeJson = "SYNC_APPLICATION" | "CANCEL_DEPLOYMENT" | "APPROVE_STAGE" | "BUILD_PLAN_PREVIEW" | "CHAIN_SYNC_APPLICATION" | "SKIP_STAGE" | "RESTART_PIPED" | "REJECT_STAGE";
 
 /**
  * Describes the enum pipecd.model.v1.Command.Type.

@@ -1,0 +1,77 @@
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { DeploymentChainSchema, type DeploymentChain } from "@pipecd-ts/proto";
+import { InvalidArgumentError, NotFoundError } from "@pipecd-ts/runtime";
+import { tsMs } from "../internal/entities.js";
+import { decode, encode, type DataRow } from "../internal/rows.js";
+import type { DeploymentChainRepository } from "../types.js";
+import { execute, first, query, sql, type SqlContext } from "./program.js";
+
+/** {@link DeploymentChainRepository} over either driver. */
+export class SqlDeploymentChainRepository implements DeploymentChainRepository {
+  readonly #c: SqlContext;
+
+  constructor(c: SqlContext) {
+    this.#c = c;
+  }
+
+  async create(ch: DeploymentChain): Promise<void> {
+    if (!ch.id || !ch.projectId)
+      throw new InvalidArgumentError("deployment chain: id and projectId are required");
+    const now = timestampFromDate(this.#c.clock.now());
+    const c = { ...ch, createdAt: ch.createdAt ?? now, updatedAt: now };
+    await this.#c.db.writeOne(
+      `create deployment chain ${c.id}`,
+      sql(
+        "INSERT INTO deployment_chains (id, project_id, status, created_at, updated_at, data) VALUES (?, ?, ?, ?, ?, ?)",
+        [
+          c.id,
+          c.projectId,
+          c.status,
+          tsMs(c.createdAt),
+          tsMs(c.updatedAt),
+          encode(DeploymentChainSchema, c),
+        ],
+      ),
+    );
+  }
+
+  async get(id: string): Promise<DeploymentChain> {
+    return this.#c.db.read(`get deployment chain ${id}`, function* () {
+      const row = yield* first<DataRow>("SELECT data FROM deployment_chains WHERE id = ?", [id]);
+      if (!row) throw new NotFoundError(`deployment chain ${id} not found`);
+      return decode(DeploymentChainSchema, row);
+    });
+  }
+
+  async list(projectId: string, limit = 100): Promise<DeploymentChain[]> {
+    const n = Math.min(Math.max(1, limit), 1_000);
+    return this.#c.db.read("list deployment chains", function* () {
+      const rows = yield* query<DataRow>(
+        `SELECT data FROM deployment_chains WHERE project_id = ? ORDER BY created_at DESC, id DESC LIMIT ${n}`,
+        [projectId],
+      );
+      return rows.map((r) => decode(DeploymentChainSchema, r));
+    });
+  }
+
+  async update(id: string, fn: (c: DeploymentChain) => void): Promise<DeploymentChain> {
+    const c = this.#c;
+    const forUpdate = c.db.dialect.forUpdate;
+    return c.db.write(`update deployment chain ${id}`, function* () {
+      const row = yield* first<DataRow>(
+        `SELECT data FROM deployment_chains WHERE id = ?${forUpdate}`,
+        [id],
+      );
+      if (!row) throw new NotFoundError(`deployment chain ${id} not found`);
+      const ch = decode(DeploymentChainSchema, row);
+      fn(ch);
+      ch.id = id;
+      ch.updatedAt = timestampFromDate(c.clock.now());
+      yield* execute(
+        "UPDATE deployment_chains SET status = ?, updated_at = ?, data = ? WHERE id = ?",
+        [ch.status, tsMs(ch.updatedAt), encode(DeploymentChainSchema, ch), id],
+      );
+      return ch;
+    });
+  }
+}
