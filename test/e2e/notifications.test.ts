@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { freePort, startStack, type Stack } from "@pipecd-ts/testkit";
+import { freePort, startStack, type DeploymentJson, type Stack } from "@pipecd-ts/testkit";
 
 // Notifications and approvals from Slack end to end, over real processes: the piped posts to
 // Slack and to a webhook receiver played by a loopback server that records every request; Slack's
@@ -129,7 +129,7 @@ describe("notifications and approvals from Slack", () => {
     rx = await receiver();
     adminPort = await freePort();
     s = await startStack({
-      pipedArgs: ["--admin-port", String(adminPort)],
+      pipedArgs: ["--admin-port", String(adminPort), "--slack-api-url", `${rx.url}/api`],
       syncInterval: "1s",
       readyDelayMs: 0,
       users: [
@@ -151,6 +151,7 @@ describe("notifications and approvals from Slack", () => {
         labels: { env: prod }
       - { name: flaky, receiver: flaky, events: [DEPLOYMENT_TRIGGERED] }
       - { name: ignored, receiver: hook, ignoreLabels: { env: prod } }
+      - { name: bot, receiver: slack-bot, events: [DEPLOYMENT_SUCCEEDED] }
     receivers:
       - name: slack
         slack: { hookURL: "RX/slack-hook", mentionedGroups: [S0SRE] }
@@ -158,6 +159,8 @@ describe("notifications and approvals from Slack", () => {
         webhook: { url: "RX/webhook", signatureValue: ${WEBHOOK_SIGNATURE} }
       - name: flaky
         webhook: { url: "RX/flaky" }
+      - name: slack-bot
+        slack: { channelID: C0DEPLOYS, oauthToken: xoxb-test-token }
 `.replaceAll("RX", rx.url),
     });
     await s.startPiped();
@@ -222,10 +225,20 @@ describe("notifications and approvals from Slack", () => {
     );
   });
 
-  it("a pipelined deployment sends PipeCD's sequence to Slack and to the webhook, with mentions; a signed Slack click approves as the mapped user", async () => {
-    const since = Date.now();
+  // The pipelined deployment the next tests approve from Slack.
+  let since = 0;
+  let d: DeploymentJson;
+  let stageId = "";
+  let value = "";
+  const stillWaiting = async () => {
+    const cur = (await s.admin.call("getDeployment", { params: { id: d.id ?? "" } })).deployment;
+    assert.equal(cur.stages?.find((st) => st.id === stageId)?.status, "STAGE_RUNNING");
+  };
+
+  it("a WAIT_APPROVAL message to Slack carries Approve and Reject buttons and the app's mentions", async () => {
+    since = Date.now();
     await s.repo.commit({ "notify/deployment.yaml": files("v2")["notify/deployment.yaml"] }, "v2");
-    const d = await s.waitDeployment(
+    d = await s.waitDeployment(
       appId,
       (x) =>
         x.stages?.some((st) => st.name === "WAIT_APPROVAL" && st.status === "STAGE_RUNNING") ??
@@ -233,7 +246,8 @@ describe("notifications and approvals from Slack", () => {
       30_000,
       "waiting for approval",
     );
-    const stageId = d.stages?.find((st) => st.name === "WAIT_APPROVAL")?.id ?? "";
+    stageId = d.stages?.find((st) => st.name === "WAIT_APPROVAL")?.id ?? "";
+    value = `${d.id}/${stageId}`;
     const waitMsg = await s.eventually(
       async () => {
         const r = rx.got.find(
@@ -259,31 +273,31 @@ describe("notifications and approvals from Slack", () => {
         ["pipecd_reject", `${d.id}/${stageId}`],
       ],
     );
+  });
 
-    // Forged, stale and unmapped clicks are refused; the stage keeps waiting.
-    const value = `${d.id}/${stageId}`;
-    assert.equal(
-      (await send(click({ action: "pipecd_approve", value, user: "U0REVIEWER", secret: "guess" })))
-        .status,
-      401,
+  it("a forged Slack request (signed with another secret) is refused with 401 and approves nothing", async () => {
+    const res = await send(
+      click({ action: "pipecd_approve", value, user: "U0REVIEWER", secret: "guess" }),
     );
+    assert.equal(res.status, 401);
+    assert.match(await res.text(), /X-Slack-Signature does not match/);
+    await stillWaiting();
+  });
+
+  it("a signed request older than 5 minutes (an old one replayed) is refused with 401", async () => {
     const old = Math.floor(Date.now() / 1000) - 600;
-    assert.equal(
-      (await send(click({ action: "pipecd_approve", value, user: "U0REVIEWER", ts: old }))).status,
-      401,
-    );
-    assert.equal(
-      (await send(click({ action: "pipecd_approve", value, user: "U0STRANGER" }))).status,
-      403,
-    );
-    assert.equal(
-      (await send(click({ action: "pipecd_approve", value, user: "U0WATCHER" }))).status,
-      403,
-    );
-    const cur = (await s.admin.call("getDeployment", { params: { id: d.id ?? "" } })).deployment;
-    assert.equal(cur.stages?.find((st) => st.id === stageId)?.status, "STAGE_RUNNING");
+    const res = await send(click({ action: "pipecd_approve", value, user: "U0REVIEWER", ts: old }));
+    assert.equal(res.status, 401);
+    await stillWaiting();
+  });
 
-    // The reviewer approves from Slack; the same request again is a replay.
+  it("a Slack user not mapped to a user, or mapped to a viewer, is refused with 403 and told why", async () => {
+    for (const user of ["U0STRANGER", "U0WATCHER"])
+      assert.equal((await send(click({ action: "pipecd_approve", value, user }))).status, 403);
+    await stillWaiting();
+  });
+
+  it("a signed click approves as the mapped user (the audit log names them, the message shows who); the same request again is refused with 409", async () => {
     const ok = click({ action: "pipecd_approve", value, user: "U0REVIEWER" });
     const res = await send(ok);
     assert.equal(res.status, 200, await res.clone().text());
@@ -308,8 +322,9 @@ describe("notifications and approvals from Slack", () => {
       rx.got.some((r) => r.path === "/response" && r.body.includes("is not mapped")),
       "the unmapped user was told why",
     );
+  });
 
-    // The whole sequence, in order, on both receivers.
+  it("the pipelined deployment sent PipeCD's sequence, in order, to Slack, to the webhook and to the OAuth receiver", async () => {
     await s.eventually(async () => slackTitles(since).length >= 6, 10_000, "six Slack messages");
     assert.deepEqual(slackTitles(since), [
       'Triggered a new deployment for "notify-app"',
@@ -333,6 +348,20 @@ describe("notifications and approvals from Slack", () => {
       "TRIGGERED, WAIT_APPROVAL, APPROVED, SUCCEEDED; the route ignoring env=prod sent nothing",
     );
     assert.ok(hooks.every((h) => h.headers["pipecd-signature"] === WEBHOOK_SIGNATURE));
+    // The OAuth receiver posts with the bot token to Slack's Web API, in its channel.
+    const bot = await s.eventually(
+      async () =>
+        rx.got.find(
+          (r) =>
+            r.path === "/api/chat.postMessage" &&
+            r.at >= since &&
+            r.body.includes("completed successfully"),
+        ),
+      10_000,
+      "the bot's message",
+    );
+    assert.equal(bot.headers.authorization, "Bearer xoxb-test-token");
+    assert.equal((JSON.parse(bot.body) as { channel: string }).channel, "C0DEPLOYS");
     const approved = JSON.parse(hooks[2]?.body ?? "{}") as {
       Metadata: { approver?: string; deployment?: { id: string; application_name: string } };
     };
