@@ -64,3 +64,15 @@ export async function waitForSuccesses(s: Stack, n: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 500));
   }
 }
+
+/** Runs `run` for each size on the command line, else for `defaults`, one after the other. */
+export async function forSizes(
+  defaults: number[],
+  run: (n: number) => Promise<void>,
+): Promise<void> {
+  const sizes = process.argv
+    .slice(2)
+    .map(Number)
+    .filter((x) => x > 0);
+  for (const n of sizes.length ? sizes : defaults) await run(n);
+}

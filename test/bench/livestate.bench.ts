@@ -10,7 +10,7 @@
 // Real processes: control plane (SQLite), kube-sim, piped (syncInterval 1m: drift is evented).
 import * as k8s from "@kubernetes/client-node";
 import { startStack, type Stack } from "@pipecd-ts/testkit";
-import { addApps, cpuOver, cpuSeconds, pct, rssMiB, waitForSuccesses } from "./common.js";
+import { addApps, cpuOver, cpuSeconds, pct, rssMiB, waitForSuccesses, forSizes } from "./common.js";
 
 const DRIFTS = 20;
 
@@ -135,8 +135,4 @@ async function run(n: number): Promise<void> {
   }
 }
 
-const sizes = process.argv
-  .slice(2)
-  .map(Number)
-  .filter((x) => x > 0);
-for (const n of sizes.length ? sizes : [200]) await run(n);
+await forSizes([200], run);

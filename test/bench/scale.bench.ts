@@ -5,7 +5,7 @@
 // Usage: node --import tsx test/bench/scale.bench.ts [N ...]   (default: 100 300 1000)
 // Real processes: control plane (SQLite), kube-sim, piped with syncInterval 10s.
 import { startStack, type Stack } from "@pipecd-ts/testkit";
-import { addApps, cpuOver, pct, rssMiB, waitForSuccesses } from "./common.js";
+import { addApps, cpuOver, pct, rssMiB, waitForSuccesses, forSizes } from "./common.js";
 
 const app = (i: number): Record<string, string> => ({
   [`apps/a${i}/app.pipecd.yaml`]: `apiVersion: pipecd.dev/v1beta1\nkind: KubernetesApp\nspec:\n  name: a${i}\n`,
@@ -57,8 +57,4 @@ async function run(n: number): Promise<void> {
   }
 }
 
-const sizes = process.argv
-  .slice(2)
-  .map(Number)
-  .filter((x) => x > 0);
-for (const n of sizes.length ? sizes : [100, 300, 1000]) await run(n);
+await forSizes([100, 300, 1000], run);
