@@ -110,6 +110,7 @@ export class ChainController {
       chain.completedAt = now;
     }
     await this.d.ds.chains.create(chain);
+    this.d.hub.emit({ type: "chain", id: chain.id, status: ChainStatus[chain.status] });
     this.d.logger.info(
       { chainId: chain.id, blocks: chain.blocks.length, status: ChainStatus[chain.status] },
       "deployment chain created",

@@ -196,7 +196,15 @@ export function openStream(): () => void {
         : "/api/v1/stream",
     );
     es = s;
-    for (const type of ["deployment", "stage", "application", "command", "piped", "live-state"])
+    for (const type of [
+      "deployment",
+      "stage",
+      "application",
+      "command",
+      "piped",
+      "live-state",
+      "chain",
+    ])
       s.addEventListener(type, dispatch);
     s.addEventListener("ready", (msg: MessageEvent<string>) => {
       if (msg.lastEventId) lastEventId = msg.lastEventId;

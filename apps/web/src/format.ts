@@ -28,14 +28,19 @@ export function duration(msValue: number | undefined): string {
   return `${Math.floor(m / 60)}h ${m % 60}m`;
 }
 
-/** "DEPLOYMENT_ROLLING_BACK" → "ROLLING BACK" (the prefix dropped, underscores as spaces). */
+/**
+ * "DEPLOYMENT_ROLLING_BACK" → "ROLLING BACK", "DEPLOYMENT_CHAIN_SUCCESS" → "SUCCESS" (the prefix
+ * dropped, underscores as spaces).
+ */
 export function statusLabel(status: string | undefined): string {
-  return (status ?? "UNKNOWN").replace(/^(DEPLOYMENT|STAGE|COMMAND)_/, "").replace(/_/g, " ");
+  return (status ?? "UNKNOWN")
+    .replace(/^(DEPLOYMENT_CHAIN|DEPLOYMENT|STAGE|COMMAND)_/, "")
+    .replace(/_/g, " ");
 }
 
-/** Colour class of a deployment, stage, sync, health or piped status. */
+/** Colour class of a deployment, stage, chain, sync, health or piped status. */
 export function statusTone(status: string | undefined): "ok" | "bad" | "run" | "wait" | "idle" {
-  const s = (status ?? "").replace(/^(DEPLOYMENT|STAGE)_/, "");
+  const s = (status ?? "").replace(/^(DEPLOYMENT_CHAIN|DEPLOYMENT|STAGE)_/, "");
   switch (s) {
     case "SUCCESS":
     case "SYNCED":

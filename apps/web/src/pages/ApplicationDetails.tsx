@@ -12,6 +12,7 @@ import {
   Notice,
   Status,
 } from "../components/common.js";
+import { ChainBadge } from "../components/DeploymentChain.js";
 import { DriftDiff } from "../components/DriftDiff.js";
 import { ResourceTree } from "../components/ResourceTree.js";
 import { appSyncStatus, duration, firstLine, ms, shortHash, statusLabel, when } from "../format.js";
@@ -252,7 +253,10 @@ function ConfigPipeline(props: { app: ApplicationJson }): ReactNode {
   );
 }
 
-/** The app's recent deployments, newest first, each with Cancel while it runs (editor+). */
+/**
+ * The app's recent deployments, newest first, each with Cancel while it runs (editor+); a
+ * deployment of a chain links to the one that started the chain.
+ */
 function History(props: { state: Loaded<ResponseOf<"listDeployments">> }): ReactNode {
   const { state } = props;
   const canCancel = useCan("editor");
@@ -296,6 +300,7 @@ function History(props: { state: Loaded<ResponseOf<"listDeployments">> }): React
               </td>
               <td>
                 <code className="small">{d.trigger?.kind ?? "ON_COMMIT"}</code>
+                <ChainBadge deployment={d} />
                 <div className="muted small">{triggerText(d)}</div>
               </td>
               <td>{when(d.createdAt)}</td>

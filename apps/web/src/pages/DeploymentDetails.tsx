@@ -3,6 +3,7 @@ import type { DeploymentJson, LogBlockJson, PipelineStageJson } from "@pipecd-ts
 import { call, errorMessage, useApi, useLive } from "../api.js";
 import { AnalysisCharts } from "../components/AnalysisCharts.js";
 import { ConfigWarnings, ConfirmButton, ErrorBox, Loading, Status } from "../components/common.js";
+import { DeploymentChain } from "../components/DeploymentChain.js";
 import { duration, ms, shortHash, when } from "../format.js";
 import { Link } from "../router.js";
 import { useCan, useUser } from "../session.js";
@@ -358,8 +359,9 @@ function StageBox(props: {
 }
 
 /**
- * Deployment details: header, the pipeline as connected stages with live status, the traffic
- * split, approvals, stage logs, Cancel and Skip. Updates arrive over the event stream.
+ * Deployment details: header, the deployment chain it belongs to, the pipeline as connected
+ * stages with live status, the traffic split, approvals, stage logs, Cancel and Skip. Updates
+ * arrive over the event stream.
  */
 export function DeploymentDetailsPage(props: { id: string }): ReactNode {
   const res = useApi("getDeployment", { params: { id: props.id } }, props.id);
@@ -494,6 +496,7 @@ export function DeploymentDetailsPage(props: { id: string }): ReactNode {
       )}
       <ErrorBox error={res.error} />
       <ConfigWarnings warnings={d.configWarnings} title="config warnings in the plan" open />
+      {d.deploymentChainId && <DeploymentChain chainId={d.deploymentChainId} current={d} />}
       <ol className="pipeline" aria-label="pipeline">
         {stages.map((s) => (
           <StageBox

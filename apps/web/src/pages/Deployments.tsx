@@ -17,6 +17,8 @@ export function triggerText(d: DeploymentJson): string {
       return `command by ${t.commander || "unknown"}`;
     case "ON_OUT_OF_SYNC":
       return "out of sync";
+    case "ON_CHAIN":
+      return "deployment chain";
     default:
       return `commit by ${t?.commit?.author || "unknown"}`;
   }
