@@ -17,7 +17,7 @@ import {
   type DeploymentChain,
 } from "@pipecd-ts/proto";
 import { isDeploymentCompleted } from "@pipecd-ts/model";
-import type { Clock, Logger } from "@pipecd-ts/runtime";
+import { AppError, type Clock, type Logger } from "@pipecd-ts/runtime";
 import type { Hub } from "./hub.js";
 
 /** What the chain controller needs. */
@@ -76,7 +76,8 @@ export class ChainController {
       cursor = page.cursor;
     } while (cursor);
     const chain = create(DeploymentChainSchema, {
-      id: randomUUID(),
+      // One chain per first deployment: a retried call finds the one the first call made.
+      id: `chain-${first.id}`,
       projectId: first.projectId,
       status: ChainStatus.DEPLOYMENT_CHAIN_RUNNING,
       blocks: [
@@ -109,7 +110,13 @@ export class ChainController {
       chain.statusReason = `block ${empty} (${JSON.stringify({ name: m.name, kind: m.kind, labels: m.labels })}) matches no enabled application`;
       chain.completedAt = now;
     }
-    await this.d.ds.chains.create(chain);
+    try {
+      await this.d.ds.chains.create(chain);
+    } catch (err) {
+      if (err instanceof AppError && err.code === "ALREADY_EXISTS")
+        return this.d.ds.chains.get(chain.id);
+      throw err;
+    }
     this.d.hub.emit({ type: "chain", id: chain.id, status: ChainStatus[chain.status] });
     this.d.logger.info(
       { chainId: chain.id, blocks: chain.blocks.length, status: ChainStatus[chain.status] },
@@ -141,11 +148,18 @@ export class ChainController {
       const i = dep.deploymentChainBlockIndex;
       const block = c.blocks[i];
       const node = block?.nodes.find((n) => n.applicationId === dep.applicationId);
-      if (!block || !node) return;
+      // Only the deployment the chain recorded for the slot counts (not a stray second one).
+      if (!block || !node || (node.deploymentId && node.deploymentId !== dep.id)) return;
       node.deploymentId ||= dep.id;
       node.deploymentStatus = dep.status;
-      block.status = blockStatus(block);
       const now = timestampFromDate(this.d.clock.now());
+      if (block.status === ChainStatus.DEPLOYMENT_CHAIN_SUCCESS) {
+        // A re-report (a retried RPC): make sure the next block was started, nothing more.
+        if (c.blocks[i + 1]?.status === ChainStatus.DEPLOYMENT_CHAIN_RUNNING)
+          start = { chain: c, index: i + 1 };
+        return;
+      }
+      block.status = blockStatus(block);
       if (block.status === ChainStatus.DEPLOYMENT_CHAIN_SUCCESS) {
         block.completedAt = now;
         const next = c.blocks[i + 1];
@@ -192,31 +206,42 @@ export class ChainController {
     });
   }
 
-  /** Tells each application of block `index` to deploy. */
+  /**
+   * Tells each application of block `index` to deploy; idempotent (one command per chain, block
+   * and application, however often it is called), so a retried report starts nothing twice and a
+   * start cut short is completed by the next report.
+   */
   private async startBlock(chain: DeploymentChain, index: number): Promise<void> {
     const now = timestampFromDate(this.d.clock.now());
     for (const n of chain.blocks[index]?.nodes ?? []) {
-      const cmd = await this.d.ds.commands.create(
-        create(CommandSchema, {
-          id: randomUUID(),
-          type: Command_Type.CHAIN_SYNC_APPLICATION,
-          pipedId: n.pipedId,
-          applicationId: n.applicationId,
-          projectId: chain.projectId,
-          commander: `chain:${chain.id}`,
-          status: CommandStatus.COMMAND_NOT_HANDLED_YET,
-          payload: {
-            case: "chainSyncApplication",
-            value: {
-              deploymentChainId: chain.id,
-              blockIndex: index,
-              applicationId: n.applicationId,
+      let cmd: Command;
+      try {
+        cmd = await this.d.ds.commands.create(
+          create(CommandSchema, {
+            id: randomUUID(),
+            type: Command_Type.CHAIN_SYNC_APPLICATION,
+            pipedId: n.pipedId,
+            applicationId: n.applicationId,
+            projectId: chain.projectId,
+            commander: `chain:${chain.id}`,
+            status: CommandStatus.COMMAND_NOT_HANDLED_YET,
+            payload: {
+              case: "chainSyncApplication",
+              value: {
+                deploymentChainId: chain.id,
+                blockIndex: index,
+                applicationId: n.applicationId,
+              },
             },
-          },
-          createdAt: now,
-          updatedAt: now,
-        }),
-      );
+            createdAt: now,
+            updatedAt: now,
+          }),
+          { dedupKey: `chain:${chain.id}:${index}:${n.applicationId}` },
+        );
+      } catch (err) {
+        if (err instanceof AppError && err.code === "ALREADY_EXISTS") continue;
+        throw err;
+      }
       await this.d.hub.commandsStored(cmd.pipedId);
     }
     this.d.logger.info({ chainId: chain.id, block: index }, "deployment chain: block started");

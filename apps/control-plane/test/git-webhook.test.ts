@@ -14,9 +14,9 @@ describe("Git remotes compare in one form", () => {
   it("HTTPS, SSH (scp and URL forms) and git:// URLs of one repository are equal", () => {
     for (const u of same) assert.equal(normalizeRemote(u), "github.com/org/repo", u);
   });
-  it("other owners, other repositories and paths stay apart; a local path stays a path", () => {
+  it("other repositories stay apart; hosted paths ignore case; a local path stays a path", () => {
     assert.notEqual(normalizeRemote("git@github.com:org/repo2.git"), "github.com/org/repo");
-    assert.notEqual(normalizeRemote("https://github.com/Org/repo"), "github.com/org/repo");
+    assert.equal(normalizeRemote("https://github.com/Org/Repo"), "github.com/org/repo");
     assert.equal(normalizeRemote("/srv/git/repo.git"), "/srv/git/repo");
     assert.equal(normalizeRemote("file:///srv/git/repo.git"), "/srv/git/repo");
   });

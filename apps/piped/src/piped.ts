@@ -408,6 +408,7 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
   const drift: DriftDetector = new DriftDetector({
     store: liveStore,
     api,
+    redact: redactor.redact,
     render: (app, commit, signal) =>
       appAt(app, commit, async (dir, config) => ({
         manifests: await renderIn(app, dir, config, commit, signal),
@@ -421,6 +422,7 @@ export async function createPiped(o: PipedOptions): Promise<Piped> {
   });
   const planPreview = new PlanPreviewBuilder({
     api,
+    redact: redactor.redact,
     repos,
     commands: { ack: (...a) => commands.ack(...a) },
     appSelector: cfg.appSelector,

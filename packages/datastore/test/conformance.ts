@@ -35,6 +35,8 @@ import {
   type PipelineStage,
   EventSchema,
   EventStatus,
+  ChainStatus,
+  DeploymentChainSchema,
 } from "@pipecd-ts/proto";
 import { AppError, FailedPreconditionError, type ErrorCode } from "@pipecd-ts/runtime";
 import type {
@@ -1394,6 +1396,38 @@ export function runConformance(driverName: string, open: () => Promise<Conforman
           ds().events.update("nope", () => undefined),
           "NOT_FOUND",
         );
+      });
+    });
+
+    describe("deployment chains", () => {
+      it("are stored once per id, updated atomically and listed newest first", async () => {
+        const project = uid("proj");
+        const chain = (n: number) =>
+          create(DeploymentChainSchema, {
+            id: uid(`chain${n}`),
+            projectId: project,
+            status: ChainStatus.DEPLOYMENT_CHAIN_RUNNING,
+            blocks: [{ nodes: [{ applicationId: "a", deploymentId: `d${n}` }] }, { nodes: [] }],
+            createdAt: timestampFromMs(BASE + n * 1000),
+          });
+        const [a, b] = [chain(1), chain(2)];
+        await ds().chains.create(a);
+        await ds().chains.create(b);
+        await rejectsWith(ds().chains.create(a), "ALREADY_EXISTS");
+        assert.deepEqual(
+          (await ds().chains.list(project)).map((c) => c.id),
+          [b.id, a.id],
+        );
+        const done = await ds().chains.update(a.id, (c) => {
+          c.status = ChainStatus.DEPLOYMENT_CHAIN_SUCCESS;
+          c.blocks[1]!.status = ChainStatus.DEPLOYMENT_CHAIN_SUCCESS;
+        });
+        assert.equal(done.status, ChainStatus.DEPLOYMENT_CHAIN_SUCCESS);
+        assert.equal(
+          (await ds().chains.get(a.id)).blocks[1]?.status,
+          ChainStatus.DEPLOYMENT_CHAIN_SUCCESS,
+        );
+        await rejectsWith(ds().chains.get("nope"), "NOT_FOUND");
       });
     });
 

@@ -52,10 +52,11 @@ export async function runInformer(
     );
     await sleep(ms, signal);
   };
-  const path = await deps.collectionPath(signal);
+  let path: string | undefined;
   while (!signal.aborted) {
     if (rv === undefined) {
       try {
+        path ??= await deps.collectionPath(signal);
         const listed = await deps.list(signal);
         handler.replace(listed.items.map(typed));
         rv = listed.resourceVersion;
@@ -67,7 +68,7 @@ export async function runInformer(
         continue;
       }
     }
-    const end = await watchOnce(deps.watch, path, { resourceVersion: rv }, signal, (type, o) => {
+    const end = await watchOnce(deps.watch, path!, { resourceVersion: rv }, signal, (type, o) => {
       const obj = o as KubeObject | null;
       const next = obj?.metadata?.resourceVersion;
       if (type === "ADDED" || type === "MODIFIED") handler.upsert(typed(obj));

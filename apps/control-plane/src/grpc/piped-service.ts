@@ -26,6 +26,8 @@ import {
   type ConfigWarningLike,
 } from "@pipecd-ts/model";
 import {
+  AlreadyExistsError,
+  AppError,
   FailedPreconditionError,
   InvalidArgumentError,
   NotFoundError,
@@ -310,16 +312,20 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
     }),
 
     reportEventStatuses: unary("ReportEventStatuses", async (req, piped) => {
+      if (req.statuses.some((st) => st.status === EventStatus.EVENT_NOT_HANDLED))
+        throw new InvalidArgumentError("statuses: a handled status is required for each event");
       for (const st of req.statuses) {
-        if (st.status === EventStatus.EVENT_NOT_HANDLED)
-          throw new InvalidArgumentError(`event ${st.id}: a handled status is required`);
-        const ev = await ds.events.get(need(st.id, "id"));
-        if (ev.projectId !== piped.projectId) throw new NotFoundError(`event ${st.id} not found`);
-        // The first piped to handle an event decides; a late report changes nothing.
-        if (ev.status !== EventStatus.EVENT_NOT_HANDLED) continue;
+        const ev = await ds.events.get(need(st.id, "id")).catch((err: unknown) => {
+          if (err instanceof AppError && err.code === "NOT_FOUND") return undefined;
+          throw err;
+        });
+        // Unknown or another project's: skipped, so one bad id does not fail the batch forever.
+        if (!ev || ev.projectId !== piped.projectId) continue;
         await ds.events.update(ev.id, (e) => {
+          // The first piped to handle an event decides; a late report changes nothing.
+          if (e.status !== EventStatus.EVENT_NOT_HANDLED) return;
           e.status = st.status;
-          e.statusDescription = st.description;
+          e.statusDescription = st.description.slice(0, 2048);
           e.handledAt = now();
         });
       }
@@ -405,13 +411,21 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
       if (!d) throw new InvalidArgumentError("deployment is required");
       if (d.deploymentChainId) {
         // A block of a chain: the chain must be this project's and list the application there.
-        const chain = await ds.chains.get(d.deploymentChainId).catch(() => undefined);
-        const listed = chain?.blocks[d.deploymentChainBlockIndex]?.nodes.some(
+        const chain = await ds.chains.get(d.deploymentChainId).catch((err: unknown) => {
+          if (err instanceof AppError && err.code === "NOT_FOUND") return undefined;
+          throw err;
+        });
+        const node = chain?.blocks[d.deploymentChainBlockIndex]?.nodes.find(
           (n) => n.applicationId === d.applicationId,
         );
-        if (!chain || chain.projectId !== piped.projectId || !listed)
+        if (!chain || chain.projectId !== piped.projectId || !node)
           throw new InvalidArgumentError(
             `deployment chain ${d.deploymentChainId} has no block ${d.deploymentChainBlockIndex} with application ${d.applicationId}`,
+          );
+        // One deployment per chain slot: a second one (a command delivered twice) is refused.
+        if (node.deploymentId && node.deploymentId !== d.id)
+          throw new AlreadyExistsError(
+            `block ${d.deploymentChainBlockIndex} of deployment chain ${chain.id} already deployed ${d.applicationId} (deployment ${node.deploymentId})`,
           );
       }
       const res = await createDeploymentRecord(d, piped);
@@ -706,11 +720,14 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
       if (
         app.healthStatus !== stored.healthStatus ||
         app.healthDescription !== stored.healthDescription
-      )
+      ) {
+        // What is stored now (a report racing this one may have stored a newer version).
+        const latest = await ds.liveStates.get(appId);
         await updateApp(appId, (a) => {
-          a.healthStatus = stored.healthStatus;
-          a.healthDescription = stored.healthDescription;
+          a.healthStatus = latest.healthStatus;
+          a.healthDescription = latest.healthDescription;
         });
+      }
       hub.emit({
         type: "live-state",
         id: appId,

@@ -110,5 +110,7 @@ export function normalizeRemote(url: string): string {
     const m = /^[a-z][a-z0-9+.-]*:\/\/(?:[^@/]*@)?([^/:]+)(?::\d+)?(\/.*)?$/i.exec(u);
     if (m) u = `${m[1]!.toLowerCase()}${m[2] ?? ""}`;
   }
-  return u.replace(/\/+$/, "").replace(/\.git$/, "");
+  u = u.replace(/\/+$/, "").replace(/\.git$/, "");
+  // Hosted paths are case-insensitive (GitHub, GitLab); a local path is not.
+  return u.startsWith("/") ? u : u.toLowerCase();
 }

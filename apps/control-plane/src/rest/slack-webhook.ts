@@ -82,10 +82,11 @@ export function readSlackClick(
   };
 }
 
-/** The clicked message with its buttons replaced by who acted (Slack's replace_original). */
+/** The clicked message with who acted added (Slack's replace_original). */
 export function answeredMessage(click: SlackApprovalClick, text: string): Record<string, unknown> {
+  // An approval keeps the buttons (a stage may need more approvers); a rejection ends it.
   const blocks = (click.message?.blocks ?? []).filter(
-    (b) => (b as { type?: string }).type !== "actions",
+    (b) => click.action === "approve" || (b as { type?: string }).type !== "actions",
   );
   return {
     replace_original: true,

@@ -90,6 +90,8 @@ JSON (-o json, and --out): {"Applications": [{"ApplicationID", "ApplicationName"
         let stream: EventStream | undefined;
         let wake: (() => void) | undefined;
         let dirty = false;
+        // Ends the stream when the answers are in, even while it is still connecting.
+        const listening = new AbortController();
         const listen = (async () => {
           try {
             stream = await openEventStream({
@@ -97,7 +99,7 @@ JSON (-o json, and --out): {"Applications": [{"ApplicationID", "ApplicationName"
               apiKey: await ctx.apiKey(),
               connectTimeoutMs: ctx.requestTimeoutMs,
               idleTimeoutMs: 45_000,
-              signal: deadline,
+              signal: AbortSignal.any([deadline, listening.signal]),
             });
             for await (const ev of stream.events)
               if (ev.type === "command" && ids.has(ev.id)) {
@@ -128,6 +130,7 @@ JSON (-o json, and --out): {"Applications": [{"ApplicationID", "ApplicationName"
               const t = setTimeout(done, POLL_MS);
               function done(): void {
                 clearTimeout(t);
+                deadline.removeEventListener("abort", done);
                 wake = undefined;
                 resolve();
               }
@@ -139,6 +142,7 @@ JSON (-o json, and --out): {"Applications": [{"ApplicationID", "ApplicationName"
         } catch (err) {
           if (!deadline.aborted) throw err;
         } finally {
+          listening.abort();
           stream?.close();
           await listen;
         }

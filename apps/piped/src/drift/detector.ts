@@ -21,7 +21,9 @@ export interface GitState {
 
 /** Options of {@link DriftDetector}. */
 export interface DriftDetectorOptions {
-  store: Pick<LiveStateStore, "watch" | "managing" | "onChange">;
+  store: Pick<LiveStateStore, "watch" | "managing" | "onChange" | "isExcluded">;
+  /** Removes decrypted secrets from texts bound for the control plane. */
+  redact?: (text: string) => string;
   api: Pick<ApiClient, "call">;
   /** Renders an application's manifests at a commit (checkout, secrets, helm/kustomize). */
   render(app: Application, commit: string, signal: AbortSignal): Promise<GitState>;
@@ -45,6 +47,8 @@ interface Tracked {
   reported: string | undefined;
   /** The last judgement. */
   outOfSync: boolean;
+  /** The next OUT_OF_SYNC judgement goes to the trigger even when unchanged. */
+  decide: boolean;
 }
 
 /**
@@ -81,6 +85,7 @@ export class DriftDetector implements Service {
           commit,
           reported: syncKey(app),
           outOfSync: app.syncState?.status === ApplicationSyncStatus.OUT_OF_SYNC,
+          decide: true,
         });
       else {
         cur.app = app;
@@ -100,7 +105,10 @@ export class DriftDetector implements Service {
   /** A deployment of `appId` ended here: judge it again at its (maybe new) running commit. */
   deploymentEnded(appId: string): void {
     const t = this.apps.get(appId);
-    if (t) t.commit = undefined; // re-read below
+    if (t) {
+      t.commit = undefined; // re-read below
+      t.decide = true;
+    }
     this.work.add(appId);
   }
 
@@ -138,7 +146,9 @@ export class DriftDetector implements Service {
     t.commit ??= await this.runningCommit(appId, signal);
     if (!t.commit) return; // never deployed: nothing runs that could drift
     const git = await this.gitState(t, signal);
-    const unreadable = await this.o.store.watch(kindsOf(git.manifests));
+    const unreadable = await this.o.store.watch(
+      kindsOf(git.manifests.filter((m) => !this.o.store.isExcluded(m))),
+    );
     if (unreadable.length) {
       // Objects that cannot be read are not drift: say why nothing is judged.
       const state = {
@@ -154,8 +164,12 @@ export class DriftDetector implements Service {
       .managing(appId)
       .map((n) => n.object)
       .filter((x): x is KubeObject => x !== undefined);
-    const result = diffLiveAndGit(live, git.manifests, { ignoreFields: git.ignoreFields });
-    const state = renderDrift(result, t.commit);
+    // Kinds left out of the live state (excludeResources) are left out of the comparison.
+    const wanted = git.manifests.filter((m) => !this.o.store.isExcluded(m));
+    const result = diffLiveAndGit(live, wanted, { ignoreFields: git.ignoreFields });
+    const drift = renderDrift(result, t.commit);
+    const redact = this.o.redact ?? ((x: string) => x);
+    const state = { ...drift, reason: redact(drift.reason) };
     await this.report(appId, t, state, signal);
   }
 
@@ -168,8 +182,12 @@ export class DriftDetector implements Service {
   ): Promise<void> {
     const key = `${state.status}\0${state.shortReason}\0${state.reason}`;
     t.outOfSync = state.status === "OUT_OF_SYNC";
+    // The trigger decides on onOutOfSync when the state turns OUT_OF_SYNC, after a deployment
+    // of the app ended, and once after a start: not on every unchanged check.
+    const decide = t.outOfSync && t.decide;
+    t.decide = false;
     if (key === t.reported) {
-      if (t.outOfSync) this.o.onOutOfSync?.(appId);
+      if (decide) this.o.onOutOfSync?.(appId);
       return;
     }
     await this.o.api.call(

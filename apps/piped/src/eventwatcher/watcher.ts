@@ -12,6 +12,7 @@ import { EventStatus, type Application, type Event } from "@pipecd-ts/proto";
 import { AppError, type Clock, type Logger, type Service } from "@pipecd-ts/runtime";
 import type { ApiClient } from "../apiclient/client.js";
 import { git, type GitRepo } from "../trigger/git.js";
+import { untilWoken } from "../livestate/work-set.js";
 import { commitMessage, replaceValue } from "./replace.js";
 
 /** An event older than this is not applied (PipeCD: 1 h). */
@@ -76,14 +77,7 @@ export class EventWatcher implements Service {
           this.o.logger.warn({ err: (err as Error).message }, "event watcher pass failed");
       }
       if (this.pending || signal.aborted) continue;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, this.o.checkIntervalMs);
-        this.wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-        signal.addEventListener("abort", () => this.wake?.(), { once: true });
-      });
+      await untilWoken(signal, (wake) => (this.wake = wake), this.o.checkIntervalMs);
       this.wake = undefined;
     }
   }
@@ -157,6 +151,9 @@ export class EventWatcher implements Service {
         }
         const st = await this.apply(repo, checkout.dir, latest!, mine, signal);
         if (st) statuses.push(st);
+        // The next event starts from the branch's head again: one event's commit (pushed to a
+        // pull-request branch, or not pushed at all) never rides along with another's.
+        await git(["reset", "--quiet", "--hard", head], { cwd: checkout.dir });
       }
     } finally {
       await checkout.remove();

@@ -61,12 +61,20 @@ const DEPENDENTS: Readonly<Record<string, readonly KindRef[]>> = {
   "batch/v1:CronJob": [{ apiVersion: "batch/v1", kind: "Job" }],
 };
 
+/** How long watch() waits for a kind's first list. */
+const LIST_WAIT_MS = 30_000;
+/** A kind that cannot be watched is tried again after this long. */
+const RETRY_FAILED_MS = 5 * 60_000;
+
 const kindKey = (k: Pick<KindRef, "apiVersion" | "kind">): string => `${k.apiVersion}:${k.kind}`;
 /** One informer: a kind in a namespace ("*": all). */
 const informerKey = (k: KindRef): string => `${kindKey(k)}@${k.namespace ?? "*"}`;
 
 /** Whether a `{apiVersion, kind}` matcher (kind empty: every kind of the version) matches. */
-function matches(ms: readonly KubernetesResourceMatcher[], k: KindRef): boolean {
+function matches(
+  ms: readonly KubernetesResourceMatcher[],
+  k: Pick<KindRef, "apiVersion" | "kind">,
+): boolean {
   return ms.some((m) => m.apiVersion === k.apiVersion && (!m.kind || m.kind === k.kind));
 }
 
@@ -108,10 +116,16 @@ export class LiveStateStore implements Service {
     this.signal = signal;
     for (const k of this.pendingKinds.splice(0)) this.startKind(k);
     for (const k of this.o.include.filter((m) => m.kind))
-      this.startKind({ apiVersion: k.apiVersion, kind: k.kind });
+      this.startKind({
+        apiVersion: k.apiVersion,
+        kind: k.kind,
+        namespace: this.o.namespace || undefined,
+      });
     await new Promise<void>((resolve) =>
       signal.addEventListener("abort", () => resolve(), { once: true }),
     );
+    // Whoever waits for a list (a drift check) goes on: the piped is stopping.
+    for (const key of [...this.syncWaiters.keys()]) this.markSynced(key);
     await Promise.allSettled(this.watched.values());
   }
 
@@ -146,11 +160,23 @@ export class LiveStateStore implements Service {
           }),
         );
     }
-    await Promise.all(waits);
+    // A list that keeps failing (the API server overloaded, a conversion webhook down) must not
+    // hold the caller: after a while the kinds not listed yet count as unreadable.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(waits),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, LIST_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
     return [...all.keys()].flatMap((key) => {
-      const why = this.failed.get(key);
+      const why = this.failed.get(key) ?? (this.synced.has(key) ? undefined : "not listed yet");
       return why === undefined ? [] : [`${key.replace("@", " in ")}: ${why}`];
     });
+  }
+
+  /** Whether `excludeResources` leaves a kind out of the live state (and so of drift). */
+  isExcluded(k: Pick<KindRef, "apiVersion" | "kind">): boolean {
+    return matches(this.o.exclude, k);
   }
 
   /** An application's own objects (managing nodes). */
@@ -202,6 +228,13 @@ export class LiveStateStore implements Service {
         );
         this.failed.set(key, (err as Error).message);
         this.markSynced(key);
+        // Tried again by the next watch() after a while (RBAC fixed, the CRD installed).
+        const retry = setTimeout(() => {
+          this.watched.delete(key);
+          this.failed.delete(key);
+          this.synced.delete(key);
+        }, RETRY_FAILED_MS);
+        retry.unref?.();
       });
     this.watched.set(key, run);
   }

@@ -33,11 +33,7 @@ export class WorkSet {
   async run(signal: AbortSignal, o: WorkSetOptions): Promise<void> {
     let failures = 0;
     while (!signal.aborted) {
-      if (this.keys.size === 0)
-        await new Promise<void>((resolve) => {
-          this.wake = resolve;
-          signal.addEventListener("abort", () => resolve(), { once: true });
-        });
+      if (this.keys.size === 0) await untilWoken(signal, (wake) => (this.wake = wake));
       this.wake = undefined;
       if (signal.aborted) return;
       await sleep(o.coalesceMs, signal).catch(() => undefined);
@@ -63,4 +59,27 @@ export class WorkSet {
         ).catch(() => undefined);
     }
   }
+}
+
+/**
+ * Waits until `register`'s callback is called or `signal` aborts, and leaves no listener on the
+ * signal behind (a long-running loop would pile one up per wait).
+ */
+export function untilWoken(
+  signal: AbortSignal,
+  register: (wake: () => void) => void,
+  timeoutMs?: number,
+): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let timer: NodeJS.Timeout | undefined;
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    if (signal.aborted) return done();
+    signal.addEventListener("abort", done, { once: true });
+    if (timeoutMs !== undefined) timer = setTimeout(done, timeoutMs);
+    register(done);
+  });
 }

@@ -13,6 +13,7 @@ import {
   type Service,
 } from "@pipecd-ts/runtime";
 import type { NotificationEvent } from "./event.js";
+import { untilWoken } from "../livestate/work-set.js";
 import { routeMatches } from "./matcher.js";
 import { buildSlackMessage } from "./slack.js";
 import { webhookBody } from "./webhook.js";
@@ -72,6 +73,8 @@ export class Notifier implements Service {
     route: NotificationRoute;
     receiver: NotificationReceiver;
     queue: Delivery[];
+    /** A message is being delivered (taken off the queue). */
+    busy?: boolean;
     wake?: () => void;
   }[] = [];
   /** Per receiver name. */
@@ -142,7 +145,8 @@ export class Notifier implements Service {
     this.accepting = false;
     // Deliver what is queued (PIPED_STOPPED among it) for a while, then stop.
     const deadline = Date.now() + DRAIN_MS;
-    while (this.senders.some((s) => s.queue.length) && Date.now() < deadline) await sleep(50);
+    while (this.senders.some((s) => s.queue.length || s.busy) && Date.now() < deadline)
+      await sleep(50);
     stop.abort();
     for (const s of this.senders) s.wake?.();
     await Promise.all(loops);
@@ -199,17 +203,17 @@ export class Notifier implements Service {
   private async sendLoop(s: (typeof this.senders)[number], stop: AbortSignal): Promise<void> {
     const log = this.o.logger.child({ receiver: s.receiver.name, route: s.route.name });
     while (!stop.aborted) {
-      const d = s.queue[0];
+      // Taken off the queue first: an overflow then drops a message still waiting, never the
+      // one being delivered.
+      const d = s.queue.shift();
       if (!d) {
-        await new Promise<void>((resolve) => {
-          s.wake = resolve;
-          stop.addEventListener("abort", () => resolve(), { once: true });
-        });
+        await untilWoken(stop, (wake) => (s.wake = wake));
         s.wake = undefined;
         continue;
       }
+      s.busy = true;
       await this.deliver(d, s.receiver.name, log, stop);
-      s.queue.shift();
+      s.busy = false;
     }
   }
 

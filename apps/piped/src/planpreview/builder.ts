@@ -58,6 +58,8 @@ export interface PlanPreviewDeps {
     signal: AbortSignal,
   ): Promise<PreviewPlan>;
   logger: Logger;
+  /** Removes decrypted secrets (templated into manifests) from what is sent. */
+  redact?: (text: string) => string;
 }
 
 /** Plan previews built at once at most (more wait their turn). */
@@ -110,7 +112,16 @@ export class PlanPreviewBuilder implements Service {
         { ms: Math.round(performance.now() - t0), applications: out.applications.length },
         "plan preview built",
       );
-      await this.d.commands.ack(cmd, true, {}, new TextEncoder().encode(JSON.stringify(out)));
+      const redact = this.d.redact ?? ((x: string) => x);
+      const safe = {
+        ...out,
+        applications: out.applications.map((a) => ({
+          ...a,
+          planDetails: redact(a.planDetails),
+          error: redact(a.error),
+        })),
+      };
+      await this.d.commands.ack(cmd, true, {}, new TextEncoder().encode(JSON.stringify(safe)));
     } catch (err) {
       if (terminate.aborted) return; // the piped is stopping: the command is sent again
       const error = deadline.aborted
@@ -118,7 +129,7 @@ export class PlanPreviewBuilder implements Service {
             .message
         : (err as Error).message;
       log.warn({ err: error }, "plan preview failed");
-      await this.d.commands.ack(cmd, false, { error });
+      await this.d.commands.ack(cmd, false, { error: this.d.redact?.(error) ?? error });
     } finally {
       this.running--;
       this.queue.shift()?.();

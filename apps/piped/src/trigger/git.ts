@@ -105,8 +105,16 @@ export class GitRepo {
     this.mirror = join(cacheDir, `${repoId}.git`);
   }
 
-  /** Clones the mirror if needed, then fetches. */
-  async sync(): Promise<void> {
+  /** The fetch under way: concurrent callers share it (two fetches of one mirror fight over its ref locks). */
+  private syncing: Promise<void> | undefined;
+
+  /** Clones the mirror if needed, then fetches; callers at the same time share one fetch. */
+  sync(): Promise<void> {
+    this.syncing ??= this.doSync().finally(() => (this.syncing = undefined));
+    return this.syncing;
+  }
+
+  private async doSync(): Promise<void> {
     if (!existsSync(join(this.mirror, "HEAD"))) {
       await mkdir(this.cacheDir, { recursive: true });
       this.logger.info({ repoId: this.repoId }, "cloning repository mirror");
@@ -152,21 +160,33 @@ export class GitRepo {
       );
     if (await isAncestor(base, head)) return head;
     if (await isAncestor(head, base)) return base;
-    let tree: string;
-    try {
-      tree = (
-        await git(["merge-tree", "--write-tree", "--name-only", "--no-messages", base, head], {
+    // Exit 1 is a conflict: stdout is the tree, then the conflicting files.
+    const out = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        "git",
+        ["merge-tree", "--write-tree", "--name-only", "--no-messages", base, head],
+        {
           cwd: this.mirror,
-        })
-      )
-        .split("\n")[0]!
-        .trim();
-    } catch (err) {
+          timeout: 60_000,
+          maxBuffer: 16 << 20,
+          env: { ...process.env, LC_ALL: "C" },
+        },
+        (err, stdout, stderr) =>
+          resolve({
+            code: err ? Number((err as NodeJS.ErrnoException).code ?? 1) || 1 : 0,
+            stdout: String(stdout),
+            stderr: String(stderr),
+          }),
+      );
+    });
+    const [tree = "", ...conflicts] = out.stdout.split("\n").filter(Boolean);
+    if (out.code !== 0)
       throw new AppError(
         "FAILED_PRECONDITION",
-        `cannot merge ${head.slice(0, 8)} into ${base.slice(0, 8)}: ${(err as Error).message.replace(/^git merge-tree failed: /, "")}`,
+        out.code === 1 && conflicts.length
+          ? `cannot merge ${head.slice(0, 8)} into ${base.slice(0, 8)}: conflicting changes in ${conflicts.join(", ")}`
+          : `cannot merge ${head.slice(0, 8)} into ${base.slice(0, 8)}: ${out.stderr.trim() || `git merge-tree exit code ${out.code}`}`,
       );
-    }
     const ident = { name: "piped", email: "piped@pipecd.local" };
     return (
       await git(["commit-tree", tree, "-p", base, "-p", head, "-m", message], {

@@ -173,6 +173,19 @@ export class Trigger implements Service {
     this.kick();
   }
 
+  /** A `minWindow` ended: decide now, and wake again for the next window still ahead. */
+  private windowEnded(): void {
+    this.windowTimer = undefined;
+    const now = this.d.clock.now().getTime();
+    const next = Math.min(...[...this.outOfSyncApps.values()].filter((t) => t > now));
+    if (Number.isFinite(next)) {
+      this.windowAt = next;
+      this.windowTimer = setTimeout(() => this.windowEnded(), next - now);
+      this.windowTimer.unref?.();
+    }
+    this.kick();
+  }
+
   /** Whether `appId`'s config at head is invalid (INVALID_CONFIG is shown until it is fixed). */
   isConfigInvalid(appId: string): boolean {
     return this.invalidReported.has(appId);
@@ -180,9 +193,9 @@ export class Trigger implements Service {
 
   /** The drift detector found `appId` OUT_OF_SYNC: its `trigger.onOutOfSync` decides now. */
   outOfSync(appId: string): void {
-    const notBefore = this.outOfSyncApps.get(appId) ?? 0;
-    this.outOfSyncApps.set(appId, notBefore);
-    if (notBefore <= this.d.clock.now().getTime()) this.kick();
+    if (this.outOfSyncApps.has(appId)) return; // already waiting for a decision
+    this.outOfSyncApps.set(appId, 0);
+    this.kick();
   }
 
   /** Fetch now (e.g. after a reconnect); during a pass, another pass follows it at once. */
@@ -635,10 +648,7 @@ export class Trigger implements Service {
         if (!this.windowTimer || readyAt < this.windowAt) {
           clearTimeout(this.windowTimer);
           this.windowAt = readyAt;
-          this.windowTimer = setTimeout(() => {
-            this.windowTimer = undefined;
-            this.kick();
-          }, wait);
+          this.windowTimer = setTimeout(() => this.windowEnded(), wait);
           this.windowTimer.unref?.();
         }
         return false;

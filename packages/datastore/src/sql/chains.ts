@@ -1,6 +1,6 @@
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { DeploymentChainSchema, type DeploymentChain } from "@pipecd-ts/proto";
-import { InvalidArgumentError, NotFoundError } from "@pipecd-ts/runtime";
+import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from "@pipecd-ts/runtime";
 import { tsMs } from "../internal/entities.js";
 import { decode, encode, type DataRow } from "../internal/rows.js";
 import type { DeploymentChainRepository } from "../types.js";
@@ -32,6 +32,10 @@ export class SqlDeploymentChainRepository implements DeploymentChainRepository {
           encode(DeploymentChainSchema, c),
         ],
       ),
+      (err) =>
+        this.#c.db.dialect.isUniqueViolation(err)
+          ? new AlreadyExistsError(`deployment chain ${c.id} exists already`, { cause: err })
+          : undefined,
     );
   }
 

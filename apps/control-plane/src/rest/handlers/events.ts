@@ -56,9 +56,14 @@ export function eventHandlers(
 
     async listEvents(req) {
       const q = req.query ?? {};
-      const events = await ds.events.list({ projectId, limit: q.limit ?? 100 });
+      const limit = q.limit ?? 100;
+      // A name filter reads the newest 1,000 and keeps that name's (no name column to index).
+      const events = await ds.events.list({ projectId, limit: q.name ? 1_000 : limit });
       return {
-        events: events.filter((e) => !q.name || e.name === q.name).map((e) => json(EventSchema, e)),
+        events: events
+          .filter((e) => !q.name || e.name === q.name)
+          .slice(0, limit)
+          .map((e) => json(EventSchema, e)),
       };
     },
   };
