@@ -447,17 +447,9 @@ export function createPipedServiceImpl(o: PipedServiceOptions): Impl {
       if (res.deployment.deploymentChainId)
         return { deploymentChainId: res.deployment.deploymentChainId };
       const chain = await o.chains.create(res.deployment, req.matchers);
-      const chained = await ds.deployments.update(res.deployment.id, (x) => {
+      await updateDeployment(res.deployment.id, piped, (x) => {
         x.deploymentChainId = chain.id;
         x.deploymentChainBlockIndex = 0;
-      });
-      hub.emit({
-        type: "deployment",
-        id: chained.id,
-        deploymentId: chained.id,
-        applicationId: chained.applicationId,
-        pipedId: chained.pipedId,
-        status: DeploymentStatus[chained.status],
       });
       return { deploymentChainId: chain.id };
     }),

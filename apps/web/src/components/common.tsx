@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState, type ReactNode } from "react";
 import { formatConfigWarning, type ConfigWarningLike } from "@pipecd-ts/rest-api";
 import type { Loaded } from "../api.js";
-import { errorMessage } from "../api.js";
+import { call, errorMessage } from "../api.js";
 import { statusLabel, statusTone } from "../format.js";
 
 /** A coloured status pill ("RUNNING", "SYNCED", …). */
@@ -278,5 +278,29 @@ export function Listing(props: {
         </div>
       )}
     </>
+  );
+}
+
+/**
+ * Sync an application from the head of its Git branch (strategy AUTO), with confirmation; tells
+ * `onAccepted` the id of the command the piped will act on.
+ */
+export function SyncButton(p: {
+  app: { id?: string; name?: string; disabled?: boolean };
+  onAccepted: (commandId: string) => void;
+}): ReactNode {
+  return (
+    <ConfirmButton
+      label="Sync"
+      question={`Deploy ${p.app.name ?? ""} from the head of its Git branch now?`}
+      disabled={p.app.disabled}
+      onConfirm={async () => {
+        const r = await call("syncApplication", {
+          params: { id: p.app.id ?? "" },
+          body: { strategy: "AUTO" },
+        });
+        p.onAccepted(r.commandId);
+      }}
+    />
   );
 }

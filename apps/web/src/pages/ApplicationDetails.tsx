@@ -5,6 +5,7 @@ import { call, useApi, useLive, type Loaded } from "../api.js";
 import {
   ConfigWarnings,
   ConfirmButton,
+  SyncButton,
   Empty,
   ErrorBox,
   Listing,
@@ -180,18 +181,7 @@ function Header(props: { app: ApplicationJson; pipedName: string }): ReactNode {
       </div>
       {canSync && (
         <div className="actions toolbar">
-          <ConfirmButton
-            label="Sync"
-            question={`Deploy ${a.name ?? ""} from the head of its Git branch now?`}
-            disabled={a.disabled}
-            onConfirm={async () => {
-              const r = await call("syncApplication", {
-                params: { id: a.id ?? "" },
-                body: { strategy: "AUTO" },
-              });
-              setCommandId(r.commandId);
-            }}
-          />
+          <SyncButton app={a} onAccepted={setCommandId} />
         </div>
       )}
       <Notice

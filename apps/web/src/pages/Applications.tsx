@@ -1,8 +1,8 @@
 import { useState, type ReactNode } from "react";
-import { call, useApi, useLive } from "../api.js";
+import { useApi, useLive } from "../api.js";
 import {
   ConfigWarnings,
-  ConfirmButton,
+  SyncButton,
   Listing,
   Notice,
   Status,
@@ -166,17 +166,11 @@ export function ApplicationsPage(props: { query: URLSearchParams }): ReactNode {
               </td>
               {canEdit && (
                 <td>
-                  <ConfirmButton
-                    label="Sync"
-                    question={`Deploy ${a.name ?? ""} from the head of its Git branch now?`}
-                    disabled={a.disabled}
-                    onConfirm={async () => {
-                      const r = await call("syncApplication", {
-                        params: { id: a.id ?? "" },
-                        body: { strategy: "AUTO" },
-                      });
-                      setNotice(`Sync of ${a.name ?? ""} requested (command ${r.commandId}).`);
-                    }}
+                  <SyncButton
+                    app={a}
+                    onAccepted={(id) =>
+                      setNotice(`Sync of ${a.name ?? ""} requested (command ${id}).`)
+                    }
                   />
                 </td>
               )}

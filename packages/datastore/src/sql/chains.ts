@@ -1,7 +1,6 @@
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { DeploymentChainSchema, type DeploymentChain } from "@pipecd-ts/proto";
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from "@pipecd-ts/runtime";
-import { tsMs } from "../internal/entities.js";
+import { applyUpdate, requireId, stampCreate, tsMs } from "../internal/entities.js";
 import { decode, encode, type DataRow } from "../internal/rows.js";
 import type { DeploymentChainRepository } from "../types.js";
 import { execute, first, query, sql, type SqlContext } from "./program.js";
@@ -15,10 +14,9 @@ export class SqlDeploymentChainRepository implements DeploymentChainRepository {
   }
 
   async create(ch: DeploymentChain): Promise<void> {
-    if (!ch.id || !ch.projectId)
-      throw new InvalidArgumentError("deployment chain: id and projectId are required");
-    const now = timestampFromDate(this.#c.clock.now());
-    const c = { ...ch, createdAt: ch.createdAt ?? now, updatedAt: now };
+    requireId("deployment chain", ch.id);
+    if (!ch.projectId) throw new InvalidArgumentError("deployment chain: projectId is required");
+    const c = stampCreate(DeploymentChainSchema, ch, this.#c.clock);
     await this.#c.db.writeOne(
       `create deployment chain ${c.id}`,
       sql(
@@ -67,10 +65,7 @@ export class SqlDeploymentChainRepository implements DeploymentChainRepository {
         [id],
       );
       if (!row) throw new NotFoundError(`deployment chain ${id} not found`);
-      const ch = decode(DeploymentChainSchema, row);
-      fn(ch);
-      ch.id = id;
-      ch.updatedAt = timestampFromDate(c.clock.now());
+      const ch = applyUpdate("deployment chain", decode(DeploymentChainSchema, row), fn, c.clock);
       yield* execute(
         "UPDATE deployment_chains SET status = ?, updated_at = ?, data = ? WHERE id = ?",
         [ch.status, tsMs(ch.updatedAt), encode(DeploymentChainSchema, ch), id],

@@ -1,10 +1,9 @@
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { EventSchema, type Event } from "@pipecd-ts/proto";
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from "@pipecd-ts/runtime";
-import { tsMs } from "../internal/entities.js";
+import { applyUpdate, requireId, stampCreate, tsMs } from "../internal/entities.js";
 import { decode, encode, type DataRow } from "../internal/rows.js";
 import type { EventFilter, EventRepository } from "../types.js";
-import { execute, first, query, sql, type SqlContext } from "./program.js";
+import { Where, execute, first, query, sql, type SqlContext } from "./program.js";
 
 /** Events listed at most per call. */
 const MAX_LIST = 1_000;
@@ -18,10 +17,9 @@ export class SqlEventRepository implements EventRepository {
   }
 
   async create(e: Event): Promise<void> {
-    if (!e.id || !e.projectId)
-      throw new InvalidArgumentError("event: id and projectId are required");
-    const now = timestampFromDate(this.#c.clock.now());
-    const ev = { ...e, createdAt: e.createdAt ?? now, updatedAt: e.updatedAt ?? now };
+    requireId("event", e.id);
+    if (!e.projectId) throw new InvalidArgumentError("event: projectId is required");
+    const ev = stampCreate(EventSchema, e, this.#c.clock);
     await this.#c.db.writeOne(
       `create event ${e.id}`,
       sql(
@@ -52,25 +50,16 @@ export class SqlEventRepository implements EventRepository {
   }
 
   async list(f: EventFilter): Promise<Event[]> {
-    const where = ["project_id = ?"];
-    const params: unknown[] = [f.projectId];
-    if (f.status !== undefined) {
-      where.push("status = ?");
-      params.push(f.status);
-    }
-    if (f.since) {
-      where.push("created_at >= ?");
-      params.push(f.since.getTime());
-    }
-    if (f.eventKey) {
-      where.push("event_key = ?");
-      params.push(f.eventKey);
-    }
+    const where = new Where()
+      .eq("project_id", f.projectId)
+      .eq("status", f.status)
+      .eq("event_key", f.eventKey || undefined);
+    if (f.since) where.add("created_at >= ?", f.since.getTime());
     const limit = Math.min(Math.max(1, f.limit ?? MAX_LIST), MAX_LIST);
     return this.#c.db.read("list events", function* () {
       const rows = yield* query<DataRow>(
-        `SELECT data FROM events WHERE ${where.join(" AND ")} ORDER BY created_at DESC, id DESC LIMIT ${limit}`,
-        params,
+        `SELECT data FROM events ${where.sql} ORDER BY created_at DESC, id DESC LIMIT ${limit}`,
+        where.params,
       );
       return rows.map((r) => decode(EventSchema, r));
     });
@@ -82,10 +71,7 @@ export class SqlEventRepository implements EventRepository {
     return c.db.write(`update event ${id}`, function* () {
       const row = yield* first<DataRow>(`SELECT data FROM events WHERE id = ?${forUpdate}`, [id]);
       if (!row) throw new NotFoundError(`event ${id} not found`);
-      const e = decode(EventSchema, row);
-      fn(e);
-      e.id = id;
-      e.updatedAt = timestampFromDate(c.clock.now());
+      const e = applyUpdate("event", decode(EventSchema, row), fn, c.clock);
       yield* execute("UPDATE events SET status = ?, updated_at = ?, data = ? WHERE id = ?", [
         e.status,
         tsMs(e.updatedAt),
